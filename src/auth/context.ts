@@ -1,0 +1,76 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../common/logger";
+import { AuthenticationError } from "../common/errors";
+import { createDirectoryLoaders, DirectoryLoaders } from "../directory/directory.loaders";
+import type { DirectoryService } from "../directory/directory.service";
+import { isIntrospectionOnly } from "./introspection";
+import type { Principal } from "./principal";
+import type { TokenVerifier } from "./tokens";
+
+/** What every resolver gets, over HTTP and WebSocket alike. */
+export interface AppContext {
+  requestId: string;
+  /** Null only for an introspection request without a token. */
+  principal: Principal | null;
+  /** Per-request DataLoaders, bound to the caller's workspace; null without a principal. */
+  loaders: DirectoryLoaders | null;
+  logger: Logger;
+}
+
+/** The caller and their loaders, for fields that require a token (all but introspection). */
+export function authenticated(context: AppContext): { principal: Principal; loaders: DirectoryLoaders } {
+  if (!context.principal || !context.loaders) throw new AuthenticationError();
+  return { principal: context.principal, loaders: context.loaders };
+}
+
+export interface ContextFactoryOptions {
+  verifier: TokenVerifier;
+  directory: DirectoryService;
+  logger: Logger;
+  /** Whether a caller without a token may run introspection queries. */
+  introspection: boolean;
+}
+
+/** A request id from the client is kept when it is short and plain; otherwise a new one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The one place that builds the GraphQL context, for HTTP requests and WebSocket operations. */
+export class ContextFactory {
+  constructor(private readonly options: ContextFactoryOptions) {}
+
+  newRequestId(fromClient?: unknown): string {
+    return typeof fromClient === "string" && REQUEST_ID.test(fromClient) ? fromClient : randomUUID();
+  }
+
+  /**
+   * An HTTP request: the bearer token decides who calls. Without one, only an
+   * introspection query passes, and only while introspection is on.
+   */
+  async forHttp(request: { authorization?: string; query: unknown; requestId: string }): Promise<AppContext> {
+    if (request.authorization === undefined || request.authorization.trim() === "") {
+      if (this.options.introspection && isIntrospectionOnly(request.query)) return this.build(null, request.requestId);
+      throw new AuthenticationError("A bearer token is required.");
+    }
+    const principal = await this.options.verifier.verify(request.authorization);
+    return this.build(principal, request.requestId);
+  }
+
+  /** The principal a WebSocket connection authenticated with at connect. */
+  async authenticateConnection(authorization: unknown): Promise<Principal> {
+    return this.options.verifier.verify(typeof authorization === "string" ? authorization : undefined);
+  }
+
+  /** One operation on an authenticated WebSocket connection. */
+  forWebSocket(principal: Principal, requestId: string): AppContext {
+    return this.build(principal, requestId);
+  }
+
+  private build(principal: Principal | null, requestId: string): AppContext {
+    return {
+      requestId,
+      principal,
+      loaders: principal ? createDirectoryLoaders(this.options.directory, principal.workspaceId) : null,
+      logger: this.options.logger.child({ requestId }),
+    };
+  }
+}

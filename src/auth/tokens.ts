@@ -1,0 +1,95 @@
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import type { AuthConfig } from "../config";
+import { AuthenticationError } from "../common/errors";
+import { Principal, Role, ROLE_CLAIMS } from "./principal";
+
+/** Longest `sub` and `wid` a token may carry, the same bound as every id in the service. */
+export const MAX_ID_LENGTH = 128;
+const MAX_NAME_LENGTH = 255;
+const ALGORITHM = "HS256";
+
+/** Verifies bearer tokens (HS256) and turns their claims into a {@link Principal}. */
+export class TokenVerifier {
+  private readonly key: Uint8Array;
+
+  constructor(private readonly auth: AuthConfig) {
+    this.key = new TextEncoder().encode(auth.jwtSecret);
+  }
+
+  /**
+   * Accepts `Bearer <jwt>` or the bare token. Any failure is an
+   * {@link AuthenticationError}; only an expired token says why, since that
+   * is the one a client can fix by itself.
+   */
+  async verify(credential: string | undefined | null): Promise<Principal> {
+    const token = stripBearer(credential);
+    if (!token) throw new AuthenticationError("A bearer token is required.");
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, {
+        algorithms: [ALGORITHM],
+        issuer: this.auth.jwtIssuer,
+        audience: this.auth.jwtAudience,
+        requiredClaims: ["exp", "sub"],
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw new AuthenticationError("The token has expired.");
+      throw new AuthenticationError("The token is invalid.");
+    }
+    return principalFromClaims(payload);
+  }
+
+  /** True while the principal's token has not expired. */
+  static isCurrent(principal: Principal, now = Date.now()): boolean {
+    return principal.expiresAt > now;
+  }
+}
+
+export interface TokenClaims {
+  userId: string;
+  workspaceId: string;
+  role: Role;
+  name?: string;
+  /** Lifetime in seconds. @default 3600 */
+  ttlSeconds?: number;
+}
+
+/** Signs a token with the configured secret, issuer and audience. */
+export async function signToken(auth: AuthConfig, claims: TokenClaims): Promise<string> {
+  const roleClaim = Object.keys(ROLE_CLAIMS).find((claim) => ROLE_CLAIMS[claim] === claims.role);
+  const jwt = new SignJWT({ wid: claims.workspaceId, role: roleClaim, ...(claims.name ? { name: claims.name } : {}) })
+    .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
+    .setSubject(claims.userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (claims.ttlSeconds ?? 3600));
+  if (auth.jwtIssuer) jwt.setIssuer(auth.jwtIssuer);
+  if (auth.jwtAudience) jwt.setAudience(auth.jwtAudience);
+  return jwt.sign(new TextEncoder().encode(auth.jwtSecret));
+}
+
+function stripBearer(credential: string | undefined | null): string | undefined {
+  if (typeof credential !== "string") return undefined;
+  const trimmed = credential.trim();
+  const match = /^Bearer\s+(.+)$/i.exec(trimmed);
+  const token = match ? match[1].trim() : trimmed;
+  return token === "" ? undefined : token;
+}
+
+function principalFromClaims(payload: Record<string, unknown>): Principal {
+  const { sub, wid, role, name, exp } = payload;
+  const invalid = () => new AuthenticationError("The token is invalid.");
+  if (!isId(sub) || !isId(wid) || typeof exp !== "number") throw invalid();
+  if (typeof role !== "string" || !Object.hasOwn(ROLE_CLAIMS, role)) throw invalid();
+  if (name !== undefined && (typeof name !== "string" || name.length > MAX_NAME_LENGTH)) throw invalid();
+  return {
+    userId: sub,
+    workspaceId: wid,
+    role: ROLE_CLAIMS[role],
+    ...(name ? { name } : {}),
+    expiresAt: exp * 1000,
+  };
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === "string" && value.trim() !== "" && value.length <= MAX_ID_LENGTH;
+}

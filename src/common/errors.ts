@@ -1,0 +1,142 @@
+import { GraphQLError, GraphQLFormattedError } from "graphql";
+
+/** The `extensions.code` values clients can rely on. */
+export enum ErrorCode {
+  UNAUTHENTICATED = "UNAUTHENTICATED",
+  FORBIDDEN = "FORBIDDEN",
+  BAD_USER_INPUT = "BAD_USER_INPUT",
+  NOT_FOUND = "NOT_FOUND",
+  CONFLICT = "CONFLICT",
+  INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
+}
+
+/** HTTP status of a request that failed as a whole with this code. */
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.UNAUTHENTICATED]: 401,
+};
+
+/** A domain error: a message meant for the client and a stable code. */
+export abstract class AppError extends GraphQLError {
+  abstract readonly code: ErrorCode;
+
+  protected constructor(message: string, code: ErrorCode, extensions: Record<string, unknown> = {}) {
+    const status = HTTP_STATUS[code];
+    super(message, { extensions: { ...extensions, code, ...(status ? { http: { status } } : {}) } });
+  }
+}
+
+export class AuthenticationError extends AppError {
+  readonly code = ErrorCode.UNAUTHENTICATED;
+  constructor(message = "A valid bearer token is required.") {
+    super(message, ErrorCode.UNAUTHENTICATED);
+    this.name = "AuthenticationError";
+  }
+}
+
+export class ForbiddenError extends AppError {
+  readonly code = ErrorCode.FORBIDDEN;
+  constructor(message = "Your role may not do this.") {
+    super(message, ErrorCode.FORBIDDEN);
+    this.name = "ForbiddenError";
+  }
+}
+
+/** One wrong input: where it is (e.g. `events.3.occurredAt`) and what is wrong with it. */
+export interface InvalidInput {
+  /** Position in a list argument, when the argument is a list. */
+  index?: number;
+  /** Dotted path of the field within the argument. */
+  path: string;
+  message: string;
+}
+
+export class BadUserInputError extends AppError {
+  readonly code = ErrorCode.BAD_USER_INPUT;
+  constructor(message: string, readonly invalid: InvalidInput[] = []) {
+    super(message, ErrorCode.BAD_USER_INPUT, invalid.length > 0 ? { invalid } : {});
+    this.name = "BadUserInputError";
+  }
+}
+
+export class NotFoundError extends AppError {
+  readonly code = ErrorCode.NOT_FOUND;
+  constructor(what: string) {
+    super(`${what} was not found.`, ErrorCode.NOT_FOUND);
+    this.name = "NotFoundError";
+  }
+}
+
+export class ConflictError extends AppError {
+  readonly code = ErrorCode.CONFLICT;
+  constructor(message: string, extensions: Record<string, unknown> = {}) {
+    super(message, ErrorCode.CONFLICT, extensions);
+    this.name = "ConflictError";
+  }
+}
+
+/**
+ * Codes that graphql-js and Apollo give to errors in the request itself
+ * (syntax, validation, variable coercion). They carry no internals.
+ */
+const REQUEST_ERROR_CODES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_USER_INPUT",
+  "BAD_REQUEST",
+  "OPERATION_RESOLUTION_FAILURE",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+]);
+
+const PUBLIC_CODES = new Set<string>([
+  ...Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR),
+  ...REQUEST_ERROR_CODES,
+]);
+
+export interface MaskedError {
+  formatted: GraphQLFormattedError;
+  /** True when the error was unexpected: log it, the client only sees a masked message. */
+  unexpected: boolean;
+}
+
+/**
+ * The one mapping from any error to what a client sees. Domain errors and
+ * request errors pass through; anything else becomes INTERNAL_SERVER_ERROR
+ * with no message, stack or SQL, unless `exposeInternals` (development).
+ */
+export function maskError(
+  formatted: GraphQLFormattedError,
+  original: unknown,
+  options: { exposeInternals: boolean; requestId?: string },
+): MaskedError {
+  const cause = unwrap(original);
+  const code = formatted.extensions?.code;
+  const isDomain = cause instanceof AppError;
+  // graphql-js and Apollo report request errors as GraphQLErrors; a plain Error is always unexpected.
+  const isRequestError =
+    !isDomain && typeof code === "string" && PUBLIC_CODES.has(code) && (cause instanceof GraphQLError || !(cause instanceof Error));
+  if (isDomain || isRequestError) {
+    // Keep the code and details; drop Apollo's stack trace and the http hint.
+    const { stacktrace: _stack, http: _http, ...extensions } = formatted.extensions ?? {};
+    return { formatted: { ...formatted, extensions }, unexpected: false };
+  }
+  const extensions: Record<string, unknown> = { code: ErrorCode.INTERNAL_SERVER_ERROR };
+  if (options.requestId) extensions.requestId = options.requestId;
+  if (options.exposeInternals) {
+    extensions.detail = cause instanceof Error ? cause.message : String(cause);
+    if (cause instanceof Error && cause.stack) extensions.stacktrace = cause.stack.split("\n");
+  }
+  return {
+    formatted: { message: "Internal server error", locations: formatted.locations, path: formatted.path, extensions },
+    unexpected: true,
+  };
+}
+
+/** The error a resolver threw, out of graphql-js's wrapper. */
+export function unwrap(error: unknown): unknown {
+  let current = error;
+  while (current instanceof GraphQLError && current.originalError && current.originalError !== current) {
+    current = current.originalError;
+  }
+  return current;
+}

@@ -1,0 +1,38 @@
+import type { DataSourceOptions } from "typeorm";
+import type { DatabaseConfig } from "../config";
+
+/** Connections in the pool. @default 10 */
+export const POOL_SIZE = 10;
+
+/**
+ * TypeORM options for MySQL 8 and MariaDB 10.11+. Times are UTC both ways,
+ * text is utf8mb4, and the schema only ever changes through migrations.
+ */
+export function dataSourceOptions(database: DatabaseConfig, migrations: string[]): DataSourceOptions {
+  return {
+    type: database.driver,
+    host: database.host,
+    port: database.port,
+    username: database.user,
+    password: database.password,
+    database: database.database,
+    charset: "utf8mb4_unicode_ci",
+    timezone: "Z",
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    synchronize: false,
+    migrationsRun: false,
+    migrationsTableName: "schema_migrations",
+    migrationsTransactionMode: "each",
+    migrations,
+    entities: [],
+    logging: false,
+    extra: {
+      connectionLimit: POOL_SIZE,
+      connectTimeout: 5_000,
+      enableKeepAlive: true,
+      // Every session works in UTC so that CURRENT_TIMESTAMP and DATETIME agree with JS Dates.
+      timezone: "Z",
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import { MapperKind, mapSchema } from "@graphql-tools/utils";
+import { GraphQLInputObjectType, GraphQLSchema, printSchema } from "graphql";
+import { buildSchema, ContainerType } from "type-graphql";
+import { authChecker } from "../auth/auth-checker";
+import { ViewerResolver } from "../auth/viewer.resolver";
+import { DateTimeScalar } from "../common/scalars";
+import type { AppServices } from "./services";
+
+/** Every resolver class; each is constructed once with the services. */
+const RESOLVERS = [ViewerResolver] as const;
+
+/**
+ * Builds the executable schema. Resolvers get the services through their
+ * constructor; inputs declared with `@Directive("@oneOf")` become real
+ * graphql-js oneOf inputs (see {@link applyOneOf}).
+ */
+export async function buildAppSchema(services: AppServices): Promise<GraphQLSchema> {
+  const instances = new Map<unknown, unknown>();
+  const container: ContainerType = {
+    get(resolverClass: new (services: AppServices) => unknown) {
+      if (!instances.has(resolverClass)) instances.set(resolverClass, new resolverClass(services));
+      return instances.get(resolverClass);
+    },
+  };
+  const schema = await buildSchema({
+    resolvers: [...RESOLVERS],
+    container,
+    authChecker,
+    authMode: "error",
+    validate: false,
+    scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+  });
+  return applyOneOf(schema);
+}
+
+/**
+ * type-graphql 2.0 has no oneOf: it prints `@oneOf` as a directive on the
+ * input's AST but leaves `isOneOf` false. Rebuilding those inputs with the flag
+ * makes graphql-js itself reject none or several members, over variables too.
+ */
+export function applyOneOf(schema: GraphQLSchema): GraphQLSchema {
+  return mapSchema(schema, {
+    [MapperKind.INPUT_OBJECT_TYPE]: (type) => {
+      const marked = type.astNode?.directives?.some((directive) => directive.name.value === "oneOf");
+      return marked ? new GraphQLInputObjectType({ ...type.toConfig(), isOneOf: true }) : type;
+    },
+  });
+}
+
+/** The schema as SDL, in declaration order: what `schema/schema.graphql` holds. */
+export function printAppSchema(schema: GraphQLSchema): string {
+  return `${printSchema(schema)}\n`;
+}

@@ -1,0 +1,190 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { expressMiddleware } from "@as-integrations/express5";
+import express, { ErrorRequestHandler, RequestHandler } from "express";
+import type { DataSource } from "typeorm";
+import { WebSocketServer } from "ws";
+import { AppContext, ContextFactory } from "../auth/context";
+import { TokenVerifier } from "../auth/tokens";
+import type { AppConfig } from "../config";
+import { maskError, unwrap } from "../common/errors";
+import type { Logger } from "../common/logger";
+import { buildAppSchema } from "./schema";
+import { createServices } from "./services";
+import { MAX_WEBSOCKET_MESSAGE_BYTES, serveGraphQLOverWebSocket } from "./websocket";
+
+/** Largest accepted HTTP request body: a batch of 1000 events is about 0.5 MB. @default "2mb" */
+export const MAX_BODY = "2mb";
+/** How long in-flight requests may run on after a stop is asked for. @default 10000 */
+export const STOP_GRACE_MS = 10_000;
+/** How long /readyz waits for the database. @default 2000 */
+export const READY_TIMEOUT_MS = 2_000;
+
+export interface ServiceOptions {
+  config: AppConfig;
+  /** An initialized DataSource. */
+  dataSource: DataSource;
+  logger: Logger;
+}
+
+export interface RunningService {
+  /** http://host:port of the listening server. */
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (at most STOP_GRACE_MS), closes WebSockets with 1001. */
+  stop(): Promise<void>;
+}
+
+/** Builds the schema and serves HTTP and WebSocket on `config.port`. */
+export async function startService({ config, dataSource, logger }: ServiceOptions): Promise<RunningService> {
+  const services = createServices(dataSource);
+  const schema = await buildAppSchema(services);
+  const contexts = new ContextFactory({
+    verifier: new TokenVerifier(config.auth),
+    directory: services.directory,
+    logger,
+    introspection: config.introspection,
+  });
+  const exposeInternals = config.nodeEnv === "development";
+
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+  const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql", maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
+  const webSockets = serveGraphQLOverWebSocket({
+    schema,
+    wsServer,
+    contexts,
+    logger,
+    introspection: config.introspection,
+    exposeInternals,
+  });
+
+  const apollo = new ApolloServer<AppContext>({
+    schema,
+    introspection: config.introspection,
+    includeStacktraceInErrorResponses: false,
+    // main.ts owns the signals: it stops the service, then the pool, then exits 0.
+    stopOnTerminationSignals: false,
+    formatError: (formatted, error) => maskError(formatted, error, { exposeInternals }).formatted,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: STOP_GRACE_MS }),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await webSockets.dispose();
+            },
+          };
+        },
+      },
+      ApolloServerPluginLandingPageDisabled(),
+      errorLoggingPlugin(exposeInternals),
+    ],
+  });
+  await apollo.start();
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    const database = await databaseAnswers(dataSource);
+    res.status(database ? 200 : 503).json({ status: database ? "ready" : "unavailable", database: database ? "up" : "down" });
+  });
+  app.use(
+    "/graphql",
+    requestIdMiddleware(contexts),
+    express.json({ limit: MAX_BODY }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) =>
+        contexts.forHttp({
+          authorization: req.headers.authorization,
+          query: req.method === "GET" ? req.query.query : (req.body as { query?: unknown } | undefined)?.query,
+          requestId: String(res.getHeader("x-request-id")),
+        }),
+    }),
+  );
+  app.use(bodyErrorHandler(logger));
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(config.port, () => {
+      httpServer.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  return {
+    url: `http://localhost:${port}`,
+    port,
+    stop: () => apollo.stop(),
+  };
+}
+
+async function databaseAnswers(dataSource: DataSource): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([dataSource.query("SELECT 1").then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Every response carries `x-request-id`, the id its logs are written under. */
+function requestIdMiddleware(contexts: ContextFactory): RequestHandler {
+  return (req, res, next) => {
+    res.setHeader("x-request-id", contexts.newRequestId(req.headers["x-request-id"]));
+    next();
+  };
+}
+
+/** Logs each unexpected error once, with the request id the client sees. */
+function errorLoggingPlugin(exposeInternals: boolean): ApolloServerPlugin<AppContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ contextValue, errors }) {
+          for (const error of errors) {
+            if (maskError(error.toJSON(), error, { exposeInternals }).unexpected) {
+              contextValue.logger.error({ err: unwrap(error) }, "unexpected error");
+            }
+          }
+        },
+        async willSendResponse({ contextValue, response }) {
+          if (response.body.kind !== "single") return;
+          for (const error of response.body.singleResult.errors ?? []) {
+            if (error.extensions?.code === "INTERNAL_SERVER_ERROR") {
+              (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
+            }
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Body parsing failures: a clear JSON error instead of Express's HTML page. */
+function bodyErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const status = typeof error?.status === "number" ? error.status : 500;
+    if (status === 413) {
+      res.status(413).json({
+        errors: [{ message: `The request body is larger than the ${MAX_BODY.toUpperCase()} limit; send fewer events per call.`, extensions: { code: "PAYLOAD_TOO_LARGE" } }],
+      });
+      return;
+    }
+    if (status === 400) {
+      res.status(400).json({ errors: [{ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } }] });
+      return;
+    }
+    logger.error({ err: error }, "unexpected HTTP error");
+    res.status(500).json({ errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+  };
+}
