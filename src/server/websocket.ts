@@ -52,8 +52,16 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
         if (!principal) throw new GraphQLError("The connection is not authenticated.");
         return contexts.forWebSocket(principal, contexts.newRequestId());
       },
+      // Errors before execution: graphql-js's syntax and validation errors, which Apollo tags over HTTP.
       onError: (_ctx, _id, _payload, errors) =>
-        errors.map((error) => maskError(error.toJSON(), error, { exposeInternals: options.exposeInternals }).formatted),
+        errors.map((error) => {
+          const formatted = error.toJSON();
+          const tagged =
+            formatted.extensions?.code || error.originalError
+              ? formatted
+              : { ...formatted, extensions: { ...formatted.extensions, code: "GRAPHQL_VALIDATION_FAILED" } };
+          return maskError(tagged, error, { exposeInternals: options.exposeInternals }).formatted;
+        }),
       onNext: (_ctx, _id, _payload, args, result) => {
         if (!result.errors?.length) return;
         const requestId = (args.contextValue as { requestId?: string } | undefined)?.requestId;

@@ -1,0 +1,58 @@
+import { useTestDatabase } from "./support/database";
+import { errorCodes, postGraphQL, useTestServer } from "./support/server";
+import { Role, tokenFor } from "./support/tokens";
+
+const VIEWER = `query Viewer { viewer { role } }`;
+
+describe("HTTP transport", () => {
+  useTestDatabase();
+  const server = useTestServer();
+
+  it("answers GET /graphql queries (with a CSRF-safe header)", async () => {
+    const response = await fetch(`${server.graphqlUrl}?query=${encodeURIComponent(VIEWER)}`, {
+      headers: { authorization: `Bearer ${await tokenFor(Role.AGENT)}`, "apollo-require-preflight": "true" },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { viewer: { role: "AGENT" } } });
+  });
+
+  it("refuses a GET without a CSRF-safe header", async () => {
+    const response = await fetch(`${server.graphqlUrl}?query=${encodeURIComponent(VIEWER)}`, {
+      headers: { authorization: `Bearer ${await tokenFor(Role.AGENT)}` },
+    });
+    expect(response.status).toBe(400);
+  });
+
+  it("accepts a body of almost 2 MiB", async () => {
+    const padding = " ".repeat(2 * 1024 * 1024 - 1024);
+    const response = await postGraphQL(server.graphqlUrl, { query: `${VIEWER}${padding}` }, { token: await tokenFor(Role.ADMIN) });
+    expect(response.status).toBe(200);
+    expect(response.body.data).toEqual({ viewer: { role: "ADMIN" } });
+  });
+
+  it("refuses a body over 2 MiB with 413 and a clear message", async () => {
+    const padding = " ".repeat(2 * 1024 * 1024 + 1);
+    const response = await postGraphQL(server.graphqlUrl, { query: `${VIEWER}${padding}` }, { token: await tokenFor(Role.ADMIN) });
+    expect(response.status).toBe(413);
+    expect(errorCodes(response)).toEqual(["PAYLOAD_TOO_LARGE"]);
+    expect(response.body.errors?.[0].message).toMatch(/larger than the 2MB limit/);
+  });
+
+  it("refuses a body that is not JSON with 400", async () => {
+    const response = await fetch(server.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await tokenFor(Role.ADMIN)}` },
+      body: "{ not json",
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      errors: [{ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } }],
+    });
+  });
+
+  it("reports a syntax error as GRAPHQL_PARSE_FAILED, not as an internal error", async () => {
+    const response = await postGraphQL(server.graphqlUrl, { query: "{ viewer { " }, { token: await tokenFor(Role.ADMIN) });
+    expect(response.status).toBe(400);
+    expect(errorCodes(response)).toEqual(["GRAPHQL_PARSE_FAILED"]);
+  });
+});
