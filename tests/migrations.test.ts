@@ -1,4 +1,15 @@
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
 import { TEST_DATABASE, useTestDatabase } from "./support/database";
+
+const ROOT = path.resolve(__dirname, "..");
+/** The TypeORM CLI on the built DataSource, as `npm run migration:*` runs it. */
+const typeormCli = (command: string) =>
+  promisify(execFile)(path.join(ROOT, "node_modules", ".bin", "typeorm"), ["-d", "dist/ormconfig.js", command], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, DATABASE_URL: TEST_DATABASE.url, LOG_LEVEL: "silent" },
+  });
 
 const TABLES = ["audit_events", "conversations", "customers", "users", "workspaces"];
 
@@ -35,6 +46,14 @@ describe("migrations", () => {
     expect(await dataSource.showMigrations()).toBe(true);
 
     await dataSource.runMigrations({ transaction: "each" });
+    expect(await tables()).toEqual(TABLES);
+  });
+
+  it("run from the TypeORM CLI on the same DataSource", async () => {
+    await dataSource.undoLastMigration({ transaction: "each" });
+    expect((await typeormCli("migration:show")).stdout).toContain("[ ] InitialSchema1795652400000");
+    await typeormCli("migration:run");
+    expect((await typeormCli("migration:show")).stdout).toMatch(/\[X\] \d+ InitialSchema1795652400000/);
     expect(await tables()).toEqual(TABLES);
   });
 
