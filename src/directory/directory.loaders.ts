@@ -1,14 +1,20 @@
 import DataLoader from "dataloader";
+import type { Conversation } from "./conversation.type";
+import type { Customer } from "./customer.type";
 import type { DirectoryService } from "./directory.service";
 import type { User } from "./user.type";
 
 export interface DirectoryLoaders {
   user: DataLoader<string, User | null>;
+  customer: DataLoader<string, Customer | null>;
+  conversation: DataLoader<string, Conversation | null>;
 }
 
 /** Loaders of one request, bound to the caller's workspace: one query per kind and tick. */
 export function createDirectoryLoaders(directory: DirectoryService, workspaceId: string): DirectoryLoaders {
   return {
     user: new DataLoader((ids) => directory.usersByIds(workspaceId, ids)),
+    customer: new DataLoader((ids) => directory.customersByIds(workspaceId, ids)),
+    conversation: new DataLoader((ids) => directory.conversationsByIds(workspaceId, ids)),
   };
 }

@@ -1,25 +1,140 @@
-import type { DataSource } from "typeorm";
+import type { DataSource, EntityManager } from "typeorm";
+import type { Conversation } from "./conversation.type";
+import type { Customer } from "./customer.type";
 import type { User } from "./user.type";
 
-interface UserRow {
+/** A user, customer or conversation as one event names it, with the event's occurredAt. */
+export interface UserMention {
   id: string;
   name: string;
   email: string | null;
+  occurredAt: Date;
 }
 
-/** Reads the workspace directory: users, customers and conversations by id. */
+export interface CustomerMention {
+  id: string;
+  name: string;
+  occurredAt: Date;
+}
+
+export interface ConversationMention {
+  id: string;
+  subject: string | null;
+  /** The customer the event ties the conversation to, if any. */
+  customerId: string | null;
+  occurredAt: Date;
+}
+
+export interface DirectoryMentions {
+  users: UserMention[];
+  customers: CustomerMention[];
+  conversations: ConversationMention[];
+}
+
+interface ConversationRow {
+  id: string;
+  subject: string | null;
+  customer_id: string | null;
+}
+
+/**
+ * The workspace directory: the current name of every user, customer and
+ * conversation events mention. A value is replaced only by one from an event
+ * that occurred later, whatever the order events arrive in.
+ */
 export class DirectoryService {
   constructor(private readonly dataSource: DataSource) {}
 
   /** The users with these ids in the workspace, in the order of `ids` (null where unknown). */
   async usersByIds(workspaceId: string, ids: readonly string[]): Promise<(User | null)[]> {
-    if (ids.length === 0) return [];
-    const rows: UserRow[] = await this.dataSource.query(
-      `SELECT id, name, email FROM users WHERE workspace_id = ? AND id IN (?)`,
-      [workspaceId, ids],
-    );
+    const rows: User[] = await this.selectByIds(`SELECT id, name, email FROM users`, workspaceId, ids);
     return inOrder(ids, rows);
   }
+
+  async customersByIds(workspaceId: string, ids: readonly string[]): Promise<(Customer | null)[]> {
+    const rows: Customer[] = await this.selectByIds(`SELECT id, name FROM customers`, workspaceId, ids);
+    return inOrder(ids, rows);
+  }
+
+  async conversationsByIds(workspaceId: string, ids: readonly string[]): Promise<(Conversation | null)[]> {
+    const rows: ConversationRow[] = await this.selectByIds(`SELECT id, subject, customer_id FROM conversations`, workspaceId, ids);
+    return inOrder(
+      ids,
+      rows.map((row) => ({ id: row.id, subject: row.subject, customerId: row.customer_id })),
+    );
+  }
+
+  /**
+   * Upserts what a batch of events mentions, inside the recording
+   * transaction: one multi-row statement per table. Rows are sorted by id so
+   * that concurrent writers lock them in the same order.
+   */
+  async record(manager: EntityManager, workspaceId: string, mentions: DirectoryMentions): Promise<void> {
+    const byId = <T extends { id: string }>(rows: T[]) => [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (mentions.users.length > 0) {
+      const rows = byId(mentions.users);
+      await manager.query(
+        `INSERT INTO users (workspace_id, id, name, email, name_occurred_at) VALUES ${placeholders(rows.length, 5)}
+         ON DUPLICATE KEY UPDATE
+           email = IF(VALUES(email) IS NOT NULL AND (email IS NULL OR VALUES(name_occurred_at) >= name_occurred_at), VALUES(email), email),
+           name = IF(VALUES(name_occurred_at) >= name_occurred_at, VALUES(name), name),
+           name_occurred_at = GREATEST(name_occurred_at, VALUES(name_occurred_at))`,
+        rows.flatMap((user) => [workspaceId, user.id, user.name, user.email, user.occurredAt]),
+      );
+    }
+    if (mentions.customers.length > 0) {
+      const rows = byId(mentions.customers);
+      await manager.query(
+        `INSERT INTO customers (workspace_id, id, name, name_occurred_at) VALUES ${placeholders(rows.length, 4)}
+         ON DUPLICATE KEY UPDATE
+           name = IF(VALUES(name_occurred_at) >= name_occurred_at, VALUES(name), name),
+           name_occurred_at = GREATEST(name_occurred_at, VALUES(name_occurred_at))`,
+        rows.flatMap((customer) => [workspaceId, customer.id, customer.name, customer.occurredAt]),
+      );
+    }
+    if (mentions.conversations.length > 0) {
+      const rows = byId(mentions.conversations);
+      // A subject or customer is only replaced by one the event actually carries, and only by a later event.
+      await manager.query(
+        `INSERT INTO conversations (workspace_id, id, subject, subject_occurred_at, customer_id, customer_occurred_at)
+         VALUES ${placeholders(rows.length, 6)}
+         ON DUPLICATE KEY UPDATE
+           subject = IF(VALUES(subject) IS NOT NULL AND (subject_occurred_at IS NULL OR VALUES(subject_occurred_at) >= subject_occurred_at), VALUES(subject), subject),
+           subject_occurred_at = IF(VALUES(subject) IS NOT NULL, GREATEST(COALESCE(subject_occurred_at, VALUES(subject_occurred_at)), VALUES(subject_occurred_at)), subject_occurred_at),
+           customer_id = IF(VALUES(customer_id) IS NOT NULL AND (customer_occurred_at IS NULL OR VALUES(customer_occurred_at) >= customer_occurred_at), VALUES(customer_id), customer_id),
+           customer_occurred_at = IF(VALUES(customer_id) IS NOT NULL, GREATEST(COALESCE(customer_occurred_at, VALUES(customer_occurred_at)), VALUES(customer_occurred_at)), customer_occurred_at)`,
+        rows.flatMap((conversation) => [
+          workspaceId,
+          conversation.id,
+          conversation.subject,
+          conversation.subject === null ? null : conversation.occurredAt,
+          conversation.customerId,
+          conversation.customerId === null ? null : conversation.occurredAt,
+        ]),
+      );
+    }
+  }
+
+  /** The directory's customer of each conversation (absent: unknown conversation), inside a transaction. */
+  async conversationCustomers(manager: EntityManager, workspaceId: string, ids: readonly string[]): Promise<Map<string, string | null>> {
+    if (ids.length === 0) return new Map();
+    const rows: ConversationRow[] = await manager.query(
+      `SELECT id, customer_id FROM conversations WHERE workspace_id = ? AND id IN (?)`,
+      [workspaceId, [...new Set(ids)]],
+    );
+    return new Map(rows.map((row) => [row.id, row.customer_id]));
+  }
+
+  private async selectByIds<T>(select: string, workspaceId: string, ids: readonly string[]): Promise<T[]> {
+    if (ids.length === 0) return [];
+    return this.dataSource.query(`${select} WHERE workspace_id = ? AND id IN (?)`, [workspaceId, ids]);
+  }
+}
+
+/** `(?, ?), (?, ?)` for a multi-row VALUES clause. */
+export function placeholders(rows: number, columns: number): string {
+  const row = `(${new Array(columns).fill("?").join(", ")})`;
+  return new Array(rows).fill(row).join(", ");
 }
 
 function inOrder<T extends { id: string }>(ids: readonly string[], rows: T[]): (T | null)[] {

@@ -13,7 +13,7 @@ import type { AppConfig } from "../config";
 import { maskError, unwrap } from "../common/errors";
 import type { Logger } from "../common/logger";
 import { buildAppSchema } from "./schema";
-import { createServices } from "./services";
+import { AppServices, createServices } from "./services";
 import { MAX_WEBSOCKET_MESSAGE_BYTES, serveGraphQLOverWebSocket } from "./websocket";
 
 /** Largest accepted HTTP request body: a batch of 1000 events is about 0.5 MB. @default "2mb" */
@@ -34,6 +34,8 @@ export interface RunningService {
   /** http://host:port of the listening server. */
   url: string;
   port: number;
+  /** The service layer the server runs on (its publisher, recorder, ...). */
+  services: AppServices;
   /** Stops accepting, lets in-flight requests finish (at most STOP_GRACE_MS), closes WebSockets with 1001. */
   stop(): Promise<void>;
 }
@@ -120,6 +122,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
   return {
     url: `http://localhost:${port}`,
     port,
+    services,
     stop: () => apollo.stop(),
   };
 }

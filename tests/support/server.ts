@@ -2,6 +2,7 @@ import { PassThrough } from "node:stream";
 import { config as processConfig, AppConfig } from "../../src/config";
 import { createLogger } from "../../src/common/logger";
 import { RunningService, startService } from "../../src/server/service";
+import type { AppServices } from "../../src/server/services";
 import { dataSource } from "../../ormconfig";
 
 export interface TestServer {
@@ -11,6 +12,8 @@ export interface TestServer {
   wsUrl: string;
   /** Every log line the server wrote, parsed. */
   logs: Record<string, unknown>[];
+  /** The running server's services (its publisher, for instance). */
+  services: AppServices;
 }
 
 /**
@@ -18,7 +21,7 @@ export interface TestServer {
  * tests and stops it after. Call after {@link useTestDatabase}.
  */
 export function useTestServer(adjust: (config: AppConfig) => AppConfig = (config) => config): TestServer {
-  const server: TestServer = { url: "", graphqlUrl: "", wsUrl: "", logs: [] };
+  const server = { url: "", graphqlUrl: "", wsUrl: "", logs: [] } as unknown as TestServer;
   let running: RunningService | undefined;
   beforeAll(async () => {
     const config = adjust({ ...processConfig, port: 0 });
@@ -30,6 +33,7 @@ export function useTestServer(adjust: (config: AppConfig) => AppConfig = (config
     server.url = running.url;
     server.graphqlUrl = `${running.url}/graphql`;
     server.wsUrl = `ws://localhost:${running.port}/graphql`;
+    server.services = running.services;
   });
   afterAll(async () => {
     await running?.stop();
@@ -60,6 +64,6 @@ export async function postGraphQL<TData = Record<string, unknown>>(
 }
 
 /** The `extensions.code` of each error of a response. */
-export function errorCodes(response: GraphQLResponse): unknown[] {
+export function errorCodes(response: GraphQLResponse<unknown>): unknown[] {
   return (response.body.errors ?? []).map((error) => error.extensions?.code);
 }

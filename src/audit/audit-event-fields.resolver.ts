@@ -1,0 +1,162 @@
+import { Ctx, FieldResolver, ID, Resolver, Root } from "type-graphql";
+import type { AppContext } from "../auth/context";
+import { authenticated } from "../auth/context";
+import { Conversation } from "../directory/conversation.type";
+import { Customer } from "../directory/customer.type";
+import { User } from "../directory/user.type";
+import { ActorKind, AuditEventType, SettingsSection } from "./audit-event.enums";
+import type { AuditEventRecord } from "./audit-event.record";
+import { targetsOf } from "./audit-event.record";
+import {
+  Actor,
+  AuthorizationEvent,
+  BillingEvent,
+  ConversationEvent,
+  CsatResponse,
+  CustomerEvent,
+  SettingsEvent,
+  WorkSessionEvent,
+} from "./audit-event.types";
+
+type EventOf<T extends AuditEventType> = Extract<AuditEventRecord, { type: T }>;
+
+/**
+ * The directory's current entry, or when the directory has none, the values
+ * recorded on the event: a reference on an event always resolves.
+ */
+async function conversationOf(event: AuditEventRecord, context: AppContext): Promise<Conversation | null> {
+  const recorded = targetsOf(event).conversation;
+  if (!recorded) return null;
+  const current = await authenticated(context).loaders.conversation.load(recorded.id);
+  return current ?? { id: recorded.id, subject: recorded.subject, customerId: event.customerId };
+}
+
+async function customerOf(event: AuditEventRecord, context: AppContext): Promise<Customer | null> {
+  if (!event.customerId) return null;
+  const current = await authenticated(context).loaders.customer.load(event.customerId);
+  const recorded = targetsOf(event).customer;
+  return current ?? (recorded ? { id: recorded.id, name: recorded.name } : null);
+}
+
+async function subjectUserOf(event: AuditEventRecord, context: AppContext): Promise<User | null> {
+  const recorded = targetsOf(event).subjectUser;
+  if (!recorded) return null;
+  return (await authenticated(context).loaders.user.load(recorded.id)) ?? recorded;
+}
+
+@Resolver(() => Actor)
+export class ActorResolver {
+  @FieldResolver(() => User, { nullable: true, description: "The user, when kind is USER and the user is known to the workspace." })
+  async user(@Root() actor: Actor, @Ctx() context: AppContext): Promise<User | null> {
+    if (actor.kind !== ActorKind.USER || !actor.id) return null;
+    return authenticated(context).loaders.user.load(actor.id);
+  }
+}
+
+@Resolver(() => Conversation)
+export class ConversationResolver {
+  @FieldResolver(() => Customer, { nullable: true })
+  async customer(@Root() conversation: Conversation, @Ctx() context: AppContext): Promise<Customer | null> {
+    if (!conversation.customerId) return null;
+    return authenticated(context).loaders.customer.load(conversation.customerId);
+  }
+}
+
+@Resolver(() => AuthorizationEvent)
+export class AuthorizationEventResolver {
+  @FieldResolver(() => User, { nullable: true, description: "The account the action applied to, e.g. the user whose role changed." })
+  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<User | null> {
+    return subjectUserOf(event, context);
+  }
+}
+
+@Resolver(() => BillingEvent)
+export class BillingEventResolver {
+  @FieldResolver(() => User, { nullable: true, description: "The user the action applied to, e.g. the new billing contact." })
+  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<User | null> {
+    return subjectUserOf(event, context);
+  }
+}
+
+@Resolver(() => ConversationEvent)
+export class ConversationEventResolver {
+  @FieldResolver(() => Conversation)
+  async conversation(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<Conversation> {
+    return (await conversationOf(event, context))!;
+  }
+
+  @FieldResolver(() => Customer, { nullable: true })
+  customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<Customer | null> {
+    return customerOf(event, context);
+  }
+
+  @FieldResolver(() => CsatResponse, { nullable: true, description: "Set on CSAT events: how the survey was answered." })
+  csat(@Root() event: EventOf<AuditEventType.CONVERSATION>): CsatResponse | null {
+    return event.targets.csat;
+  }
+
+  @FieldResolver(() => User, { nullable: true, description: "The user the conversation was assigned to or unassigned from." })
+  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<User | null> {
+    return subjectUserOf(event, context);
+  }
+}
+
+@Resolver(() => CustomerEvent)
+export class CustomerEventResolver {
+  @FieldResolver(() => Customer)
+  async customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<Customer> {
+    return (await customerOf(event, context))!;
+  }
+}
+
+@Resolver(() => SettingsEvent)
+export class SettingsEventResolver {
+  @FieldResolver(() => SettingsSection)
+  section(@Root() event: EventOf<AuditEventType.SETTINGS>): SettingsSection {
+    return event.targets.settings.section;
+  }
+
+  @FieldResolver(() => ID, { nullable: true })
+  objectId(@Root() event: EventOf<AuditEventType.SETTINGS>): string | null {
+    return event.targets.settings.objectId;
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  objectName(@Root() event: EventOf<AuditEventType.SETTINGS>): string | null {
+    return event.targets.settings.objectName;
+  }
+}
+
+@Resolver(() => WorkSessionEvent)
+export class WorkSessionEventResolver {
+  @FieldResolver(() => String, { nullable: true })
+  queue(@Root() event: EventOf<AuditEventType.WORK_SESSION>): string | null {
+    return event.targets.workSession?.queue ?? null;
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  status(@Root() event: EventOf<AuditEventType.WORK_SESSION>): string | null {
+    return event.targets.workSession?.status ?? null;
+  }
+
+  @FieldResolver(() => Conversation, { nullable: true, description: "The conversation routed, accepted or rejected, when there is one." })
+  conversation(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<Conversation | null> {
+    return conversationOf(event, context);
+  }
+
+  @FieldResolver(() => User, { nullable: true, description: "The user a conversation was routed to." })
+  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<User | null> {
+    return subjectUserOf(event, context);
+  }
+}
+
+export const AUDIT_EVENT_FIELD_RESOLVERS = [
+  ActorResolver,
+  ConversationResolver,
+  AuthorizationEventResolver,
+  BillingEventResolver,
+  ConversationEventResolver,
+  CustomerEventResolver,
+  SettingsEventResolver,
+  WorkSessionEventResolver,
+] as const;

@@ -1,0 +1,231 @@
+import { createHash, randomBytes } from "node:crypto";
+import { ActorKind, AuditEventType, SettingsSection } from "./audit-event.enums";
+import type {
+  AuditEventRecord,
+  CsatDetails,
+  JsonValue,
+  NewAuditEvent,
+  SourceDetails,
+  TargetsByType,
+  WorkSessionDetails,
+} from "./audit-event.record";
+import { targetsOf } from "./audit-event.record";
+
+/**
+ * How an event maps to a row of `audit_events`: typed columns for what
+ * filters, joins and indexes need, and the `details` JSON for the rest.
+ */
+
+/** The `details` column: names as recorded and the targets no query filters on. */
+export interface StoredDetails {
+  customer?: { name: string };
+  conversation?: { subject: string | null };
+  subjectUser?: { name: string; email: string | null };
+  settings?: { objectId: string | null; objectName: string | null };
+  workSession?: WorkSessionDetails;
+  csat?: CsatDetails;
+  source?: SourceDetails;
+}
+
+export interface AuditEventRow {
+  workspace_id: string;
+  seq: number;
+  id: string;
+  idempotency_key: string;
+  content_hash: Buffer;
+  type: AuditEventType;
+  action: string;
+  occurred_at: Date;
+  recorded_at: Date;
+  actor_kind: ActorKind;
+  actor_id: string | null;
+  actor_name: string;
+  customer_id: string | null;
+  conversation_id: string | null;
+  subject_user_id: string | null;
+  settings_section: SettingsSection | null;
+  description: string;
+  details: StoredDetails;
+  changes: NewAuditEvent["changes"];
+  metadata: JsonValue;
+}
+
+/** Columns in INSERT order; the row holds the same plus search_text. */
+export const EVENT_COLUMNS = [
+  "workspace_id",
+  "seq",
+  "id",
+  "idempotency_key",
+  "content_hash",
+  "type",
+  "action",
+  "occurred_at",
+  "recorded_at",
+  "actor_kind",
+  "actor_id",
+  "actor_name",
+  "customer_id",
+  "conversation_id",
+  "subject_user_id",
+  "settings_section",
+  "description",
+  "details",
+  "changes",
+  "metadata",
+] as const;
+
+/** Column list for reading whole events. */
+export const SELECT_EVENT_COLUMNS = EVENT_COLUMNS.join(", ");
+
+/** Longest search_text kept: enough for every name and many changed values. */
+const MAX_SEARCH_TEXT = 16_000;
+
+/** The values of one INSERT row, in {@link EVENT_COLUMNS} order, then search_text. */
+export function insertValues(event: AuditEventRecord, contentHash: Buffer): unknown[] {
+  const targets = targetsOf(event);
+  const details: StoredDetails = {};
+  if (targets.customer) details.customer = { name: targets.customer.name };
+  if (targets.conversation) details.conversation = { subject: targets.conversation.subject };
+  if (targets.subjectUser) details.subjectUser = { name: targets.subjectUser.name, email: targets.subjectUser.email };
+  if (targets.settings) details.settings = { objectId: targets.settings.objectId, objectName: targets.settings.objectName };
+  if (targets.workSession) details.workSession = targets.workSession;
+  if (targets.csat) details.csat = targets.csat;
+  if (event.source) details.source = event.source;
+  return [
+    event.workspaceId,
+    event.seq,
+    event.id,
+    event.idempotencyKey,
+    contentHash,
+    event.type,
+    event.action,
+    event.occurredAt,
+    event.recordedAt,
+    event.actor.kind,
+    event.actor.id,
+    event.actor.name,
+    event.customerId,
+    targets.conversation?.id ?? null,
+    targets.subjectUser?.id ?? null,
+    targets.settings?.section ?? null,
+    event.description,
+    JSON.stringify(details),
+    JSON.stringify(event.changes),
+    event.metadata === null ? null : JSON.stringify(event.metadata),
+    searchText(event),
+  ];
+}
+
+/** Rebuilds the stored event from its row. */
+export function recordFromRow(row: AuditEventRow): AuditEventRecord {
+  const details = row.details;
+  const subjectUser = row.subject_user_id && details.subjectUser ? { id: row.subject_user_id, ...details.subjectUser } : null;
+  const conversation = row.conversation_id ? { id: row.conversation_id, subject: details.conversation?.subject ?? null } : null;
+  // Only a customer the event itself named; a customer taken from the directory is in customerId alone.
+  const customer = row.customer_id && details.customer ? { id: row.customer_id, name: details.customer.name } : null;
+  const common = {
+    workspaceId: row.workspace_id,
+    seq: Number(row.seq),
+    id: row.id,
+    idempotencyKey: row.idempotency_key,
+    action: row.action,
+    occurredAt: row.occurred_at,
+    recordedAt: row.recorded_at,
+    description: row.description,
+    customerId: row.customer_id,
+    actor: { kind: row.actor_kind, id: row.actor_id, name: row.actor_name },
+    changes: row.changes,
+    metadata: row.metadata ?? null,
+    source: details.source ?? null,
+  };
+  const targets = (): TargetsByType[AuditEventType] => {
+    switch (row.type) {
+      case AuditEventType.AUTHORIZATION:
+      case AuditEventType.BILLING:
+        return { subjectUser };
+      case AuditEventType.CONVERSATION:
+        return { conversation: conversation!, customer, subjectUser, csat: details.csat ?? null };
+      case AuditEventType.CUSTOMER:
+        return { customer: { id: row.customer_id!, name: details.customer?.name ?? "" } };
+      case AuditEventType.SETTINGS:
+        return { settings: { section: row.settings_section!, objectId: details.settings?.objectId ?? null, objectName: details.settings?.objectName ?? null } };
+      case AuditEventType.WORK_SESSION:
+        return { workSession: details.workSession ?? null, conversation, subjectUser };
+    }
+  };
+  return { ...common, type: row.type, targets: targets() } as AuditEventRecord;
+}
+
+/**
+ * Fingerprint of what an input says, idempotency key aside: two inputs with
+ * the same key are the same event exactly when their hashes are equal.
+ */
+export function contentHash(event: NewAuditEvent): Buffer {
+  const { idempotencyKey: _key, ...content } = event;
+  return createHash("sha256").update(canonicalJson(content)).digest();
+}
+
+/** JSON with object keys sorted, dates as ISO strings: equal content, equal text. */
+export function canonicalJson(value: unknown): string {
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/**
+ * A new event id: 26 characters of Crockford base32, the first 10 the time in
+ * milliseconds (so new ids land near each other in the unique index), the
+ * rest 80 random bits. URL-safe and opaque to clients.
+ */
+export function newEventId(now = Date.now()): string {
+  let time = "";
+  let remaining = now;
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[remaining % 32] + time;
+    remaining = Math.floor(remaining / 32);
+  }
+  const random = randomBytes(10);
+  let bits = 0;
+  let buffer = 0;
+  let tail = "";
+  for (const byte of random) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      tail += CROCKFORD[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  return time + tail;
+}
+
+/** The words search looks in: the sentence, every name, and the changed values. */
+function searchText(event: AuditEventRecord): string {
+  const targets = targetsOf(event);
+  const parts: string[] = [event.description, event.actor.name];
+  if (targets.customer) parts.push(targets.customer.name);
+  if (targets.conversation?.subject) parts.push(targets.conversation.subject);
+  if (targets.subjectUser) parts.push(targets.subjectUser.name, targets.subjectUser.email ?? "");
+  if (targets.settings?.objectName) parts.push(targets.settings.objectName);
+  if (targets.workSession) parts.push(targets.workSession.queue ?? "", targets.workSession.status ?? "");
+  if (targets.csat?.comment) parts.push(targets.csat.comment);
+  for (const change of event.changes) parts.push(change.field, plainText(change.before), plainText(change.after));
+  const text = parts.filter(Boolean).join("\n");
+  return text.length > MAX_SEARCH_TEXT ? text.slice(0, MAX_SEARCH_TEXT) : text;
+}
+
+function plainText(value: JsonValue): string {
+  if (value === null) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return JSON.stringify(value);
+}

@@ -1,0 +1,210 @@
+import type { DataSource, EntityManager } from "typeorm";
+import type { Principal } from "../auth/principal";
+import { ConflictError } from "../common/errors";
+import type { DirectoryMentions, DirectoryService } from "../directory/directory.service";
+import { placeholders } from "../directory/directory.service";
+import { ActorKind, AuditEventType } from "./audit-event.enums";
+import type { AuditEventInput } from "./audit-event.inputs";
+import type { AuditEventPublisher } from "./audit-event.publisher";
+import { AuditEventRecord, NewAuditEvent, targetsOf } from "./audit-event.record";
+import {
+  AuditEventRow,
+  contentHash,
+  EVENT_COLUMNS,
+  insertValues,
+  newEventId,
+  recordFromRow,
+  SELECT_EVENT_COLUMNS,
+} from "./audit-event.storage";
+import { validateEventInputs } from "./audit-event.validation";
+import { describeEvent } from "./event-catalog";
+
+/** Rows per INSERT statement. @default 500 */
+export const INSERT_CHUNK = 500;
+/** Attempts of a transaction that hits a deadlock or a concurrent duplicate key. @default 3 */
+export const MAX_ATTEMPTS = 3;
+
+const ER_DUP_ENTRY = 1062;
+const ER_LOCK_DEADLOCK = 1213;
+const ER_LOCK_WAIT_TIMEOUT = 1205;
+
+export interface RecordResult {
+  /** One per input, in input order; a repeat gets the event stored first. */
+  events: AuditEventRecord[];
+  duplicates: number;
+}
+
+interface PendingEvent {
+  event: NewAuditEvent;
+  hash: Buffer;
+  /** Input positions carrying this key (the first one and its repeats). */
+  indexes: number[];
+}
+
+/** Stores events: validation, idempotency, directory, one transaction, then publication. */
+export class AuditRecorder {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly directory: DirectoryService,
+    private readonly publisher: AuditEventPublisher,
+  ) {}
+
+  async record(principal: Principal, inputs: readonly AuditEventInput[]): Promise<RecordResult> {
+    const events = validateEventInputs(inputs);
+    const pending = groupByKey(events);
+    const { stored, created } = await this.inTransaction((manager) => this.store(manager, principal.workspaceId, pending));
+    this.publisher.publish(created);
+
+    const result: AuditEventRecord[] = new Array(events.length);
+    for (const item of pending) {
+      const event = stored.get(item.event.idempotencyKey)!;
+      for (const index of item.indexes) result[index] = event;
+    }
+    return { events: result, duplicates: events.length - created.length };
+  }
+
+  /**
+   * One READ COMMITTED transaction per call, retried when the database
+   * reports a deadlock or a duplicate key raced in: the retry sees the
+   * committed row and treats it as a repeat.
+   */
+  private async inTransaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.dataSource.transaction("READ COMMITTED", work);
+      } catch (error) {
+        const code = (error as { errno?: number }).errno;
+        const retriable = code === ER_LOCK_DEADLOCK || code === ER_LOCK_WAIT_TIMEOUT || (code === ER_DUP_ENTRY && isIdempotencyKeyClash(error));
+        if (!retriable || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private async store(
+    manager: EntityManager,
+    workspaceId: string,
+    pending: PendingEvent[],
+  ): Promise<{ stored: Map<string, AuditEventRecord>; created: AuditEventRecord[] }> {
+    // The workspace row lock serializes the workspace's writers until commit:
+    // seq order is commit order, and no other call can store one of our keys meanwhile.
+    const lastSeq = await this.lockWorkspace(manager, workspaceId);
+
+    const stored = new Map<string, AuditEventRecord>();
+    const existing: (AuditEventRow & { content_hash: Buffer })[] = await manager.query(
+      `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`,
+      [workspaceId, pending.map((item) => item.event.idempotencyKey)],
+    );
+    const conflicts: number[] = [];
+    for (const row of existing) {
+      const item = pending.find((candidate) => candidate.event.idempotencyKey === row.idempotency_key)!;
+      if (!Buffer.from(row.content_hash).equals(item.hash)) conflicts.push(...item.indexes);
+      stored.set(row.idempotency_key, recordFromRow(row));
+    }
+    if (conflicts.length > 0) throw idempotencyConflict(conflicts);
+
+    const fresh = pending.filter((item) => !stored.has(item.event.idempotencyKey));
+    if (fresh.length === 0) return { stored, created: [] };
+
+    const customers = await this.updateDirectory(manager, workspaceId, fresh.map((item) => item.event));
+
+    const recordedAt = new Date();
+    const created = fresh.map((item, position): AuditEventRecord => {
+      const targets = targetsOf(item.event);
+      const conversationCustomer = targets.conversation ? customers.get(targets.conversation.id) ?? null : null;
+      return {
+        ...item.event,
+        workspaceId,
+        seq: lastSeq + position + 1,
+        id: newEventId(recordedAt.getTime()),
+        recordedAt,
+        description: describeEvent(item.event),
+        customerId: targets.customer?.id ?? conversationCustomer,
+      };
+    });
+    await manager.query(`UPDATE workspaces SET last_seq = ? WHERE id = ?`, [lastSeq + created.length, workspaceId]);
+    for (let start = 0; start < created.length; start += INSERT_CHUNK) {
+      const chunk = created.slice(start, start + INSERT_CHUNK);
+      await manager.query(
+        `INSERT INTO audit_events (${EVENT_COLUMNS.join(", ")}, search_text) VALUES ${placeholders(chunk.length, EVENT_COLUMNS.length + 1)}`,
+        chunk.flatMap((event, offset) => insertValues(event, fresh[start + offset].hash)),
+      );
+    }
+    for (const event of created) stored.set(event.idempotencyKey, event);
+    return { stored, created };
+  }
+
+  /** Locks the workspace's row (creating it) and returns its last seq. */
+  private async lockWorkspace(manager: EntityManager, workspaceId: string): Promise<number> {
+    // LAST_INSERT_ID(expr) hands the locked row's value back in the same round trip.
+    const result: { insertId: number } = await manager.query(
+      `INSERT INTO workspaces (id, last_seq) VALUES (?, 0) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq)`,
+      [workspaceId],
+    );
+    return Number(result.insertId);
+  }
+
+  /**
+   * Upserts the users, customers and conversations the events mention, and
+   * returns the customer of each conversation mentioned. An event on a
+   * conversation that names no customer takes that customer; earlier events
+   * of a conversation that just got its first customer are tied to it too, so
+   * that the customer's log shows them.
+   */
+  private async updateDirectory(manager: EntityManager, workspaceId: string, events: NewAuditEvent[]): Promise<Map<string, string | null>> {
+    const mentions: DirectoryMentions = { users: [], customers: [], conversations: [] };
+    for (const event of events) {
+      const targets = targetsOf(event);
+      const occurredAt = event.occurredAt;
+      if (event.actor.kind === ActorKind.USER && event.actor.id) {
+        mentions.users.push({ id: event.actor.id, name: event.actor.name, email: null, occurredAt });
+      }
+      if (targets.subjectUser) mentions.users.push({ ...targets.subjectUser, occurredAt });
+      if (targets.customer) mentions.customers.push({ ...targets.customer, occurredAt });
+      if (targets.conversation) {
+        const customerId = event.type === AuditEventType.CONVERSATION ? (targets.customer?.id ?? null) : null;
+        mentions.conversations.push({ ...targets.conversation, customerId, occurredAt });
+      }
+    }
+    const conversationIds = mentions.conversations.map((conversation) => conversation.id);
+    const before = await this.directory.conversationCustomers(manager, workspaceId, conversationIds);
+    await this.directory.record(manager, workspaceId, mentions);
+    const after = await this.directory.conversationCustomers(manager, workspaceId, conversationIds);
+
+    const newlyTied = [...after].filter(([id, customerId]) => customerId !== null && before.has(id) && before.get(id) === null);
+    if (newlyTied.length > 0) {
+      await manager.query(
+        `UPDATE audit_events SET customer_id = CASE conversation_id ${newlyTied.map(() => "WHEN ? THEN ?").join(" ")} END
+         WHERE workspace_id = ? AND conversation_id IN (?) AND customer_id IS NULL`,
+        [...newlyTied.flat(), workspaceId, newlyTied.map(([id]) => id)],
+      );
+    }
+    return after;
+  }
+}
+
+/** Inputs grouped by idempotency key; the same key with other content in one call is a conflict. */
+function groupByKey(events: NewAuditEvent[]): PendingEvent[] {
+  const byKey = new Map<string, PendingEvent>();
+  const conflicts: number[] = [];
+  events.forEach((event, index) => {
+    const hash = contentHash(event);
+    const first = byKey.get(event.idempotencyKey);
+    if (!first) byKey.set(event.idempotencyKey, { event, hash, indexes: [index] });
+    else if (first.hash.equals(hash)) first.indexes.push(index);
+    else conflicts.push(index);
+  });
+  if (conflicts.length > 0) throw idempotencyConflict(conflicts);
+  return [...byKey.values()];
+}
+
+function idempotencyConflict(indexes: number[]): ConflictError {
+  const sorted = [...new Set(indexes)].sort((a, b) => a - b);
+  return new ConflictError(
+    `The idempotency key of event ${sorted.join(", ")} was already used for an event with other content; nothing was recorded.`,
+    { indexes: sorted },
+  );
+}
+
+function isIdempotencyKeyClash(error: unknown): boolean {
+  return String((error as { message?: string }).message ?? "").includes("uq_audit_events_idempotency");
+}

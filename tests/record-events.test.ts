@@ -1,0 +1,264 @@
+import { AuditEventType } from "../src/audit/audit-event.enums";
+import { CONVERSATION_EVENTS, conversationKey, WORKSPACE_EVENTS } from "../src/audit/audit-event.publisher";
+import type { AuditEventRecord } from "../src/audit/audit-event.record";
+import { EVENT_CATALOG } from "../src/audit/event-catalog";
+import { useTestDatabase } from "./support/database";
+import { AUDIT_EVENT, BEN, eventInput, PLATFORM, realisticEvent, RECORD_EVENTS, REFUND, VIP_RULE, ZAPIER, ZOE } from "./support/events";
+import { errorCodes, postGraphQL, useTestServer } from "./support/server";
+import { statementsDuring } from "./support/statements";
+import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
+
+interface RecordedEvent {
+  id: string;
+  type: string;
+  action: string;
+  description: string;
+  occurredAt: string;
+  recordedAt: string;
+}
+interface RecordData {
+  recordAuditEvents: { duplicates: number; events: RecordedEvent[] };
+}
+
+const CATALOG = Object.entries(EVENT_CATALOG).flatMap(([type, spec]) =>
+  Object.keys(spec.actions).map((action) => [type as AuditEventType, action] as const),
+);
+
+describe("recordAuditEvents and auditEvent", () => {
+  const dataSource = useTestDatabase();
+  const server = useTestServer();
+  let service: string;
+  let admin: string;
+  let agent: string;
+
+  beforeAll(async () => {
+    service = await tokenFor(Role.SERVICE, { userId: "producer-1" });
+    admin = await tokenFor(Role.ADMIN, { userId: "u-ana" });
+    agent = await tokenFor(Role.AGENT, { userId: "u-ben" });
+  });
+
+  const record = (events: unknown[], token = service) =>
+    postGraphQL<RecordData>(server.graphqlUrl, { query: RECORD_EVENTS, variables: { events } }, { token });
+  const read = (id: string, token = admin) =>
+    postGraphQL<{ auditEvent: Record<string, unknown> | null }>(server.graphqlUrl, { query: AUDIT_EVENT, variables: { id } }, { token });
+
+  it.each(CATALOG)("round-trips %s %s through the mutation and auditEvent", async (type, action) => {
+    const input = eventInput(type, action, { occurredAt: "2026-11-20T08:30:15.123Z" });
+    const recorded = await record([input]);
+    expect(recorded.body.errors).toBeUndefined();
+    const [event] = recorded.body.data!.recordAuditEvents.events;
+    expect(event).toMatchObject({ type, action, occurredAt: "2026-11-20T08:30:15.123Z" });
+
+    const { body } = await read(event.id);
+    expect(body.errors).toBeUndefined();
+    const stored = body.data!.auditEvent!;
+    expect(stored).toMatchObject({
+      id: event.id,
+      type,
+      action,
+      occurredAt: "2026-11-20T08:30:15.123Z",
+      recordedAt: event.recordedAt,
+      description: event.description,
+      actor: { kind: "USER", id: "u-ana", name: "Ana Diaz", user: { id: "u-ana", name: "Ana Diaz", email: null } },
+      changes: [{ field: "status", before: "open", after: "done" }],
+      metadata: { via: "test" },
+      source: { ip: "203.0.113.7", userAgent: "agent-console/1.0", requestId: "req-1" },
+    });
+    expect(stored.description).toMatch(/^Ana Diaz \S/);
+    switch (type) {
+      case AuditEventType.AUTHORIZATION:
+      case AuditEventType.BILLING:
+        expect(stored.subjectUser).toEqual(BEN);
+        break;
+      case AuditEventType.CONVERSATION:
+        expect(stored.conversation).toEqual({ ...REFUND, customer: ZOE });
+        expect(stored.customer).toEqual(ZOE);
+        if (action === "conversation.csat_answered") {
+          expect(stored.csat).toEqual({ surveyId: "s-1", rating: 4, ratingScale: 5, comment: "Quick and kind" });
+        }
+        break;
+      case AuditEventType.CUSTOMER:
+        expect(stored.customerOfEvent).toEqual(ZOE);
+        break;
+      case AuditEventType.SETTINGS:
+        expect(stored.section).toBe(action.startsWith("settings.support_access") ? "SUPPORT_ACCESS" : "SHORTCUTS");
+        break;
+      case AuditEventType.WORK_SESSION:
+        expect(stored).toMatchObject({ queue: "Billing", status: "available", routedConversation: REFUND, subjectUser: { id: BEN.id, name: BEN.name } });
+        break;
+    }
+  });
+
+  it("describes events in one sentence, naming automations, API clients and the platform as such", async () => {
+    const inputs = [
+      eventInput(AuditEventType.CONVERSATION, "conversation.status_changed", { customer: null }),
+      eventInput(AuditEventType.CONVERSATION, "conversation.assigned", {
+        actor: VIP_RULE,
+        conversation: { id: "c-late", subject: "Late order" },
+        customer: null,
+        subjectUser: BEN,
+        changes: [],
+      }),
+      eventInput(AuditEventType.CUSTOMER, "customer.updated", { actor: ZAPIER, changes: [{ field: "email", before: null, after: "z@example.com" }] }),
+      eventInput(AuditEventType.AUTHORIZATION, "authorization.role_changed", {
+        actor: PLATFORM,
+        changes: [{ field: "role", before: "agent", after: "admin" }],
+      }),
+      eventInput(AuditEventType.SETTINGS, "settings.support_access_granted"),
+      eventInput(AuditEventType.WORK_SESSION, "work_session.queue_joined", { conversation: null, subjectUser: null }),
+    ];
+    const { body } = await record(inputs);
+    expect(body.data!.recordAuditEvents.events.map((event) => event.description)).toEqual([
+      "Ana Diaz changed the status of conversation 'Refund request' from open to done",
+      "Routing rule 'VIP' (automation) assigned conversation 'Late order' to Ben Ode",
+      "Zapier (API client) updated customer 'Zoë Park' (email)",
+      "Platform (system) changed the role of Ben Ode from agent to admin",
+      "Ana Diaz granted support access to the platform's support staff",
+      "Ana Diaz joined the queue 'Billing'",
+    ]);
+  });
+
+  it("stores events in the token's workspace, with opaque URL-safe ids and a server-set recordedAt", async () => {
+    const before = Date.now();
+    const { body } = await record([realisticEvent(1), realisticEvent(2)]);
+    const after = Date.now();
+    const events = body.data!.recordAuditEvents.events;
+    for (const event of events) {
+      expect(event.id).toMatch(/^[0-9A-Z]{26}$/);
+      expect(Date.parse(event.recordedAt)).toBeGreaterThanOrEqual(before - 5);
+      expect(Date.parse(event.recordedAt)).toBeLessThanOrEqual(after + 5);
+    }
+    expect(new Set(events.map((event) => event.id)).size).toBe(2);
+    const rows: { workspace_id: string }[] = await dataSource.query(`SELECT workspace_id FROM audit_events WHERE id IN (?)`, [
+      events.map((event) => event.id),
+    ]);
+    expect(rows.map((row) => row.workspace_id)).toEqual([WORKSPACE, WORKSPACE]);
+  });
+
+  it("numbers a workspace's events in commit order", async () => {
+    const first = await record([realisticEvent(3), realisticEvent(4)]);
+    const second = await record([realisticEvent(5)]);
+    const ids = [...first.body.data!.recordAuditEvents.events, ...second.body.data!.recordAuditEvents.events].map((event) => event.id);
+    const rows: { id: string; seq: number }[] = await dataSource.query(`SELECT id, seq FROM audit_events WHERE id IN (?) ORDER BY seq`, [ids]);
+    expect(rows.map((row) => row.id)).toEqual(ids);
+    expect(rows[1].seq - rows[0].seq).toBe(1);
+    expect(rows[2].seq - rows[1].seq).toBe(1);
+    const [workspace]: { last_seq: number }[] = await dataSource.query(`SELECT last_seq FROM workspaces WHERE id = ?`, [WORKSPACE]);
+    expect(Number(workspace.last_seq)).toBe(Number(rows[2].seq));
+  });
+
+  it("accepts a full batch of 1000 realistic events in a handful of statements", async () => {
+    const events = Array.from({ length: 1000 }, (_, n) => realisticEvent(10_000 + n));
+    const body = JSON.stringify({ query: RECORD_EVENTS, variables: { events } });
+    expect(body.length).toBeGreaterThan(400_000);
+    let response!: Awaited<ReturnType<typeof record>>;
+    const statements = await statementsDuring(dataSource, async () => {
+      response = await record(events);
+    });
+    expect(response.body.errors).toBeUndefined();
+    expect(response.body.data!.recordAuditEvents.events).toHaveLength(1000);
+    expect(response.body.data!.recordAuditEvents.duplicates).toBe(0);
+    // isolation level, BEGIN, workspace lock, idempotency lookup, conversations before, 3 directory upserts,
+    // conversations after, seq update, 2 inserts of 500 rows, COMMIT.
+    expect(statements.length).toBeLessThanOrEqual(13);
+    expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(2);
+  });
+
+  it("publishes each new event after its transaction commits, on the workspace and conversation topics", async () => {
+    const { pubSub } = server.services.publisher;
+    const seenOnWorkspace: { id: string; visible: boolean }[] = [];
+    const seenOnConversation: string[] = [];
+    const workspaceTopic = pubSub.subscribe(WORKSPACE_EVENTS, WORKSPACE)[Symbol.asyncIterator]();
+    const conversationTopic = pubSub.subscribe(CONVERSATION_EVENTS, conversationKey(WORKSPACE, "c-published"))[Symbol.asyncIterator]();
+    const readWorkspace = (async () => {
+      for (let i = 0; i < 2; i++) {
+        const { value } = (await workspaceTopic.next()) as { value: AuditEventRecord };
+        // At publication the row must already be visible to any other connection.
+        const rows: unknown[] = await dataSource.query(`SELECT 1 FROM audit_events WHERE id = ?`, [value.id]);
+        seenOnWorkspace.push({ id: value.id, visible: rows.length === 1 });
+      }
+    })();
+    const readConversation = (async () => {
+      const { value } = (await conversationTopic.next()) as { value: AuditEventRecord };
+      seenOnConversation.push(value.id);
+    })();
+
+    const inputs = [
+      eventInput(AuditEventType.CONVERSATION, "conversation.created", { conversation: { id: "c-published", subject: "Hello" } }),
+      eventInput(AuditEventType.BILLING, "billing.plan_changed"),
+    ];
+    const { body } = await record(inputs);
+    await Promise.all([readWorkspace, readConversation]);
+    await workspaceTopic.return?.();
+    await conversationTopic.return?.();
+    const ids = body.data!.recordAuditEvents.events.map((event) => event.id);
+    expect(seenOnWorkspace).toEqual(ids.map((id) => ({ id, visible: true })));
+    expect(seenOnConversation).toEqual([ids[0]]);
+  });
+
+  it("publishes nothing for a call that fails", async () => {
+    const { pubSub } = server.services.publisher;
+    const topic = pubSub.subscribe(WORKSPACE_EVENTS, WORKSPACE)[Symbol.asyncIterator]();
+    const next = topic.next();
+    const failing = await record([realisticEvent(7), { ...realisticEvent(8), action: "conversation.exploded" }]);
+    expect(errorCodes(failing)).toEqual(["BAD_USER_INPUT"]);
+    const marker = await record([realisticEvent(9)]);
+    const { value } = (await next) as { value: AuditEventRecord };
+    await topic.return?.();
+    expect(value.id).toBe(marker.body.data!.recordAuditEvents.events[0].id);
+  });
+
+  describe("who may record and read", () => {
+    it.each([
+      ["an admin", () => admin],
+      ["an agent", () => agent],
+    ])("refuses recording by %s with FORBIDDEN", async (_who, token) => {
+      const response = await record([realisticEvent(20)], token());
+      expect(errorCodes(response)).toEqual(["FORBIDDEN"]);
+      expect(response.body.data).toBeNull();
+    });
+
+    it("refuses auditEvent to a SERVICE client with FORBIDDEN", async () => {
+      const { body } = await record([realisticEvent(21)]);
+      const response = await read(body.data!.recordAuditEvents.events[0].id, service);
+      expect(errorCodes(response)).toEqual(["FORBIDDEN"]);
+    });
+
+    it("answers NOT_FOUND for another workspace's event, exactly as for an unknown id", async () => {
+      const foreignService = await tokenFor(Role.SERVICE, { workspaceId: OTHER_WORKSPACE });
+      const { body } = await record([realisticEvent(22)], foreignService);
+      const foreignId = body.data!.recordAuditEvents.events[0].id;
+
+      const foreign = await read(foreignId, admin);
+      const unknown = await read("01ZZZZZZZZZZZZZZZZZZZZZZZZ", admin);
+      expect(errorCodes(foreign)).toEqual(["NOT_FOUND"]);
+      expect(errorCodes(unknown)).toEqual(["NOT_FOUND"]);
+      expect(foreign.body.data).toEqual({ auditEvent: null });
+      expect(foreign.body.errors?.[0].message.replace(foreignId, "ID")).toBe(unknown.body.errors?.[0].message.replace("01ZZZZZZZZZZZZZZZZZZZZZZZZ", "ID"));
+    });
+
+    it("lets an agent read events of customer and conversation logs only", async () => {
+      const { body } = await record([
+        eventInput(AuditEventType.CONVERSATION, "conversation.created"),
+        eventInput(AuditEventType.CUSTOMER, "customer.updated"),
+        eventInput(AuditEventType.WORK_SESSION, "work_session.conversation_accepted", { subjectUser: null }),
+        eventInput(AuditEventType.BILLING, "billing.plan_changed"),
+        eventInput(AuditEventType.SETTINGS, "settings.updated"),
+        eventInput(AuditEventType.WORK_SESSION, "work_session.started", { conversation: null, subjectUser: null }),
+      ]);
+      const ids = body.data!.recordAuditEvents.events.map((event) => event.id);
+      const outcomes = await Promise.all(ids.map(async (id) => errorCodes(await read(id, agent))[0] ?? "OK"));
+      expect(outcomes).toEqual(["OK", "OK", "OK", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND"]);
+      const asAdmin = await Promise.all(ids.map(async (id) => errorCodes(await read(id, admin))[0] ?? "OK"));
+      expect(asAdmin).toEqual(["OK", "OK", "OK", "OK", "OK", "OK"]);
+    });
+
+    it("resolves the actor's user only for USER actors", async () => {
+      const { body } = await record([
+        eventInput(AuditEventType.BILLING, "billing.plan_changed", { actor: { kind: "AUTOMATION", id: "u-ana", name: "Workflow named like Ana" } }),
+      ]);
+      const response = await read(body.data!.recordAuditEvents.events[0].id);
+      expect(response.body.data!.auditEvent!.actor).toEqual({ kind: "AUTOMATION", id: "u-ana", name: "Workflow named like Ana", user: null });
+    });
+  });
+});
