@@ -1,0 +1,140 @@
+import { AuditEventType } from "../src/audit/audit-event.enums";
+import { useTestDatabase } from "./support/database";
+import { AUDIT_EVENT, eventInput, EventInput, RECORD_EVENTS } from "./support/events";
+import { postGraphQL, useTestServer } from "./support/server";
+import { Role, tokenFor, WORKSPACE } from "./support/tokens";
+
+interface RecordData {
+  recordAuditEvents: { events: { id: string }[] };
+}
+
+const at = (minute: number) => new Date(Date.UTC(2026, 10, 20, 9, minute)).toISOString();
+
+describe("the workspace directory", () => {
+  const dataSource = useTestDatabase();
+  const server = useTestServer();
+  let service: string;
+  let admin: string;
+  beforeAll(async () => {
+    service = await tokenFor(Role.SERVICE);
+    admin = await tokenFor(Role.ADMIN);
+  });
+
+  const record = async (events: EventInput[]) => {
+    const response = await postGraphQL<RecordData>(server.graphqlUrl, { query: RECORD_EVENTS, variables: { events } }, { token: service });
+    expect(response.body.errors).toBeUndefined();
+    return response.body.data!.recordAuditEvents.events.map((event) => event.id);
+  };
+  const read = async (id: string) =>
+    (await postGraphQL<{ auditEvent: Record<string, any> }>(server.graphqlUrl, { query: AUDIT_EVENT, variables: { id } }, { token: admin })).body.data!
+      .auditEvent;
+  const row = async (table: string, id: string) =>
+    (await dataSource.query(`SELECT * FROM ${table} WHERE workspace_id = ? AND id = ?`, [WORKSPACE, id]))[0];
+
+  it("keeps the name of the latest event by occurredAt, whatever the arrival order", async () => {
+    const customerEvent = (minute: number, name: string) =>
+      eventInput(AuditEventType.CUSTOMER, "customer.updated", { occurredAt: at(minute), customer: { id: "cu-order", name } });
+    await record([customerEvent(10, "Zoe Park")]);
+    await record([customerEvent(5, "Zoe P.")]);
+    expect((await row("customers", "cu-order")).name).toBe("Zoe Park");
+    const [latest] = await record([customerEvent(20, "Zoë Park-Lee")]);
+    expect((await row("customers", "cu-order")).name).toBe("Zoë Park-Lee");
+
+    // The event keeps the name it was recorded with; Customer.name is the current one.
+    const [older] = await record([{ ...customerEvent(1, "Z. Park"), idempotencyKey: "older-name" }]);
+    const event = await read(older);
+    expect(event.customerOfEvent.name).toBe("Zoë Park-Lee");
+    expect(event.description).toBe("Ana Diaz updated customer 'Z. Park' (status)");
+    expect((await read(latest)).customerOfEvent.name).toBe("Zoë Park-Lee");
+  });
+
+  it("keeps the latest name within one call too", async () => {
+    await record([
+      eventInput(AuditEventType.CUSTOMER, "customer.updated", { occurredAt: at(30), customer: { id: "cu-batch", name: "Later" } }),
+      eventInput(AuditEventType.CUSTOMER, "customer.updated", { occurredAt: at(29), customer: { id: "cu-batch", name: "Earlier" } }),
+    ]);
+    expect((await row("customers", "cu-batch")).name).toBe("Later");
+  });
+
+  it("keeps a user's email when later references omit it, and updates users named as actors", async () => {
+    const invite = (minute: number, subjectUser: EventInput) =>
+      eventInput(AuditEventType.AUTHORIZATION, "authorization.user_invited", { occurredAt: at(minute), subjectUser });
+    await record([invite(1, { id: "u-cleo", name: "Cleo", email: "cleo@example.com" })]);
+    await record([invite(2, { id: "u-cleo", name: "Cleo Ruiz" })]);
+    await record([
+      eventInput(AuditEventType.AUTHORIZATION, "authorization.logout", { occurredAt: at(3), actor: { kind: "USER", id: "u-cleo", name: "Cleo R." } }),
+    ]);
+    expect(await row("users", "u-cleo")).toMatchObject({ name: "Cleo R.", email: "cleo@example.com" });
+    await record([invite(4, { id: "u-cleo", name: "Cleo R.", email: "cleo.ruiz@example.com" })]);
+    expect(await row("users", "u-cleo")).toMatchObject({ email: "cleo.ruiz@example.com" });
+  });
+
+  it("does not take automations, API clients or the platform for users", async () => {
+    await record([
+      eventInput(AuditEventType.BILLING, "billing.plan_changed", { actor: { kind: "AUTOMATION", id: "wf-1", name: "Workflow" }, subjectUser: null }),
+      eventInput(AuditEventType.BILLING, "billing.plan_changed", { actor: { kind: "API_CLIENT", id: "key-1", name: "Zapier" }, subjectUser: null }),
+    ]);
+    expect(await row("users", "wf-1")).toBeUndefined();
+    expect(await row("users", "key-1")).toBeUndefined();
+  });
+
+  it("ties a conversation to the customer a conversation event carries, and gives later events on it that customer", async () => {
+    await record([
+      eventInput(AuditEventType.CONVERSATION, "conversation.created", {
+        occurredAt: at(1),
+        conversation: { id: "c-tied", subject: "Where is my parcel" },
+        customer: { id: "cu-tied", name: "Ivo" },
+      }),
+    ]);
+    expect(await row("conversations", "c-tied")).toMatchObject({ subject: "Where is my parcel", customer_id: "cu-tied" });
+
+    const [statusChange, routing] = await record([
+      eventInput(AuditEventType.CONVERSATION, "conversation.status_changed", { occurredAt: at(2), conversation: { id: "c-tied" }, customer: null }),
+      eventInput(AuditEventType.WORK_SESSION, "work_session.conversation_routed", { occurredAt: at(3), conversation: { id: "c-tied" } }),
+    ]);
+    const stored: { id: string; customer_id: string }[] = await dataSource.query(`SELECT id, customer_id FROM audit_events WHERE id IN (?)`, [[statusChange, routing]]);
+    expect(stored.map((event) => event.customer_id)).toEqual(["cu-tied", "cu-tied"]);
+    const event = await read(statusChange);
+    expect(event.customer).toEqual({ id: "cu-tied", name: "Ivo" });
+    // A reference without a subject keeps the subject the directory knows.
+    expect(event.conversation).toEqual({ id: "c-tied", subject: "Where is my parcel", customer: { id: "cu-tied", name: "Ivo" } });
+  });
+
+  it("ties earlier events of a conversation to the customer it gets later", async () => {
+    const [early] = await record([
+      eventInput(AuditEventType.CONVERSATION, "conversation.created", { occurredAt: at(1), conversation: { id: "c-late-tie" }, customer: null }),
+    ]);
+    expect((await dataSource.query(`SELECT customer_id FROM audit_events WHERE id = ?`, [early]))[0].customer_id).toBeNull();
+    await record([
+      eventInput(AuditEventType.CONVERSATION, "conversation.updated", {
+        occurredAt: at(2),
+        conversation: { id: "c-late-tie" },
+        customer: { id: "cu-late", name: "Noor" },
+      }),
+    ]);
+    expect((await dataSource.query(`SELECT customer_id FROM audit_events WHERE id = ?`, [early]))[0].customer_id).toBe("cu-late");
+  });
+
+  it("lets a later event move a conversation to another customer without rewriting the past", async () => {
+    const [first] = await record([
+      eventInput(AuditEventType.CONVERSATION, "conversation.created", { occurredAt: at(1), conversation: { id: "c-moved" }, customer: { id: "cu-a", name: "A" } }),
+    ]);
+    await record([
+      eventInput(AuditEventType.CONVERSATION, "conversation.updated", { occurredAt: at(5), conversation: { id: "c-moved" }, customer: { id: "cu-b", name: "B" } }),
+    ]);
+    await record([
+      eventInput(AuditEventType.CONVERSATION, "conversation.updated", { occurredAt: at(3), conversation: { id: "c-moved" }, customer: { id: "cu-c", name: "C" } }),
+    ]);
+    expect((await row("conversations", "c-moved")).customer_id).toBe("cu-b");
+    expect((await dataSource.query(`SELECT customer_id FROM audit_events WHERE id = ?`, [first]))[0].customer_id).toBe("cu-a");
+  });
+
+  it("keeps ids that differ only in case apart", async () => {
+    await record([
+      eventInput(AuditEventType.CUSTOMER, "customer.created", { customer: { id: "cu-case", name: "lower" } }),
+      eventInput(AuditEventType.CUSTOMER, "customer.created", { customer: { id: "CU-CASE", name: "upper" } }),
+    ]);
+    expect((await row("customers", "cu-case")).name).toBe("lower");
+    expect((await row("customers", "CU-CASE")).name).toBe("upper");
+  });
+});

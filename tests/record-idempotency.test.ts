@@ -1,0 +1,123 @@
+import { AuditEventType } from "../src/audit/audit-event.enums";
+import { useTestDatabase } from "./support/database";
+import { eventInput, realisticEvent, RECORD_EVENTS } from "./support/events";
+import { errorCodes, postGraphQL, useTestServer } from "./support/server";
+import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
+
+interface RecordData {
+  recordAuditEvents: { duplicates: number; events: { id: string; description: string }[] };
+}
+
+describe("idempotency and atomicity", () => {
+  const dataSource = useTestDatabase();
+  const server = useTestServer();
+  let service: string;
+  beforeAll(async () => {
+    service = await tokenFor(Role.SERVICE);
+  });
+
+  const record = (events: unknown[], token = service) =>
+    postGraphQL<RecordData>(server.graphqlUrl, { query: RECORD_EVENTS, variables: { events } }, { token });
+  const countWithKey = async (key: string, workspace = WORKSPACE): Promise<number> => {
+    const [row]: { n: number }[] = await dataSource.query(`SELECT COUNT(*) AS n FROM audit_events WHERE workspace_id = ? AND idempotency_key = ?`, [workspace, key]);
+    return Number(row.n);
+  };
+  const totalEvents = async (): Promise<number> => Number((await dataSource.query(`SELECT COUNT(*) AS n FROM audit_events`))[0].n);
+
+  it("returns the stored event for a repeat with the same content and counts it as a duplicate", async () => {
+    const input = realisticEvent(1);
+    const first = await record([input]);
+    const again = await record([input, realisticEvent(2)]);
+    expect(first.body.data!.recordAuditEvents.duplicates).toBe(0);
+    expect(again.body.data!.recordAuditEvents.duplicates).toBe(1);
+    expect(again.body.data!.recordAuditEvents.events[0]).toEqual(first.body.data!.recordAuditEvents.events[0]);
+    expect(await countWithKey(input.idempotencyKey as string)).toBe(1);
+  });
+
+  it("refuses a stored key with other content as CONFLICT naming the index, and writes nothing of the call", async () => {
+    const input = realisticEvent(3);
+    await record([input]);
+    const before = await totalEvents();
+    const changed = { ...input, changes: [{ field: "status", before: "open", after: "closed" }] };
+    const response = await record([realisticEvent(4), realisticEvent(5), changed]);
+    expect(errorCodes(response)).toEqual(["CONFLICT"]);
+    expect(response.body.errors![0].extensions).toMatchObject({ indexes: [2] });
+    expect(response.body.errors![0].message).toContain("event 2");
+    expect(await totalEvents()).toBe(before);
+  });
+
+  it("stores a key repeated within one call once, and counts the repeat", async () => {
+    const input = realisticEvent(6);
+    const response = await record([input, realisticEvent(7), input]);
+    const { events, duplicates } = response.body.data!.recordAuditEvents;
+    expect(duplicates).toBe(1);
+    expect(events[2]).toEqual(events[0]);
+    expect(await countWithKey(input.idempotencyKey as string)).toBe(1);
+  });
+
+  it("refuses a key repeated within one call with other content as CONFLICT", async () => {
+    const input = realisticEvent(8);
+    const before = await totalEvents();
+    const response = await record([input, { ...input, metadata: { other: true } }]);
+    expect(errorCodes(response)).toEqual(["CONFLICT"]);
+    expect(response.body.errors![0].extensions).toMatchObject({ indexes: [1] });
+    expect(await totalEvents()).toBe(before);
+  });
+
+  it("keeps keys apart per workspace", async () => {
+    const input = realisticEvent(9);
+    await record([input]);
+    const other = await record([{ ...input, changes: [] }], await tokenFor(Role.SERVICE, { workspaceId: OTHER_WORKSPACE }));
+    expect(other.body.errors).toBeUndefined();
+    expect(other.body.data!.recordAuditEvents.duplicates).toBe(0);
+    expect(await countWithKey(input.idempotencyKey as string, OTHER_WORKSPACE)).toBe(1);
+  });
+
+  it("stores exactly one event when parallel calls send the same key", async () => {
+    const input = realisticEvent(10);
+    const responses = await Promise.all(Array.from({ length: 8 }, (_, n) => record([input, realisticEvent(100 + n)])));
+    for (const response of responses) expect(response.body.errors).toBeUndefined();
+    const ids = new Set(responses.map((response) => response.body.data!.recordAuditEvents.events[0].id));
+    expect(ids.size).toBe(1);
+    const duplicates = responses.map((response) => response.body.data!.recordAuditEvents.duplicates);
+    expect(duplicates.reduce((sum, n) => sum + n, 0)).toBe(7);
+    expect(await countWithKey(input.idempotencyKey as string)).toBe(1);
+  });
+
+  it("gives parallel calls of one workspace gapless, distinct seqs", async () => {
+    await Promise.all(Array.from({ length: 6 }, (_, n) => record([realisticEvent(200 + n), realisticEvent(300 + n)])));
+    const rows: { seq: number }[] = await dataSource.query(`SELECT seq FROM audit_events WHERE workspace_id = ? ORDER BY seq`, [WORKSPACE]);
+    expect(rows.map((row) => Number(row.seq))).toEqual(rows.map((_, n) => n + 1));
+  });
+
+  it("leaves no row behind when the database fails in the middle of a call", async () => {
+    // The audit insert fails after the workspace, directory and seq statements of the same transaction ran.
+    await dataSource.query(
+      `CREATE TRIGGER fail_on_boom BEFORE INSERT ON audit_events FOR EACH ROW
+       BEGIN IF NEW.idempotency_key = 'boom' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'; END IF; END`,
+    );
+    try {
+      const snapshot = async () =>
+        dataSource.query(
+          `SELECT (SELECT COUNT(*) FROM audit_events) AS events, (SELECT COUNT(*) FROM users) AS users,
+                  (SELECT COUNT(*) FROM customers) AS customers, (SELECT COUNT(*) FROM conversations) AS conversations,
+                  (SELECT last_seq FROM workspaces WHERE id = ?) AS last_seq`,
+          [WORKSPACE],
+        );
+      const before = await snapshot();
+      const response = await record([
+        eventInput(AuditEventType.CONVERSATION, "conversation.created", {
+          conversation: { id: "c-new-in-failed-call", subject: "Never stored" },
+          customer: { id: "cu-new-in-failed-call", name: "Nobody" },
+          actor: { kind: "USER", id: "u-new-in-failed-call", name: "Nobody" },
+        }),
+        { ...realisticEvent(11), idempotencyKey: "boom" },
+      ]);
+      expect(errorCodes(response)).toEqual(["INTERNAL_SERVER_ERROR"]);
+      expect(JSON.stringify(response.body)).not.toContain("injected failure");
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      await dataSource.query(`DROP TRIGGER fail_on_boom`);
+    }
+  });
+});
