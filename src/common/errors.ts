@@ -56,6 +56,11 @@ export class BadUserInputError extends AppError {
     super(message, ErrorCode.BAD_USER_INPUT, invalid.length > 0 ? { invalid } : {});
     this.name = "BadUserInputError";
   }
+
+  /** An error whose message lists the problems: "first must be from 1 to 200; search must be ...". */
+  static listing(invalid: InvalidInput[]): BadUserInputError {
+    return new BadUserInputError(`${invalid.map((problem) => `${problem.path} ${problem.message}`).join("; ")}.`, invalid);
+  }
 }
 
 export class NotFoundError extends AppError {
@@ -88,6 +93,13 @@ const REQUEST_ERROR_CODES = new Set([
   "PERSISTED_QUERY_NOT_SUPPORTED",
 ]);
 
+/**
+ * graphql-js reports a wrong argument value written inline in the query as a
+ * validation error; it is bad input as much as the same value in a variable.
+ */
+const INPUT_VALUE_PROBLEM =
+  /^(OneOf Input Object "|Expected value of type "|Field "[^"]+" of required type "[^"]+" was not provided\.|Field "[^"]+" is not defined by type "|Field "[^"]+" must be non-null\.)/;
+
 const PUBLIC_CODES = new Set<string>([
   ...Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR),
   ...REQUEST_ERROR_CODES,
@@ -118,6 +130,9 @@ export function maskError(
   if (isDomain || isRequestError) {
     // Keep the code and details; drop Apollo's stack trace and the http hint.
     const { stacktrace: _stack, http: _http, ...extensions } = formatted.extensions ?? {};
+    if (code === "GRAPHQL_VALIDATION_FAILED" && INPUT_VALUE_PROBLEM.test(formatted.message)) {
+      extensions.code = ErrorCode.BAD_USER_INPUT;
+    }
     return { formatted: { ...formatted, extensions }, unexpected: false };
   }
   const extensions: Record<string, unknown> = { code: ErrorCode.INTERNAL_SERVER_ERROR };

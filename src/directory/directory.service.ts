@@ -1,4 +1,6 @@
 import type { DataSource, EntityManager } from "typeorm";
+import { Principal, Role } from "../auth/principal";
+import { BadUserInputError, ForbiddenError, InvalidInput } from "../common/errors";
 import type { Conversation } from "./conversation.type";
 import type { Customer } from "./customer.type";
 import type { User } from "./user.type";
@@ -44,6 +46,26 @@ interface ConversationRow {
  */
 export class DirectoryService {
   constructor(private readonly dataSource: DataSource) {}
+
+  /** Customers whose current name contains the text (ignoring case), by name; blank text lists the first ones. */
+  async findCustomers(principal: Principal, nameContains: string, first: number | null): Promise<Customer[]> {
+    const limit = checkPicker(principal, nameContains, first, "nameContains");
+    const text = nameContains.trim();
+    return this.dataSource.query(
+      `SELECT id, name FROM customers WHERE workspace_id = ? ${text ? "AND name LIKE ?" : ""} ORDER BY name, id LIMIT ?`,
+      [principal.workspaceId, ...(text ? [containsPattern(text)] : []), limit],
+    );
+  }
+
+  /** Users whose current name or email contains the text (ignoring case), by name; no text lists the first ones. */
+  async findUsers(principal: Principal, search: string | null, first: number | null): Promise<User[]> {
+    const limit = checkPicker(principal, search ?? "", first, "search");
+    const text = (search ?? "").trim();
+    return this.dataSource.query(
+      `SELECT id, name, email FROM users WHERE workspace_id = ? ${text ? "AND (name LIKE ? OR email LIKE ?)" : ""} ORDER BY name, id LIMIT ?`,
+      [principal.workspaceId, ...(text ? [containsPattern(text), containsPattern(text)] : []), limit],
+    );
+  }
 
   /** The users with these ids in the workspace, in the order of `ids` (null where unknown). */
   async usersByIds(workspaceId: string, ids: readonly string[]): Promise<(User | null)[]> {
@@ -129,6 +151,28 @@ export class DirectoryService {
     if (ids.length === 0) return [];
     return this.dataSource.query(`${select} WHERE workspace_id = ? AND id IN (?)`, [workspaceId, ids]);
   }
+}
+
+/** Picker page size. */
+export const PICKER_SIZE = { default: 20, min: 1, max: 100 } as const;
+/** Longest picker text, in characters. @default 255 */
+export const MAX_PICKER_TEXT = 255;
+
+function checkPicker(principal: Principal, text: string, first: number | null, argument: string): number {
+  if (principal.role === Role.SERVICE) throw new ForbiddenError();
+  const invalid: InvalidInput[] = [];
+  if (text.length > MAX_PICKER_TEXT) invalid.push({ path: argument, message: `must be at most ${MAX_PICKER_TEXT} characters` });
+  const limit = first ?? PICKER_SIZE.default;
+  if (!Number.isInteger(limit) || limit < PICKER_SIZE.min || limit > PICKER_SIZE.max) {
+    invalid.push({ path: "first", message: `must be from ${PICKER_SIZE.min} to ${PICKER_SIZE.max}` });
+  }
+  if (invalid.length > 0) throw BadUserInputError.listing(invalid);
+  return limit;
+}
+
+/** A LIKE pattern matching the text anywhere, its own % and _ taken literally. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
 }
 
 /** `(?, ?), (?, ?)` for a multi-row VALUES clause. */

@@ -4,12 +4,20 @@ import { buildSchema, ContainerType } from "type-graphql";
 import { authChecker } from "../auth/auth-checker";
 import { AUDIT_EVENT_FIELD_RESOLVERS } from "../audit/audit-event-fields.resolver";
 import { AuditEventResolver } from "../audit/audit-event.resolver";
+import { AuditLogResolver } from "../audit-log/audit-log.resolver";
 import { ViewerResolver } from "../auth/viewer.resolver";
+import { DirectoryResolver } from "../directory/directory.resolver";
 import { DateTimeScalar } from "../common/scalars";
 import type { AppServices } from "./services";
 
 /** Every resolver class; each is constructed once with the services. */
-const RESOLVERS = [ViewerResolver, AuditEventResolver, ...AUDIT_EVENT_FIELD_RESOLVERS] as const;
+const RESOLVERS = [
+  ViewerResolver,
+  AuditEventResolver,
+  AuditLogResolver,
+  DirectoryResolver,
+  ...AUDIT_EVENT_FIELD_RESOLVERS,
+] as const;
 
 /**
  * Builds the executable schema. Resolvers get the services through their

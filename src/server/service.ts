@@ -42,7 +42,7 @@ export interface RunningService {
 
 /** Builds the schema and serves HTTP and WebSocket on `config.port`. */
 export async function startService({ config, dataSource, logger }: ServiceOptions): Promise<RunningService> {
-  const services = createServices(dataSource);
+  const services = createServices(dataSource, config);
   const schema = await buildAppSchema(services);
   const contexts = new ContextFactory({
     verifier: new TokenVerifier(config.auth),

@@ -2,6 +2,9 @@ import type { DataSource } from "typeorm";
 import { AuditEventPublisher } from "../audit/audit-event.publisher";
 import { AuditEventService } from "../audit/audit-event.service";
 import { AuditRecorder } from "../audit/audit-recorder.service";
+import { AuditLogService } from "../audit-log/audit-log.service";
+import { CursorCodec } from "../audit-log/cursor";
+import type { AppConfig } from "../config";
 import { DirectoryService } from "../directory/directory.service";
 
 /** The service layer, built once per process and handed to every resolver. */
@@ -11,12 +14,18 @@ export interface AppServices {
   publisher: AuditEventPublisher;
   recorder: AuditRecorder;
   events: AuditEventService;
+  logs: AuditLogService;
+  cursors: CursorCodec;
 }
 
-export function createServices(dataSource: DataSource): AppServices {
+export function createServices(dataSource: DataSource, config: AppConfig): AppServices {
   const directory = new DirectoryService(dataSource);
   const publisher = new AuditEventPublisher();
+  // Cursors are signed with a key derived from the token secret: no second secret to manage.
+  const cursors = new CursorCodec(config.auth.jwtSecret);
   return {
+    cursors,
+    logs: new AuditLogService(dataSource, cursors),
     dataSource,
     directory,
     publisher,

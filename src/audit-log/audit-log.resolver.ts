@@ -1,0 +1,54 @@
+import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from "type-graphql";
+import type { AppContext } from "../auth/context";
+import { authenticated } from "../auth/context";
+import { Role } from "../auth/principal";
+import type { AppServices } from "../server/services";
+import { AuditEventFilter, DateRange } from "./audit-log.inputs";
+import { AuditEventConnection } from "./audit-log.types";
+
+@Resolver()
+export class AuditLogResolver {
+  constructor(private readonly services: AppServices) {}
+
+  @Authorized(Role.ADMIN)
+  @Query(() => AuditEventConnection, { description: "Every event of the workspace. ADMIN only." })
+  workspaceAuditLog(
+    @Arg("filter", () => AuditEventFilter, { nullable: true }) filter: AuditEventFilter | null,
+    @Arg("range", () => DateRange, { nullable: true }) range: DateRange | null,
+    @Arg("search", () => String, { nullable: true, description: "Words to find in descriptions, names and changed values." })
+    search: string | null,
+    @Arg("first", () => Int, { nullable: true, description: "1 to 200; default 50." }) first: number | null,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Ctx() context: AppContext,
+  ): Promise<AuditEventConnection> {
+    return this.services.logs.page(authenticated(context).principal, { log: "workspace", filter, range, search, first, after });
+  }
+
+  @Authorized(Role.ADMIN, Role.AGENT)
+  @Query(() => AuditEventConnection, {
+    description: "Events on one customer, including events on that customer's conversations. ADMIN or AGENT.",
+  })
+  customerAuditLog(
+    @Arg("customerId", () => ID) customerId: string,
+    @Arg("range", () => DateRange, { nullable: true }) range: DateRange | null,
+    @Arg("userId", () => ID, { nullable: true }) userId: string | null,
+    @Arg("first", () => Int, { nullable: true }) first: number | null,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Ctx() context: AppContext,
+  ): Promise<AuditEventConnection> {
+    return this.services.logs.page(authenticated(context).principal, { log: "customer", customerId, range, userId, first, after });
+  }
+
+  @Authorized(Role.ADMIN, Role.AGENT)
+  @Query(() => AuditEventConnection, { description: "Events on one conversation, CSAT answers included. ADMIN or AGENT." })
+  conversationAuditLog(
+    @Arg("conversationId", () => ID) conversationId: string,
+    @Arg("range", () => DateRange, { nullable: true }) range: DateRange | null,
+    @Arg("userId", () => ID, { nullable: true }) userId: string | null,
+    @Arg("first", () => Int, { nullable: true }) first: number | null,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Ctx() context: AppContext,
+  ): Promise<AuditEventConnection> {
+    return this.services.logs.page(authenticated(context).principal, { log: "conversation", conversationId, range, userId, first, after });
+  }
+}

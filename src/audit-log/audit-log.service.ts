@@ -1,0 +1,181 @@
+import type { DataSource } from "typeorm";
+import { AuditEventType } from "../audit/audit-event.enums";
+import { AuditEventRow, recordFromRow } from "../audit/audit-event.storage";
+import { Principal, Role } from "../auth/principal";
+import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
+import type { AuditEventFilter, DateRange } from "./audit-log.inputs";
+import { BuiltQuery, buildPageQuery, LogFilter, LogScope, PageQuery, searchExpression } from "./audit-log.query";
+import type { AuditEventConnection } from "./audit-log.types";
+import type { CursorCodec, CursorPosition } from "./cursor";
+
+/** Page size bounds. */
+export const PAGE_SIZE = { default: 50, min: 1, max: 200 } as const;
+/** Longest search text, in characters. @default 200 */
+export const MAX_SEARCH_LENGTH = 200;
+
+export interface LogArgs {
+  range?: DateRange | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+export interface WorkspaceLogArgs extends LogArgs {
+  filter?: AuditEventFilter | null;
+  search?: string | null;
+}
+
+export interface ScopedLogArgs extends LogArgs {
+  userId?: string | null;
+}
+
+/** A request for one page of one log. */
+export type LogRequest =
+  | ({ log: "workspace" } & WorkspaceLogArgs)
+  | ({ log: "customer"; customerId: string } & ScopedLogArgs)
+  | ({ log: "conversation"; conversationId: string } & ScopedLogArgs);
+
+/** Reads the three logs: keyset pages, newest first, within the caller's workspace and role. */
+export class AuditLogService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly cursors: CursorCodec,
+  ) {}
+
+  async page(principal: Principal, request: LogRequest): Promise<AuditEventConnection> {
+    const built = await this.pageQuery(principal, request);
+    if (!built) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
+    const { query, pageSize, logKey } = built;
+    const rows: AuditEventRow[] = await this.dataSource.query(query.sql, query.params);
+    const events = rows.slice(0, pageSize).map(recordFromRow);
+    const edges = events.map((node) => ({
+      node,
+      cursor: this.cursors.encode({ workspaceId: principal.workspaceId, log: logKey, occurredAt: node.occurredAt, seq: node.seq }),
+    }));
+    return {
+      edges,
+      pageInfo: { hasNextPage: rows.length > pageSize, endCursor: edges.length > 0 ? edges[edges.length - 1].cursor : null },
+    };
+  }
+
+  /**
+   * The SQL of a page, after every check and lookup; null when the page is
+   * empty without asking (a customer filter naming no customer).
+   */
+  async pageQuery(
+    principal: Principal,
+    request: LogRequest,
+  ): Promise<{ query: BuiltQuery; pageSize: number; logKey: string } | null> {
+    this.authorize(principal, request);
+    const logKey = logKeyOf(request);
+    const invalid: InvalidInput[] = [];
+    const pageSize = checkFirst(request.first, invalid);
+    const { from, to } = checkRange(request.range, invalid);
+    const search = request.log === "workspace" ? checkSearch(request.search, invalid) : null;
+    let after: CursorPosition | null = null;
+    if (request.after !== undefined && request.after !== null) {
+      try {
+        after = this.cursors.positionIn(request.after, principal.workspaceId, logKey);
+      } catch (error) {
+        if (!(error instanceof BadUserInputError)) throw error;
+        invalid.push(...error.invalid);
+      }
+    }
+    if (invalid.length > 0) throw BadUserInputError.listing(invalid);
+
+    const workspaceId = principal.workspaceId;
+    let scope: LogScope = { kind: "workspace" };
+    let filter: LogFilter | null = null;
+    if (request.log === "customer") {
+      await this.requireExisting("customers", "Customer", workspaceId, request.customerId);
+      scope = { kind: "customer", customerId: request.customerId };
+    } else if (request.log === "conversation") {
+      await this.requireExisting("conversations", "Conversation", workspaceId, request.conversationId);
+      scope = { kind: "conversation", conversationId: request.conversationId };
+    } else if (request.filter) {
+      filter = await this.resolveFilter(workspaceId, request.filter);
+      if (filter.kind === "customer" && filter.customerIds.length === 0) return null;
+    }
+    const query: PageQuery = {
+      workspaceId,
+      scope,
+      filter,
+      userId: request.log === "workspace" ? null : (request.userId ?? null),
+      from,
+      to,
+      search,
+      after,
+      limit: pageSize + 1,
+    };
+    return { query: buildPageQuery(query), pageSize, logKey };
+  }
+
+  /** The workspace log is for admins; the customer and conversation logs for admins and agents. */
+  private authorize(principal: Principal, request: LogRequest): void {
+    const allowed = request.log === "workspace" ? [Role.ADMIN] : [Role.ADMIN, Role.AGENT];
+    if (!allowed.includes(principal.role)) throw new ForbiddenError();
+  }
+
+  /** An unknown id and another workspace's id are the same NOT_FOUND. */
+  private async requireExisting(table: "customers" | "conversations", noun: string, workspaceId: string, id: string): Promise<void> {
+    const rows: unknown[] = await this.dataSource.query(`SELECT 1 FROM ${table} WHERE workspace_id = ? AND id = ?`, [workspaceId, id]);
+    if (rows.length === 0) throw new NotFoundError(`${noun} ${JSON.stringify(id)}`);
+  }
+
+  private async resolveFilter(workspaceId: string, filter: AuditEventFilter): Promise<LogFilter> {
+    if (filter.allEvents) return { kind: "allEvents", userId: filter.allEvents.userId };
+    if (filter.authorization) return { kind: "userOfType", type: AuditEventType.AUTHORIZATION, userId: filter.authorization.userId };
+    if (filter.billing) return { kind: "userOfType", type: AuditEventType.BILLING, userId: filter.billing.userId };
+    if (filter.workSession) return { kind: "userOfType", type: AuditEventType.WORK_SESSION, userId: filter.workSession.userId };
+    if (filter.conversation) {
+      return { kind: "conversation", conversationId: filter.conversation.conversationId, userId: filter.conversation.userId ?? null };
+    }
+    if (filter.settings) return { kind: "settings", section: filter.settings.section, userId: filter.settings.userId ?? null };
+    if (filter.customer) {
+      const rows: { id: string }[] = await this.dataSource.query(
+        `SELECT id FROM customers WHERE workspace_id = ? AND name = ? ORDER BY id LIMIT ${MAX_CUSTOMERS_PER_NAME}`,
+        [workspaceId, filter.customer.customerName.trim()],
+      );
+      return { kind: "customer", customerIds: rows.map((row) => row.id), userId: filter.customer.userId ?? null };
+    }
+    // graphql-js's oneOf check lets no other shape through.
+    throw new BadUserInputError("filter must have exactly one member.");
+  }
+}
+
+/** Customers one name filter covers; a name shared by more is cut to these, by id. @default 100 */
+export const MAX_CUSTOMERS_PER_NAME = 100;
+
+function logKeyOf(request: LogRequest): string {
+  switch (request.log) {
+    case "workspace":
+      return "workspace";
+    case "customer":
+      return `customer:${request.customerId}`;
+    case "conversation":
+      return `conversation:${request.conversationId}`;
+  }
+}
+
+function checkFirst(first: number | null | undefined, invalid: InvalidInput[]): number {
+  if (first === undefined || first === null) return PAGE_SIZE.default;
+  if (!Number.isInteger(first) || first < PAGE_SIZE.min || first > PAGE_SIZE.max) {
+    invalid.push({ path: "first", message: `must be from ${PAGE_SIZE.min} to ${PAGE_SIZE.max}` });
+  }
+  return first;
+}
+
+function checkRange(range: DateRange | null | undefined, invalid: InvalidInput[]): { from: Date | null; to: Date | null } {
+  const from = range?.from ?? null;
+  const to = range?.to ?? null;
+  if (from && to && from.getTime() > to.getTime()) invalid.push({ path: "range", message: "from must not be after to" });
+  return { from, to };
+}
+
+function checkSearch(search: string | null | undefined, invalid: InvalidInput[]): string | null {
+  if (search === undefined || search === null || search.trim() === "") return null;
+  if (search.length > MAX_SEARCH_LENGTH) {
+    invalid.push({ path: "search", message: `must be at most ${MAX_SEARCH_LENGTH} characters` });
+    return null;
+  }
+  return searchExpression(search);
+}

@@ -1,0 +1,73 @@
+import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { BadUserInputError } from "../common/errors";
+
+/** Where a page ends: the last event's (occurredAt, seq) in the log's order. */
+export interface CursorPosition {
+  occurredAt: Date;
+  seq: number;
+}
+
+/** What a cursor says: which log of which workspace, and the position in it. */
+export interface CursorPayload extends CursorPosition {
+  workspaceId: string;
+  /** `workspace`, `customer:<id>` or `conversation:<id>`. */
+  log: string;
+}
+
+const VERSION = 1;
+const MAC_BYTES = 16;
+
+/**
+ * Opaque, tamper-evident cursors: the position as JSON, signed with an HMAC
+ * keyed from the token secret, both base64url. A changed byte, a cursor of
+ * another log or workspace, or anything else is BAD_USER_INPUT.
+ */
+export class CursorCodec {
+  private readonly key: Buffer;
+
+  constructor(secret: string) {
+    this.key = Buffer.from(hkdfSync("sha256", secret, "audit-log", "cursor signing key", 32));
+  }
+
+  encode(payload: CursorPayload): string {
+    const body = Buffer.from(
+      JSON.stringify([VERSION, payload.workspaceId, payload.log, payload.occurredAt.getTime(), payload.seq]),
+    ).toString("base64url");
+    return `${body}.${this.sign(body).toString("base64url")}`;
+  }
+
+  /** The cursor's payload, if it is genuine; throws BAD_USER_INPUT otherwise. */
+  decode(cursor: string, argument = "after"): CursorPayload {
+    const invalid = () => new BadUserInputError(`${argument} is not a cursor this service issued.`, [{ path: argument, message: "is not a valid cursor" }]);
+    const [body, mac, extra] = cursor.split(".");
+    if (!body || !mac || extra !== undefined) throw invalid();
+    const expected = this.sign(body);
+    const given = Buffer.from(mac, "base64url");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(body, "base64url").toString("utf8"));
+    } catch {
+      throw invalid();
+    }
+    if (!Array.isArray(parsed) || parsed.length !== 5 || parsed[0] !== VERSION) throw invalid();
+    const [, workspaceId, log, time, seq] = parsed as unknown[];
+    if (typeof workspaceId !== "string" || typeof log !== "string" || !Number.isSafeInteger(time) || !Number.isSafeInteger(seq)) {
+      throw invalid();
+    }
+    return { workspaceId, log, occurredAt: new Date(time as number), seq: seq as number };
+  }
+
+  /** The position of a cursor issued for this workspace and log. */
+  positionIn(cursor: string, workspaceId: string, log: string, argument = "after"): CursorPosition {
+    const payload = this.decode(cursor, argument);
+    if (payload.workspaceId !== workspaceId || payload.log !== log) {
+      throw new BadUserInputError(`${argument} is a cursor of another log.`, [{ path: argument, message: "belongs to another log" }]);
+    }
+    return { occurredAt: payload.occurredAt, seq: payload.seq };
+  }
+
+  private sign(body: string): Buffer {
+    return createHmac("sha256", this.key).update(body).digest().subarray(0, MAC_BYTES);
+  }
+}

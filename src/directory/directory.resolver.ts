@@ -1,0 +1,32 @@
+import { Arg, Authorized, Ctx, Int, Query, Resolver } from "type-graphql";
+import type { AppContext } from "../auth/context";
+import { authenticated } from "../auth/context";
+import { Role } from "../auth/principal";
+import type { AppServices } from "../server/services";
+import { Customer } from "./customer.type";
+import { User } from "./user.type";
+
+@Resolver()
+export class DirectoryResolver {
+  constructor(private readonly services: AppServices) {}
+
+  @Authorized(Role.ADMIN, Role.AGENT)
+  @Query(() => [Customer], { description: "Customers of the workspace whose name contains the text, for filter pickers." })
+  customers(
+    @Arg("nameContains", () => String) nameContains: string,
+    @Arg("first", () => Int, { nullable: true, description: "1 to 100; default 20." }) first: number | null,
+    @Ctx() context: AppContext,
+  ): Promise<Customer[]> {
+    return this.services.directory.findCustomers(authenticated(context).principal, nameContains, first);
+  }
+
+  @Authorized(Role.ADMIN, Role.AGENT)
+  @Query(() => [User], { description: "Users of the workspace, for filter pickers." })
+  users(
+    @Arg("search", () => String, { nullable: true, description: "Text the name or email contains." }) search: string | null,
+    @Arg("first", () => Int, { nullable: true, description: "1 to 100; default 20." }) first: number | null,
+    @Ctx() context: AppContext,
+  ): Promise<User[]> {
+    return this.services.directory.findUsers(authenticated(context).principal, search, first);
+  }
+}
