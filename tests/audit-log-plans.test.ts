@@ -1,0 +1,100 @@
+import { Principal, Role } from "../src/auth/principal";
+import type { LogRequest } from "../src/audit-log/audit-log.service";
+import { useTestDatabase } from "./support/database";
+import { seedBulkEvents } from "./support/bulk-events";
+import { useTestServer } from "./support/server";
+import { OTHER_WORKSPACE, WORKSPACE } from "./support/tokens";
+
+interface PlanRow {
+  id: number;
+  select_type: string;
+  table: string | null;
+  type: string | null;
+  key: string | null;
+  rows: number | null;
+  Extra: string | null;
+}
+
+const admin: Principal = { userId: "u-0", workspaceId: WORKSPACE, role: Role.ADMIN, expiresAt: Date.now() + 3600_000 };
+const RANGE = { from: new Date(Date.UTC(2026, 1, 1)), to: new Date(Date.UTC(2026, 3, 1)) };
+
+/** Every log and filter, each with the index its page must scan. */
+const CASES: [string, LogRequest, string][] = [
+  ["workspace log", { log: "workspace" }, "ix_audit_events_time"],
+  ["allEvents of a user", { log: "workspace", filter: { allEvents: { userId: "u-3" } } }, "ix_audit_events_actor"],
+  ["authorization by a user", { log: "workspace", filter: { authorization: { userId: "u-3" } } }, "ix_audit_events_type_actor"],
+  ["billing by a user", { log: "workspace", filter: { billing: { userId: "u-3" } } }, "ix_audit_events_type_actor"],
+  ["work sessions of a user", { log: "workspace", filter: { workSession: { userId: "u-3" } } }, "ix_audit_events_type_actor"],
+  ["a conversation", { log: "workspace", filter: { conversation: { conversationId: "c-1" } } }, "ix_audit_events_conversation"],
+  ["a conversation, by a user", { log: "workspace", filter: { conversation: { conversationId: "c-1", userId: "u-1" } } }, "ix_audit_events_conversation"],
+  ["a customer by name", { log: "workspace", filter: { customer: { customerName: "Customer 7" } } }, "ix_audit_events_customer_type"],
+  ["a customer by name, by a user", { log: "workspace", filter: { customer: { customerName: "customer 7", userId: "u-1" } } }, "ix_audit_events_customer_type"],
+  ["a settings section", { log: "workspace", filter: { settings: { section: "SHORTCUTS" as never } } }, "ix_audit_events_section"],
+  ["a settings section, by a user", { log: "workspace", filter: { settings: { section: "SUPPORT_ACCESS" as never, userId: "u-0" } } }, "ix_audit_events_section"],
+  ["customer log", { log: "customer", customerId: "cu-1" }, "ix_audit_events_customer"],
+  ["customer log, by a user", { log: "customer", customerId: "cu-1", userId: "u-0" }, "ix_audit_events_customer"],
+  ["conversation log", { log: "conversation", conversationId: "c-1" }, "ix_audit_events_conversation"],
+  ["conversation log, by a user", { log: "conversation", conversationId: "c-1", userId: "u-0" }, "ix_audit_events_conversation"],
+];
+
+describe("query plans on 50,000 events", () => {
+  const dataSource = useTestDatabase();
+  const server = useTestServer();
+
+  beforeAll(async () => {
+    await seedBulkEvents(dataSource, { workspaceId: WORKSPACE, events: 40_000, seed: 1 });
+    await seedBulkEvents(dataSource, { workspaceId: OTHER_WORKSPACE, events: 10_000, seed: 2 });
+    await dataSource.query(`ANALYZE TABLE audit_events, customers, conversations, users`);
+    const [{ n }]: { n: number }[] = await dataSource.query(`SELECT COUNT(*) AS n FROM audit_events`);
+    expect(Number(n)).toBe(50_000);
+  }, 120_000);
+
+  const explain = async (request: LogRequest): Promise<PlanRow[]> => {
+    const built = await server.services.logs.pageQuery(admin, request);
+    if (!built) throw new Error("the request needs no query");
+    return dataSource.query(`EXPLAIN ${built.query.sql}`, built.query.params);
+  };
+
+  /** A cursor in the middle of the log, so the keyset condition is part of the plan. */
+  const middleCursor = async (request: LogRequest): Promise<string> => {
+    const page = await server.services.logs.page(admin, { ...request, first: 5 });
+    expect(page.edges.length).toBeGreaterThan(0);
+    return page.pageInfo.endCursor!;
+  };
+
+  const variants: [string, LogRequest, string, boolean][] = CASES.flatMap(([name, request, index]) => [
+    [name, request, index, false],
+    [`${name}, with a date range`, { ...request, range: RANGE }, index, false],
+    [`${name}, next page`, request, index, true],
+  ]);
+
+  it.each(variants)("%s scans its index backwards, with no filesort and no full scan", async (_name, request, index, nextPage) => {
+    const withCursor = nextPage ? { ...request, after: await middleCursor(request) } : request;
+    const plan = await explain(withCursor);
+    expect(plan).toHaveLength(1);
+    const [step] = plan;
+    expect(step.key).toBe(index);
+    expect(["range", "ref"]).toContain(step.type);
+    expect(step.Extra ?? "").not.toMatch(/filesort|temporary/i);
+  });
+
+  it("merges several customers of one name from one keyset scan per customer", async () => {
+    await dataSource.query(`UPDATE customers SET name = 'Twin' WHERE workspace_id = ? AND id IN ('cu-1', 'cu-2', 'cu-3')`, [WORKSPACE]);
+    const plan = await explain({ log: "workspace", filter: { customer: { customerName: "twin" } } });
+    const scans = plan.filter((step) => step.table === "audit_events");
+    expect(scans).toHaveLength(3);
+    for (const scan of scans) {
+      expect(scan.key).toBe("ix_audit_events_customer_type");
+      expect(scan.Extra ?? "").not.toMatch(/filesort/i);
+    }
+    // Only the merge of at most 3 x (page + 1) rows is sorted.
+    const merge = plan.find((step) => step.select_type === "PRIMARY")!;
+    expect(merge.table).toMatch(/derived/);
+  });
+
+  it("searches through the FULLTEXT index", async () => {
+    const plan = await explain({ log: "workspace", search: "routed", filter: { allEvents: { userId: "u-1" } }, range: RANGE });
+    expect(plan).toHaveLength(1);
+    expect(plan[0]).toMatchObject({ type: "fulltext", key: "ft_audit_events_search" });
+  });
+});
