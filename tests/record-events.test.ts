@@ -1,6 +1,5 @@
 import { AuditEventType } from "../src/audit/audit-event.enums";
-import { CONVERSATION_EVENTS, conversationKey, WORKSPACE_EVENTS } from "../src/audit/audit-event.publisher";
-import type { AuditEventRecord } from "../src/audit/audit-event.record";
+import { StoredNotice, workspaceTopic } from "../src/audit/audit-event.publisher";
 import { EVENT_CATALOG } from "../src/audit/event-catalog";
 import { useTestDatabase } from "./support/database";
 import { AUDIT_EVENT, BEN, eventInput, PLATFORM, realisticEvent, RECORD_EVENTS, REFUND, VIP_RULE, ZAPIER, ZOE } from "./support/events";
@@ -164,48 +163,55 @@ describe("recordAuditEvents and auditEvent", () => {
     expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(2);
   });
 
-  it("publishes each new event after its transaction commits, on the workspace and conversation topics", async () => {
-    const { pubSub } = server.services.publisher;
-    const seenOnWorkspace: { id: string; visible: boolean }[] = [];
-    const seenOnConversation: string[] = [];
-    const workspaceTopic = pubSub.subscribe(WORKSPACE_EVENTS, WORKSPACE)[Symbol.asyncIterator]();
-    const conversationTopic = pubSub.subscribe(CONVERSATION_EVENTS, conversationKey(WORKSPACE, "c-published"))[Symbol.asyncIterator]();
-    const readWorkspace = (async () => {
-      for (let i = 0; i < 2; i++) {
-        const { value } = (await workspaceTopic.next()) as { value: AuditEventRecord };
-        // At publication the row must already be visible to any other connection.
-        const rows: unknown[] = await dataSource.query(`SELECT 1 FROM audit_events WHERE id = ?`, [value.id]);
-        seenOnWorkspace.push({ id: value.id, visible: rows.length === 1 });
-      }
-    })();
-    const readConversation = (async () => {
-      const { value } = (await conversationTopic.next()) as { value: AuditEventRecord };
-      seenOnConversation.push(value.id);
-    })();
+  /** Notices the recorder publishes for the workspace, as the live tails hear them. */
+  const listen = () => {
+    const notices: StoredNotice[] = [];
+    const visible: Promise<boolean>[] = [];
+    const listener = (event: CustomEvent) => {
+      const notice = event.detail as StoredNotice;
+      notices.push(notice);
+      // At publication every row must already be visible to any other connection.
+      visible.push(
+        dataSource
+          .query(`SELECT COUNT(*) AS n FROM audit_events WHERE id IN (?)`, [notice.events.map((stored) => stored.id)])
+          .then((rows: { n: number }[]) => Number(rows[0].n) === notice.events.length),
+      );
+    };
+    server.services.bus.target.addEventListener(workspaceTopic(WORKSPACE), listener);
+    return {
+      notices,
+      visible,
+      stop: () => server.services.bus.target.removeEventListener(workspaceTopic(WORKSPACE), listener),
+    };
+  };
 
+  it("publishes the new events of a call once it has committed, in seq order, on the workspace's topic", async () => {
+    const listener = listen();
     const inputs = [
       eventInput(AuditEventType.CONVERSATION, "conversation.created", { conversation: { id: "c-published", subject: "Hello" } }),
       eventInput(AuditEventType.BILLING, "billing.plan_changed"),
     ];
     const { body } = await record(inputs);
-    await Promise.all([readWorkspace, readConversation]);
-    await workspaceTopic.return?.();
-    await conversationTopic.return?.();
+    listener.stop();
     const ids = body.data!.recordAuditEvents.events.map((event) => event.id);
-    expect(seenOnWorkspace).toEqual(ids.map((id) => ({ id, visible: true })));
-    expect(seenOnConversation).toEqual([ids[0]]);
+    expect(listener.notices).toHaveLength(1);
+    expect(listener.notices[0].workspaceId).toBe(WORKSPACE);
+    expect(listener.notices[0].events.map((event) => event.id)).toEqual(ids);
+    const seqs = listener.notices[0].events.map((event) => event.seq);
+    expect(seqs[1]).toBe(seqs[0] + 1);
+    expect(await Promise.all(listener.visible)).toEqual([true]);
   });
 
-  it("publishes nothing for a call that fails", async () => {
-    const { pubSub } = server.services.publisher;
-    const topic = pubSub.subscribe(WORKSPACE_EVENTS, WORKSPACE)[Symbol.asyncIterator]();
-    const next = topic.next();
+  it("publishes nothing for a call that fails, and nothing for a repeat", async () => {
+    const repeat = realisticEvent(6);
+    await record([repeat]);
+    const listener = listen();
     const failing = await record([realisticEvent(7), { ...realisticEvent(8), action: "conversation.exploded" }]);
     expect(errorCodes(failing)).toEqual(["BAD_USER_INPUT"]);
-    const marker = await record([realisticEvent(9)]);
-    const { value } = (await next) as { value: AuditEventRecord };
-    await topic.return?.();
-    expect(value.id).toBe(marker.body.data!.recordAuditEvents.events[0].id);
+    const repeated = await record([repeat]);
+    expect(repeated.body.data!.recordAuditEvents.duplicates).toBe(1);
+    listener.stop();
+    expect(listener.notices).toEqual([]);
   });
 
   describe("who may record and read", () => {

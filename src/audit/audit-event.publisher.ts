@@ -1,32 +1,46 @@
-import { createPubSub, PubSub } from "@graphql-yoga/subscription";
+import type { PubSub } from "@graphql-yoga/subscription";
 import type { AuditEventRecord } from "./audit-event.record";
 
-export const WORKSPACE_EVENTS = "AUDIT_EVENTS_OF_WORKSPACE";
-export const CONVERSATION_EVENTS = "AUDIT_EVENTS_OF_CONVERSATION";
+export const WORKSPACE_EVENTS = "AUDIT_EVENTS_STORED";
 
-/** Typed topics: every event of a workspace, and every event of one conversation. */
+/** Events one call stored in one workspace, in seq order. */
+export interface StoredNotice {
+  workspaceId: string;
+  events: AuditEventRecord[];
+}
+
+/** Typed topics: one per workspace, carrying what each recording call stored. */
 export type AuditEventTopics = {
-  [WORKSPACE_EVENTS]: [workspaceId: string, event: AuditEventRecord];
-  [CONVERSATION_EVENTS]: [conversationKey: string, event: AuditEventRecord];
+  [WORKSPACE_EVENTS]: [workspaceId: string, notice: StoredNotice];
 };
 
-/** The topic id of a conversation: unambiguous whatever characters the ids hold. */
-export function conversationKey(workspaceId: string, conversationId: string): string {
-  return JSON.stringify([workspaceId, conversationId]);
+/** The topic (and Redis channel) of a workspace. */
+export function workspaceTopic(workspaceId: string): string {
+  return `${WORKSPACE_EVENTS}:${workspaceId}`;
 }
 
 /**
- * Hands newly stored events to subscribers. The recorder calls it after the
- * transaction commits, never before, in commit order.
+ * Hands newly stored events to the live tails. The recorder calls it after
+ * the transaction commits, never before. Over Redis a notice is JSON:
+ * {@link reviveRecord} restores its dates.
  */
 export class AuditEventPublisher {
-  constructor(readonly pubSub: PubSub<AuditEventTopics> = createPubSub<AuditEventTopics>()) {}
+  constructor(private readonly pubSub: PubSub<AuditEventTopics>) {}
 
   publish(events: readonly AuditEventRecord[]): void {
+    const byWorkspace = new Map<string, AuditEventRecord[]>();
     for (const event of events) {
-      this.pubSub.publish(WORKSPACE_EVENTS, event.workspaceId, event);
-      const conversation = "conversation" in event.targets ? event.targets.conversation : null;
-      if (conversation) this.pubSub.publish(CONVERSATION_EVENTS, conversationKey(event.workspaceId, conversation.id), event);
+      const list = byWorkspace.get(event.workspaceId) ?? [];
+      list.push(event);
+      byWorkspace.set(event.workspaceId, list);
+    }
+    for (const [workspaceId, stored] of byWorkspace) {
+      this.pubSub.publish(WORKSPACE_EVENTS, workspaceId, { workspaceId, events: stored });
     }
   }
+}
+
+/** A record that went through JSON: its dates are strings again. */
+export function reviveRecord(record: AuditEventRecord): AuditEventRecord {
+  return { ...record, occurredAt: new Date(record.occurredAt), recordedAt: new Date(record.recordedAt) };
 }

@@ -3,6 +3,8 @@ import type { Logger } from "../common/logger";
 import { AuthenticationError } from "../common/errors";
 import { createDirectoryLoaders, DirectoryLoaders } from "../directory/directory.loaders";
 import type { DirectoryService } from "../directory/directory.service";
+import type { TailConnection } from "../live-tail/live-tail.service";
+import type { AppServices } from "../server/services";
 import { isIntrospectionOnly } from "./introspection";
 import type { Principal } from "./principal";
 import type { TokenVerifier } from "./tokens";
@@ -15,6 +17,10 @@ export interface AppContext {
   /** Per-request DataLoaders, bound to the caller's workspace; null without a principal. */
   loaders: DirectoryLoaders | null;
   logger: Logger;
+  /** The service layer, for resolvers that are not constructed with it (subscriptions). */
+  services: AppServices;
+  /** The WebSocket an operation runs on; null over HTTP. */
+  connection: TailConnection | null;
 }
 
 /** The caller and their loaders, for fields that require a token (all but introspection). */
@@ -25,7 +31,7 @@ export function authenticated(context: AppContext): { principal: Principal; load
 
 export interface ContextFactoryOptions {
   verifier: TokenVerifier;
-  directory: DirectoryService;
+  services: AppServices;
   logger: Logger;
   /** Whether a caller without a token may run introspection queries. */
   introspection: boolean;
@@ -48,11 +54,11 @@ export class ContextFactory {
    */
   async forHttp(request: { authorization?: string; query: unknown; requestId: string }): Promise<AppContext> {
     if (request.authorization === undefined || request.authorization.trim() === "") {
-      if (this.options.introspection && isIntrospectionOnly(request.query)) return this.build(null, request.requestId);
+      if (this.options.introspection && isIntrospectionOnly(request.query)) return this.build(null, request.requestId, null);
       throw new AuthenticationError("A bearer token is required.");
     }
     const principal = await this.options.verifier.verify(request.authorization);
-    return this.build(principal, request.requestId);
+    return this.build(principal, request.requestId, null);
   }
 
   /** The principal a WebSocket connection authenticated with at connect. */
@@ -60,17 +66,24 @@ export class ContextFactory {
     return this.options.verifier.verify(typeof authorization === "string" ? authorization : undefined);
   }
 
-  /** One operation on an authenticated WebSocket connection. */
-  forWebSocket(principal: Principal, requestId: string): AppContext {
-    return this.build(principal, requestId);
+  /**
+   * One operation on an authenticated WebSocket connection. A subscription's
+   * context lives as long as the subscription, so its loaders batch but do
+   * not cache: each delivery sees the directory as it is then.
+   */
+  forWebSocket(principal: Principal, requestId: string, connection: TailConnection): AppContext {
+    return this.build(principal, requestId, connection);
   }
 
-  private build(principal: Principal | null, requestId: string): AppContext {
+  private build(principal: Principal | null, requestId: string, connection: TailConnection | null): AppContext {
+    const { directory } = this.options.services;
     return {
       requestId,
       principal,
-      loaders: principal ? createDirectoryLoaders(this.options.directory, principal.workspaceId) : null,
+      loaders: principal ? createDirectoryLoaders(directory, principal.workspaceId, { cache: connection === null }) : null,
       logger: this.options.logger.child({ requestId }),
+      services: this.options.services,
+      connection,
     };
   }
 }

@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { dataSource } from "../../ormconfig";
+import { createLogger } from "../common/logger";
 import { config } from "../config";
 import { buildAppSchema, printAppSchema } from "../server/schema";
 import { createServices } from "../server/services";
@@ -10,7 +11,7 @@ import { createServices } from "../server/services";
 export const SCHEMA_FILE = path.resolve(__dirname, "..", "..", "..", "schema", "schema.graphql");
 
 async function main(): Promise<void> {
-  const schema = await buildAppSchema(createServices(dataSource, config));
+  const schema = await buildAppSchema(createServices(dataSource, config, createLogger("silent")));
   writeFileSync(SCHEMA_FILE, printAppSchema(schema));
   process.stdout.write(`wrote ${path.relative(process.cwd(), SCHEMA_FILE)}\n`);
 }

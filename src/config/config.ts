@@ -45,6 +45,8 @@ export interface AppConfig {
   introspection: boolean;
   /** @default "info" */
   logLevel: LogLevel;
+  /** Redis for pub/sub between instances (redis:// or rediss://); in-process when unset. */
+  redisUrl?: string;
 }
 
 /** A configuration variable has a value the service cannot use. */
@@ -85,7 +87,23 @@ export function loadConfig(env: Env): AppConfig {
     auth: authConfig(env, production),
     introspection: boolean(env, "GRAPHQL_INTROSPECTION", !production),
     logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
+    redisUrl: redisUrl(env),
   };
+}
+
+function redisUrl(env: Env): string | undefined {
+  const raw = value(env, "REDIS_URL");
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("REDIS_URL", "a URL like redis://127.0.0.1:6379 (scheme redis or rediss)");
+  }
+  if ((url.protocol !== "redis:" && url.protocol !== "rediss:") || !url.hostname) {
+    throw new ConfigError("REDIS_URL", "a URL like redis://127.0.0.1:6379 (scheme redis or rediss)");
+  }
+  return raw;
 }
 
 /** Parses `mysql://user:password@host:port/database` (or `mariadb://`). */

@@ -11,10 +11,14 @@ export interface DirectoryLoaders {
 }
 
 /** Loaders of one request, bound to the caller's workspace: one query per kind and tick. */
-export function createDirectoryLoaders(directory: DirectoryService, workspaceId: string): DirectoryLoaders {
+export function createDirectoryLoaders(
+  directory: DirectoryService,
+  workspaceId: string,
+  options: { cache: boolean } = { cache: true },
+): DirectoryLoaders {
   return {
-    user: new DataLoader((ids) => directory.usersByIds(workspaceId, ids)),
-    customer: new DataLoader((ids) => directory.customersByIds(workspaceId, ids)),
-    conversation: new DataLoader((ids) => directory.conversationsByIds(workspaceId, ids)),
+    user: new DataLoader((ids) => directory.usersByIds(workspaceId, ids), options),
+    customer: new DataLoader((ids) => directory.customersByIds(workspaceId, ids), options),
+    conversation: new DataLoader((ids) => directory.conversationsByIds(workspaceId, ids), options),
   };
 }

@@ -7,6 +7,7 @@ import { AuditEventResolver } from "../audit/audit-event.resolver";
 import { AuditLogResolver } from "../audit-log/audit-log.resolver";
 import { ViewerResolver } from "../auth/viewer.resolver";
 import { DirectoryResolver } from "../directory/directory.resolver";
+import { LiveTailResolver } from "../live-tail/live-tail.resolver";
 import { DateTimeScalar } from "../common/scalars";
 import type { AppServices } from "./services";
 
@@ -16,6 +17,7 @@ const RESOLVERS = [
   AuditEventResolver,
   AuditLogResolver,
   DirectoryResolver,
+  LiveTailResolver,
   ...AUDIT_EVENT_FIELD_RESOLVERS,
 ] as const;
 
@@ -39,6 +41,7 @@ export async function buildAppSchema(services: AppServices): Promise<GraphQLSche
     authMode: "error",
     validate: false,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    pubSub: services.bus.pubSub,
   });
   return applyOneOf(schema);
 }

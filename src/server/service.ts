@@ -42,11 +42,11 @@ export interface RunningService {
 
 /** Builds the schema and serves HTTP and WebSocket on `config.port`. */
 export async function startService({ config, dataSource, logger }: ServiceOptions): Promise<RunningService> {
-  const services = createServices(dataSource, config);
+  const services = createServices(dataSource, config, logger);
   const schema = await buildAppSchema(services);
   const contexts = new ContextFactory({
     verifier: new TokenVerifier(config.auth),
-    directory: services.directory,
+    services,
     logger,
     introspection: config.introspection,
   });
@@ -93,8 +93,13 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     res.json({ status: "ok" });
   });
   app.get("/readyz", async (_req, res) => {
-    const database = await databaseAnswers(dataSource);
-    res.status(database ? 200 : 503).json({ status: database ? "ready" : "unavailable", database: database ? "up" : "down" });
+    const [database, redis] = await Promise.all([databaseAnswers(dataSource), services.bus.redisAnswers()]);
+    const ready = database && redis !== false;
+    res.status(ready ? 200 : 503).json({
+      status: ready ? "ready" : "unavailable",
+      database: database ? "up" : "down",
+      ...(redis === null ? {} : { redis: redis ? "up" : "down" }),
+    });
   });
   app.use(
     "/graphql",
@@ -123,7 +128,11 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     url: `http://localhost:${port}`,
     port,
     services,
-    stop: () => apollo.stop(),
+    stop: async () => {
+      await apollo.stop();
+      services.liveTail.close();
+      await services.bus.close();
+    },
   };
 }
 

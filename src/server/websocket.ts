@@ -5,12 +5,23 @@ import type { WebSocketServer } from "ws";
 import type { ContextFactory } from "../auth/context";
 import type { Principal } from "../auth/principal";
 import type { Logger } from "../common/logger";
-import { maskError } from "../common/errors";
+import { AuthenticationError, BadUserInputError, maskError } from "../common/errors";
+import { TokenVerifier } from "../auth/tokens";
+import type { TailConnection } from "../live-tail/live-tail.service";
 
 /** Time a client has to send `connection_init` before the socket is closed with 4408. @default 3000 */
 export const CONNECTION_INIT_TIMEOUT_MS = 3_000;
 /** Largest incoming WebSocket message; larger ones close the socket with 1009. @default 65536 */
 export const MAX_WEBSOCKET_MESSAGE_BYTES = 64 * 1024;
+/** Active operations one socket may have; more are refused with an error. @default 50 */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
+/** Unsent bytes a socket may hold before its client counts as too slow. @default 1048576 */
+export const MAX_UNSENT_BYTES = 1024 * 1024;
+/**
+ * Close code for a client that does not read what it subscribed to: more than
+ * MAX_UNSENT_BYTES unsent, or more than 1000 events waiting on one subscription.
+ */
+export const CLOSE_TOO_SLOW = 4480;
 
 export interface WebSocketOptions {
   schema: GraphQLSchema;
@@ -47,10 +58,23 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
           return false;
         }
       },
-      context: (ctx) => {
+      onSubscribe: (ctx) => {
         const { principal } = ctx.extra;
+        if (!principal || !TokenVerifier.isCurrent(principal)) return [new AuthenticationError("The token has expired.")];
+        // graphql-ws has already reserved this operation's slot.
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+          return [new BadUserInputError(`A connection may have at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} active operations; complete one first.`)];
+        }
+        return undefined;
+      },
+      context: (ctx) => {
+        const { principal, socket } = ctx.extra;
         if (!principal) throw new GraphQLError("The connection is not authenticated.");
-        return contexts.forWebSocket(principal, contexts.newRequestId());
+        const connection: TailConnection = {
+          congested: () => socket.bufferedAmount > MAX_UNSENT_BYTES,
+          closeTooSlow: () => socket.close(CLOSE_TOO_SLOW, "Too slow: the client does not read its subscriptions"),
+        };
+        return contexts.forWebSocket(principal, contexts.newRequestId(), connection);
       },
       // Errors before execution: graphql-js's syntax and validation errors, which Apollo tags over HTTP.
       onError: (_ctx, _id, _payload, errors) =>

@@ -1,0 +1,165 @@
+import { createPubSub, PubSub } from "@graphql-yoga/subscription";
+import Redis from "ioredis";
+import type { AuditEventTopics } from "../audit/audit-event.publisher";
+import type { Logger } from "../common/logger";
+
+/** What the bus needs of an EventTarget: topics are strings, payloads are `CustomEvent.detail`. */
+export interface TopicTarget {
+  addEventListener(topic: string, listener: (event: CustomEvent) => void): void;
+  removeEventListener(topic: string, listener: (event: CustomEvent) => void): void;
+  dispatchEvent(event: CustomEvent): boolean;
+}
+
+/**
+ * Carries "events were stored" notices between the recorder and the live
+ * tails: in process by default, through Redis when REDIS_URL is set, so that
+ * every instance hears what any instance stored.
+ */
+export interface EventBus {
+  target: TopicTarget;
+  /** The same target as a typed PubSub (type-graphql needs one for subscriptions). */
+  pubSub: PubSub<AuditEventTopics>;
+  /** Null when there is no Redis; otherwise whether it answers. */
+  redisAnswers(): Promise<boolean | null>;
+  /** Called whenever the bus (re)connects after losing its link, so listeners can catch up. */
+  onReconnect(listener: () => void): void;
+  /** Topics this process is subscribed to (Redis channels, or local listeners). */
+  subscribedTopics(): number;
+  close(): Promise<void>;
+}
+
+/** How long readiness waits for Redis. @default 1000 */
+export const REDIS_PING_TIMEOUT_MS = 1_000;
+
+export function createEventBus(options: { redisUrl?: string; logger: Logger }): EventBus {
+  return options.redisUrl ? new RedisEventBus(options.redisUrl, options.logger) : new LocalEventBus();
+}
+
+/** Counts listeners per topic on a plain EventTarget. */
+class LocalEventBus implements EventBus {
+  private readonly eventTarget = new EventTarget();
+  private readonly counts = new Map<string, number>();
+  readonly target: TopicTarget = {
+    addEventListener: (topic, listener) => {
+      this.counts.set(topic, (this.counts.get(topic) ?? 0) + 1);
+      this.eventTarget.addEventListener(topic, listener as (event: Event) => void);
+    },
+    removeEventListener: (topic, listener) => {
+      const count = (this.counts.get(topic) ?? 1) - 1;
+      if (count > 0) this.counts.set(topic, count);
+      else this.counts.delete(topic);
+      this.eventTarget.removeEventListener(topic, listener as (event: Event) => void);
+    },
+    dispatchEvent: (event) => this.eventTarget.dispatchEvent(event),
+  };
+  readonly pubSub = createPubSub<AuditEventTopics>({ eventTarget: this.target as unknown as EventTarget });
+
+  async redisAnswers(): Promise<null> {
+    return null;
+  }
+
+  onReconnect(): void {
+    // An in-process bus never loses its link.
+  }
+
+  subscribedTopics(): number {
+    return this.counts.size;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Redis pub/sub: one connection publishes, one subscribes (a subscribed
+ * connection can do nothing else). A failed publish is logged, never thrown:
+ * the events are stored, and tails catch up from the database.
+ */
+class RedisEventBus implements EventBus {
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+  private readonly listeners = new Map<string, Set<(event: CustomEvent) => void>>();
+  private readonly reconnectListeners: (() => void)[] = [];
+  readonly target: TopicTarget;
+  readonly pubSub: PubSub<AuditEventTopics>;
+
+  constructor(
+    url: string,
+    private readonly logger: Logger,
+  ) {
+    const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true };
+    this.publisher = new Redis(url, options);
+    this.subscriber = new Redis(url, options);
+    for (const client of [this.publisher, this.subscriber]) {
+      client.on("error", (error: Error) => this.logger.warn({ err: error }, "redis connection problem"));
+    }
+    let lostLink = false;
+    this.subscriber.on("close", () => (lostLink = true));
+    this.subscriber.on("ready", () => {
+      if (!lostLink) return;
+      lostLink = false;
+      for (const listener of this.reconnectListeners) listener();
+    });
+    this.subscriber.on("message", (channel: string, message: string) => {
+      const listeners = this.listeners.get(channel);
+      if (!listeners) return;
+      let detail: unknown;
+      try {
+        detail = JSON.parse(message);
+      } catch (error) {
+        this.logger.warn({ err: error, channel }, "unreadable message on redis");
+        return;
+      }
+      for (const listener of listeners) listener(new CustomEvent(channel, { detail }));
+    });
+    this.target = {
+      addEventListener: (topic, listener) => {
+        let listeners = this.listeners.get(topic);
+        if (!listeners) {
+          listeners = new Set();
+          this.listeners.set(topic, listeners);
+          this.subscriber.subscribe(topic).catch((error: Error) => this.logger.warn({ err: error, topic }, "redis subscribe failed"));
+        }
+        listeners.add(listener);
+      },
+      removeEventListener: (topic, listener) => {
+        const listeners = this.listeners.get(topic);
+        if (!listeners) return;
+        listeners.delete(listener);
+        if (listeners.size > 0) return;
+        this.listeners.delete(topic);
+        this.subscriber.unsubscribe(topic).catch((error: Error) => this.logger.warn({ err: error, topic }, "redis unsubscribe failed"));
+      },
+      dispatchEvent: (event) => {
+        this.publisher
+          .publish(event.type, JSON.stringify(event.detail ?? null))
+          .catch((error: Error) => this.logger.warn({ err: error, topic: event.type }, "redis publish failed; tails will catch up from the database"));
+        return true;
+      },
+    };
+    this.pubSub = createPubSub<AuditEventTopics>({ eventTarget: this.target as unknown as EventTarget });
+  }
+
+  async redisAnswers(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), REDIS_PING_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([this.publisher.ping().then(() => true, () => false), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
+  }
+
+  subscribedTopics(): number {
+    return this.listeners.size;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.publisher, this.subscriber].map((client) => client.quit().catch(() => client.disconnect())));
+  }
+}

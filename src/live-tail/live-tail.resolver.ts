@@ -1,0 +1,61 @@
+import { Arg, Authorized, ID, Resolver, Root, Subscription } from "type-graphql";
+import type { AppContext } from "../auth/context";
+import { authenticated } from "../auth/context";
+import { Role } from "../auth/principal";
+import { AuditEventFilter } from "../audit-log/audit-log.inputs";
+import { AuditEventEdge } from "../audit-log/audit-log.types";
+import { BadUserInputError } from "../common/errors";
+
+interface ConversationTailArgs {
+  conversationId: string;
+  after?: string | null;
+}
+
+interface WorkspaceTailArgs {
+  filter?: AuditEventFilter | null;
+  after?: string | null;
+}
+
+/** Subscriptions run over WebSocket only: that is where the context carries the connection. */
+function tailContext(context: AppContext) {
+  if (!context.connection) throw new BadUserInputError("Subscriptions run over WebSocket (graphql-transport-ws) on /graphql.");
+  return { principal: authenticated(context).principal, connection: context.connection, liveTail: context.services.liveTail };
+}
+
+@Resolver()
+export class LiveTailResolver {
+  @Authorized(Role.ADMIN, Role.AGENT)
+  @Subscription(() => AuditEventEdge, {
+    description:
+      "Live tail of one conversation's events, in the order they were recorded. ADMIN or AGENT.\nWith `after` (the cursor of an edge from a page or from an earlier delivery), events\nrecorded after that one are replayed from storage first, then live ones follow:\nno gap and no duplicate, also while events are being recorded concurrently.",
+    subscribe: ({ args, context }) => {
+      const { principal, connection, liveTail } = tailContext(context as AppContext);
+      const { conversationId, after } = args as ConversationTailArgs;
+      return liveTail.conversationTail(principal, conversationId, after ?? null, connection);
+    },
+  })
+  conversationAuditEvents(
+    @Root() edge: AuditEventEdge,
+    @Arg("conversationId", () => ID) _conversationId: string,
+    @Arg("after", () => String, { nullable: true }) _after: string | null,
+  ): AuditEventEdge {
+    return edge;
+  }
+
+  @Authorized(Role.ADMIN)
+  @Subscription(() => AuditEventEdge, {
+    description: "Live tail of the whole workspace, optionally filtered; `after` as above. ADMIN only.",
+    subscribe: ({ args, context }) => {
+      const { principal, connection, liveTail } = tailContext(context as AppContext);
+      const { filter, after } = args as WorkspaceTailArgs;
+      return liveTail.workspaceTail(principal, filter ?? null, after ?? null, connection);
+    },
+  })
+  workspaceAuditEvents(
+    @Root() edge: AuditEventEdge,
+    @Arg("filter", () => AuditEventFilter, { nullable: true }) _filter: AuditEventFilter | null,
+    @Arg("after", () => String, { nullable: true }) _after: string | null,
+  ): AuditEventEdge {
+    return edge;
+  }
+}

@@ -1,0 +1,177 @@
+import type { DataSource } from "typeorm";
+import type { AuditEventRecord } from "../audit/audit-event.record";
+import { targetsOf } from "../audit/audit-event.record";
+import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../audit/audit-event.storage";
+import type { AuditEventFilter } from "../audit-log/audit-log.inputs";
+import type { AuditEventEdge } from "../audit-log/audit-log.types";
+import type { CursorCodec } from "../audit-log/cursor";
+import { Principal, Role } from "../auth/principal";
+import { BadUserInputError, ForbiddenError, NotFoundError } from "../common/errors";
+import type { Logger } from "../common/logger";
+import type { EventBus } from "./event-bus";
+import { EventPredicate, predicateFor } from "./event-filter";
+import { TailSubscription } from "./tail-subscription";
+import { DEFAULT_STREAM_OPTIONS, StreamOptions, WorkspaceStream } from "./workspace-stream";
+
+/** Events a subscriber may leave unread before its connection is closed as too slow. @default 1000 */
+export const MAX_QUEUED_PER_SUBSCRIPTION = 1_000;
+/** Stored events read per replay query. @default 200 */
+export const REPLAY_PAGE = 200;
+
+/** The connection a tail delivers over: how full it is, and how to close it. */
+export interface TailConnection {
+  /** Whether more bytes wait to be sent than a healthy client leaves. */
+  congested(): boolean;
+  /** Closes the connection because its client does not keep up. */
+  closeTooSlow(): void;
+}
+
+/**
+ * The live tails of this process. Each workspace with subscribers has one
+ * {@link WorkspaceStream}; each subscription filters it and, when resuming,
+ * replays from storage first.
+ */
+export class LiveTailService {
+  private readonly streams = new Map<string, { stream: WorkspaceStream; subscriptions: number }>();
+  private active = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly bus: EventBus,
+    private readonly cursors: CursorCodec,
+    private readonly logger: Logger,
+    private readonly streamOptions: StreamOptions = DEFAULT_STREAM_OPTIONS,
+  ) {
+    bus.onReconnect(() => {
+      for (const { stream } of this.streams.values()) stream.catchUp();
+    });
+  }
+
+  /** Subscriptions open in this process. */
+  get activeSubscriptions(): number {
+    return this.active;
+  }
+
+  /** Workspaces this process follows. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** conversationAuditEvents: ADMIN or AGENT of the conversation's workspace. */
+  async conversationTail(
+    principal: Principal,
+    conversationId: string,
+    after: string | null,
+    connection: TailConnection,
+  ): Promise<AsyncIterableIterator<AuditEventEdge>> {
+    if (principal.role !== Role.ADMIN && principal.role !== Role.AGENT) throw new ForbiddenError();
+    const afterSeq = this.resumePoint(principal, after);
+    const workspaceId = principal.workspaceId;
+    const known: unknown[] = await this.dataSource.query(`SELECT 1 FROM conversations WHERE workspace_id = ? AND id = ?`, [workspaceId, conversationId]);
+    if (known.length === 0) throw new NotFoundError(`Conversation ${JSON.stringify(conversationId)}`);
+    const log = `conversation:${conversationId}`;
+    return this.open(principal, afterSeq, connection, log, {
+      matches: async (event) => event.workspaceId === workspaceId && targetsOf(event).conversation?.id === conversationId,
+      replayPage: (seq) =>
+        this.stored(`workspace_id = ? AND conversation_id = ? AND seq > ?`, [workspaceId, conversationId, seq]),
+    });
+  }
+
+  /** workspaceAuditEvents: ADMIN only, optionally filtered as the workspace log is. */
+  async workspaceTail(
+    principal: Principal,
+    filter: AuditEventFilter | null,
+    after: string | null,
+    connection: TailConnection,
+  ): Promise<AsyncIterableIterator<AuditEventEdge>> {
+    if (principal.role !== Role.ADMIN) throw new ForbiddenError();
+    const afterSeq = this.resumePoint(principal, after);
+    const workspaceId = principal.workspaceId;
+    const predicate = predicateFor(this.dataSource, workspaceId, filter);
+    return this.open(principal, afterSeq, connection, "workspace", {
+      matches: async (event) => event.workspaceId === workspaceId && (await predicate(event)),
+      replayPage: (seq) => this.stored(`workspace_id = ? AND seq > ?`, [workspaceId, seq]),
+    });
+  }
+
+  /** Stops every stream (shutdown). */
+  close(): void {
+    for (const { stream } of this.streams.values()) stream.stop();
+    this.streams.clear();
+  }
+
+  /** The seq of a cursor from any log or delivery of the caller's workspace. */
+  private resumePoint(principal: Principal, after: string | null): number | null {
+    if (after === null || after === undefined) return null;
+    const payload = this.cursors.decode(after);
+    if (payload.workspaceId !== principal.workspaceId) {
+      throw new BadUserInputError("after is a cursor of another workspace.", [{ path: "after", message: "belongs to another workspace" }]);
+    }
+    return payload.seq;
+  }
+
+  private async open(
+    principal: Principal,
+    after: number | null,
+    connection: TailConnection,
+    log: string,
+    tail: { matches: EventPredicate; replayPage(seq: number): Promise<AuditEventRecord[]> },
+  ): Promise<AsyncIterableIterator<AuditEventEdge>> {
+    const workspaceId = principal.workspaceId;
+    const entry = this.acquire(workspaceId);
+    try {
+      await entry.stream.whenReady();
+    } catch (error) {
+      this.release(workspaceId);
+      throw error;
+    }
+    this.active += 1;
+    return new TailSubscription<AuditEventEdge>({
+      stream: entry.stream,
+      after,
+      matches: tail.matches,
+      replayPage: tail.replayPage,
+      toEdge: (node) => ({
+        node,
+        cursor: this.cursors.encode({ workspaceId, log, occurredAt: node.occurredAt, seq: node.seq }),
+      }),
+      maxQueued: MAX_QUEUED_PER_SUBSCRIPTION,
+      connectionCongested: () => connection.congested(),
+      onTooSlow: () => {
+        this.logger.warn({ workspaceId, userId: principal.userId }, "closing a live tail whose client does not keep up");
+        connection.closeTooSlow();
+      },
+      onEnd: () => {
+        this.active -= 1;
+        this.release(workspaceId);
+      },
+    });
+  }
+
+  private acquire(workspaceId: string): { stream: WorkspaceStream; subscriptions: number } {
+    let entry = this.streams.get(workspaceId);
+    if (!entry) {
+      entry = { stream: new WorkspaceStream(workspaceId, this.dataSource, this.bus.target, this.logger, this.streamOptions), subscriptions: 0 };
+      this.streams.set(workspaceId, entry);
+    }
+    entry.subscriptions += 1;
+    return entry;
+  }
+
+  private release(workspaceId: string): void {
+    const entry = this.streams.get(workspaceId);
+    if (!entry) return;
+    entry.subscriptions -= 1;
+    if (entry.subscriptions > 0) return;
+    entry.stream.stop();
+    this.streams.delete(workspaceId);
+  }
+
+  private async stored(where: string, params: unknown[]): Promise<AuditEventRecord[]> {
+    const rows: AuditEventRow[] = await this.dataSource.query(
+      `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE ${where} ORDER BY seq LIMIT ${REPLAY_PAGE}`,
+      params,
+    );
+    return rows.map(recordFromRow);
+  }
+}

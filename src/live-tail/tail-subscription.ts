@@ -1,0 +1,127 @@
+import type { AuditEventRecord } from "../audit/audit-event.record";
+import type { EventPredicate } from "./event-filter";
+import type { WorkspaceStream } from "./workspace-stream";
+
+/** Live events held while a resumed tail replays from storage; past it they are dropped and read from storage. @default 10000 */
+export const MAX_HELD_WHILE_REPLAYING = 10_000;
+
+export interface TailOptions<TEdge> {
+  stream: WorkspaceStream;
+  /** Whether an event belongs to this tail (workspace, conversation, filter). */
+  matches: EventPredicate;
+  /** Resume after this seq, replaying stored events first; null: from now on. */
+  after: number | null;
+  /** Stored events of this tail after a seq, in seq order, a page at a time. */
+  replayPage(afterSeq: number): Promise<AuditEventRecord[]>;
+  toEdge(event: AuditEventRecord): TEdge;
+  /** Events waiting for the client before it counts as too slow. */
+  maxQueued: number;
+  /** Whether the connection has more unsent bytes than it may. */
+  connectionCongested(): boolean;
+  /** Called once when the client is too slow: the connection is to be closed. */
+  onTooSlow(): void;
+  /** Called once when the tail ends, however it ends. */
+  onEnd(): void;
+}
+
+/**
+ * One subscriber's tail: stored events after its cursor first, then live
+ * ones, each exactly once and in seq order. Live events that arrive during
+ * the replay are held and merged by seq, so nothing falls between the two.
+ */
+export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
+  private readonly queue: AuditEventRecord[] = [];
+  private held: AuditEventRecord[] = [];
+  private replaying: boolean;
+  /** The last seq handled (delivered or filtered out). */
+  private lastSeq: number;
+  private finished = false;
+  private wake: (() => void) | undefined;
+  /** Live events are matched one after the other, in arrival (= seq) order. */
+  private matching: Promise<void> = Promise.resolve();
+  private readonly onEvent = (event: AuditEventRecord) => this.receive(event);
+
+  constructor(private readonly options: TailOptions<TEdge>) {
+    this.replaying = options.after !== null;
+    this.lastSeq = options.after ?? options.stream.position - 1;
+    options.stream.addListener(this.onEvent);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<TEdge>> {
+    for (;;) {
+      const event = this.queue.shift();
+      if (event) return { value: this.options.toEdge(event), done: false };
+      if (this.finished) return { value: undefined, done: true };
+      if (this.replaying) {
+        await this.replayPage();
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  async return(): Promise<IteratorResult<TEdge>> {
+    this.finish();
+    return { value: undefined, done: true };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<TEdge>> {
+    this.finish();
+    throw error;
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.options.stream.removeListener(this.onEvent);
+    this.queue.length = 0;
+    this.held = [];
+    this.options.onEnd();
+    this.wake?.();
+  }
+
+  private receive(event: AuditEventRecord): void {
+    if (this.finished) return;
+    if (this.replaying) {
+      this.held.push(event);
+      // Storage has these too: rather than hold without bound, let the replay read them.
+      if (this.held.length > MAX_HELD_WHILE_REPLAYING) this.held = [];
+      return;
+    }
+    this.matching = this.matching.then(() => this.accept(event));
+  }
+
+  private async accept(event: AuditEventRecord): Promise<void> {
+    if (this.finished || event.seq <= this.lastSeq) return;
+    this.lastSeq = event.seq;
+    if (!(await this.options.matches(event))) return;
+    this.queue.push(event);
+    if (this.queue.length > this.options.maxQueued || this.options.connectionCongested()) {
+      this.options.onTooSlow();
+      this.finish();
+      return;
+    }
+    this.wake?.();
+  }
+
+  private async replayPage(): Promise<void> {
+    const page = await this.options.replayPage(this.lastSeq);
+    if (this.finished) return;
+    if (page.length === 0) {
+      // Caught up with storage: everything held from here on is newer or already replayed.
+      // Held events go through the same queue as new ones, so they keep their order.
+      this.replaying = false;
+      const held = this.held;
+      this.held = [];
+      for (const event of held) this.matching = this.matching.then(() => this.accept(event));
+      await this.matching;
+      return;
+    }
+    for (const event of page) await this.accept(event);
+  }
+}

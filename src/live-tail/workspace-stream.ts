@@ -1,0 +1,159 @@
+import type { DataSource } from "typeorm";
+import type { AuditEventRecord } from "../audit/audit-event.record";
+import { reviveRecord, StoredNotice, workspaceTopic } from "../audit/audit-event.publisher";
+import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../audit/audit-event.storage";
+import type { Logger } from "../common/logger";
+import type { TopicTarget } from "./event-bus";
+
+export interface StreamOptions {
+  /** How long a gap in seq may wait for the missing notice before the database fills it. @default 50 */
+  gapWaitMs: number;
+  /** How often the stream checks the database for events whose notice never came. @default 2000 */
+  pollMs: number;
+}
+
+export const DEFAULT_STREAM_OPTIONS: StreamOptions = { gapWaitMs: 50, pollMs: 2_000 };
+
+/** Events read from the database per gap-filling query. */
+const FILL_BATCH = 500;
+
+export type StreamListener = (event: AuditEventRecord) => void;
+
+/**
+ * A workspace's stored events, in seq order, each exactly once, for every
+ * tail of this process. A workspace's seq is dense and follows commit order,
+ * so the stream knows what it misses: notices that arrive out of order wait
+ * for the ones before them, and a gap that stays open (a notice lost, late,
+ * or sent while Redis was away) is filled from the database, which holds
+ * every seq below one that was committed. One stream serves all the
+ * workspace's subscribers: the database work is done once per process.
+ */
+export class WorkspaceStream {
+  /** The seq the stream emits next; null until the stream knows where the workspace stands. */
+  private nextSeq: number | null = null;
+  private readonly pending = new Map<number, AuditEventRecord>();
+  private readonly listeners = new Set<StreamListener>();
+  private readonly ready: Promise<void>;
+  private gapTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  /** Database reads one after the other, so that fills never overlap. */
+  private work: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private readonly onNotice = (event: CustomEvent) => this.receive(event.detail as StoredNotice);
+
+  constructor(
+    readonly workspaceId: string,
+    private readonly dataSource: DataSource,
+    private readonly target: TopicTarget,
+    private readonly logger: Logger,
+    private readonly options: StreamOptions = DEFAULT_STREAM_OPTIONS,
+  ) {
+    // Listen first, then read where the workspace stands: nothing stored in between is missed.
+    this.target.addEventListener(workspaceTopic(workspaceId), this.onNotice);
+    this.ready = this.work.then(() => this.locate());
+    this.work = this.ready.catch((error: unknown) => this.logger.error({ err: error, workspaceId }, "live tail could not read the database"));
+    this.pollTimer = setInterval(() => this.catchUp(), this.options.pollMs);
+    this.pollTimer.unref();
+  }
+
+  /** Resolves once the stream knows its position; every event after it will be emitted. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  /** The next seq to be emitted (known once ready). */
+  get position(): number {
+    return this.nextSeq ?? 0;
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  addListener(listener: StreamListener): void {
+    this.listeners.add(listener);
+  }
+
+  removeListener(listener: StreamListener): void {
+    this.listeners.delete(listener);
+  }
+
+  /** Checks the database for events past the stream's position (after Redis came back, and periodically). */
+  catchUp(): void {
+    if (this.stopped) return;
+    void this.serialized(async () => {
+      if (this.nextSeq === null) return this.locate();
+      const rows: { last_seq: number }[] = await this.dataSource.query(`SELECT last_seq FROM workspaces WHERE id = ?`, [this.workspaceId]);
+      const last = Number(rows[0]?.last_seq ?? 0);
+      if (this.nextSeq !== null && last >= this.nextSeq) await this.fill(last);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.target.removeEventListener(workspaceTopic(this.workspaceId), this.onNotice);
+    clearTimeout(this.gapTimer);
+    clearInterval(this.pollTimer);
+    this.listeners.clear();
+    this.pending.clear();
+  }
+
+  private async locate(): Promise<void> {
+    const rows: { last_seq: number }[] = await this.dataSource.query(`SELECT last_seq FROM workspaces WHERE id = ?`, [this.workspaceId]);
+    this.nextSeq = Number(rows[0]?.last_seq ?? 0) + 1;
+    for (const seq of this.pending.keys()) if (seq < this.nextSeq) this.pending.delete(seq);
+    this.drain();
+  }
+
+  private receive(notice: StoredNotice): void {
+    if (this.stopped || notice?.workspaceId !== this.workspaceId || !Array.isArray(notice.events)) return;
+    for (const raw of notice.events) {
+      const event = reviveRecord(raw);
+      if (event.workspaceId !== this.workspaceId) continue;
+      if (this.nextSeq === null || event.seq >= this.nextSeq) this.pending.set(event.seq, event);
+    }
+    this.drain();
+  }
+
+  /** Emits every event that is next in line; arms the gap timer when one is missing. */
+  private drain(): void {
+    if (this.nextSeq === null || this.stopped) return;
+    for (let event = this.pending.get(this.nextSeq); event; event = this.pending.get(this.nextSeq)) {
+      this.pending.delete(this.nextSeq);
+      this.nextSeq += 1;
+      for (const listener of [...this.listeners]) listener(event);
+    }
+    if (this.pending.size > 0 && this.gapTimer === undefined) {
+      this.gapTimer = setTimeout(() => {
+        this.gapTimer = undefined;
+        if (this.pending.size === 0) return;
+        const highest = Math.max(...this.pending.keys());
+        void this.serialized(() => this.fill(highest - 1));
+      }, this.options.gapWaitMs);
+    }
+  }
+
+  /** Reads the events from the stream's position up to `upTo` (all committed) and emits them in order. */
+  private async fill(upTo: number): Promise<void> {
+    while (!this.stopped && this.nextSeq !== null && this.nextSeq <= upTo) {
+      const rows: AuditEventRow[] = await this.dataSource.query(
+        `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?`,
+        [this.workspaceId, this.nextSeq, upTo, FILL_BATCH],
+      );
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        const event = recordFromRow(row);
+        if (this.nextSeq !== null && event.seq >= this.nextSeq) this.pending.set(event.seq, event);
+      }
+      this.drain();
+    }
+  }
+
+  private serialized(task: () => Promise<void>): Promise<void> {
+    const run = this.work.then(task).catch((error: unknown) => {
+      this.logger.error({ err: error, workspaceId: this.workspaceId }, "live tail could not read the database");
+    });
+    this.work = run;
+    return run;
+  }
+}
