@@ -13,8 +13,8 @@ import { EventPredicate, predicateFor } from "./event-filter";
 import { TailSubscription } from "./tail-subscription";
 import { DEFAULT_STREAM_OPTIONS, StreamOptions, WorkspaceStream } from "./workspace-stream";
 
-/** Events a subscriber may leave unread before its connection is closed as too slow. @default 1000 */
-export const MAX_QUEUED_PER_SUBSCRIPTION = 1_000;
+/** Events a subscription may hold for its client in any case; past it the connection is closed as too slow. @default 10000 */
+export const MAX_QUEUED_PER_SUBSCRIPTION = 10_000;
 /** Stored events read per replay query. @default 200 */
 export const REPLAY_PAGE = 200;
 

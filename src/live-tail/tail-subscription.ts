@@ -4,6 +4,13 @@ import type { WorkspaceStream } from "./workspace-stream";
 
 /** Live events held while a resumed tail replays from storage; past it they are dropped and read from storage. @default 10000 */
 export const MAX_HELD_WHILE_REPLAYING = 10_000;
+/**
+ * How long events may wait while the transport takes none of them. graphql-ws
+ * takes the next event only once the previous one is written to the socket,
+ * so a client that stops reading stalls its tail; a busy server does not.
+ * @default 5000
+ */
+export const STALL_MS = 5_000;
 
 export interface TailOptions<TEdge> {
   stream: WorkspaceStream;
@@ -14,8 +21,10 @@ export interface TailOptions<TEdge> {
   /** Stored events of this tail after a seq, in seq order, a page at a time. */
   replayPage(afterSeq: number): Promise<AuditEventRecord[]>;
   toEdge(event: AuditEventRecord): TEdge;
-  /** Events waiting for the client before it counts as too slow. */
+  /** Events a tail may hold for its client in any case; past it the client counts as too slow. */
   maxQueued: number;
+  /** How long events may wait with none taken before the client counts as too slow. @default STALL_MS */
+  stallMs?: number;
   /** Whether the connection has more unsent bytes than it may. */
   connectionCongested(): boolean;
   /** Called once when the client is too slow: the connection is to be closed. */
@@ -36,6 +45,8 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
   /** The last seq handled (delivered or filtered out). */
   private lastSeq: number;
   private finished = false;
+  /** When the transport last asked for an event. */
+  private lastTaken = Date.now();
   private wake: (() => void) | undefined;
   /** Live events are matched one after the other, in arrival (= seq) order. */
   private matching: Promise<void> = Promise.resolve();
@@ -52,6 +63,7 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
   }
 
   async next(): Promise<IteratorResult<TEdge>> {
+    this.lastTaken = Date.now();
     for (;;) {
       const event = this.queue.shift();
       if (event) return { value: this.options.toEdge(event), done: false };
@@ -101,7 +113,8 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
     this.lastSeq = event.seq;
     if (!(await this.options.matches(event))) return;
     this.queue.push(event);
-    if (this.queue.length > this.options.maxQueued || this.options.connectionCongested()) {
+    const stalled = this.queue.length > 1 && Date.now() - this.lastTaken > (this.options.stallMs ?? STALL_MS);
+    if (stalled || this.queue.length > this.options.maxQueued || this.options.connectionCongested()) {
       this.options.onTooSlow();
       this.finish();
       return;

@@ -18,8 +18,9 @@ export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
 /** Unsent bytes a socket may hold before its client counts as too slow. @default 1048576 */
 export const MAX_UNSENT_BYTES = 1024 * 1024;
 /**
- * Close code for a client that does not read what it subscribed to: more than
- * MAX_UNSENT_BYTES unsent, or more than 1000 events waiting on one subscription.
+ * Close code for a client that does not read what it subscribed to: events
+ * waited 5 s with none taken by the socket, more than 10,000 wait on one
+ * subscription, or more than MAX_UNSENT_BYTES are unsent.
  */
 export const CLOSE_TOO_SLOW = 4480;
 

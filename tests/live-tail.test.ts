@@ -1,0 +1,385 @@
+import { createEventBus } from "../src/live-tail/event-bus";
+import { WorkspaceStream } from "../src/live-tail/workspace-stream";
+import { workspaceTopic } from "../src/audit/audit-event.publisher";
+import type { AuditEventRecord } from "../src/audit/audit-event.record";
+import { createLogger } from "../src/common/logger";
+import { CLOSE_TOO_SLOW, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../src/server/websocket";
+import { useTestDatabase } from "./support/database";
+import {
+  connectedClient,
+  CONVERSATION_TAIL,
+  conversationEvent,
+  recordOver,
+  TailData,
+  take,
+  until,
+  WORKSPACE_TAIL,
+} from "./support/live";
+import { postGraphQL, useTestServer } from "./support/server";
+import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
+import { QueuedSocket, TestWsClient } from "./support/ws-client";
+
+describe("live tail (in-process pub/sub)", () => {
+  const dataSource = useTestDatabase();
+  const server = useTestServer();
+  let admin: string;
+  let agent: string;
+  let service: string;
+  let foreignService: string;
+  const clients: TestWsClient[] = [];
+
+  beforeAll(async () => {
+    admin = await tokenFor(Role.ADMIN, { userId: "u-ana" });
+    agent = await tokenFor(Role.AGENT, { userId: "u-ben" });
+    service = await tokenFor(Role.SERVICE);
+    foreignService = await tokenFor(Role.SERVICE, { workspaceId: OTHER_WORKSPACE });
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.dispose()));
+    await until(() => server.services.liveTail.activeSubscriptions === 0, 5_000, "tails to end");
+  });
+
+  const client = async (token = agent) => {
+    const connected = await connectedClient(server.wsUrl, token);
+    clients.push(connected);
+    return connected;
+  };
+  const record = (events: unknown[], token = service) => recordOver(server.graphqlUrl, token, events);
+  const tails = () => server.services.liveTail.activeSubscriptions;
+
+  /** Subscribes and waits until the server follows the tail, so events recorded next are live ones. */
+  const follow = async (ws: TestWsClient, query: string, variables: Record<string, unknown>) => {
+    const before = tails();
+    const subscription = ws.subscribe<TailData>({ query, variables });
+    await until(() => tails() > before, 5_000, "the subscription to start");
+    return subscription;
+  };
+
+  it("delivers a conversation's new events in record order, and nothing of other conversations or workspaces", async () => {
+    await record([conversationEvent("c-live", 0), conversationEvent("c-other", 0)]);
+    await record([conversationEvent("c-live", "foreign")], foreignService);
+    const tail = await follow(await client(), CONVERSATION_TAIL, { conversationId: "c-live" });
+
+    const [first] = await record([conversationEvent("c-live", 1)]);
+    await record([conversationEvent("c-other", 1)]);
+    await record([conversationEvent("c-live", "foreign-2")], foreignService);
+    const [, routed] = await record([
+      conversationEvent("c-other", 2),
+      {
+        idempotencyKey: "routing-of-c-live",
+        type: "WORK_SESSION",
+        action: "work_session.conversation_routed",
+        occurredAt: new Date().toISOString(),
+        actor: { kind: "AUTOMATION", id: "router", name: "Queue router" },
+        conversation: { id: "c-live" },
+      },
+    ]);
+    const [last] = await record([conversationEvent("c-live", 3)]);
+
+    const edges = await take(tail, 3);
+    expect(edges.map((edge) => edge.node.id)).toEqual([first, routed, last]);
+    expect(edges.map((edge) => edge.node.action)).toEqual(["conversation.updated", "work_session.conversation_routed", "conversation.updated"]);
+    for (const edge of edges) expect(edge.cursor).toMatch(/^[\w-]+\.[\w-]+$/);
+    await expect(tail.next(300)).rejects.toThrow(/no result/);
+  });
+
+  it("answers NOT_FOUND for an unknown conversation or one of another workspace", async () => {
+    await record([conversationEvent("c-only-elsewhere", 0)], foreignService);
+    const ws = await client();
+    for (const conversationId of ["c-never-recorded", "c-only-elsewhere"]) {
+      const result = await ws.subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId } }).next();
+      expect(result.errors?.map((error) => error.extensions?.code)).toEqual(["NOT_FOUND"]);
+    }
+  });
+
+  it("refuses the workspace tail to an agent, and every tail to a SERVICE client", async () => {
+    await record([conversationEvent("c-roles", 0)]);
+    const asAgent = await (await client(agent)).subscribe<TailData>({ query: WORKSPACE_TAIL, variables: {} }).next();
+    expect(asAgent.errors?.map((error) => error.extensions?.code)).toEqual(["FORBIDDEN"]);
+    const serviceClient = await client(service);
+    for (const [query, variables] of [
+      [WORKSPACE_TAIL, {}],
+      [CONVERSATION_TAIL, { conversationId: "c-roles" }],
+    ] as const) {
+      const result = await serviceClient.subscribe<TailData>({ query, variables }).next();
+      expect(result.errors?.map((error) => error.extensions?.code)).toEqual(["FORBIDDEN"]);
+    }
+  });
+
+  it("filters the workspace tail event by event, as the workspace log filters", async () => {
+    const tail = await follow(await client(admin), WORKSPACE_TAIL, { filter: { billing: { userId: "u-ana" } } });
+    const billing = (n: number, actor: Record<string, unknown>) => ({
+      idempotencyKey: `billing-tail-${n}`,
+      type: "BILLING",
+      action: "billing.plan_changed",
+      occurredAt: new Date().toISOString(),
+      actor,
+    });
+    const ana = { kind: "USER", id: "u-ana", name: "Ana Diaz" };
+    const ids = await record([
+      billing(1, ana),
+      billing(2, { kind: "AUTOMATION", id: "u-ana", name: "Automation with Ana's id" }),
+      billing(3, { kind: "USER", id: "u-ben", name: "Ben Ode" }),
+      conversationEvent("c-filtered", 1),
+      billing(4, ana),
+    ]);
+    await record([billing(5, ana)], foreignService);
+    const edges = await take(tail, 2);
+    expect(edges.map((edge) => edge.node.id)).toEqual([ids[0], ids[4]]);
+    await expect(tail.next(300)).rejects.toThrow(/no result/);
+  });
+
+  it("resumes after the cursor of a log page's edge: stored events first, then live ones", async () => {
+    const ids = await record([1, 2, 3, 4, 5].map((n) => conversationEvent("c-resume", n, { occurredAt: new Date(Date.UTC(2026, 10, 1, 9, n)).toISOString() })));
+    const page = await postGraphQL<{ conversationAuditLog: { edges: { cursor: string; node: { id: string } }[] } }>(
+      server.graphqlUrl,
+      { query: `query($id: ID!) { conversationAuditLog(conversationId: $id) { edges { cursor node { id } } } }`, variables: { id: "c-resume" } },
+      { token: agent },
+    );
+    const second = page.body.data!.conversationAuditLog.edges.find((edge) => edge.node.id === ids[1])!;
+    const tail = (await client()).subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId: "c-resume", after: second.cursor } });
+    const replayed = await take(tail, 3);
+    expect(replayed.map((edge) => edge.node.id)).toEqual(ids.slice(2));
+    const [live] = await record([conversationEvent("c-resume", 6)]);
+    expect((await take(tail, 1))[0].node.id).toBe(live);
+  });
+
+  it("resumes after a delivery's cursor, with nothing lost while disconnected", async () => {
+    await record([conversationEvent("c-reconnect", 0)]);
+    const ws = await client();
+    const tail = await follow(ws, CONVERSATION_TAIL, { conversationId: "c-reconnect" });
+    const before = await record([conversationEvent("c-reconnect", 1), conversationEvent("c-reconnect", 2)]);
+    const seen = await take(tail, 2);
+    await ws.dispose();
+    const during = await record([3, 4, 5].map((n) => conversationEvent("c-reconnect", n)));
+    const resumed = (await client()).subscribe<TailData>({
+      query: CONVERSATION_TAIL,
+      variables: { conversationId: "c-reconnect", after: seen[1].cursor },
+    });
+    expect((await take(resumed, 3)).map((edge) => edge.node.id)).toEqual(during);
+    expect(seen.map((edge) => edge.node.id)).toEqual(before);
+  });
+
+  it("refuses a cursor that is not genuine or belongs to another workspace", async () => {
+    await record([conversationEvent("c-cursor", 0)]);
+    const foreignAdmin = await tokenFor(Role.ADMIN, { workspaceId: OTHER_WORKSPACE });
+    const foreignPage = await postGraphQL<{ workspaceAuditLog: { pageInfo: { endCursor: string } } }>(
+      server.graphqlUrl,
+      { query: `{ workspaceAuditLog(first: 1) { pageInfo { endCursor } } }` },
+      { token: foreignAdmin },
+    );
+    const ws = await client();
+    for (const after of ["garbage", foreignPage.body.data!.workspaceAuditLog.pageInfo.endCursor]) {
+      const result = await ws.subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId: "c-cursor", after } }).next();
+      expect(result.errors?.map((error) => error.extensions?.code)).toEqual(["BAD_USER_INPUT"]);
+    }
+  });
+
+  it("gives every resuming client every event of its conversation exactly once, in record order, under concurrent writers", async () => {
+    const conversations = ["c-busy-1", "c-busy-2"];
+    const seeds = new Map<string, string>();
+    for (const conversationId of conversations) {
+      await record([conversationEvent(conversationId, "seed")]);
+      const page = await postGraphQL<{ conversationAuditLog: { edges: { cursor: string }[] } }>(
+        server.graphqlUrl,
+        { query: `query($id: ID!) { conversationAuditLog(conversationId: $id, first: 1) { edges { cursor } } }`, variables: { id: conversationId } },
+        { token: agent },
+      );
+      seeds.set(conversationId, page.body.data!.conversationAuditLog.edges[0].cursor);
+    }
+
+    let writing = true;
+    let written = 0;
+    const writer = async (name: string) => {
+      for (let n = 0; writing; n++) {
+        const batch = Array.from({ length: 1 + (n % 3) }, (_, i) => conversationEvent(conversations[(n + i) % 2], `${name}-${n}-${i}`));
+        await record(batch);
+        written += batch.length;
+      }
+    };
+    const reader = async (conversationId: string, rounds: number) => {
+      const ids: string[] = [];
+      let after = seeds.get(conversationId)!;
+      for (let round = 0; round < rounds; round++) {
+        const ws = await connectedClient(server.wsUrl, agent);
+        const tail = ws.subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId, after } });
+        const edges = await take(tail, 3 + (round % 4), 15_000);
+        ids.push(...edges.map((edge) => edge.node.id));
+        after = edges[edges.length - 1].cursor;
+        await ws.dispose();
+      }
+      return { conversationId, ids, after };
+    };
+
+    const writers = Promise.all(["w1", "w2", "w3"].map(writer));
+    const readers = await Promise.all([reader("c-busy-1", 6), reader("c-busy-1", 4), reader("c-busy-2", 6), reader("c-busy-2", 5)]);
+    writing = false;
+    await writers;
+    expect(written).toBeGreaterThan(20);
+
+    for (const { conversationId, ids, after } of readers) {
+      // Drain what is left after the last resume, then compare with storage.
+      const stored: { id: string }[] = await dataSource.query(
+        `SELECT id FROM audit_events WHERE workspace_id = ? AND conversation_id = ? AND idempotency_key <> ? ORDER BY seq`,
+        [WORKSPACE, conversationId, `tail-${conversationId}-seed`],
+      );
+      const ws = await connectedClient(server.wsUrl, agent);
+      const rest = stored.length - ids.length;
+      const tail = ws.subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId, after } });
+      const remaining = rest > 0 ? await take(tail, rest, 15_000) : [];
+      await ws.dispose();
+      const all = [...ids, ...remaining.map((edge) => edge.node.id)];
+      expect(new Set(all).size).toBe(all.length);
+      expect(all).toEqual(stored.map((row) => row.id));
+    }
+  }, 60_000);
+
+  describe("socket hygiene", () => {
+    it("refuses a subscription once the connection's token has expired", async () => {
+      await record([conversationEvent("c-expiry", 0)]);
+      const ws = await connectedClient(server.wsUrl, await tokenFor(Role.AGENT, { ttlSeconds: 1 }));
+      clients.push(ws);
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      const result = await ws.subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId: "c-expiry" } }).next().catch((errors) => ({ errors }));
+      expect((result.errors as { extensions?: { code?: string }; message: string }[]).map((error) => [error.extensions?.code, error.message])).toEqual([
+        ["UNAUTHENTICATED", "The token has expired."],
+      ]);
+    });
+
+    it(`refuses operation ${MAX_SUBSCRIPTIONS_PER_SOCKET + 1} on one socket with a clear error`, async () => {
+      await record([conversationEvent("c-many", 0)]);
+      const ws = await client();
+      const subscriptions = [];
+      for (let n = 0; n < MAX_SUBSCRIPTIONS_PER_SOCKET; n++) {
+        subscriptions.push(ws.subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId: "c-many" } }));
+      }
+      await until(() => tails() === MAX_SUBSCRIPTIONS_PER_SOCKET, 10_000, "50 tails");
+      const extra = await ws.subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId: "c-many" } }).next().catch((errors) => ({ errors }));
+      expect((extra.errors as { extensions?: { code?: string }; message: string }[])[0]).toMatchObject({
+        message: expect.stringContaining("at most 50 active operations"),
+        extensions: { code: "BAD_USER_INPUT" },
+      });
+      // The first 50 still work.
+      const [id] = await record([conversationEvent("c-many", 1)]);
+      expect((await take(subscriptions[49], 1))[0].node.id).toBe(id);
+    });
+
+    it("closes a socket that sends a message over 64 KiB with 1009", async () => {
+      const socket = await QueuedSocket.open(server.wsUrl);
+      socket.send({ type: "connection_init", payload: { authorization: agent } });
+      expect(await socket.next()).toMatchObject({ type: "connection_ack" });
+      socket.send({ id: "1", type: "subscribe", payload: { query: `{ viewer { userId } }`, variables: { padding: "x".repeat(65 * 1024) } } });
+      expect((await socket.closed).code).toBe(1009);
+    });
+
+    it(`closes a subscriber that stops reading with ${CLOSE_TOO_SLOW}, without holding up the others`, async () => {
+      await record([conversationEvent("c-slow", 0)]);
+      // A raw client that subscribes, then stops reading from its TCP socket.
+      const slow = await QueuedSocket.open(server.wsUrl);
+      slow.send({ type: "connection_init", payload: { authorization: agent } });
+      await slow.next();
+      const before = tails();
+      // It asks for the events' metadata, so what it leaves unread soon fills the TCP buffers.
+      const withMetadata = `subscription($id: ID!) { conversationAuditEvents(conversationId: $id) { cursor node { id metadata } } }`;
+      slow.send({ id: "slow", type: "subscribe", payload: { query: withMetadata, variables: { id: "c-slow" } } });
+      await until(() => tails() > before, 5_000, "the slow tail");
+      const fast = await follow(await client(), CONVERSATION_TAIL, { conversationId: "c-slow" });
+      slow.socket.pause();
+
+      // Events keep coming until the server gives up on the slow client; the fast one gets each of them.
+      const big = { blob: "y".repeat(15 * 1024) };
+      const ids: string[] = [];
+      const slowTailEnded = () => tails() === before + 1;
+      for (let batch = 0; !slowTailEnded(); batch++) {
+        if (batch > 200) throw new Error("the slow client was never closed");
+        ids.push(...(await record(Array.from({ length: 50 }, (_, n) => conversationEvent("c-slow", `${batch}-${n}`, { metadata: big })))));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // Reading again, the slow client finds what was sent before the close, then the close itself.
+      slow.socket.resume();
+      expect((await slow.closed).code).toBe(CLOSE_TOO_SLOW);
+      const received = await take(fast, ids.length, 30_000);
+      expect(received.map((edge) => edge.node.id)).toEqual(ids);
+    }, 60_000);
+  });
+
+  describe("teardown", () => {
+    it("releases tails, streams and topics when clients complete, unsubscribe or disconnect", async () => {
+      await record([conversationEvent("c-teardown", 0)]);
+      const { liveTail, bus } = server.services;
+      const completing = await client(admin);
+      const unsubscribing = await client(admin);
+      const disconnecting = await connectedClient(server.wsUrl, admin);
+
+      const a = await follow(completing, CONVERSATION_TAIL, { conversationId: "c-teardown" });
+      const b = await follow(unsubscribing, WORKSPACE_TAIL, {});
+      await follow(disconnecting, CONVERSATION_TAIL, { conversationId: "c-teardown" });
+      expect(liveTail.activeSubscriptions).toBe(3);
+      expect(liveTail.activeStreams).toBe(1);
+      expect(bus.subscribedTopics()).toBe(1);
+
+      await record([conversationEvent("c-teardown", 1)]);
+      await take(a, 1);
+      await take(b, 1);
+
+      a.unsubscribe();
+      await until(() => liveTail.activeSubscriptions === 2, 5_000, "the completed tail to end");
+      b.unsubscribe();
+      await until(() => liveTail.activeSubscriptions === 1, 5_000, "the unsubscribed tail to end");
+      disconnecting.client.terminate();
+      await until(() => liveTail.activeSubscriptions === 0, 5_000, "the disconnected tail to end");
+      expect(liveTail.activeStreams).toBe(0);
+      expect(bus.subscribedTopics()).toBe(0);
+    });
+  });
+});
+
+describe("the workspace stream", () => {
+  const dataSource = useTestDatabase();
+  const server = useTestServer();
+
+  it("emits in seq order when notices come out of order, and fills a gap no notice closes from storage", async () => {
+    const service = await tokenFor(Role.SERVICE);
+    await recordOver(server.graphqlUrl, service, [conversationEvent("c-stream", 0)]);
+    // A bus of its own: the stream hears only the notices this test sends.
+    const bus = createEventBus({ logger: createLogger("silent") });
+    const stream = new WorkspaceStream(WORKSPACE, dataSource, bus.target, createLogger("silent"), { gapWaitMs: 30, pollMs: 60_000 });
+    await stream.whenReady();
+    const emitted: number[] = [];
+    stream.addListener((event) => emitted.push(event.seq));
+    const start = stream.position;
+
+    const ids = await recordOver(server.graphqlUrl, service, [1, 2, 3, 4, 5].map((n) => conversationEvent("c-stream", n)));
+    const rows: { id: string; seq: number }[] = await dataSource.query(`SELECT id, seq FROM audit_events WHERE id IN (?) ORDER BY seq`, [ids]);
+    const records = await Promise.all(rows.map(async (row) => (await server.services.events.findById({ userId: "u", workspaceId: WORKSPACE, role: Role.ADMIN, expiresAt: Date.now() + 60_000 }, row.id)) as AuditEventRecord));
+    const notice = (...positions: number[]) =>
+      bus.target.dispatchEvent(new CustomEvent(workspaceTopic(WORKSPACE), { detail: { workspaceId: WORKSPACE, events: positions.map((p) => records[p]) } }));
+
+    notice(1); // seq start+1 before start: held
+    notice(0); // now both go out, in order
+    expect(emitted).toEqual([start, start + 1]);
+    notice(4); // start+2 and start+3 never get a notice: read from storage after the wait
+    await until(() => emitted.length === 5, 5_000, "the gap to be filled");
+    expect(emitted).toEqual([start, start + 1, start + 2, start + 3, start + 4]);
+    notice(2); // late duplicate: ignored
+    notice(3);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(emitted).toHaveLength(5);
+    stream.stop();
+    expect(bus.subscribedTopics()).toBe(0);
+  });
+
+  it("catches up from storage when notices stop coming", async () => {
+    const service = await tokenFor(Role.SERVICE);
+    const bus = createEventBus({ logger: createLogger("silent") });
+    const stream = new WorkspaceStream(WORKSPACE, dataSource, bus.target, createLogger("silent"), { gapWaitMs: 30, pollMs: 100 });
+    await stream.whenReady();
+    const emitted: string[] = [];
+    stream.addListener((event) => emitted.push(event.id));
+    const ids = await recordOver(server.graphqlUrl, service, [6, 7].map((n) => conversationEvent("c-stream", n)));
+    await until(() => emitted.length === 2, 5_000, "the poll to find the events");
+    expect(emitted).toEqual(ids);
+    stream.stop();
+  });
+});
