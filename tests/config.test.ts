@@ -36,6 +36,11 @@ describe("loadConfig", () => {
     });
     expect(config.introspection).toBe(true);
     expect(config.logLevel).toBe("info");
+    expect(config.redisUrl).toBeUndefined();
+  });
+
+  it("takes a Redis URL for pub/sub between instances", () => {
+    expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:6379" }).redisUrl).toBe("redis://127.0.0.1:6379");
   });
 
   it("takes the driver from the URL scheme and decodes credentials", () => {
@@ -83,6 +88,8 @@ describe("loadConfig", () => {
     [{ GRAPHQL_INTROSPECTION: "1" }, "GRAPHQL_INTROSPECTION"],
     [{ NODE_ENV: "staging" }, "NODE_ENV"],
     [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
+    [{ REDIS_URL: "127.0.0.1:6379" }, "REDIS_URL"],
+    [{ REDIS_URL: "http://127.0.0.1:6379" }, "REDIS_URL"],
   ])("rejects %j, naming %s", (env, variable) => {
     expect(configError(env).variable).toBe(variable);
   });
