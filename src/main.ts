@@ -2,7 +2,9 @@ import "reflect-metadata";
 import { dataSource } from "../ormconfig";
 import { config } from "./config";
 import { createLogger } from "./common/logger";
-import { connect, DatabaseUnavailableError, ensureDatabaseExists } from "./database/prepare";
+import { DatabaseUnavailableError } from "./database/prepare";
+import { openDatabase } from "./database/setup";
+import { demoAccess, eventCount, seedDemo } from "./demo/demo-seeder";
 import { startService } from "./server/service";
 
 /** config -> database -> schema -> HTTP + WebSocket -> listen; SIGTERM/SIGINT stop it gracefully. */
@@ -12,19 +14,21 @@ async function main(): Promise<void> {
     logger.warn("AUTH_JWT_SECRET is not set: using the development secret; never do this in production");
   }
   try {
-    if (config.migrateOnStart) await ensureDatabaseExists(config.database);
-    await connect(dataSource, config.database);
+    await openDatabase(dataSource, config, logger);
   } catch (error) {
     if (!(error instanceof DatabaseUnavailableError)) throw error;
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }
-  if (config.migrateOnStart) {
-    const applied = await dataSource.runMigrations({ transaction: "each" });
-    for (const migration of applied) logger.info({ migration: migration.name }, "migration applied");
-  }
 
   const service = await startService({ config, dataSource, logger });
+  // A developer's first start on an empty database gets a workspace to explore.
+  if (config.nodeEnv === "development" && config.demoData && (await eventCount(dataSource)) === 0) {
+    logger.info("empty database: recording the demo workspace (DEMO_DATA=off skips this)");
+    const { recorded } = await seedDemo(service.services.recorder);
+    logger.info({ events: recorded }, "demo workspace recorded");
+    process.stdout.write(await demoAccess(config.auth, service.port));
+  }
   logger.info({ url: `${service.url}/graphql` }, "audit-log service listening");
 
   let stopping = false;

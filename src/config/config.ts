@@ -47,6 +47,8 @@ export interface AppConfig {
   logLevel: LogLevel;
   /** Redis for pub/sub between instances (redis:// or rediss://); in-process when unset. */
   redisUrl?: string;
+  /** In development, seed the demo workspace when the database holds no event. @default true */
+  demoData: boolean;
 }
 
 /** A configuration variable has a value the service cannot use. */
@@ -88,6 +90,7 @@ export function loadConfig(env: Env): AppConfig {
     introspection: boolean(env, "GRAPHQL_INTROSPECTION", !production),
     logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
     redisUrl: redisUrl(env),
+    demoData: oneOf(env, "DEMO_DATA", ["on", "off"] as const, "on") === "on",
   };
 }
 

@@ -12,6 +12,7 @@ import { TokenVerifier } from "../auth/tokens";
 import type { AppConfig } from "../config";
 import { maskError, unwrap } from "../common/errors";
 import type { Logger } from "../common/logger";
+import { graphiqlRouter } from "./graphiql";
 import { buildAppSchema } from "./schema";
 import { AppServices, createServices } from "./services";
 import { MAX_WEBSOCKET_MESSAGE_BYTES, serveGraphQLOverWebSocket } from "./websocket";
@@ -101,6 +102,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
       ...(redis === null ? {} : { redis: redis ? "up" : "down" }),
     });
   });
+  app.use(graphiqlRouter());
   app.use(
     "/graphql",
     requestIdMiddleware(contexts),

@@ -1,0 +1,49 @@
+import type { DataSource } from "typeorm";
+import { Role } from "../auth/principal";
+import { signToken } from "../auth/tokens";
+import type { AuthConfig } from "../config";
+import type { AuditRecorder } from "../audit/audit-recorder.service";
+import { DEMO_USERS, DEMO_WORKSPACE, demoEvents } from "./demo-data";
+
+/** Events per recording call while seeding. @default 500 */
+export const SEED_BATCH = 500;
+
+/** How many events a workspace holds. */
+export async function eventCount(dataSource: DataSource, workspaceId?: string): Promise<number> {
+  const rows: { n: number }[] = workspaceId
+    ? await dataSource.query(`SELECT COUNT(*) AS n FROM audit_events WHERE workspace_id = ?`, [workspaceId])
+    : await dataSource.query(`SELECT COUNT(*) AS n FROM audit_events`);
+  return Number(rows[0].n);
+}
+
+/**
+ * Records the demo workspace through the recorder, as a producer would:
+ * validation, idempotency, directory and publication included.
+ */
+export async function seedDemo(recorder: AuditRecorder, end = new Date()): Promise<{ recorded: number; duplicates: number }> {
+  const events = demoEvents(end);
+  const producer = { userId: "demo-seeder", workspaceId: DEMO_WORKSPACE, role: Role.SERVICE, expiresAt: Number.MAX_SAFE_INTEGER };
+  let duplicates = 0;
+  for (let start = 0; start < events.length; start += SEED_BATCH) {
+    const result = await recorder.record(producer, events.slice(start, start + SEED_BATCH));
+    duplicates += result.duplicates;
+  }
+  return { recorded: events.length - duplicates, duplicates };
+}
+
+/** Ready-to-paste tokens for the demo's first admin and first agent, valid 30 days. */
+export async function demoAccess(auth: AuthConfig, port: number): Promise<string> {
+  const ttlSeconds = 30 * 86_400;
+  const admin = DEMO_USERS.find((user) => user.role === "admin")!;
+  const agent = DEMO_USERS.find((user) => user.role === "agent")!;
+  const adminToken = await signToken(auth, { role: Role.ADMIN, workspaceId: DEMO_WORKSPACE, userId: admin.id, name: admin.name, ttlSeconds });
+  const agentToken = await signToken(auth, { role: Role.AGENT, workspaceId: DEMO_WORKSPACE, userId: agent.id, name: agent.name, ttlSeconds });
+  return [
+    `Demo workspace "${DEMO_WORKSPACE}" is ready. Open GraphiQL: http://localhost:${port}/graphql`,
+    `Admin token (${admin.name}, 30 days):`,
+    adminToken,
+    `Agent token (${agent.name}, 30 days):`,
+    agentToken,
+    "",
+  ].join("\n");
+}
