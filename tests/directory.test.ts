@@ -96,8 +96,9 @@ describe("the workspace directory", () => {
     expect(stored.map((event) => event.customer_id)).toEqual(["cu-tied", "cu-tied"]);
     const event = await read(statusChange);
     expect(event.customer).toEqual({ id: "cu-tied", name: "Ivo" });
-    // A reference without a subject keeps the subject the directory knows.
+    // A reference without a subject keeps the subject the directory knows, and the sentence uses it.
     expect(event.conversation).toEqual({ id: "c-tied", subject: "Where is my parcel", customer: { id: "cu-tied", name: "Ivo" } });
+    expect(event.description).toBe("Ana Diaz changed the status of conversation 'Where is my parcel' from open to done");
   });
 
   it("ties earlier events of a conversation to the customer it gets later", async () => {

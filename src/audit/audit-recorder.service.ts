@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from "typeorm";
 import type { Principal } from "../auth/principal";
 import { ConflictError } from "../common/errors";
+import type { Conversation } from "../directory/conversation.type";
 import type { DirectoryMentions, DirectoryService } from "../directory/directory.service";
 import { placeholders } from "../directory/directory.service";
 import { ActorKind, AuditEventType } from "./audit-event.enums";
@@ -105,20 +106,20 @@ export class AuditRecorder {
     const fresh = pending.filter((item) => !stored.has(item.event.idempotencyKey));
     if (fresh.length === 0) return { stored, created: [] };
 
-    const customers = await this.updateDirectory(manager, workspaceId, fresh.map((item) => item.event));
+    const conversations = await this.updateDirectory(manager, workspaceId, fresh.map((item) => item.event));
 
     const recordedAt = new Date();
     const created = fresh.map((item, position): AuditEventRecord => {
       const targets = targetsOf(item.event);
-      const conversationCustomer = targets.conversation ? customers.get(targets.conversation.id) ?? null : null;
+      const conversation = targets.conversation ? conversations.get(targets.conversation.id) : undefined;
       return {
         ...item.event,
         workspaceId,
         seq: lastSeq + position + 1,
         id: newEventId(recordedAt.getTime()),
         recordedAt,
-        description: describeEvent(item.event),
-        customerId: targets.customer?.id ?? conversationCustomer,
+        description: describeEvent(item.event, { conversationSubject: conversation?.subject ?? null }),
+        customerId: targets.customer?.id ?? conversation?.customerId ?? null,
       };
     });
     await manager.query(`UPDATE workspaces SET last_seq = ? WHERE id = ?`, [lastSeq + created.length, workspaceId]);
@@ -145,12 +146,12 @@ export class AuditRecorder {
 
   /**
    * Upserts the users, customers and conversations the events mention, and
-   * returns the customer of each conversation mentioned. An event on a
+   * returns the directory entry of each conversation mentioned. An event on a
    * conversation that names no customer takes that customer; earlier events
    * of a conversation that just got its first customer are tied to it too, so
    * that the customer's log shows them.
    */
-  private async updateDirectory(manager: EntityManager, workspaceId: string, events: NewAuditEvent[]): Promise<Map<string, string | null>> {
+  private async updateDirectory(manager: EntityManager, workspaceId: string, events: NewAuditEvent[]): Promise<Map<string, Conversation>> {
     const mentions: DirectoryMentions = { users: [], customers: [], conversations: [] };
     for (const event of events) {
       const targets = targetsOf(event);
@@ -166,11 +167,13 @@ export class AuditRecorder {
       }
     }
     const conversationIds = mentions.conversations.map((conversation) => conversation.id);
-    const before = await this.directory.conversationCustomers(manager, workspaceId, conversationIds);
+    const before = await this.directory.conversationEntries(manager, workspaceId, conversationIds);
     await this.directory.record(manager, workspaceId, mentions);
-    const after = await this.directory.conversationCustomers(manager, workspaceId, conversationIds);
+    const after = await this.directory.conversationEntries(manager, workspaceId, conversationIds);
 
-    const newlyTied = [...after].filter(([id, customerId]) => customerId !== null && before.has(id) && before.get(id) === null);
+    const newlyTied = [...after.values()]
+      .filter(({ id, customerId }) => customerId !== null && before.get(id)?.customerId === null)
+      .map(({ id, customerId }) => [id, customerId]);
     if (newlyTied.length > 0) {
       await manager.query(
         `UPDATE audit_events SET customer_id = CASE conversation_id ${newlyTied.map(() => "WHEN ? THEN ?").join(" ")} END

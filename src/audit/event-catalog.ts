@@ -16,9 +16,17 @@ export interface Requirement {
   holds(targets: AnyTargets): boolean;
 }
 
+/** What the directory knows that an event may leave out, for friendlier sentences. */
+export interface KnownNames {
+  /** The conversation's subject, when the event names the conversation by id only. */
+  conversationSubject: string | null;
+}
+
+const NO_KNOWN_NAMES: KnownNames = { conversationSubject: null };
+
 export interface ActionSpec {
   requires: Requirement[];
-  describe(event: NewAuditEvent): string;
+  describe(event: NewAuditEvent, known: KnownNames): string;
 }
 
 export interface TypeSpec {
@@ -137,7 +145,16 @@ function subjectUserName(targets: AnyTargets): string | null {
 
 /** Builds an action whose sentence is "<actor> <text>", text computed from the targets. */
 function action(requires: Requirement[], text: (targets: AnyTargets, event: NewAuditEvent) => string): ActionSpec {
-  return { requires, describe: (event) => `${actorLabel(event)} ${text(targetsOf(event), event)}` };
+  return {
+    requires,
+    describe: (event, known) => {
+      const targets = targetsOf(event);
+      const conversation = targets.conversation && !targets.conversation.subject && known.conversationSubject
+        ? { ...targets.conversation, subject: known.conversationSubject }
+        : targets.conversation;
+      return `${actorLabel(event)} ${text({ ...targets, conversation }, event)}`;
+    },
+  };
 }
 
 const AUTHORIZATION: TypeSpec = {
@@ -268,9 +285,12 @@ export function actionSpec(type: AuditEventType, action: string): ActionSpec | u
   return actions && Object.hasOwn(actions, action) ? actions[action] : undefined;
 }
 
-/** The one sentence describing an event. */
-export function describeEvent(event: NewAuditEvent): string {
+/**
+ * The one sentence describing an event, from what it recorded; a conversation
+ * it names by id only is called by the subject the directory knows.
+ */
+export function describeEvent(event: NewAuditEvent, known: KnownNames = NO_KNOWN_NAMES): string {
   const spec = actionSpec(event.type, event.action);
   if (!spec) throw new Error(`${event.type}/${event.action} is not in the event catalog`);
-  return spec.describe(event);
+  return spec.describe(event, known);
 }

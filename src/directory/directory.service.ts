@@ -137,14 +137,14 @@ export class DirectoryService {
     }
   }
 
-  /** The directory's customer of each conversation (absent: unknown conversation), inside a transaction. */
-  async conversationCustomers(manager: EntityManager, workspaceId: string, ids: readonly string[]): Promise<Map<string, string | null>> {
+  /** The directory's entry of each conversation (absent: unknown conversation), inside a transaction. */
+  async conversationEntries(manager: EntityManager, workspaceId: string, ids: readonly string[]): Promise<Map<string, Conversation>> {
     if (ids.length === 0) return new Map();
     const rows: ConversationRow[] = await manager.query(
-      `SELECT id, customer_id FROM conversations WHERE workspace_id = ? AND id IN (?)`,
+      `SELECT id, subject, customer_id FROM conversations WHERE workspace_id = ? AND id IN (?)`,
       [workspaceId, [...new Set(ids)]],
     );
-    return new Map(rows.map((row) => [row.id, row.customer_id]));
+    return new Map(rows.map((row) => [row.id, { id: row.id, subject: row.subject, customerId: row.customer_id }]));
   }
 
   private async selectByIds<T>(select: string, workspaceId: string, ids: readonly string[]): Promise<T[]> {

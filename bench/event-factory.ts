@@ -1,0 +1,327 @@
+import { ActorKind, AuditEventType, SettingsSection } from "../src/audit/audit-event.enums";
+import type { ActorRecord, AuditEventRecord, FieldChangeRecord, JsonValue, NewAuditEvent } from "../src/audit/audit-event.record";
+import { targetsOf } from "../src/audit/audit-event.record";
+import { contentHash, EVENT_COLUMNS, insertValues, newEventId } from "../src/audit/audit-event.storage";
+import { describeEvent } from "../src/audit/event-catalog";
+import { placeholders } from "../src/directory/directory.service";
+
+/**
+ * Deterministic, realistic events: a workspace has users, customers and
+ * conversations whose activity follows Zipf's law (a few take most events),
+ * event types and actions in proportions like a help desk's, and subjects
+ * drawn from a small vocabulary so that full-text search finds real words.
+ * Event n of a workspace is always the same event, so the service and the raw
+ * baseline store the same rows.
+ */
+
+/** mulberry32: small, fast, deterministic. */
+export function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A well-mixed 32-bit seed from two integers. */
+export function mix(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  return h >>> 0;
+}
+
+/** Ranks 0..n-1 with P(rank k) proportional to 1/(k+1)^s. */
+export class Zipf {
+  private readonly cdf: Float64Array;
+
+  constructor(
+    readonly n: number,
+    readonly s = 1.07,
+  ) {
+    this.cdf = new Float64Array(n);
+    let total = 0;
+    for (let k = 0; k < n; k++) {
+      total += 1 / (k + 1) ** s;
+      this.cdf[k] = total;
+    }
+    for (let k = 0; k < n; k++) this.cdf[k] /= total;
+  }
+
+  /** The rank for a uniform number in [0, 1). */
+  rank(u: number): number {
+    let low = 0;
+    let high = this.n - 1;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.cdf[middle] < u) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+}
+
+const FIRST = "Ana Ben Carla Dev Elif Farid Grace Hiro Ines Jonas Kai Lena Mateo Nora Omar Priya Quinn Rosa Sven Tara Umar Vera Wen Xavi Yara Zoe Aiko Bruno Chloe Dario Emeka Freya Goran Hana Ivan Jade Kofi Luca Mina Nils".split(" ");
+const LAST = "Diaz Ode Park Kim Novak Silva Haddad Tanaka Rossi Berg Okafor Meyer Costa Singh Larsen Moreau Ivanova Chen Duarte Nagy Kowalski Hansen Ali Brooks Varga Sato Reyes Fischer Adeyemi Lund Horvat Nakamura Petrov Garcia Stone Wright Keller Mendes Yilmaz Olsen".split(" ");
+const TOPICS = [
+  "Refund request for order",
+  "Package arrived damaged, order",
+  "Cannot reset password for account",
+  "Invoice missing for subscription",
+  "Shipping delay on delivery",
+  "Change delivery address for order",
+  "Warranty claim for device",
+  "Cancel subscription renewal",
+  "Discount code rejected at checkout",
+  "Wrong size received, exchange order",
+  "Login problem after update",
+  "Billing address update request",
+  "Tracking number not working",
+  "Double charge on credit card",
+  "Product question about battery",
+];
+const QUEUES = ["General", "Billing", "Returns", "VIP", "Technical", "Onboarding"];
+const STATUSES = ["open", "pending", "on_hold", "solved", "closed"];
+const AGENT_STATUSES = ["available", "away", "busy", "offline"];
+const PRIORITIES = ["low", "normal", "high", "urgent"];
+const TAGS = ["shipping", "damaged", "refund", "vip", "billing", "bug", "feedback", "urgent", "returns", "login"];
+const PLANS = ["starter", "team", "business", "enterprise"];
+const SETTINGS_OBJECTS = ["VIP routing rule", "Refund macro", "Open tickets view", "Escalation rule", "Greeting shortcut", "Weekend hours"];
+const SECTIONS = Object.values(SettingsSection);
+const COMMENTS = ["Quick and kind", "Took too long", "Solved my problem", "Friendly agent", "Still waiting for the refund"];
+
+export const userId = (rank: number) => `u-${rank}`;
+export const customerId = (rank: number) => `cu-${rank}`;
+export const conversationId = (rank: number) => `c-${rank}`;
+
+export function userName(rank: number): string {
+  return `${FIRST[rank % FIRST.length]} ${LAST[Math.floor(rank / FIRST.length) % LAST.length]}${rank >= FIRST.length * LAST.length ? ` ${rank}` : ""}`;
+}
+
+export function userEmail(rank: number): string {
+  return `${userName(rank).toLowerCase().replace(/[^a-z0-9]+/g, ".")}@example.com`;
+}
+
+/** Mostly distinct names; a few are shared, as in real customer bases. */
+export function customerName(rank: number): string {
+  const h = mix(rank, 7);
+  const initial = String.fromCharCode(65 + (h % 26));
+  return `${FIRST[(h >>> 5) % FIRST.length]} ${initial}. ${LAST[(h >>> 11) % LAST.length]}`;
+}
+
+export function conversationSubject(rank: number): string {
+  return `${TOPICS[mix(rank, 3) % TOPICS.length]} ${10_000 + rank}`;
+}
+
+/** Sizes and Zipf laws of one workspace's directory. */
+export interface WorkspacePlan {
+  id: string;
+  users: number;
+  customers: number;
+  conversations: number;
+  zipfUsers: Zipf;
+  zipfCustomers: Zipf;
+  zipfConversations: Zipf;
+  seed: number;
+}
+
+export function workspacePlan(id: string, sizes: { users: number; customers: number; conversations: number }, seed: number): WorkspacePlan {
+  return {
+    id,
+    ...sizes,
+    zipfUsers: new Zipf(sizes.users),
+    zipfCustomers: new Zipf(sizes.customers),
+    zipfConversations: new Zipf(sizes.conversations),
+    seed,
+  };
+}
+
+/** The customer a conversation belongs to: itself Zipf-distributed, fixed per conversation. */
+export function customerOfConversation(plan: WorkspacePlan, conversation: number): number {
+  return plan.zipfCustomers.rank(random(mix(plan.seed ^ 0x5bd1e995, conversation))());
+}
+
+const change = (field: string, before: JsonValue, after: JsonValue): FieldChangeRecord => ({ field, before, after });
+
+/** Event `n` of the workspace, occurring at `occurredAt`. */
+export function makeEvent(plan: WorkspacePlan, n: number, occurredAt: Date, keyPrefix = "bench"): NewAuditEvent {
+  const next = random(mix(plan.seed, n));
+  const choose = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)];
+  const user = () => plan.zipfUsers.rank(next());
+  const userRef = (rank: number) => ({ id: userId(rank), name: userName(rank), email: userEmail(rank) });
+  const userActor = (): ActorRecord => {
+    const rank = user();
+    return { kind: ActorKind.USER, id: userId(rank), name: userName(rank) };
+  };
+  const anyActor = (): ActorRecord => {
+    const r = next();
+    if (r < 0.8) return userActor();
+    if (r < 0.95) {
+      const rule = Math.floor(next() * 12);
+      return { kind: ActorKind.AUTOMATION, id: `rule-${rule}`, name: `Routing rule ${rule}` };
+    }
+    if (r < 0.98) return { kind: ActorKind.SYSTEM, id: null, name: "Platform" };
+    const key = Math.floor(next() * 4);
+    return { kind: ActorKind.API_CLIENT, id: `key-${key}`, name: `Integration ${key}` };
+  };
+  const conversation = () => {
+    const rank = plan.zipfConversations.rank(next());
+    return { rank, ref: { id: conversationId(rank), subject: conversationSubject(rank) } };
+  };
+  const common = {
+    idempotencyKey: `${keyPrefix}-${plan.id}-${n}`,
+    occurredAt,
+    metadata: next() < 0.7 ? ({ channel: choose(["email", "chat", "phone", "api"]), ticket: 100_000 + n } as JsonValue) : null,
+    source: next() < 0.5 ? { ip: `203.0.113.${n % 250}`, userAgent: "agent-console/4.2 (Windows NT 10.0; Win64; x64)", requestId: `req-${n}` } : null,
+  };
+
+  const pick = next();
+  if (pick < 0.5) {
+    const { rank, ref } = conversation();
+    const customerRank = customerOfConversation(plan, rank);
+    const customer = next() < 0.9 ? { id: customerId(customerRank), name: customerName(customerRank) } : null;
+    const a = next();
+    const base = { ...common, type: AuditEventType.CONVERSATION as const, actor: anyActor() };
+    const targets = { conversation: ref, customer, subjectUser: null, csat: null };
+    if (a < 0.3) {
+      const from = choose(STATUSES);
+      return { ...base, action: "conversation.status_changed", targets, changes: [change("status", from, choose(STATUSES.filter((s) => s !== from)))] };
+    }
+    if (a < 0.5) return { ...base, action: "conversation.assigned", targets: { ...targets, subjectUser: userRef(user()) }, changes: [] };
+    if (a < 0.65) {
+      const before = [choose(TAGS)];
+      return { ...base, action: "conversation.tags_changed", targets, changes: [change("tags", before, [...before, choose(TAGS)])] };
+    }
+    if (a < 0.75) return { ...base, action: "conversation.updated", targets, changes: [change("subject", ref.subject, `${ref.subject} (follow-up)`)] };
+    if (a < 0.85) return { ...base, action: "conversation.priority_changed", targets, changes: [change("priority", choose(PRIORITIES), choose(PRIORITIES))] };
+    if (a < 0.93) return { ...base, action: "conversation.created", targets, changes: [] };
+    if (a < 0.98) {
+      const csat = { surveyId: `s-${n}`, rating: 1 + Math.floor(next() * 5), ratingScale: 5, comment: next() < 0.5 ? choose(COMMENTS) : null };
+      return { ...base, action: "conversation.csat_answered", targets: { ...targets, csat }, changes: [] };
+    }
+    return { ...base, action: "conversation.csat_survey_sent", targets, changes: [] };
+  }
+  if (pick < 0.65) {
+    const base = { ...common, type: AuditEventType.WORK_SESSION as const, actor: userActor() };
+    const a = next();
+    const none = { workSession: null, conversation: null, subjectUser: null };
+    if (a < 0.2) return { ...base, action: "work_session.started", targets: { ...none, workSession: { queue: null, status: "available" } }, changes: [] };
+    if (a < 0.4) return { ...base, action: "work_session.ended", targets: none, changes: [] };
+    if (a < 0.6) {
+      return { ...base, action: "work_session.status_changed", targets: none, changes: [change("status", choose(AGENT_STATUSES), choose(AGENT_STATUSES))] };
+    }
+    if (a < 0.75) return { ...base, action: "work_session.queue_joined", targets: { ...none, workSession: { queue: choose(QUEUES), status: null } }, changes: [] };
+    const { ref } = conversation();
+    return {
+      ...base,
+      actor: next() < 0.7 ? { kind: ActorKind.AUTOMATION, id: "router", name: "Queue router" } : base.actor,
+      action: "work_session.conversation_routed",
+      targets: { workSession: { queue: choose(QUEUES), status: null }, conversation: { id: ref.id, subject: null }, subjectUser: userRef(user()) },
+      changes: [],
+    };
+  }
+  if (pick < 0.77) {
+    const base = { ...common, type: AuditEventType.AUTHORIZATION as const, actor: userActor() };
+    const a = next();
+    if (a < 0.6) return { ...base, action: "authorization.login_succeeded", targets: { subjectUser: null }, changes: [] };
+    if (a < 0.85) return { ...base, action: "authorization.logout", targets: { subjectUser: null }, changes: [] };
+    if (a < 0.93) return { ...base, action: "authorization.login_failed", targets: { subjectUser: null }, changes: [] };
+    if (a < 0.97) return { ...base, action: "authorization.password_changed", targets: { subjectUser: null }, changes: [] };
+    return { ...base, action: "authorization.role_changed", targets: { subjectUser: userRef(user()) }, changes: [change("role", "agent", "admin")] };
+  }
+  if (pick < 0.87) {
+    const rank = plan.zipfCustomers.rank(next());
+    const base = { ...common, type: AuditEventType.CUSTOMER as const, actor: anyActor(), targets: { customer: { id: customerId(rank), name: customerName(rank) } } };
+    const a = next();
+    if (a < 0.75) return { ...base, action: "customer.updated", changes: [change("phone", null, `+1 555 01${String(n % 100).padStart(2, "0")}`), change("language", "en", "de")] };
+    if (a < 0.95) return { ...base, action: "customer.created", changes: [] };
+    return { ...base, action: "customer.merged", changes: [] };
+  }
+  if (pick < 0.95) {
+    const section = choose(SECTIONS);
+    const base = { ...common, type: AuditEventType.SETTINGS as const, actor: anyActor() };
+    if (section === SettingsSection.SUPPORT_ACCESS) {
+      return { ...base, action: next() < 0.5 ? "settings.support_access_granted" : "settings.support_access_revoked", targets: { settings: { section, objectId: null, objectName: null } }, changes: [] };
+    }
+    const object = Math.floor(next() * SETTINGS_OBJECTS.length);
+    const settings = { section, objectId: `o-${object}`, objectName: SETTINGS_OBJECTS[object] };
+    const action = choose(["settings.updated", "settings.created", "settings.deleted", "settings.enabled", "settings.disabled"]);
+    return { ...base, action, targets: { settings }, changes: action === "settings.updated" ? [change("enabled", false, true)] : [] };
+  }
+  const base = { ...common, type: AuditEventType.BILLING as const, actor: userActor(), targets: { subjectUser: null } };
+  const a = next();
+  if (a < 0.4) return { ...base, action: "billing.plan_changed", changes: [change("plan", choose(PLANS), choose(PLANS))] };
+  if (a < 0.8) return { ...base, action: "billing.seats_changed", changes: [change("seats", 10 + (n % 40), 11 + (n % 40))] };
+  return { ...base, action: "billing.payment_method_added", changes: [] };
+}
+
+/** The AuditEventInput a producer sends for an event (JSON). */
+export function toInput(event: NewAuditEvent): Record<string, unknown> {
+  const input: Record<string, unknown> = {
+    idempotencyKey: event.idempotencyKey,
+    type: event.type,
+    action: event.action,
+    occurredAt: event.occurredAt.toISOString(),
+    actor: event.actor,
+    changes: event.changes,
+  };
+  for (const [name, value] of Object.entries(event.targets)) if (value !== null) input[name] = value;
+  if (event.metadata !== null) input.metadata = event.metadata;
+  if (event.source !== null) input.source = event.source;
+  return input;
+}
+
+/**
+ * The stored record, as the recorder builds it. The customer of an event on
+ * a conversation that names none is the conversation's, as the directory
+ * would give it.
+ */
+export function toRecord(plan: WorkspacePlan, event: NewAuditEvent, seq: number, recordedAt: Date): AuditEventRecord {
+  const targets = targetsOf(event);
+  const conversationCustomer = targets.conversation ? customerId(customerOfConversation(plan, Number(targets.conversation.id.slice(2)))) : null;
+  return {
+    ...event,
+    workspaceId: plan.id,
+    seq,
+    id: newEventId(recordedAt.getTime()),
+    recordedAt,
+    description: describeEvent(event),
+    customerId: targets.customer?.id ?? conversationCustomer,
+  } as AuditEventRecord;
+}
+
+/** INSERT values of a record, exactly as the recorder maps it. */
+export function rowValues(record: AuditEventRecord, event: NewAuditEvent): unknown[] {
+  return insertValues(record, contentHash(event));
+}
+
+/** A multi-row INSERT of `rows` events. */
+export function insertEventsSql(rows: number): string {
+  return `INSERT INTO audit_events (${EVENT_COLUMNS.join(", ")}, search_text) VALUES ${placeholders(rows, EVENT_COLUMNS.length + 1)}`;
+}
+
+/** The directory rows of a workspace plan: every user, customer and conversation it can mention. */
+export function directoryRows(plan: WorkspacePlan, asOf: Date): { users: unknown[][]; customers: unknown[][]; conversations: unknown[][] } {
+  const users = Array.from({ length: plan.users }, (_, k) => [plan.id, userId(k), userName(k), userEmail(k), asOf]);
+  const customers = Array.from({ length: plan.customers }, (_, k) => [plan.id, customerId(k), customerName(k), asOf]);
+  const conversations = Array.from({ length: plan.conversations }, (_, k) => [
+    plan.id,
+    conversationId(k),
+    conversationSubject(k),
+    asOf,
+    customerId(customerOfConversation(plan, k)),
+    asOf,
+  ]);
+  return { users, customers, conversations };
+}
+
+export const DIRECTORY_INSERTS = {
+  users: (rows: number) => `INSERT INTO users (workspace_id, id, name, email, name_occurred_at) VALUES ${placeholders(rows, 5)}`,
+  customers: (rows: number) => `INSERT INTO customers (workspace_id, id, name, name_occurred_at) VALUES ${placeholders(rows, 4)}`,
+  conversations: (rows: number) =>
+    `INSERT INTO conversations (workspace_id, id, subject, subject_occurred_at, customer_id, customer_occurred_at) VALUES ${placeholders(rows, 6)}`,
+};

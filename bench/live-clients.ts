@@ -1,0 +1,272 @@
+/**
+ * Live-tail subscribers in a process of their own (forked by the live-tail
+ * part): many graphql-ws clients against the service, or plain `ws` sockets
+ * against the floor server, one subscription per socket. The parent drives
+ * it over IPC: open, await the warm-up events, collect the measured events.
+ * Receipt times are wall-clock milliseconds, comparable with the parent's.
+ */
+import { Client, createClient } from "graphql-ws";
+import WebSocket from "ws";
+import { summarize, LatencySummary, sleep, wallClock } from "./stats";
+
+export interface SubscriberSpec {
+  /** ws:// URL of the service's /graphql, or of the floor server. */
+  url: string;
+  /** The conversation to follow; null: the whole workspace. */
+  conversationId: string | null;
+}
+
+export interface RecordedEvent {
+  id: string;
+  conversationId: string;
+  /** Wall clock just before the recording request was sent. */
+  sentAt: number;
+  /** Wall clock when its response (sent after commit) was received. */
+  respondedAt: number;
+}
+
+export type ToClients =
+  | { type: "open"; mode: "graphql" | "floor"; token: string; subscribers: SubscriberSpec[]; wave: number; timeoutMs: number }
+  | { type: "await"; warmup: { id: string; conversationId: string }[]; timeoutMs: number }
+  | { type: "collect"; events: RecordedEvent[]; drainMs: number }
+  | { type: "close" };
+
+export interface DeliveryResult {
+  subscribers: number;
+  expected: number;
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  /** Events a subscription received that are not of its conversation. */
+  unexpected: number;
+  /** Latency from the recording request's send to receipt (upper bound of commit to receipt). */
+  fromSent: LatencySummary;
+  /** Latency from the recording response to receipt (lower bound: the service answers after commit). */
+  fromResponse: LatencySummary;
+  /** How long after the last recording response the last delivery arrived. */
+  drainMs: number;
+  errors: number;
+  firstError?: string;
+  closes: Record<string, number>;
+}
+
+export type FromClients =
+  | { type: "opened"; connected: number; failed: number; elapsedMs: number; firstError?: string }
+  | { type: "ready"; ready: number; notReady: number; elapsedMs: number }
+  | { type: "result"; result: DeliveryResult }
+  | { type: "closed" }
+  | { type: "error"; message: string };
+
+const CONVERSATION_TAIL = `subscription ConversationTail($id: ID!) {
+  tail: conversationAuditEvents(conversationId: $id) { cursor node { id metadata } }
+}`;
+const WORKSPACE_TAIL = `subscription WorkspaceTail {
+  tail: workspaceAuditEvents { cursor node { id metadata } }
+}`;
+
+interface Subscriber {
+  conversationId: string | null;
+  /** First receipt of each event id. */
+  firstSeen: Map<string, number>;
+  /** Receipts of each event id beyond the first. */
+  repeats: number;
+  lastReceipt: number;
+  close(): Promise<void> | void;
+}
+
+const subscribers: Subscriber[] = [];
+let errors = 0;
+let firstError: string | undefined;
+const closes: Record<string, number> = {};
+
+function fail(error: unknown): void {
+  errors += 1;
+  firstError ??= error instanceof Error ? error.message : typeof error === "object" ? JSON.stringify(error) : String(error);
+}
+
+function receive(subscriber: Subscriber, id: string | undefined): void {
+  const at = wallClock();
+  if (!id) return fail(new Error("a delivery without node.id"));
+  if (subscriber.firstSeen.has(id)) subscriber.repeats += 1;
+  else subscriber.firstSeen.set(id, at);
+  subscriber.lastReceipt = at;
+}
+
+function newSubscriber(conversationId: string | null): Subscriber {
+  return { conversationId, firstSeen: new Map(), repeats: 0, lastReceipt: 0, close: () => undefined };
+}
+
+/** graphql-ws's own client, one per socket, no retries. Resolves once acknowledged. */
+function openGraphQL(spec: SubscriberSpec, token: string): Promise<Subscriber> {
+  return new Promise((resolve, reject) => {
+    const subscriber = newSubscriber(spec.conversationId);
+    let acknowledged = false;
+    const client: Client = createClient({
+      url: spec.url,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      lazy: false,
+      retryAttempts: 0,
+      onNonLazyError: (error) => {
+        if (!acknowledged) reject(error);
+      },
+      on: {
+        connected: () => {
+          acknowledged = true;
+          resolve(subscriber);
+        },
+        closed: (event) => {
+          const code = String((event as { code?: number }).code ?? "unknown");
+          closes[code] = (closes[code] ?? 0) + 1;
+          if (!acknowledged) reject(new Error(`closed with ${code} before acknowledgement`));
+        },
+      },
+    });
+    subscriber.close = () => client.dispose();
+    client.subscribe<{ tail: { node: { id: string } } }>(
+      spec.conversationId === null ? { query: WORKSPACE_TAIL } : { query: CONVERSATION_TAIL, variables: { id: spec.conversationId } },
+      {
+        next: (result) => {
+          if (result.errors?.length) return fail(new Error(JSON.stringify(result.errors)));
+          receive(subscriber, result.data?.tail?.node?.id);
+        },
+        error: fail,
+        complete: () => undefined,
+      },
+    );
+  });
+}
+
+/** A plain WebSocket to the floor server, which sends it every message of its conversation. */
+function openFloor(spec: SubscriberSpec): Promise<Subscriber> {
+  return new Promise((resolve, reject) => {
+    const subscriber = newSubscriber(spec.conversationId);
+    const url = `${spec.url}?conversation=${encodeURIComponent(spec.conversationId ?? "*")}`;
+    const socket = new WebSocket(url);
+    socket.once("open", () => resolve(subscriber));
+    socket.once("error", reject);
+    socket.on("close", (code) => {
+      closes[String(code)] = (closes[String(code)] ?? 0) + 1;
+    });
+    socket.on("message", (data) => {
+      try {
+        const message = JSON.parse(data.toString()) as { payload?: { data?: { tail?: { node?: { id?: string } } } } };
+        receive(subscriber, message.payload?.data?.tail?.node?.id);
+      } catch (error) {
+        fail(error);
+      }
+    });
+    subscriber.close = () => socket.close();
+  });
+}
+
+async function open(message: Extract<ToClients, { type: "open" }>): Promise<FromClients> {
+  const started = wallClock();
+  const deadline = Date.now() + message.timeoutMs;
+  for (let start = 0; start < message.subscribers.length && Date.now() < deadline; start += message.wave) {
+    const wave = message.subscribers.slice(start, start + message.wave);
+    const opened = await Promise.allSettled(wave.map((spec) => (message.mode === "graphql" ? openGraphQL(spec, message.token) : openFloor(spec))));
+    for (const outcome of opened) {
+      if (outcome.status === "fulfilled") subscribers.push(outcome.value);
+      else fail(outcome.reason);
+    }
+  }
+  const failed = message.subscribers.length - subscribers.length;
+  return { type: "opened", connected: subscribers.length, failed, elapsedMs: wallClock() - started, ...(firstError ? { firstError } : {}) };
+}
+
+function expectedOf(subscriber: Subscriber, events: { id: string; conversationId: string }[]): { id: string }[] {
+  return subscriber.conversationId === null ? events : events.filter((event) => event.conversationId === subscriber.conversationId);
+}
+
+async function awaitWarmup(message: Extract<ToClients, { type: "await" }>): Promise<FromClients> {
+  const started = wallClock();
+  const deadline = Date.now() + message.timeoutMs;
+  const missing = () => subscribers.filter((subscriber) => expectedOf(subscriber, message.warmup).some(({ id }) => !subscriber.firstSeen.has(id))).length;
+  let notReady = missing();
+  while (notReady > 0 && Date.now() < deadline) {
+    await sleep(20);
+    notReady = missing();
+  }
+  return { type: "ready", ready: subscribers.length - notReady, notReady, elapsedMs: wallClock() - started };
+}
+
+async function collect(message: Extract<ToClients, { type: "collect" }>): Promise<FromClients> {
+  const lastResponse = message.events.reduce((latest, event) => Math.max(latest, event.respondedAt), 0);
+  const deadline = Date.now() + message.drainMs;
+  const measured = new Set(message.events.map((event) => event.id));
+  const complete = () => subscribers.every((subscriber) => expectedOf(subscriber, message.events).every(({ id }) => subscriber.firstSeen.has(id)));
+  while (!complete() && Date.now() < deadline) await sleep(20);
+
+  const byId = new Map(message.events.map((event) => [event.id, event]));
+  const fromSent: number[] = [];
+  const fromResponse: number[] = [];
+  let expected = 0;
+  let lost = 0;
+  let duplicated = 0;
+  let unexpected = 0;
+  let lastReceipt = 0;
+  for (const subscriber of subscribers) {
+    const wanted = expectedOf(subscriber, message.events);
+    const wantedIds = new Set(wanted.map(({ id }) => id));
+    expected += wanted.length;
+    for (const { id } of wanted) {
+      const at = subscriber.firstSeen.get(id);
+      if (at === undefined) {
+        lost += 1;
+        continue;
+      }
+      const event = byId.get(id)!;
+      fromSent.push(at - event.sentAt);
+      fromResponse.push(at - event.respondedAt);
+      lastReceipt = Math.max(lastReceipt, at);
+    }
+    for (const id of subscriber.firstSeen.keys()) if (measured.has(id) && !wantedIds.has(id)) unexpected += 1;
+    duplicated += subscriber.repeats;
+  }
+  return {
+    type: "result",
+    result: {
+      subscribers: subscribers.length,
+      expected,
+      delivered: fromSent.length,
+      lost,
+      duplicated,
+      unexpected,
+      fromSent: summarize(fromSent),
+      fromResponse: summarize(fromResponse),
+      drainMs: lastReceipt > 0 ? Math.max(0, lastReceipt - lastResponse) : NaN,
+      errors,
+      ...(firstError ? { firstError } : {}),
+      closes,
+    },
+  };
+}
+
+async function close(): Promise<FromClients> {
+  await Promise.allSettled(subscribers.map((subscriber) => subscriber.close()));
+  return { type: "closed" };
+}
+
+process.on("message", (message: ToClients) => {
+  const handle = async (): Promise<FromClients> => {
+    switch (message.type) {
+      case "open":
+        return open(message);
+      case "await":
+        return awaitWarmup(message);
+      case "collect":
+        return collect(message);
+      case "close":
+        return close();
+    }
+  };
+  handle().then(
+    (reply) => {
+      process.send!(reply);
+      if (reply.type === "closed") setTimeout(() => process.exit(0), 100);
+    },
+    (error: unknown) => process.send!({ type: "error", message: error instanceof Error ? error.stack ?? error.message : String(error) }),
+  );
+});
+process.on("disconnect", () => process.exit(0));

@@ -1,0 +1,170 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { DocumentNode, execute, parse, validate } from "graphql";
+import { ContextFactory } from "../src/auth/context";
+import { TokenVerifier } from "../src/auth/tokens";
+import { createLogger } from "../src/common/logger";
+import { buildAppSchema } from "../src/server/schema";
+import { createServices } from "../src/server/services";
+import { BenchDatabase } from "./bench-database";
+import { BenchContext, Role, serviceConfig, token } from "./context";
+import { ProfileSummary, summarizeProfile } from "./cpu-profile";
+import { datasetPlan, loadDataset } from "./dataset";
+import { GraphQLHttpClient, operationBody } from "./http-client";
+import { ServiceProcess } from "./processes";
+import { ResourceMonitor, ResourceUse } from "./resources";
+import { closedLoop, LoadResult, ratio } from "./stats";
+import { WORKSPACE_LOG } from "./queries";
+
+/**
+ * 4. Execution overhead: requests per second of `viewer` and of a first page
+ * of 50 through the whole HTTP stack (a service process), beside graphql-js
+ * `execute` of the same operation on the same schema in this process, with a
+ * context from the service's own ContextFactory (the token is verified each
+ * time, as over HTTP). Then a CPU profile of a service process under each
+ * load, summarized by package and function.
+ */
+
+const WORKSPACE = "ws-large";
+const VIEWER = `query Viewer { viewer { userId role workspaceId } }`;
+
+interface Operation {
+  name: string;
+  query: string;
+  variables: Record<string, unknown>;
+}
+
+const OPERATIONS: Operation[] = [
+  { name: "viewer", query: VIEWER, variables: {} },
+  { name: "first page of 50", query: WORKSPACE_LOG, variables: { first: 50 } },
+];
+
+export interface OverheadOperation {
+  name: string;
+  http: LoadResult;
+  httpResources: ResourceUse;
+  execute: LoadResult;
+  executeResources: ResourceUse;
+  /** HTTP requests/s over execute operations/s. */
+  httpOverExecute: number;
+  profile?: ProfileSummary;
+}
+
+export interface OverheadResults {
+  concurrency: number;
+  seconds: number;
+  events: number;
+  operations: OverheadOperation[];
+  profileNote: string;
+}
+
+export async function runOverhead(context: BenchContext): Promise<OverheadResults> {
+  const profile = context.profile.overhead;
+  const database = await BenchDatabase.create(context.server, "overhead");
+  const profileDir = mkdtempSync(path.join(os.tmpdir(), "audit-bench-prof-"));
+  let service: ServiceProcess | undefined;
+  let profiled: ServiceProcess | undefined;
+  try {
+    const loadPool = database.pool(3);
+    await loadDataset(loadPool, database.name, datasetPlan(profile.events, { workspaces: 1 }), context.log);
+    await loadPool.end();
+    const pool = database.pool(2);
+    const adminToken = await token(context, Role.ADMIN, WORKSPACE, "admin-bench");
+    const seconds = profile.seconds * 1000;
+    const load = (run: () => Promise<unknown>) =>
+      closedLoop({ concurrency: profile.concurrency, operations: Number.MAX_SAFE_INTEGER, maxMs: seconds, run: () => run().then(() => undefined) });
+    const warm = (run: () => Promise<unknown>) =>
+      closedLoop({ concurrency: profile.concurrency, operations: 200, maxMs: 2_000, run: () => run().then(() => undefined) });
+
+    // Over HTTP, against a service process.
+    service = await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret });
+    const runningService = service;
+    const httpMonitor = new ResourceMonitor(pool, () => [runningService.pid]);
+    const client = new GraphQLHttpClient(service.graphqlUrl, profile.concurrency);
+    const http = new Map<string, { result: LoadResult; resources: ResourceUse }>();
+    for (const operation of OPERATIONS) {
+      const body = operationBody(operation.query, operation.variables);
+      const request = () => client.expectData(body, adminToken);
+      await warm(request);
+      http.set(operation.name, await httpMonitor.measure(() => load(request)));
+    }
+    client.close();
+    await service.stop();
+    service = undefined;
+
+    // In this process: the same schema, the same context factory, graphql-js execute.
+    const dataSource = await database.dataSource();
+    const config = serviceConfig(context, database.url);
+    const logger = createLogger("silent");
+    const services = createServices(dataSource, config, logger);
+    const schema = await buildAppSchema(services);
+    const contexts = new ContextFactory({ verifier: new TokenVerifier(config.auth), services, logger, introspection: config.introspection });
+    const executeMonitor = new ResourceMonitor(pool, () => []);
+    const executed = new Map<string, { result: LoadResult; resources: ResourceUse }>();
+    for (const operation of OPERATIONS) {
+      const document: DocumentNode = parse(operation.query);
+      const problems = validate(schema, document);
+      if (problems.length > 0) throw new Error(`${operation.name}: ${problems[0].message}`);
+      const run = async () => {
+        const contextValue = await contexts.forHttp({ authorization: `Bearer ${adminToken}`, query: operation.query, requestId: randomUUID() });
+        const result = await execute({ schema, document, variableValues: operation.variables, contextValue });
+        if (result.errors?.length) throw new Error(result.errors[0].message);
+      };
+      await warm(run);
+      executed.set(operation.name, await executeMonitor.measure(() => load(run)));
+    }
+    await services.bus.close();
+
+    // Where the time goes: a profiled service process under each load in turn.
+    profiled = await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret, nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profileDir] });
+    const profileClient = new GraphQLHttpClient(profiled.graphqlUrl, profile.concurrency);
+    const windows = new Map<string, { fromUs: number; toUs: number }>();
+    for (const operation of OPERATIONS) {
+      const body = operationBody(operation.query, operation.variables);
+      const request = () => profileClient.expectData(body, adminToken);
+      await warm(request);
+      const fromUs = Number(process.hrtime.bigint() / 1000n);
+      await load(request);
+      windows.set(operation.name, { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) });
+    }
+    profileClient.close();
+    await profiled.stop();
+    profiled = undefined;
+    const profileFile = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile"));
+
+    const operations = OPERATIONS.map((operation): OverheadOperation => {
+      const overHttp = http.get(operation.name)!;
+      const inProcess = executed.get(operation.name)!;
+      return {
+        name: operation.name,
+        http: overHttp.result,
+        httpResources: overHttp.resources,
+        execute: inProcess.result,
+        executeResources: inProcess.resources,
+        httpOverExecute: ratio(overHttp.result.perSecond, inProcess.result.perSecond),
+        ...(profileFile ? { profile: summarizeProfile(path.join(profileDir, profileFile), windows.get(operation.name)) } : {}),
+      };
+    });
+    for (const operation of operations) {
+      context.log(
+        `overhead: ${operation.name}: HTTP ${operation.http.perSecond} req/s (p50 ${operation.http.latency.p50} ms), execute ${operation.execute.perSecond} op/s (p50 ${operation.execute.latency.p50} ms)`,
+      );
+    }
+    return {
+      concurrency: profile.concurrency,
+      seconds: profile.seconds,
+      events: profile.events,
+      operations,
+      profileNote: profileFile
+        ? "node --cpu-prof on a separate service process (1 ms sampling), samples cut to each load's window; percentages are of the main thread's busy (non-idle) time."
+        : "no CPU profile was written",
+    };
+  } finally {
+    await service?.stop();
+    await profiled?.stop();
+    rmSync(profileDir, { recursive: true, force: true });
+    await database.drop();
+  }
+}

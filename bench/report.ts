@@ -1,0 +1,404 @@
+import type { IngestConfiguration, IngestResults } from "./ingest";
+import { BATCHED_TARGET_RATIO, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
+import type { LiveResults, LiveRun } from "./live-tail";
+import type { OverheadResults } from "./overhead";
+import type { Check, QueryMeasurement, QueryResult, QueryResults } from "./queries";
+import { QUERY_TARGETS } from "./queries";
+import type { ResourceUse } from "./resources";
+import type { BenchResults } from "./results-file";
+
+
+/**
+ * docs/performance.md, written from a run's results: the machine, one table
+ * per part with target, measured value, baseline and MET/MISSED, and for each
+ * miss what was measured while it ran. A reading is only stated when a
+ * measurement shows it (a saturated process, lock waits, disk reads);
+ * otherwise the report says the cause is not yet measured.
+ */
+
+/** A process above this share of one core counts as saturated. */
+const SATURATED_PERCENT = 85;
+
+const number = (value: number, decimals = 0) =>
+  Number.isFinite(value) ? value.toLocaleString("en", { minimumFractionDigits: decimals, maximumFractionDigits: decimals }) : "n/a";
+const ms = (value: number) => (Number.isFinite(value) ? (value >= 100 ? number(value, 0) : value >= 10 ? number(value, 1) : number(value, 2)) : "n/a");
+const mib = (bytes: number) => `${number(bytes / 2 ** 20, bytes < 10 * 2 ** 20 ? 1 : 0)} MiB`;
+const status = (met: boolean | null) => (met === null ? "not measured" : met ? "MET" : "**MISSED**");
+const escape = (text: string) => text.replace(/\|/g, "\\|");
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((row) => `| ${row.map(escape).join(" | ")} |`)].join("\n");
+}
+
+interface SummaryLine {
+  part: string;
+  subject: string;
+  check: Check;
+  cause?: string;
+}
+
+export function renderReport(results: BenchResults, jsonPath: string): string {
+  const summary: SummaryLine[] = [];
+  const sections: string[] = [];
+  if (results.ingest) sections.push(ingestSection(results.ingest, summary, results.machine.cores));
+  if (results.queries) sections.push(querySection(results.queries, summary, results.machine.cores));
+  if (results.live) sections.push(liveSection(results.live, summary));
+  if (results.overhead) sections.push(overheadSection(results.overhead));
+  const machine = results.machine;
+  const settings = machine.database.settings;
+  const lines = [
+    "# Performance",
+    "",
+    `Written by \`npm run bench\` (\`--size ${results.size}\`, parts: ${results.parts.join(", ")}) on ${results.startedAt.slice(0, 10)} ` +
+      `at commit \`${machine.commit}\`${machine.dirty ? " with uncommitted changes in the work tree" : ""}; it ran ${number(results.durationMs / 60_000, 1)} min. ` +
+      `Every figure below comes from that run; all raw figures are in [\`${jsonPath}\`](../${jsonPath}).`,
+    "",
+    ...(results.size === "smoke"
+      ? [
+          "> **Smoke size.** Counts are far below the issue's (few events, few subscribers, seconds of load): the run proves the harness works end to end. " +
+            "Its figures are not the issue's measurements, and its MET/MISSED marks only say how this small run compared. Run `npm run bench` (full size) for the real ones.",
+          "",
+        ]
+      : []),
+    "## Machine",
+    "",
+    table(
+      ["what", "value"],
+      [
+        ["CPU", `${machine.cores} cores (${machine.cpuModel})`],
+        ["memory", `${number(machine.memoryBytes / 2 ** 30, 1)} GiB`],
+        ["OS", machine.os],
+        ["Node.js", machine.node],
+        ["database server", machine.database.version],
+        ["innodb_buffer_pool_size", settings.innodb_buffer_pool_size ? mib(Number(settings.innodb_buffer_pool_size)) : "n/a"],
+        ["innodb_flush_log_at_trx_commit", settings.innodb_flush_log_at_trx_commit ?? "n/a"],
+        ["other server settings", Object.entries(settings).filter(([name]) => !["innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit"].includes(name)).map(([name, value]) => `${name}=${value}`).join(", ")],
+        ["redis-server", machine.redisServer ?? "not installed"],
+        ["commit", `${machine.commit}${machine.dirty ? " (work tree had uncommitted changes)" : ""}`],
+      ],
+    ),
+    "",
+    "The load generator, the service, the subscriber processes and the database server all run on this one machine and share its cores: " +
+      "every throughput figure is what the whole machine did, and each table shows the CPU each process used while it was measured.",
+    "",
+    "## Targets",
+    "",
+    summary.length > 0
+      ? table(
+          ["part", "what", "target", "measured", "result"],
+          summary.map((line) => [line.part, line.subject, line.check.target, line.check.measured, status(line.check.met)]),
+        )
+      : "No target was measured in this run.",
+    "",
+    `${summary.filter((line) => line.check.met === true).length} met, ${summary.filter((line) => line.check.met === false).length} missed, ${summary.filter((line) => line.check.met === null).length} not measured.`,
+    "",
+    ...(results.failures.length > 0
+      ? ["## Parts that failed", "", ...results.failures.map((failure) => `- **${failure.part}**: ${failure.message.split("\n")[0]}`), ""]
+      : []),
+    ...sections,
+    "## Misses and their measured causes",
+    "",
+    ...missList(summary),
+    "",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+function missList(summary: SummaryLine[]): string[] {
+  const misses = summary.filter((line) => line.check.met === false);
+  if (misses.length === 0) return ["No target was missed in this run."];
+  return misses.map((line) => `- **${line.part}, ${line.subject}**: ${line.check.target}, measured ${line.check.measured}. ${line.cause ?? "Cause not yet measured."}`);
+}
+
+/** CPU of each process during a measurement, and the reading when one was saturated. */
+function cpuFacts(resources: ResourceUse, cores: number, serviceName = "service"): { facts: string; readings: string[] } {
+  const facts = `${serviceName} ${number(resources.serviceCpuPercent)}%, database server ${number(resources.databaseCpuPercent)}%, load generator ${number(resources.benchCpuPercent)}% of one core`;
+  const readings: string[] = [];
+  if (resources.serviceCpuPercent >= SATURATED_PERCENT) {
+    readings.push(`the ${serviceName} process was CPU-bound (${number(resources.serviceCpuPercent)}% of one core; its JavaScript runs on one thread)`);
+  }
+  const total = resources.serviceCpuPercent + (Number.isFinite(resources.databaseCpuPercent) ? resources.databaseCpuPercent : 0) + resources.benchCpuPercent;
+  if (total >= cores * 100 * 0.85) readings.push(`the machine's ${cores} cores were saturated (${number(total)}% of ${cores * 100}% in all)`);
+  return { facts, readings };
+}
+
+// 1. Ingest ------------------------------------------------------------------
+
+function ingestCause(configuration: IngestConfiguration, all: IngestConfiguration[], cores: number): string {
+  const service = configuration.service;
+  const raw = configuration.raw;
+  const requests = Math.max(1, service.requests);
+  const counters = service.resources.counters;
+  const cpu = cpuFacts(service.resources, cores);
+  const readings = [...cpu.readings];
+  if (configuration.workspaces === 1 && configuration.clients > 1 && counters.Innodb_row_lock_waits > 0) {
+    const spread = all.find((other) => other.batch === configuration.batch && other.clients === configuration.clients && other.workspaces > 1);
+    readings.push(
+      `the ${configuration.clients} writers of one workspace waited on its row lock ${number(counters.Innodb_row_lock_waits)} times (${number(counters.Innodb_row_lock_time)} ms in all)` +
+        (spread ? `; the same load over ${spread.workspaces} workspaces stored ${number(spread.service.eventsPerSecond)} events/s` : ""),
+    );
+  }
+  if (configuration.batch === 1) {
+    readings.push(
+      `each single-event request took ${ms(service.load.latency.p50)} ms at p50, so ${configuration.clients} client(s) can send at most about ${number((configuration.clients / Math.max(0.001, service.load.latency.mean)) * 1000)} requests/s`,
+    );
+  }
+  return (
+    `Measured while it ran: ${cpu.facts}; ${number((service.resources.serviceCpuSeconds * 1000) / requests, 2)} ms of service CPU, ` +
+    `${number(counters.Questions / requests, 1)} statements and ${number(counters.Innodb_data_fsyncs / requests, 2)} fsyncs per request ` +
+    `(raw: ${number(raw.resources.counters.Questions / Math.max(1, raw.requests), 1)} statements and ${number(raw.resources.counters.Innodb_data_fsyncs / Math.max(1, raw.requests), 2)} fsyncs). ` +
+    (readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured: no process was saturated and no lock wait was counted.")
+  );
+}
+
+function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: number): string {
+  const rows = ingest.configurations.map((c) => [
+    number(c.batch),
+    number(c.clients),
+    number(c.workspaces),
+    number(c.service.events),
+    number(c.service.eventsPerSecond),
+    `${ms(c.service.load.latency.p50)} / ${ms(c.service.load.latency.p99)}`,
+    number(c.raw.eventsPerSecond),
+    `${ms(c.raw.load.latency.p50)} / ${ms(c.raw.load.latency.p99)}`,
+    number(c.serviceOverRaw, 2),
+    `${number(c.service.resources.serviceCpuPercent)}% / ${number(c.service.resources.databaseCpuPercent)}%`,
+    number(c.service.resources.counters.Innodb_row_lock_waits),
+    c.target.text,
+    status(c.target.met) + (c.service.load.errors ? ` (${c.service.load.errors} errors)` : ""),
+  ]);
+  for (const c of ingest.configurations) {
+    summary.push({
+      part: "ingest",
+      subject: `batch ${c.batch}, ${c.clients} client(s), ${c.workspaces} workspace(s)`,
+      check: { target: c.target.text, measured: c.batch === 1 ? `${number(c.service.eventsPerSecond)} events/s` : `${number(c.serviceOverRaw, 2)} x raw (${number(c.service.eventsPerSecond)} vs ${number(c.raw.eventsPerSecond)} events/s)`, met: c.target.met },
+      cause: c.target.met ? undefined : ingestCause(c, ingest.configurations, cores),
+    });
+  }
+  return [
+    "## 1. Ingest",
+    "",
+    `\`recordAuditEvents\` over HTTP (keep-alive, one socket per client), ${Object.entries(ingest.eventsPerConfiguration).map(([batch, events]) => `${number(events)} events at batch ${batch}`).join(", ")} per configuration ` +
+      `(about ${number(ingest.eventBytes)} bytes of JSON per event, the event types and actions of a help desk). ` +
+      "Raw: the same rows (the recorder's own row mapping) as one multi-row `INSERT` per batch into `audit_events`, autocommit, through mysql2 from as many connections. " +
+      "Every configuration starts from empty tables, for the service and for raw. " +
+      `Targets: batched (100, 500) >= ${BATCHED_TARGET_RATIO} x raw at the same batch size and clients; single-event requests >= ${number(SINGLE_TARGET_EVENTS_PER_SECOND)} events/s. ` +
+      "The 4-workspace rows spread the 4 clients over 4 workspaces, which the service does not serialize against each other.",
+    "",
+    table(
+      ["batch", "clients", "workspaces", "events", "service events/s", "service p50 / p99 ms", "raw events/s", "raw p50 / p99 ms", "service / raw", "service / database CPU", "row-lock waits", "target", "result"],
+      rows,
+    ),
+    "",
+  ].join("\n");
+}
+
+// 2. Queries -----------------------------------------------------------------
+
+function perRequest(resources: ResourceUse, requests: number, counter: keyof ResourceUse["counters"]): number {
+  return resources.counters[counter] / Math.max(1, requests);
+}
+
+function queryCause(query: QueryResult, check: Check, queries: QueryResults, cores: number): string {
+  const page = /^page (\d+)/.exec(check.target)?.[1];
+  const concurrency = Number(/c=(\d+)/.exec(check.target)?.[1] ?? 1);
+  const deep = check.target.includes(`page ${queries.deepPage} p95`);
+  const pageNumber = page ? Number(page) : 1;
+  const m: QueryMeasurement | undefined = query.measurements.find((item) => item.page === (deep ? queries.deepPage : pageNumber) && item.concurrency === (deep ? 1 : concurrency));
+  if (!m) return "Cause not yet measured.";
+  const readings: string[] = [];
+  const cpu = cpuFacts(m.httpResources, cores);
+  readings.push(...cpu.readings);
+  const httpStatements = perRequest(m.httpResources, m.http.completed, "Questions");
+  const rawStatements = perRequest(m.rawResources, m.raw.completed, "Questions");
+  const diskReads = m.httpResources.counters.Innodb_buffer_pool_reads + m.rawResources.counters.Innodb_buffer_pool_reads;
+  if (diskReads > 0) readings.push(`${number(diskReads)} pages were read from disk during these measurements (buffer pool ${mib(queries.bufferPoolBytes)}, audit_events ${mib(queries.dataset.auditEventsBytes)})`);
+  if (check.target.startsWith("first page, c=1") && m.raw.latency.p95 > QUERY_TARGETS.firstPageP95Ms) {
+    readings.push(`the page's SQL alone takes ${ms(m.raw.latency.p95)} ms at p95`);
+  }
+  if (deep) {
+    const first = query.measurements.find((item) => item.page === 1 && item.concurrency === 1);
+    if (first && m.raw.latency.p95 > first.raw.latency.p95 * QUERY_TARGETS.deepOverFirstP95) {
+      readings.push(`the SQL itself is slower on page ${queries.deepPage} (raw p95 ${ms(m.raw.latency.p95)} vs ${ms(first.raw.latency.p95)} ms)`);
+    }
+  }
+  if (httpStatements > rawStatements + 0.5) readings.push(`each HTTP request ran ${number(httpStatements, 1)} statements against raw's ${number(rawStatements, 1)}`);
+  return (
+    `Measured over HTTP: ${cpu.facts}; ${number(httpStatements, 1)} statements per request (raw ${number(rawStatements, 1)}); HTTP p50 ${ms(m.http.latency.p50)} ms against raw ${ms(m.raw.latency.p50)} ms. ` +
+    (readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured: no process was saturated and no page came from disk.")
+  );
+}
+
+function querySection(queries: QueryResults, summary: SummaryLine[], cores: number): string {
+  const d = queries.dataset;
+  const rows: string[][] = [];
+  for (const query of queries.queries) {
+    for (const m of query.measurements) {
+      rows.push([
+        query.name,
+        m.page === 1 ? "1" : number(m.page),
+        String(m.concurrency),
+        `${ms(m.http.latency.p50)} / ${ms(m.http.latency.p95)} / ${ms(m.http.latency.p99)}`,
+        `${ms(m.raw.latency.p50)} / ${ms(m.raw.latency.p95)} / ${ms(m.raw.latency.p99)}`,
+        number(m.http.latency.p50 / m.raw.latency.p50, 1),
+        number(m.http.latency.p95 / m.raw.latency.p95, 1),
+        number(m.http.perSecond),
+        `${number(m.httpResources.serviceCpuPercent)}%`,
+        m.http.errors || m.raw.errors ? `${m.http.errors + m.raw.errors}` : "0",
+      ]);
+    }
+    if (query.deepPage === null) rows.push([query.name, number(queries.deepPage), "-", `not measured: only ${number(query.pagesAvailable ?? 0)} pages`, "", "", "", "", "", ""]);
+    for (const check of query.checks) {
+      summary.push({ part: "queries", subject: query.name, check, cause: check.met === false ? queryCause(query, check, queries, cores) : undefined });
+    }
+  }
+  const pool = queries.bufferPoolBytes;
+  const fits = d.auditEventsBytes <= pool;
+  return [
+    "## 2. Queries",
+    "",
+    `Dataset: ${number(d.events)} events over 12 months in ${number(d.workspaces)} workspaces (the largest holds ${number(d.largestWorkspaceEvents)}; the others share the rest in proportion to 1/rank), ` +
+      "actors, customers and conversations Zipf-distributed (s = 1.07) within each workspace; " +
+      `written with multi-row INSERTs in ${number(d.elapsedMs / 1000, 1)} s (${number(d.eventsPerSecond)} events/s), then ANALYZE TABLE. ` +
+      `\`audit_events\` holds ${mib(d.auditEventsDataBytes)} of rows and ${mib(d.auditEventsIndexBytes)} of indexes.`,
+    "",
+    `Every query runs in the largest workspace on its busiest user, conversation and customer (the deepest logs), with an ADMIN token. Pages of ${queries.pageSize}; ` +
+      `page ${queries.deepPage} is reached by following \`endCursor\` over HTTP, then measured like page 1. ${number(queries.requestsPerMeasurement)} requests per measurement after a warm-up. ` +
+      "HTTP: the operation over keep-alive HTTP, selecting id, type, action, occurredAt, recordedAt, description, actor and changes of each event, and pageInfo. " +
+      "Raw: the SQL the service builds for the same page (`logs.pageQuery`, its own query builder), run through a mysql2 pool with as many connections as there are HTTP clients. " +
+      "Latencies in ms as p50 / p95 / p99.",
+    "",
+    table(["query", "page", "clients", "HTTP p50 / p95 / p99", "raw p50 / p95 / p99", "HTTP/raw p50", "HTTP/raw p95", "HTTP req/s", "service CPU", "errors"], rows),
+    "",
+    `Targets: at concurrency 1, p95 <= ${QUERY_TARGETS.firstPageP95Ms} ms for any first page without search; at concurrency 8, p95 <= ${QUERY_TARGETS.httpOverRawP95AtConcurrency8} x raw p95; ` +
+      `page ${queries.deepPage} p95 <= ${QUERY_TARGETS.deepOverFirstP95} x page 1 p95 (concurrency 1); HTTP/raw <= ${QUERY_TARGETS.httpOverRawP50} x at p50; ` +
+      `search p95 <= ${QUERY_TARGETS.searchOverFulltextP95} x the raw FULLTEXT query of the same words (the service's own search SQL).`,
+    "",
+    "### Buffer pool",
+    "",
+    `The server's buffer pool was ${mib(pool)}; the dataset's \`audit_events\` takes ${mib(d.auditEventsBytes)} (rows and indexes), ` +
+      `so it ${fits ? "fits in the pool" : `is ${number(d.auditEventsBytes / pool, 1)} times the pool`}. ` +
+      `Over all query measurements the server read ${number(queries.bufferPool.diskReads)} pages from disk for ${number(queries.bufferPool.readRequests)} page requests ` +
+      `(hit ratio ${number(queries.bufferPool.hitRatio * 100, 3)}%; server-wide counters).`,
+    "",
+    queries.bufferPool.diskReads > 0
+      ? `What a production-sized buffer pool changes: the ${number(queries.bufferPool.diskReads)} disk reads measured here are pages that did not fit; ` +
+        `a pool of at least ${mib(d.auditEventsBytes * 1.1)} (rows plus indexes, with some room) keeps them in memory, which removes those reads from the measured latencies. ` +
+        "Each measurement's own disk reads are in the JSON (`httpResources` and `rawResources`)."
+      : "What a production-sized buffer pool changes: nothing in this run, since no measured query read a page from disk: the pages the measured queries touch stayed in the pool. " +
+        "A pool smaller than the working set, or cold pages (first queries after a restart, rarely read workspaces), would add disk reads; the queries above repeat, so they measure a warm pool.",
+    "",
+  ].join("\n");
+}
+
+// 3. Live tail ---------------------------------------------------------------
+
+function liveCause(run: LiveRun, check: Check, live: LiveResults): string {
+  const readings: string[] = [];
+  const service = run.resources.serviceCpuPercent;
+  if (service >= SATURATED_PERCENT * (run.kind === "redis" ? 2 : 1)) readings.push(`the service process${run.kind === "redis" ? "es were" : " was"} CPU-bound (${number(service)}% of one core)`);
+  if (run.clientCpuPercent >= SATURATED_PERCENT) readings.push(`the subscriber process was saturated (${number(run.clientCpuPercent)}% of one core), so receipt times include its own queueing`);
+  const closes = Object.entries(run.delivery.closes).filter(([code]) => code !== "1000");
+  if (closes.length > 0) readings.push(`sockets were closed by the server: ${closes.map(([code, count]) => `${count} with ${code}`).join(", ")}${closes.some(([code]) => code === "4480") ? " (4480: the service judged the client too slow)" : ""}`);
+  if (run.opened.failed > 0 || run.ready.notReady > 0) readings.push(`${run.opened.failed} subscribers failed to open and ${run.ready.notReady} never received the warm-up event`);
+  if (run.recordErrors > 0) readings.push(`${run.recordErrors} recording requests failed (${run.firstRecordError ?? ""})`);
+  if (check.target.startsWith("p99") && run.recordLatency.p99 > 0) readings.push(`the recording request itself took ${ms(run.recordLatency.p99)} ms at p99 (part of 'from sent')`);
+  const floor = live.runs.find((other) => other.kind === "floor" && other.scenario === run.scenario);
+  const floorText = floor ? ` The plain ws floor for the same sockets: p99 ${ms(floor.delivery.fromSent.p99)} ms.` : "";
+  return (
+    `Measured during recording: service ${number(service)}%, database ${number(run.resources.databaseCpuPercent)}%, subscriber process ${number(run.clientCpuPercent)}% of one core.${floorText} ` +
+    (readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured.")
+  );
+}
+
+function liveSection(live: LiveResults, summary: SummaryLine[]): string {
+  const rows = live.runs.map((run) => [
+    run.scenario,
+    run.kind === "redis" ? "2 instances + Redis" : run.kind === "floor" ? "plain ws floor" : "service",
+    number(run.opened.connected) + (run.opened.failed ? ` (${run.opened.failed} failed)` : ""),
+    number(run.eventsPerSecond),
+    `${number(run.delivery.delivered)} / ${number(run.delivery.expected)}`,
+    `${ms(run.delivery.fromSent.p50)} / ${ms(run.delivery.fromSent.p99)}`,
+    `${ms(run.delivery.fromResponse.p50)} / ${ms(run.delivery.fromResponse.p99)}`,
+    number(run.delivery.lost),
+    number(run.delivery.duplicated),
+    `${number(run.rssPerSubscriptionBytes / 1024, 1)} KiB`,
+    `${number(run.resources.serviceCpuPercent)}% / ${number(run.clientCpuPercent)}%`,
+  ]);
+  for (const run of live.runs) {
+    for (const check of run.checks) {
+      summary.push({
+        part: "live tail",
+        subject: `${run.scenario}${run.kind === "redis" ? ", 2 instances + Redis" : ""}`,
+        check,
+        cause: check.met === false ? liveCause(run, check, live) : undefined,
+      });
+    }
+  }
+  const seconds = live.runs[0]?.seconds ?? 0;
+  return [
+    "## 3. Live tail",
+    "",
+    "Subscribers run in a separate process, one graphql-ws client (one socket) per subscription: " +
+      "`subscription($id: ID!) { conversationAuditEvents(conversationId: $id) { cursor node { id metadata } } }`, or `workspaceAuditEvents` for the workspace rows (ADMIN token). " +
+      `Each scenario opens its subscribers, records one warm-up event per conversation and waits until every subscriber has it (so each subscription is live), then records events one per request at the fixed rate for ${number(seconds)} s, round-robin over the conversations. ` +
+      "Each subscriber's received ids are compared with the ids recorded on its conversation: lost, duplicated and misrouted deliveries are counted. " +
+      "RSS per idle subscription is the service's RSS once the subscribers are open and idle, minus its RSS before they connected, over the subscribers (a fresh service process per scenario). " +
+      "The floor is a plain `ws` server in its own process sending the same JSON bytes (a graphql-ws `next` message of the same shape and size) to the same sockets when the recorder posts to it.",
+    "",
+    `What "commit" means here: ${live.commitDefinition}`,
+    "",
+    ...(live.redisSkipped ? [`Redis runs skipped: ${live.redisSkipped}.`, ""] : live.redisVersion ? [`Redis: a private redis-server ${live.redisVersion}, two service instances; subscribers alternate between them, and so do recordings.`, ""] : []),
+    table(
+      ["scenario", "server", "subscribers", "events/s", "delivered / expected", "from sent p50 / p99 ms", "from response p50 / p99 ms", "lost", "duplicated", "RSS per subscription", "service / subscriber CPU"],
+      rows,
+    ),
+    "",
+    "Targets: 5,000 subscribers over 50 conversations at 20 events/s, p99 <= 100 ms; 1,000 subscribers on one conversation at 10 events/s, p99 <= 250 ms; nothing lost or duplicated; <= 50 KB RSS per idle subscription (judged on the service run with the most subscribers).",
+    "",
+  ].join("\n");
+}
+
+// 4. Overhead ----------------------------------------------------------------
+
+function overheadSection(overhead: OverheadResults): string {
+  const rows = overhead.operations.map((operation) => [
+    operation.name,
+    number(operation.http.perSecond),
+    `${ms(operation.http.latency.p50)} / ${ms(operation.http.latency.p99)}`,
+    `${number(operation.httpResources.serviceCpuPercent)}%`,
+    number(operation.execute.perSecond),
+    `${ms(operation.execute.latency.p50)} / ${ms(operation.execute.latency.p99)}`,
+    `${number(operation.executeResources.benchCpuPercent)}%`,
+    number(operation.httpOverExecute, 2),
+  ]);
+  const profiles = overhead.operations.flatMap((operation) =>
+    operation.profile
+      ? [
+          `### Where the time goes: ${operation.name}`,
+          "",
+          `${number(operation.profile.samples)} samples over ${number(operation.profile.windowMs / 1000, 1)} s${operation.profile.windowed ? "" : " (the whole profile: the load window could not be matched)"}; the main thread was idle ${number(operation.profile.idlePercent, 1)}% of the time. Self time, in percent of busy time:`,
+          "",
+          table(["package or service folder", "self time"], operation.profile.byPackage.map((share) => [share.name, `${number(share.percent, 1)}%`])),
+          "",
+          table(["function", "self time"], operation.profile.topFunctions.map((share) => [`\`${share.name}\``, `${number(share.percent, 1)}%`])),
+          "",
+        ]
+      : [],
+  );
+  return [
+    "## 4. Execution overhead",
+    "",
+    `${overhead.concurrency} concurrent callers for ${number(overhead.seconds)} s per measurement. HTTP: a service process, keep-alive. ` +
+      "Execute: graphql-js `execute` of the same parsed and validated document on the schema `buildAppSchema(createServices(...))` builds, in the benchmark's process, " +
+      "with a context from the service's own `ContextFactory.forHttp` (the token is verified on every call, as over HTTP), on the same database. " +
+      `The first page is \`workspaceAuditLog(first: 50)\` with the selection of part 2, in a workspace of ${number(overhead.events)} events. No target: the figures say what the HTTP stack costs.`,
+    "",
+    table(["operation", "HTTP req/s", "HTTP p50 / p99 ms", "service CPU", "execute op/s", "execute p50 / p99 ms", "bench CPU", "HTTP / execute"], rows),
+    "",
+    overhead.profileNote,
+    "",
+    ...profiles,
+  ].join("\n");
+}
+
