@@ -76,6 +76,12 @@ describe("GraphiQL in a browser", () => {
     expect(firstPage).not.toContain('"errors"');
     await page.screenshot({ path: path.join(OUTPUT, "graphiql-conversation-log.png") });
 
+    // The docs explorer shows the schema (introspection with the token).
+    await page.locator('.graphiql-sidebar button[aria-label="Show Documentation Explorer"]').click();
+    await page.locator(".graphiql-doc-explorer").getByText("Query", { exact: true }).first().click();
+    await page.locator(".graphiql-doc-explorer", { hasText: "workspaceAuditLog" }).waitFor({ timeout: 15_000 });
+    await page.locator('.graphiql-sidebar button[aria-label="Hide Documentation Explorer"]').click();
+
     // Replace the query with the live tail and start it.
     const editor = page.locator(".graphiql-query-editor .monaco-editor").first();
     await editor.click();
