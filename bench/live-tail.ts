@@ -7,7 +7,7 @@ import type { DeliveryResult, FromClients, RecordedEvent, SubscriberSpec } from 
 import type { LiveScenario } from "./options";
 import { HelperProcess, RedisProcess, ServiceProcess } from "./processes";
 import type { Check } from "./queries";
-import { ResourceMonitor, ResourceUse, cpuSeconds } from "./resources";
+import { ResourceMonitor, ResourceUse } from "./resources";
 import { LatencySummary, monotonicMs, round, sleep, summarize, wallClock } from "./stats";
 import type { FromFloor } from "./ws-floor";
 
@@ -50,6 +50,10 @@ export interface LiveRun {
   rssBeforeBytes: number;
   rssIdleBytes: number;
   rssPerSubscriptionBytes: number;
+  /** V8 heap in use after a full collection, before and once idle, and the difference per subscription. */
+  heapBeforeBytes: number;
+  heapIdleBytes: number;
+  heapPerSubscriptionBytes: number;
   recorded: number;
   recordErrors: number;
   firstRecordError?: string;
@@ -78,6 +82,8 @@ interface Target {
   wsUrls: string[];
   pids(): number[];
   rss(): number;
+  /** A full garbage collection in every server process; their V8 heap use in bytes. */
+  collectGarbage(): Promise<number>;
   /** Records (or publishes) one event; returns its id. */
   record(conversationId: string, n: number, sentAt: number): Promise<string>;
   /** Records one event per conversation (warm-up), returns their ids. */
@@ -122,7 +128,9 @@ export async function runLiveTail(context: BenchContext): Promise<LiveResults> {
     const serviceTarget = async (kind: "service" | "redis"): Promise<Target> => {
       const instances = kind === "redis" ? 2 : 1;
       const services: ServiceProcess[] = [];
-      for (let i = 0; i < instances; i++) services.push(await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret, redisUrl: kind === "redis" ? redis!.url : undefined }));
+      for (let i = 0; i < instances; i++) {
+        services.push(await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret, redisUrl: kind === "redis" ? redis!.url : undefined, inspect: true }));
+      }
       const clients = services.map((service) => new GraphQLHttpClient(service.graphqlUrl, 16));
       const recordOn = async (instance: number, events: Record<string, unknown>[]) => {
         const data = await clients[instance].data<{ recordAuditEvents: { events: { id: string }[] } }>(RECORD, { events }, tokens.service);
@@ -133,6 +141,7 @@ export async function runLiveTail(context: BenchContext): Promise<LiveResults> {
         wsUrls: services.map((service) => service.wsUrl),
         pids: () => services.map((service) => service.pid),
         rss: () => services.reduce((sum, service) => sum + service.rss(), 0),
+        collectGarbage: async () => (await Promise.all(services.map((service) => service.collectGarbage()))).reduce((a, b) => a + b, 0),
         record: async (conversationId, n, sentAt) => (await recordOn(n % instances, [liveEvent(conversationId, sentAt)]))[0],
         warmup: async (conversationIds) => {
           const ids = await recordOn(0, conversationIds.map((id) => liveEvent(id, wallClock())));
@@ -146,7 +155,7 @@ export async function runLiveTail(context: BenchContext): Promise<LiveResults> {
     };
 
     const floorTarget = async (): Promise<Target> => {
-      const floor = HelperProcess.start<FromFloor>("ws-floor");
+      const floor = HelperProcess.start<FromFloor>("ws-floor", ["--expose-gc"]);
       const { port } = await floor.receive("listening", 10_000);
       const publisher = new GraphQLHttpClient(`http://127.0.0.1:${port}/publish`, 16);
       const cursors = new CursorCodec(context.secret);
@@ -174,6 +183,7 @@ export async function runLiveTail(context: BenchContext): Promise<LiveResults> {
         wsUrls: [`ws://127.0.0.1:${port}/`],
         pids: () => [floor.pid],
         rss: () => floor.rss(),
+        collectGarbage: async () => (await floor.request({ type: "gc" }, "collected", 30_000)).heapUsed,
         record: (conversationId, _n, sentAt) => publish(conversationId, sentAt),
         warmup: async (conversationIds) => Promise.all(conversationIds.map(async (conversationId) => ({ id: await publish(conversationId, wallClock()), conversationId }))),
         stop: async () => {
@@ -240,7 +250,8 @@ async function measureScenario(
   const conversations = Array.from({ length: workspaceScenario ? WORKSPACE_SCENARIO_CONVERSATIONS : scenario.conversations }, (_, k) => liveConversation(k));
   // Warm the server once (JIT, pool) before taking its RSS.
   await target.warmup(conversations.slice(0, 1));
-  await sleep(300);
+  const heapBeforeBytes = await target.collectGarbage();
+  await sleep(200);
   const rssBeforeBytes = target.rss();
 
   const subscribers: SubscriberSpec[] = Array.from({ length: scenario.subscribers }, (_, i) => ({
@@ -256,14 +267,14 @@ async function measureScenario(
   // Subscriptions start asynchronously on the server: one event per conversation, received by every subscriber, says they are live.
   const warm = await target.warmup(workspaceScenario ? conversations.slice(0, 1) : conversations);
   const ready = await clients.request({ type: "await", warmup: warm, timeoutMs: 30_000 }, "ready", 40_000);
-  await sleep(1_000);
+  await sleep(500);
+  const heapIdleBytes = await target.collectGarbage();
+  await sleep(200);
   const rssIdleBytes = target.rss();
 
-  const monitor = new ResourceMonitor(pool, () => target.pids());
-  const clientCpuBefore = cpuSeconds(clients.pid);
-  const phaseStart = monotonicMs();
+  const monitor = new ResourceMonitor(pool, () => target.pids(), () => [clients.pid]);
   const { result: recording, resources } = await monitor.measure(() => recordAtRate(target, conversations, scenario.eventsPerSecond, profile.seconds));
-  const clientCpuPercent = round(((cpuSeconds(clients.pid) - clientCpuBefore) / ((monotonicMs() - phaseStart) / 1000)) * 100, 1);
+  const clientCpuPercent = resources.helperCpuPercent;
   const { result: delivery } = await clients.request({ type: "collect", events: recording.events, drainMs: profile.drainMs }, "result", profile.drainMs + 60_000);
 
   const rssPerSubscriptionBytes = opened.connected > 0 ? Math.round((rssIdleBytes - rssBeforeBytes) / opened.connected) : NaN;
@@ -295,6 +306,9 @@ async function measureScenario(
     rssBeforeBytes,
     rssIdleBytes,
     rssPerSubscriptionBytes,
+    heapBeforeBytes,
+    heapIdleBytes,
+    heapPerSubscriptionBytes: opened.connected > 0 ? Math.round((heapIdleBytes - heapBeforeBytes) / opened.connected) : NaN,
     recorded: recording.events.length,
     recordErrors: recording.errors,
     ...(recording.firstError ? { firstRecordError: recording.firstError } : {}),

@@ -53,6 +53,8 @@ export interface SizeProfile {
     events: number;
     /** Seconds per measurement. */
     seconds: number;
+    /** Milliseconds of warm-up before each measurement. */
+    warmupMs: number;
     concurrency: number;
   };
 }
@@ -72,13 +74,13 @@ const FULL: SizeProfile = {
     seconds: 30,
     drainMs: 10_000,
   },
-  overhead: { events: 20_000, seconds: 15, concurrency: 8 },
+  overhead: { events: 20_000, seconds: 15, warmupMs: 3_000, concurrency: 8 },
 };
 
 const SMOKE: SizeProfile = {
   size: "smoke",
   ingest: { events: { 1: 300, 100: 2_000, 500: 3_000 }, maxMs: 8_000 },
-  queries: { events: 40_000, deepPage: 10, requests: 40, warmup: 5, maxMs: 2_000 },
+  queries: { events: 40_000, deepPage: 10, requests: 30, warmup: 3, maxMs: 1_000 },
   live: {
     scenarios: [
       { name: "1 subscriber", subscribers: 1, conversations: 1, eventsPerSecond: 10, redis: false },
@@ -90,7 +92,7 @@ const SMOKE: SizeProfile = {
     seconds: 2,
     drainMs: 3_000,
   },
-  overhead: { events: 2_000, seconds: 2, concurrency: 8 },
+  overhead: { events: 2_000, seconds: 2, warmupMs: 500, concurrency: 8 },
 };
 
 export interface Options {

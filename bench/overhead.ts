@@ -16,11 +16,14 @@ import { GraphQLHttpClient, operationBody } from "./http-client";
 import { ServiceProcess } from "./processes";
 import { ResourceMonitor, ResourceUse } from "./resources";
 import { closedLoop, LoadResult, ratio } from "./stats";
+import { makeEvent, toInput, workspacePlan } from "./event-factory";
+import { RECORD_EVENTS } from "./ingest";
 import { WORKSPACE_LOG } from "./queries";
 
 /**
- * 4. Execution overhead: requests per second of `viewer` and of a first page
- * of 50 through the whole HTTP stack (a service process), beside graphql-js
+ * 4. Execution overhead: requests per second of `viewer`, of a first page of
+ * 50 (and of recording one event, which parts 1 and 3 lean on) through the
+ * whole HTTP stack (a service process), beside graphql-js
  * `execute` of the same operation on the same schema in this process, with a
  * context from the service's own ContextFactory (the token is verified each
  * time, as over HTTP). Then a CPU profile of a service process under each
@@ -33,12 +36,23 @@ const VIEWER = `query Viewer { viewer { userId role workspaceId } }`;
 interface Operation {
   name: string;
   query: string;
-  variables: Record<string, unknown>;
+  /** Variables of call n (a recording needs a new idempotency key each time). */
+  variables(n: number): Record<string, unknown>;
+  role: Role.ADMIN | Role.SERVICE;
 }
 
+/** One realistic event to record, keyed per call. */
+const oneEvent = (() => {
+  const plan = workspacePlan(WORKSPACE, { users: 50, customers: 1_000, conversations: 4_000 }, 7);
+  const input = toInput(makeEvent(plan, 1, new Date(Date.now() - 60_000), "overhead"));
+  const run = Date.now().toString(36);
+  return (n: number) => ({ events: [{ ...input, idempotencyKey: `overhead-${run}-${n}` }] });
+})();
+
 const OPERATIONS: Operation[] = [
-  { name: "viewer", query: VIEWER, variables: {} },
-  { name: "first page of 50", query: WORKSPACE_LOG, variables: { first: 50 } },
+  { name: "viewer", query: VIEWER, variables: () => ({}), role: Role.ADMIN },
+  { name: "first page of 50", query: WORKSPACE_LOG, variables: () => ({ first: 50 }), role: Role.ADMIN },
+  { name: "recordAuditEvents, 1 event", query: RECORD_EVENTS, variables: oneEvent, role: Role.SERVICE },
 ];
 
 export interface OverheadOperation {
@@ -71,12 +85,13 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
     await loadDataset(loadPool, database.name, datasetPlan(profile.events, { workspaces: 1 }), context.log);
     await loadPool.end();
     const pool = database.pool(2);
-    const adminToken = await token(context, Role.ADMIN, WORKSPACE, "admin-bench");
+    const tokens = { [Role.ADMIN]: await token(context, Role.ADMIN, WORKSPACE, "admin-bench"), [Role.SERVICE]: await token(context, Role.SERVICE, WORKSPACE, "producer") };
+    let calls = 0;
     const seconds = profile.seconds * 1000;
-    const load = (run: () => Promise<unknown>) =>
+    const load = (run: () => Promise<unknown>): Promise<LoadResult> =>
       closedLoop({ concurrency: profile.concurrency, operations: Number.MAX_SAFE_INTEGER, maxMs: seconds, run: () => run().then(() => undefined) });
     const warm = (run: () => Promise<unknown>) =>
-      closedLoop({ concurrency: profile.concurrency, operations: 200, maxMs: 2_000, run: () => run().then(() => undefined) });
+      closedLoop({ concurrency: profile.concurrency, operations: 2_000, maxMs: profile.warmupMs, run: () => run().then(() => undefined) });
 
     // Over HTTP, against a service process.
     service = await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret });
@@ -85,8 +100,7 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
     const client = new GraphQLHttpClient(service.graphqlUrl, profile.concurrency);
     const http = new Map<string, { result: LoadResult; resources: ResourceUse }>();
     for (const operation of OPERATIONS) {
-      const body = operationBody(operation.query, operation.variables);
-      const request = () => client.expectData(body, adminToken);
+      const request = () => client.expectData(operationBody(operation.query, operation.variables(calls++)), tokens[operation.role]);
       await warm(request);
       http.set(operation.name, await httpMonitor.measure(() => load(request)));
     }
@@ -108,8 +122,8 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
       const problems = validate(schema, document);
       if (problems.length > 0) throw new Error(`${operation.name}: ${problems[0].message}`);
       const run = async () => {
-        const contextValue = await contexts.forHttp({ authorization: `Bearer ${adminToken}`, query: operation.query, requestId: randomUUID() });
-        const result = await execute({ schema, document, variableValues: operation.variables, contextValue });
+        const contextValue = await contexts.forHttp({ authorization: `Bearer ${tokens[operation.role]}`, query: operation.query, requestId: randomUUID() });
+        const result = await execute({ schema, document, variableValues: operation.variables(calls++), contextValue });
         if (result.errors?.length) throw new Error(result.errors[0].message);
       };
       await warm(run);
@@ -122,8 +136,7 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
     const profileClient = new GraphQLHttpClient(profiled.graphqlUrl, profile.concurrency);
     const windows = new Map<string, { fromUs: number; toUs: number }>();
     for (const operation of OPERATIONS) {
-      const body = operationBody(operation.query, operation.variables);
-      const request = () => profileClient.expectData(body, adminToken);
+      const request = () => profileClient.expectData(operationBody(operation.query, operation.variables(calls++)), tokens[operation.role]);
       await warm(request);
       const fromUs = Number(process.hrtime.bigint() / 1000n);
       await load(request);

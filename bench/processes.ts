@@ -4,6 +4,7 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import Redis from "ioredis";
+import WebSocket from "ws";
 import { sleep, withTimeout } from "./stats";
 
 /**
@@ -78,6 +79,11 @@ export interface ServiceProcessOptions {
   redisUrl?: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /**
+   * Open the inspector on a private local port, so that the bench can run a
+   * full garbage collection before it reads the RSS (see collectGarbage).
+   */
+  inspect?: boolean;
 }
 
 /** One instance of the service, as `npm start` runs it (NODE_ENV=production, migrations off: the bench applied them). */
@@ -87,11 +93,14 @@ export class ServiceProcess {
     readonly port: number,
     readonly stderr: () => string,
     readonly stdout: () => string,
+    private readonly inspectorPort: number | null,
   ) {}
 
   static async start(options: ServiceProcessOptions): Promise<ServiceProcess> {
     const port = await freePort();
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), SERVICE_MAIN], {
+    const inspectorPort = options.inspect ? await freePort() : null;
+    const inspectArgs = inspectorPort === null ? [] : [`--inspect=127.0.0.1:${inspectorPort}`];
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...inspectArgs, SERVICE_MAIN], {
       env: {
         PATH: process.env.PATH ?? "",
         NODE_ENV: "production",
@@ -105,7 +114,7 @@ export class ServiceProcess {
       stdio: ["ignore", "pipe", "pipe"],
     });
     running.add(child);
-    const service = new ServiceProcess(child, port, tail(child.stderr), tail(child.stdout));
+    const service = new ServiceProcess(child, port, tail(child.stderr), tail(child.stdout), inspectorPort);
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}: ${service.stderr() || service.stdout()}`);
@@ -138,10 +147,62 @@ export class ServiceProcess {
     return rssBytes(this.pid);
   }
 
+  /**
+   * A full garbage collection in the service (through its inspector), then
+   * its V8 heap use in bytes; NaN when the process was not started with
+   * `inspect`.
+   */
+  async collectGarbage(): Promise<number> {
+    if (this.inspectorPort === null) return NaN;
+    const targets = JSON.parse(await httpText(`http://127.0.0.1:${this.inspectorPort}/json/list`)) as { webSocketDebuggerUrl: string }[];
+    const socket = new WebSocket(targets[0].webSocketDebuggerUrl);
+    try {
+      await withTimeout(new Promise((resolve, reject) => {
+        socket.once("open", resolve);
+        socket.once("error", reject);
+      }), 5_000, "the service's inspector");
+      let id = 0;
+      const call = (method: string) =>
+        withTimeout(
+          new Promise<Record<string, unknown>>((resolve) => {
+            const callId = ++id;
+            const onMessage = (data: WebSocket.RawData) => {
+              const message = JSON.parse(data.toString()) as { id?: number; result?: Record<string, unknown> };
+              if (message.id !== callId) return;
+              socket.off("message", onMessage);
+              resolve(message.result ?? {});
+            };
+            socket.on("message", onMessage);
+            socket.send(JSON.stringify({ id: callId, method }));
+          }),
+          30_000,
+          method,
+        );
+      await call("HeapProfiler.collectGarbage");
+      await call("HeapProfiler.collectGarbage");
+      const usage = await call("Runtime.getHeapUsage");
+      return Number(usage.usedSize);
+    } finally {
+      socket.close();
+    }
+  }
+
   /** SIGTERM (the service drains and exits 0, writing a --cpu-prof profile), SIGKILL after 20 s. */
   async stop(): Promise<void> {
     await stopChild(this.child, 20_000);
   }
+}
+
+function httpText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { agent: false, timeout: 5_000 }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    });
+    request.on("timeout", () => request.destroy(new Error(`no answer from ${url}`)));
+    request.on("error", reject);
+  });
 }
 
 function httpStatus(url: string): Promise<number> {

@@ -70,6 +70,8 @@ export interface QueryMeasurement {
 }
 
 export interface Check {
+  /** Which of the issue's targets this is (for the summary), e.g. "first-page-p95". */
+  kind?: string;
   target: string;
   measured: string;
   /** Null: not measured. */
@@ -259,6 +261,7 @@ function checks(spec: QuerySpec, measurements: QueryMeasurement[], deepPage: num
   const first1 = find(1, 1);
   if (first1 && !spec.search) {
     result.push({
+      kind: "first-page-p95",
       target: `first page, c=1: p95 <= ${QUERY_TARGETS.firstPageP95Ms} ms`,
       measured: `${first1.http.latency.p95} ms`,
       met: !failed(first1) && first1.http.latency.p95 <= QUERY_TARGETS.firstPageP95Ms,
@@ -268,21 +271,21 @@ function checks(spec: QuerySpec, measurements: QueryMeasurement[], deepPage: num
     const pageName = m.page === 1 ? "first page" : `page ${m.page}`;
     if (m.concurrency === 8) {
       const r = ratio(m.http.latency.p95, m.raw.latency.p95);
-      result.push({ target: `${pageName}, c=8: p95 <= ${QUERY_TARGETS.httpOverRawP95AtConcurrency8} x raw p95`, measured: `${r} x (${m.http.latency.p95} vs ${m.raw.latency.p95} ms)`, met: !failed(m) && r <= QUERY_TARGETS.httpOverRawP95AtConcurrency8 });
+      result.push({ kind: "c8-p95-ratio", target: `${pageName}, c=8: p95 <= ${QUERY_TARGETS.httpOverRawP95AtConcurrency8} x raw p95`, measured: `${r} x (${m.http.latency.p95} vs ${m.raw.latency.p95} ms)`, met: !failed(m) && r <= QUERY_TARGETS.httpOverRawP95AtConcurrency8 });
     }
     const r50 = ratio(m.http.latency.p50, m.raw.latency.p50);
-    result.push({ target: `${pageName}, c=${m.concurrency}: p50 <= ${QUERY_TARGETS.httpOverRawP50} x raw p50`, measured: `${r50} x (${m.http.latency.p50} vs ${m.raw.latency.p50} ms)`, met: !failed(m) && r50 <= QUERY_TARGETS.httpOverRawP50 });
+    result.push({ kind: "p50-ratio", target: `${pageName}, c=${m.concurrency}: p50 <= ${QUERY_TARGETS.httpOverRawP50} x raw p50`, measured: `${r50} x (${m.http.latency.p50} vs ${m.raw.latency.p50} ms)`, met: !failed(m) && r50 <= QUERY_TARGETS.httpOverRawP50 });
     if (spec.search) {
       const rs = ratio(m.http.latency.p95, m.raw.latency.p95);
-      result.push({ target: `search, ${pageName}, c=${m.concurrency}: p95 <= ${QUERY_TARGETS.searchOverFulltextP95} x raw FULLTEXT p95`, measured: `${rs} x (${m.http.latency.p95} vs ${m.raw.latency.p95} ms)`, met: !failed(m) && rs <= QUERY_TARGETS.searchOverFulltextP95 });
+      result.push({ kind: "search-ratio", target: `search, ${pageName}, c=${m.concurrency}: p95 <= ${QUERY_TARGETS.searchOverFulltextP95} x raw FULLTEXT p95`, measured: `${rs} x (${m.http.latency.p95} vs ${m.raw.latency.p95} ms)`, met: !failed(m) && rs <= QUERY_TARGETS.searchOverFulltextP95 });
     }
   }
   const deep1 = find(deepPage, 1);
   if (first1 && deep1) {
     const r = ratio(deep1.http.latency.p95, first1.http.latency.p95);
-    result.push({ target: `page ${deepPage} p95 <= ${QUERY_TARGETS.deepOverFirstP95} x page 1 p95 (c=1)`, measured: `${r} x (${deep1.http.latency.p95} vs ${first1.http.latency.p95} ms)`, met: !failed(deep1) && r <= QUERY_TARGETS.deepOverFirstP95 });
+    result.push({ kind: "deep-page", target: `page ${deepPage} p95 <= ${QUERY_TARGETS.deepOverFirstP95} x page 1 p95 (c=1)`, measured: `${r} x (${deep1.http.latency.p95} vs ${first1.http.latency.p95} ms)`, met: !failed(deep1) && r <= QUERY_TARGETS.deepOverFirstP95 });
   } else if (first1) {
-    result.push({ target: `page ${deepPage} p95 <= ${QUERY_TARGETS.deepOverFirstP95} x page 1 p95 (c=1)`, measured: "not measured: the log has fewer pages on this dataset", met: null });
+    result.push({ kind: "deep-page", target: `page ${deepPage} p95 <= ${QUERY_TARGETS.deepOverFirstP95} x page 1 p95 (c=1)`, measured: "not measured: the log has fewer pages on this dataset", met: null });
   }
   return result;
 }

@@ -17,7 +17,7 @@ import type { BenchResults } from "./results-file";
  */
 
 /** A process above this share of one core counts as saturated. */
-const SATURATED_PERCENT = 85;
+const SATURATED_PERCENT = 80;
 
 const number = (value: number, decimals = 0) =>
   Number.isFinite(value) ? value.toLocaleString("en", { minimumFractionDigits: decimals, maximumFractionDigits: decimals }) : "n/a";
@@ -34,6 +34,9 @@ interface SummaryLine {
   part: string;
   subject: string;
   check: Check;
+  /** Misses of one measurement share their evidence: they are listed together. */
+  group: string;
+  /** What was measured while the missed target's figure was taken, and the reading it supports. */
   cause?: string;
 }
 
@@ -42,7 +45,7 @@ export function renderReport(results: BenchResults, jsonPath: string): string {
   const sections: string[] = [];
   if (results.ingest) sections.push(ingestSection(results.ingest, summary, results.machine.cores));
   if (results.queries) sections.push(querySection(results.queries, summary, results.machine.cores));
-  if (results.live) sections.push(liveSection(results.live, summary));
+  if (results.live) sections.push(liveSection(results.live, summary, results.machine.cores));
   if (results.overhead) sections.push(overheadSection(results.overhead));
   const machine = results.machine;
   const settings = machine.database.settings;
@@ -83,14 +86,7 @@ export function renderReport(results: BenchResults, jsonPath: string): string {
     "",
     "## Targets",
     "",
-    summary.length > 0
-      ? table(
-          ["part", "what", "target", "measured", "result"],
-          summary.map((line) => [line.part, line.subject, line.check.target, line.check.measured, status(line.check.met)]),
-        )
-      : "No target was measured in this run.",
-    "",
-    `${summary.filter((line) => line.check.met === true).length} met, ${summary.filter((line) => line.check.met === false).length} missed, ${summary.filter((line) => line.check.met === null).length} not measured.`,
+    ...targetSummary(summary),
     "",
     ...(results.failures.length > 0
       ? ["## Parts that failed", "", ...results.failures.map((failure) => `- **${failure.part}**: ${failure.message.split("\n")[0]}`), ""]
@@ -104,21 +100,71 @@ export function renderReport(results: BenchResults, jsonPath: string): string {
   return `${lines.join("\n")}\n`;
 }
 
+const QUERY_KINDS: Record<string, string> = {
+  "first-page-p95": `any first page without search, concurrency 1: p95 <= ${QUERY_TARGETS.firstPageP95Ms} ms`,
+  "c8-p95-ratio": `concurrency 8: p95 <= ${QUERY_TARGETS.httpOverRawP95AtConcurrency8} x the raw query's p95`,
+  "deep-page": `deep page p95 <= ${QUERY_TARGETS.deepOverFirstP95} x page 1 p95`,
+  "p50-ratio": `GraphQL over HTTP <= ${QUERY_TARGETS.httpOverRawP50} x raw SQL at p50`,
+  "search-ratio": `search p95 <= ${QUERY_TARGETS.searchOverFulltextP95} x the raw FULLTEXT query`,
+};
+
+/** One row per target: ingest and live per configuration, queries per kind of target (details in part 2). */
+function targetSummary(summary: SummaryLine[]): string[] {
+  if (summary.length === 0) return ["No target was measured in this run."];
+  const rows: string[][] = [];
+  for (const line of summary.filter((item) => item.part !== "queries")) {
+    rows.push([line.part, line.subject, line.check.target, line.check.measured, status(line.check.met)]);
+  }
+  const queries = summary.filter((item) => item.part === "queries");
+  for (const [kind, text] of Object.entries(QUERY_KINDS)) {
+    const lines = queries.filter((item) => item.check.kind === kind);
+    if (lines.length === 0) continue;
+    const met = lines.filter((item) => item.check.met === true).length;
+    const missed = lines.filter((item) => item.check.met === false);
+    const unmeasured = lines.filter((item) => item.check.met === null).length;
+    rows.push([
+      "queries",
+      `${lines.length} measurements`,
+      text,
+      `${met} met, ${missed.length} missed${unmeasured ? `, ${unmeasured} not measured` : ""}` +
+        (missed.length > 0 ? `; e.g. ${missed[0].subject}, ${missed[0].check.target.split(":")[0]}: ${missed[0].check.measured}` : ""),
+      missed.length > 0 ? "**MISSED**" : met > 0 ? "MET" : "not measured",
+    ]);
+  }
+  return [
+    table(["part", "what", "target", "measured", "result"], rows),
+    "",
+    `${summary.filter((line) => line.check.met === true).length} checks met, ${summary.filter((line) => line.check.met === false).length} missed, ${summary.filter((line) => line.check.met === null).length} not measured.`,
+  ];
+}
+
 function missList(summary: SummaryLine[]): string[] {
   const misses = summary.filter((line) => line.check.met === false);
   if (misses.length === 0) return ["No target was missed in this run."];
-  return misses.map((line) => `- **${line.part}, ${line.subject}**: ${line.check.target}, measured ${line.check.measured}. ${line.cause ?? "Cause not yet measured."}`);
+  const groups = new Map<string, SummaryLine[]>();
+  for (const line of misses) groups.set(line.group, [...(groups.get(line.group) ?? []), line]);
+  return [...groups.entries()].map(([group, lines]) => {
+    const targets = lines.map((line) => `${line.check.target} (measured ${line.check.measured})`).join("; ");
+    const causes = [...new Set(lines.map((line) => line.cause ?? "Cause not yet measured."))].join(" ");
+    return `- **${group}**: missed ${targets}. ${causes}`;
+  });
 }
 
 /** CPU of each process during a measurement, and the reading when one was saturated. */
 function cpuFacts(resources: ResourceUse, cores: number, serviceName = "service"): { facts: string; readings: string[] } {
-  const facts = `${serviceName} ${number(resources.serviceCpuPercent)}%, database server ${number(resources.databaseCpuPercent)}%, load generator ${number(resources.benchCpuPercent)}% of one core`;
+  const facts =
+    `${serviceName} ${number(resources.serviceCpuPercent)}%, database server ${number(resources.databaseCpuPercent)}%, load generator ${number(resources.benchCpuPercent + (resources.helperCpuPercent || 0))}%` +
+    `${resources.otherCpuPercent >= 5 ? `, other processes on the machine ${number(resources.otherCpuPercent)}%` : ""} of one core; the ${cores} cores were ${number(resources.machineBusyPercent)}% busy`;
   const readings: string[] = [];
-  if (resources.serviceCpuPercent >= SATURATED_PERCENT) {
+  if (resources.serviceCpuPercent >= SATURATED_PERCENT * (serviceName.endsWith("s") ? 2 : 1)) {
     readings.push(`the ${serviceName} process was CPU-bound (${number(resources.serviceCpuPercent)}% of one core; its JavaScript runs on one thread)`);
   }
-  const total = resources.serviceCpuPercent + (Number.isFinite(resources.databaseCpuPercent) ? resources.databaseCpuPercent : 0) + resources.benchCpuPercent;
-  if (total >= cores * 100 * 0.85) readings.push(`the machine's ${cores} cores were saturated (${number(total)}% of ${cores * 100}% in all)`);
+  if (resources.machineBusyPercent >= 90) {
+    readings.push(
+      `the machine's ${cores} cores were saturated (${number(resources.machineBusyPercent)}% busy)` +
+        (resources.otherCpuPercent >= 20 ? `, ${number(resources.otherCpuPercent)}% of one core of it by processes outside this benchmark, which slowed every figure of this measurement` : ""),
+    );
+  }
   return { facts, readings };
 }
 
@@ -171,6 +217,7 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
     summary.push({
       part: "ingest",
       subject: `batch ${c.batch}, ${c.clients} client(s), ${c.workspaces} workspace(s)`,
+      group: `ingest, batch ${c.batch}, ${c.clients} client(s), ${c.workspaces} workspace(s)`,
       check: { target: c.target.text, measured: c.batch === 1 ? `${number(c.service.eventsPerSecond)} events/s` : `${number(c.serviceOverRaw, 2)} x raw (${number(c.service.eventsPerSecond)} vs ${number(c.raw.eventsPerSecond)} events/s)`, met: c.target.met },
       cause: c.target.met ? undefined : ingestCause(c, ingest.configurations, cores),
     });
@@ -199,24 +246,30 @@ function perRequest(resources: ResourceUse, requests: number, counter: keyof Res
   return resources.counters[counter] / Math.max(1, requests);
 }
 
-function queryCause(query: QueryResult, check: Check, queries: QueryResults, cores: number): string {
-  const page = /^page (\d+)/.exec(check.target)?.[1];
+/** The measurement a query check was taken from. */
+function measurementOf(query: QueryResult, check: Check, deepPage: number): QueryMeasurement | undefined {
+  if (check.kind === "deep-page") return query.measurements.find((item) => item.page === deepPage && item.concurrency === 1);
+  const page = /^(?:search, )?page (\d+)/.exec(check.target)?.[1];
   const concurrency = Number(/c=(\d+)/.exec(check.target)?.[1] ?? 1);
-  const deep = check.target.includes(`page ${queries.deepPage} p95`);
-  const pageNumber = page ? Number(page) : 1;
-  const m: QueryMeasurement | undefined = query.measurements.find((item) => item.page === (deep ? queries.deepPage : pageNumber) && item.concurrency === (deep ? 1 : concurrency));
-  if (!m) return "Cause not yet measured.";
+  return query.measurements.find((item) => item.page === (page ? Number(page) : 1) && item.concurrency === concurrency);
+}
+
+function queryCause(query: QueryResult, check: Check, m: QueryMeasurement, queries: QueryResults, cores: number): string {
   const readings: string[] = [];
   const cpu = cpuFacts(m.httpResources, cores);
   readings.push(...cpu.readings);
   const httpStatements = perRequest(m.httpResources, m.http.completed, "Questions");
   const rawStatements = perRequest(m.rawResources, m.raw.completed, "Questions");
+  const cpuPerRequest = (m.httpResources.serviceCpuSeconds * 1000) / Math.max(1, m.http.completed);
   const diskReads = m.httpResources.counters.Innodb_buffer_pool_reads + m.rawResources.counters.Innodb_buffer_pool_reads;
+  if (cpuPerRequest >= 2 * m.raw.latency.p50) {
+    readings.push(`the service spent ${ms(cpuPerRequest)} ms of CPU per request while the SQL took ${ms(m.raw.latency.p50)} ms at p50: the time goes to the service's own work (part 4 profiles it)`);
+  }
   if (diskReads > 0) readings.push(`${number(diskReads)} pages were read from disk during these measurements (buffer pool ${mib(queries.bufferPoolBytes)}, audit_events ${mib(queries.dataset.auditEventsBytes)})`);
-  if (check.target.startsWith("first page, c=1") && m.raw.latency.p95 > QUERY_TARGETS.firstPageP95Ms) {
+  if (check.kind === "first-page-p95" && m.raw.latency.p95 > QUERY_TARGETS.firstPageP95Ms) {
     readings.push(`the page's SQL alone takes ${ms(m.raw.latency.p95)} ms at p95`);
   }
-  if (deep) {
+  if (check.kind === "deep-page") {
     const first = query.measurements.find((item) => item.page === 1 && item.concurrency === 1);
     if (first && m.raw.latency.p95 > first.raw.latency.p95 * QUERY_TARGETS.deepOverFirstP95) {
       readings.push(`the SQL itself is slower on page ${queries.deepPage} (raw p95 ${ms(m.raw.latency.p95)} vs ${ms(first.raw.latency.p95)} ms)`);
@@ -224,7 +277,8 @@ function queryCause(query: QueryResult, check: Check, queries: QueryResults, cor
   }
   if (httpStatements > rawStatements + 0.5) readings.push(`each HTTP request ran ${number(httpStatements, 1)} statements against raw's ${number(rawStatements, 1)}`);
   return (
-    `Measured over HTTP: ${cpu.facts}; ${number(httpStatements, 1)} statements per request (raw ${number(rawStatements, 1)}); HTTP p50 ${ms(m.http.latency.p50)} ms against raw ${ms(m.raw.latency.p50)} ms. ` +
+    `Measured over HTTP: ${cpu.facts}; ${ms(cpuPerRequest)} ms of service CPU and ${number(httpStatements, 1)} statements per request (raw ${number(rawStatements, 1)}); ` +
+    `HTTP p50 ${ms(m.http.latency.p50)} ms against raw ${ms(m.raw.latency.p50)} ms. ` +
     (readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured: no process was saturated and no page came from disk.")
   );
 }
@@ -249,7 +303,14 @@ function querySection(queries: QueryResults, summary: SummaryLine[], cores: numb
     }
     if (query.deepPage === null) rows.push([query.name, number(queries.deepPage), "-", `not measured: only ${number(query.pagesAvailable ?? 0)} pages`, "", "", "", "", "", ""]);
     for (const check of query.checks) {
-      summary.push({ part: "queries", subject: query.name, check, cause: check.met === false ? queryCause(query, check, queries, cores) : undefined });
+      const m = measurementOf(query, check, queries.deepPage);
+      summary.push({
+        part: "queries",
+        subject: query.name,
+        check,
+        group: m ? `${query.name}, page ${m.page}, ${m.concurrency} client(s)` : query.name,
+        cause: check.met === false && m ? queryCause(query, check, m, queries, cores) : undefined,
+      });
     }
   }
   const pool = queries.bufferPoolBytes;
@@ -269,6 +330,11 @@ function querySection(queries: QueryResults, summary: SummaryLine[], cores: numb
       "Latencies in ms as p50 / p95 / p99.",
     "",
     table(["query", "page", "clients", "HTTP p50 / p95 / p99", "raw p50 / p95 / p99", "HTTP/raw p50", "HTTP/raw p95", "HTTP req/s", "service CPU", "errors"], rows),
+    "",
+    table(
+      ["query", "target", "measured", "result"],
+      queries.queries.flatMap((query) => query.checks.map((check) => [query.name, check.target, check.measured, status(check.met)])),
+    ),
     "",
     `Targets: at concurrency 1, p95 <= ${QUERY_TARGETS.firstPageP95Ms} ms for any first page without search; at concurrency 8, p95 <= ${QUERY_TARGETS.httpOverRawP95AtConcurrency8} x raw p95; ` +
       `page ${queries.deepPage} p95 <= ${QUERY_TARGETS.deepOverFirstP95} x page 1 p95 (concurrency 1); HTTP/raw <= ${QUERY_TARGETS.httpOverRawP50} x at p50; ` +
@@ -293,25 +359,26 @@ function querySection(queries: QueryResults, summary: SummaryLine[], cores: numb
 
 // 3. Live tail ---------------------------------------------------------------
 
-function liveCause(run: LiveRun, check: Check, live: LiveResults): string {
-  const readings: string[] = [];
-  const service = run.resources.serviceCpuPercent;
-  if (service >= SATURATED_PERCENT * (run.kind === "redis" ? 2 : 1)) readings.push(`the service process${run.kind === "redis" ? "es were" : " was"} CPU-bound (${number(service)}% of one core)`);
+function liveCause(run: LiveRun, check: Check, live: LiveResults, cores: number): string {
+  const cpu = cpuFacts(run.resources, cores, run.kind === "redis" ? "service instances" : "service");
+  const readings = [...cpu.readings];
   if (run.clientCpuPercent >= SATURATED_PERCENT) readings.push(`the subscriber process was saturated (${number(run.clientCpuPercent)}% of one core), so receipt times include its own queueing`);
   const closes = Object.entries(run.delivery.closes).filter(([code]) => code !== "1000");
-  if (closes.length > 0) readings.push(`sockets were closed by the server: ${closes.map(([code, count]) => `${count} with ${code}`).join(", ")}${closes.some(([code]) => code === "4480") ? " (4480: the service judged the client too slow)" : ""}`);
+  if (closes.length > 0) {
+    readings.push(
+      `sockets were closed during the run: ${closes.map(([code, count]) => `${count} with ${code}`).join(", ")}${closes.some(([code]) => code === "4480") ? " (4480: the service judged the client too slow)" : ""}`,
+    );
+  }
   if (run.opened.failed > 0 || run.ready.notReady > 0) readings.push(`${run.opened.failed} subscribers failed to open and ${run.ready.notReady} never received the warm-up event`);
   if (run.recordErrors > 0) readings.push(`${run.recordErrors} recording requests failed (${run.firstRecordError ?? ""})`);
-  if (check.target.startsWith("p99") && run.recordLatency.p99 > 0) readings.push(`the recording request itself took ${ms(run.recordLatency.p99)} ms at p99 (part of 'from sent')`);
+  if (run.recorderLateMs > 50) readings.push(`the recorder started requests up to ${ms(run.recorderLateMs)} ms behind its schedule`);
+  if (check.target.startsWith("p99")) readings.push(`the recording request itself took ${ms(run.recordLatency.p99)} ms at p99, and is part of 'from sent'`);
   const floor = live.runs.find((other) => other.kind === "floor" && other.scenario === run.scenario);
   const floorText = floor ? ` The plain ws floor for the same sockets: p99 ${ms(floor.delivery.fromSent.p99)} ms.` : "";
-  return (
-    `Measured during recording: service ${number(service)}%, database ${number(run.resources.databaseCpuPercent)}%, subscriber process ${number(run.clientCpuPercent)}% of one core.${floorText} ` +
-    (readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured.")
-  );
+  return `Measured during recording: ${cpu.facts}; subscriber process ${number(run.clientCpuPercent)}% of one core.${floorText} ${readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured."}`;
 }
 
-function liveSection(live: LiveResults, summary: SummaryLine[]): string {
+function liveSection(live: LiveResults, summary: SummaryLine[], cores: number): string {
   const rows = live.runs.map((run) => [
     run.scenario,
     run.kind === "redis" ? "2 instances + Redis" : run.kind === "floor" ? "plain ws floor" : "service",
@@ -323,6 +390,7 @@ function liveSection(live: LiveResults, summary: SummaryLine[]): string {
     number(run.delivery.lost),
     number(run.delivery.duplicated),
     `${number(run.rssPerSubscriptionBytes / 1024, 1)} KiB`,
+    `${number(run.heapPerSubscriptionBytes / 1024, 1)} KiB`,
     `${number(run.resources.serviceCpuPercent)}% / ${number(run.clientCpuPercent)}%`,
   ]);
   for (const run of live.runs) {
@@ -330,8 +398,9 @@ function liveSection(live: LiveResults, summary: SummaryLine[]): string {
       summary.push({
         part: "live tail",
         subject: `${run.scenario}${run.kind === "redis" ? ", 2 instances + Redis" : ""}`,
+        group: `live tail, ${run.scenario}${run.kind === "redis" ? ", 2 instances + Redis" : ""}`,
         check,
-        cause: check.met === false ? liveCause(run, check, live) : undefined,
+        cause: check.met === false ? liveCause(run, check, live, cores) : undefined,
       });
     }
   }
@@ -343,14 +412,14 @@ function liveSection(live: LiveResults, summary: SummaryLine[]): string {
       "`subscription($id: ID!) { conversationAuditEvents(conversationId: $id) { cursor node { id metadata } } }`, or `workspaceAuditEvents` for the workspace rows (ADMIN token). " +
       `Each scenario opens its subscribers, records one warm-up event per conversation and waits until every subscriber has it (so each subscription is live), then records events one per request at the fixed rate for ${number(seconds)} s, round-robin over the conversations. ` +
       "Each subscriber's received ids are compared with the ids recorded on its conversation: lost, duplicated and misrouted deliveries are counted. " +
-      "RSS per idle subscription is the service's RSS once the subscribers are open and idle, minus its RSS before they connected, over the subscribers (a fresh service process per scenario). " +
+      "RSS per idle subscription is the service's RSS once the subscribers are open and idle, minus its RSS before they connected, over the subscribers; both are read after a full garbage collection (through the inspector), in a fresh service process per scenario. The V8 heap in use after that collection is shown per subscription beside it. " +
       "The floor is a plain `ws` server in its own process sending the same JSON bytes (a graphql-ws `next` message of the same shape and size) to the same sockets when the recorder posts to it.",
     "",
     `What "commit" means here: ${live.commitDefinition}`,
     "",
     ...(live.redisSkipped ? [`Redis runs skipped: ${live.redisSkipped}.`, ""] : live.redisVersion ? [`Redis: a private redis-server ${live.redisVersion}, two service instances; subscribers alternate between them, and so do recordings.`, ""] : []),
     table(
-      ["scenario", "server", "subscribers", "events/s", "delivered / expected", "from sent p50 / p99 ms", "from response p50 / p99 ms", "lost", "duplicated", "RSS per subscription", "service / subscriber CPU"],
+      ["scenario", "server", "subscribers", "events/s", "delivered / expected", "from sent p50 / p99 ms", "from response p50 / p99 ms", "lost", "duplicated", "RSS per subscription", "heap per subscription", "server / subscriber CPU"],
       rows,
     ),
     "",
@@ -392,7 +461,7 @@ function overheadSection(overhead: OverheadResults): string {
     `${overhead.concurrency} concurrent callers for ${number(overhead.seconds)} s per measurement. HTTP: a service process, keep-alive. ` +
       "Execute: graphql-js `execute` of the same parsed and validated document on the schema `buildAppSchema(createServices(...))` builds, in the benchmark's process, " +
       "with a context from the service's own `ContextFactory.forHttp` (the token is verified on every call, as over HTTP), on the same database. " +
-      `The first page is \`workspaceAuditLog(first: 50)\` with the selection of part 2, in a workspace of ${number(overhead.events)} events. No target: the figures say what the HTTP stack costs.`,
+      `The first page is \`workspaceAuditLog(first: 50)\` with the selection of part 2, in a workspace of ${number(overhead.events)} events; the recording stores one event (a new idempotency key each call) with the selection of part 1. No target: the figures say what the HTTP stack costs.`,
     "",
     table(["operation", "HTTP req/s", "HTTP p50 / p99 ms", "service CPU", "execute op/s", "execute p50 / p99 ms", "bench CPU", "HTTP / execute"], rows),
     "",

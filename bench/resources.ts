@@ -40,6 +40,19 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** Busy and total jiffies of all cores, from /proc/stat; NaN when unknown. */
+function machineJiffies(): { busy: number; total: number } {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n")[0];
+    const values = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = values[3] + (values[4] ?? 0);
+    const total = values.slice(0, 8).reduce((sum, value) => sum + value, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
+}
+
 /** The database server's pid (mariadbd or mysqld), when it runs on this machine and /proc shows it. */
 export function databaseServerPid(): number | null {
   try {
@@ -64,6 +77,15 @@ export interface ResourceUse {
   serviceCpuPercent: number;
   databaseCpuPercent: number;
   benchCpuPercent: number;
+  /** The benchmark's helper processes (live-tail subscribers), in percent of one core. */
+  helperCpuPercent: number;
+  /**
+   * How busy the machine's cores were, in percent of all of them, whoever
+   * used them; `otherCpuPercent` is the part used by processes other than
+   * the service, the database server and the benchmark and its helpers (in percent of one core).
+   */
+  machineBusyPercent: number;
+  otherCpuPercent: number;
   /** CPU seconds the service process(es) used. */
   serviceCpuSeconds: number;
   /** Server-wide counter deltas. */
@@ -75,6 +97,8 @@ interface Snapshot {
   service: number;
   database: number;
   bench: number;
+  helpers: number;
+  machine: { busy: number; total: number };
   counters: Record<Counter, number>;
 }
 
@@ -85,6 +109,8 @@ export class ResourceMonitor {
     private readonly pool: mysql.Pool,
     /** The pids of the service processes measured (their CPU is added up). */
     private readonly servicePids: () => number[],
+    /** The benchmark's own helper processes (subscribers), counted as the benchmark's. */
+    private readonly helperPids: () => number[] = () => [],
   ) {}
 
   async snapshot(): Promise<Snapshot> {
@@ -99,6 +125,8 @@ export class ResourceMonitor {
       service: this.servicePids().reduce((sum, pid) => sum + cpuSeconds(pid), 0),
       database: this.databasePid === null ? NaN : cpuSeconds(this.databasePid),
       bench: (usage.user + usage.system) / 1e6,
+      helpers: this.helperPids().reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+      machine: machineJiffies(),
       counters,
     };
   }
@@ -107,12 +135,18 @@ export class ResourceMonitor {
     const seconds = (after.at - before.at) / 1000;
     const percent = (a: number, b: number) => round(((b - a) / seconds) * 100, 1);
     const counters = Object.fromEntries(COUNTERS.map((name) => [name, after.counters[name] - before.counters[name]])) as Record<Counter, number>;
+    const busyJiffies = after.machine.busy - before.machine.busy;
+    const totalJiffies = after.machine.total - before.machine.total;
+    const known = after.service - before.service + (after.database - before.database || 0) + (after.bench - before.bench) + (after.helpers - before.helpers);
     return {
       elapsedMs: round(after.at - before.at),
+      machineBusyPercent: round((busyJiffies / totalJiffies) * 100, 1),
+      otherCpuPercent: round(Math.max(0, (busyJiffies / TICKS_PER_SECOND - known) / seconds) * 100, 1),
       serviceCpuPercent: percent(before.service, after.service),
       serviceCpuSeconds: round(after.service - before.service, 2),
       databaseCpuPercent: percent(before.database, after.database),
       benchCpuPercent: percent(before.bench, after.bench),
+      helperCpuPercent: percent(before.helpers, after.helpers),
       counters,
     };
   }

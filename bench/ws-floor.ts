@@ -9,7 +9,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 
-export type FromFloor = { type: "listening"; port: number } | { type: "error"; message: string };
+export type FromFloor = { type: "listening"; port: number } | { type: "collected"; heapUsed: number } | { type: "error"; message: string };
 
 const followers = new Map<string, Set<WebSocket>>();
 
@@ -45,6 +45,14 @@ sockets.on("connection", (socket, request) => {
 
 server.listen(0, "127.0.0.1", () => {
   process.send!({ type: "listening", port: (server.address() as AddressInfo).port } satisfies FromFloor);
+});
+// Started with --expose-gc: the bench asks for a full collection before it reads the RSS.
+process.on("message", (message: { type: string }) => {
+  if (message.type !== "gc") return;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  process.send!({ type: "collected", heapUsed: process.memoryUsage().heapUsed } satisfies FromFloor);
 });
 process.on("SIGTERM", () => {
   for (const socket of sockets.clients) socket.terminate();

@@ -69,6 +69,18 @@ describe("the workspace directory", () => {
     expect(await row("users", "u-cleo")).toMatchObject({ email: "cleo.ruiz@example.com" });
   });
 
+  it("merges many mentions of one user within a call: the latest name, and an email an older mention carries", async () => {
+    const invite = (minute: number, subjectUser: EventInput) =>
+      eventInput(AuditEventType.AUTHORIZATION, "authorization.user_invited", { occurredAt: at(minute), subjectUser });
+    await record([
+      invite(10, { id: "u-dora", name: "Dora Old", email: "dora@example.com" }),
+      invite(30, { id: "u-dora", name: "Dora Newest" }),
+      invite(20, { id: "u-dora", name: "Dora Middle" }),
+      eventInput(AuditEventType.AUTHORIZATION, "authorization.logout", { occurredAt: at(25), actor: { kind: "USER", id: "u-dora", name: "Dora Actor" } }),
+    ]);
+    expect(await row("users", "u-dora")).toMatchObject({ name: "Dora Newest", email: "dora@example.com" });
+  });
+
   it("does not take automations, API clients or the platform for users", async () => {
     await record([
       eventInput(AuditEventType.BILLING, "billing.plan_changed", { actor: { kind: "AUTOMATION", id: "wf-1", name: "Workflow" }, subjectUser: null }),

@@ -22,8 +22,8 @@ import { describeEvent } from "./event-catalog";
 
 /** Rows per INSERT statement. @default 500 */
 export const INSERT_CHUNK = 500;
-/** Attempts of a transaction that hits a deadlock or a concurrent duplicate key. @default 3 */
-export const MAX_ATTEMPTS = 3;
+/** Attempts of a transaction that hits a deadlock or a concurrent duplicate key. @default 5 */
+export const MAX_ATTEMPTS = 5;
 
 const ER_DUP_ENTRY = 1062;
 const ER_LOCK_DEADLOCK = 1213;
@@ -44,6 +44,9 @@ interface PendingEvent {
 
 /** Stores events: validation, idempotency, directory, one transaction, then publication. */
 export class AuditRecorder {
+  /** Pooled connections already switched to READ COMMITTED. */
+  private readonly readCommitted = new WeakSet<object>();
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly directory: DirectoryService,
@@ -71,12 +74,29 @@ export class AuditRecorder {
    */
   private async inTransaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      const runner = this.dataSource.createQueryRunner();
       try {
-        return await this.dataSource.transaction("READ COMMITTED", work);
+        const connection: object = await runner.connect();
+        // Each pooled connection is switched to READ COMMITTED once, not before every transaction.
+        if (!this.readCommitted.has(connection)) {
+          await runner.query(`SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED`);
+          this.readCommitted.add(connection);
+        }
+        await runner.startTransaction();
+        try {
+          const result = await work(runner.manager);
+          await runner.commitTransaction();
+          return result;
+        } catch (error) {
+          await runner.rollbackTransaction();
+          throw error;
+        }
       } catch (error) {
         const code = (error as { errno?: number }).errno;
         const retriable = code === ER_LOCK_DEADLOCK || code === ER_LOCK_WAIT_TIMEOUT || (code === ER_DUP_ENTRY && isIdempotencyKeyClash(error));
         if (!retriable || attempt >= MAX_ATTEMPTS) throw error;
+      } finally {
+        await runner.release();
       }
     }
   }
@@ -86,18 +106,15 @@ export class AuditRecorder {
     workspaceId: string,
     pending: PendingEvent[],
   ): Promise<{ stored: Map<string, AuditEventRecord>; created: AuditEventRecord[] }> {
-    // The workspace row lock serializes the workspace's writers until commit:
-    // seq order is commit order, and no other call can store one of our keys meanwhile.
-    const lastSeq = await this.lockWorkspace(manager, workspaceId);
-
     const stored = new Map<string, AuditEventRecord>();
-    const existing: (AuditEventRow & { content_hash: Buffer })[] = await manager.query(
+    const byKey = new Map(pending.map((item) => [item.event.idempotencyKey, item]));
+    const existing: AuditEventRow[] = await manager.query(
       `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`,
-      [workspaceId, pending.map((item) => item.event.idempotencyKey)],
+      [workspaceId, [...byKey.keys()]],
     );
     const conflicts: number[] = [];
     for (const row of existing) {
-      const item = pending.find((candidate) => candidate.event.idempotencyKey === row.idempotency_key)!;
+      const item = byKey.get(row.idempotency_key)!;
       if (!Buffer.from(row.content_hash).equals(item.hash)) conflicts.push(...item.indexes);
       stored.set(row.idempotency_key, recordFromRow(row));
     }
@@ -107,6 +124,9 @@ export class AuditRecorder {
     if (fresh.length === 0) return { stored, created: [] };
 
     const conversations = await this.updateDirectory(manager, workspaceId, fresh.map((item) => item.event));
+    // Last, so the lock is held briefly: the workspace row lock serializes the workspace's
+    // writers from here to commit, so seq order is commit order.
+    const firstSeq = await this.reserveSeqs(manager, workspaceId, fresh.length);
 
     const recordedAt = new Date();
     const created = fresh.map((item, position): AuditEventRecord => {
@@ -115,14 +135,13 @@ export class AuditRecorder {
       return {
         ...item.event,
         workspaceId,
-        seq: lastSeq + position + 1,
+        seq: firstSeq + position,
         id: newEventId(recordedAt.getTime()),
         recordedAt,
         description: describeEvent(item.event, { conversationSubject: conversation?.subject ?? null }),
         customerId: targets.customer?.id ?? conversation?.customerId ?? null,
       };
     });
-    await manager.query(`UPDATE workspaces SET last_seq = ? WHERE id = ?`, [lastSeq + created.length, workspaceId]);
     for (let start = 0; start < created.length; start += INSERT_CHUNK) {
       const chunk = created.slice(start, start + INSERT_CHUNK);
       await manager.query(
@@ -134,14 +153,19 @@ export class AuditRecorder {
     return { stored, created };
   }
 
-  /** Locks the workspace's row (creating it) and returns its last seq. */
-  private async lockWorkspace(manager: EntityManager, workspaceId: string): Promise<number> {
-    // LAST_INSERT_ID(expr) hands the locked row's value back in the same round trip.
-    const result: { insertId: number } = await manager.query(
-      `INSERT INTO workspaces (id, last_seq) VALUES (?, 0) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq)`,
-      [workspaceId],
+  /**
+   * Takes `count` seqs of the workspace (creating its row) and returns the
+   * first. The row stays locked until commit.
+   */
+  private async reserveSeqs(manager: EntityManager, workspaceId: string, count: number): Promise<number> {
+    // LAST_INSERT_ID(expr) hands the new value back in the same round trip.
+    const result: { insertId: number; affectedRows: number } = await manager.query(
+      `INSERT INTO workspaces (id, last_seq) VALUES (?, ?) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + ?)`,
+      [workspaceId, count, count],
     );
-    return Number(result.insertId);
+    // One affected row: the workspace is new and its last seq is `count`.
+    const lastSeq = result.affectedRows === 1 ? count : Number(result.insertId);
+    return lastSeq - count + 1;
   }
 
   /**
@@ -166,14 +190,21 @@ export class AuditRecorder {
         mentions.conversations.push({ ...targets.conversation, customerId, occurredAt });
       }
     }
-    const conversationIds = mentions.conversations.map((conversation) => conversation.id);
-    const before = await this.directory.conversationEntries(manager, workspaceId, conversationIds);
+    // Only conversations this batch ties to a customer can be newly tied: only they need a look before.
+    const tied = [...new Set(mentions.conversations.filter((conversation) => conversation.customerId).map((conversation) => conversation.id))];
+    const before = await this.directory.conversationEntries(manager, workspaceId, tied);
     await this.directory.record(manager, workspaceId, mentions);
-    const after = await this.directory.conversationEntries(manager, workspaceId, conversationIds);
+    // The entries events need: the customer and subject of conversations they name without them.
+    const needed = new Set<string>();
+    for (const event of events) {
+      const { conversation, customer } = targetsOf(event);
+      if (conversation && (!customer || !conversation.subject)) needed.add(conversation.id);
+    }
+    const after = await this.directory.conversationEntries(manager, workspaceId, [...new Set([...tied, ...needed])]);
 
-    const newlyTied = [...after.values()]
-      .filter(({ id, customerId }) => customerId !== null && before.get(id)?.customerId === null)
-      .map(({ id, customerId }) => [id, customerId]);
+    const newlyTied = tied
+      .filter((id) => before.get(id)?.customerId === null && after.get(id)?.customerId)
+      .map((id) => [id, after.get(id)!.customerId]);
     if (newlyTied.length > 0) {
       await manager.query(
         `UPDATE audit_events SET customer_id = CASE conversation_id ${newlyTied.map(() => "WHEN ? THEN ?").join(" ")} END

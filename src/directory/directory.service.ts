@@ -94,7 +94,8 @@ export class DirectoryService {
   async record(manager: EntityManager, workspaceId: string, mentions: DirectoryMentions): Promise<void> {
     const byId = <T extends { id: string }>(rows: T[]) => [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     if (mentions.users.length > 0) {
-      const rows = byId(mentions.users);
+      // Per user: the latest mention, and the latest one carrying an email (the same upsert rules merge them).
+      const rows = byId(latestPerId(mentions.users, (user) => user.email !== null));
       await manager.query(
         `INSERT INTO users (workspace_id, id, name, email, name_occurred_at) VALUES ${placeholders(rows.length, 5)}
          ON DUPLICATE KEY UPDATE
@@ -105,7 +106,7 @@ export class DirectoryService {
       );
     }
     if (mentions.customers.length > 0) {
-      const rows = byId(mentions.customers);
+      const rows = byId(latestPerId(mentions.customers, () => false));
       await manager.query(
         `INSERT INTO customers (workspace_id, id, name, name_occurred_at) VALUES ${placeholders(rows.length, 4)}
          ON DUPLICATE KEY UPDATE
@@ -115,7 +116,14 @@ export class DirectoryService {
       );
     }
     if (mentions.conversations.length > 0) {
-      const rows = byId(mentions.conversations);
+      // Per conversation: the latest mention with a subject, the latest with a customer, and the latest of all.
+      const rows = byId([
+        ...new Set([
+          ...latestPerId(mentions.conversations.filter((conversation) => conversation.subject !== null), () => false),
+          ...latestPerId(mentions.conversations.filter((conversation) => conversation.customerId !== null), () => false),
+          ...latestPerId(mentions.conversations, () => false),
+        ]),
+      ]);
       // A subject or customer is only replaced by one the event actually carries, and only by a later event.
       await manager.query(
         `INSERT INTO conversations (workspace_id, id, subject, subject_occurred_at, customer_id, customer_occurred_at)
@@ -151,6 +159,28 @@ export class DirectoryService {
     if (ids.length === 0) return [];
     return this.dataSource.query(`${select} WHERE workspace_id = ? AND id IN (?)`, [workspaceId, ids]);
   }
+}
+
+/**
+ * The mentions that can change the directory: per id, the latest one, plus
+ * the latest that passes `alsoKeep` when that is an older one. An older
+ * mention loses to a later one in the upsert anyway, so dropping it changes
+ * nothing but the work.
+ */
+function latestPerId<T extends { id: string; occurredAt: Date }>(mentions: T[], alsoKeep: (mention: T) => boolean): T[] {
+  const latest = new Map<string, T>();
+  const latestKept = new Map<string, T>();
+  for (const mention of mentions) {
+    const current = latest.get(mention.id);
+    if (!current || mention.occurredAt >= current.occurredAt) latest.set(mention.id, mention);
+    if (alsoKeep(mention)) {
+      const kept = latestKept.get(mention.id);
+      if (!kept || mention.occurredAt >= kept.occurredAt) latestKept.set(mention.id, mention);
+    }
+  }
+  const result = [...latest.values()];
+  for (const [id, kept] of latestKept) if (latest.get(id) !== kept) result.push(kept);
+  return result;
 }
 
 /** Picker page size. */
