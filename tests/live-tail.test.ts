@@ -16,6 +16,7 @@ import {
   WORKSPACE_TAIL,
 } from "./support/live";
 import { postGraphQL, useTestServer } from "./support/server";
+import { statementsDuring } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
 import { QueuedSocket, TestWsClient } from "./support/ws-client";
 
@@ -234,6 +235,32 @@ describe("live tail (in-process pub/sub)", () => {
       expect(all).toEqual(stored.map((row) => row.id));
     }
   }, 60_000);
+
+  it("executes each event once for all subscribers of the same operation, not once per subscriber", async () => {
+    await record([conversationEvent("c-shared", 0, { customer: { id: "cu-shared", name: "Shared Customer" } })]);
+    const withDirectory = `subscription($id: ID!) { conversationAuditEvents(conversationId: $id) {
+      cursor node { id ... on ConversationEvent { conversation { subject customer { name } } customer { name } } actor { user { name } } } } }`;
+    const deliveryStatements = async (subscribers: number, n: number) => {
+      const tailsOf = await Promise.all(
+        Array.from({ length: subscribers }, async () => follow(await client(), withDirectory, { id: "c-shared" })),
+      );
+      const statements = await statementsDuring(dataSource, async () => {
+        await record([conversationEvent("c-shared", n)]);
+        for (const tail of tailsOf) {
+          const result = await tail.next();
+          expect(result.errors).toBeUndefined();
+          expect(result.data).toMatchObject({ conversationAuditEvents: { node: { conversation: { customer: { name: "Shared Customer" } } } } });
+        }
+      });
+      await Promise.all(clients.splice(0).map((ws) => ws.dispose()));
+      await until(() => tails() === 0, 5_000, "tails to end");
+      return statements.filter((sql) => sql.startsWith("SELECT")).length;
+    };
+    const one = await deliveryStatements(1, 1);
+    const many = await deliveryStatements(25, 2);
+    expect(one).toBeGreaterThan(0);
+    expect(many).toBe(one);
+  });
 
   describe("socket hygiene", () => {
     it("refuses a subscription once the connection's token has expired", async () => {

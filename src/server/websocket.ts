@@ -8,6 +8,7 @@ import type { Logger } from "../common/logger";
 import { AuthenticationError, BadUserInputError, maskError } from "../common/errors";
 import { TokenVerifier } from "../auth/tokens";
 import type { TailConnection } from "../live-tail/live-tail.service";
+import { SharedSubscriptionExecution } from "../live-tail/shared-execution";
 
 /** Time a client has to send `connection_init` before the socket is closed with 4408. @default 3000 */
 export const CONNECTION_INIT_TIMEOUT_MS = 3_000;
@@ -46,9 +47,11 @@ interface ConnectionExtra extends Record<PropertyKey, unknown> {
 export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(): void | Promise<void> } {
   const { contexts, logger } = options;
   const rules = options.introspection ? specifiedRules : [...specifiedRules, NoSchemaIntrospectionCustomRule];
+  const shared = new SharedSubscriptionExecution();
   return useServer<Record<string, unknown>, ConnectionExtra>(
     {
       schema: options.schema,
+      subscribe: shared.subscribe,
       connectionInitWaitTimeout: CONNECTION_INIT_TIMEOUT_MS,
       validate: (schema, document) => validate(schema, document, rules),
       onConnect: async (ctx) => {
