@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import { AuditEventType } from "../audit/audit-event.enums";
+import type { AuditEventRecord } from "../audit/audit-event.record";
 import { AuditEventRow, recordFromRow } from "../audit/audit-event.storage";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
@@ -47,14 +48,17 @@ export class AuditLogService {
     const { query, pageSize, logKey } = built;
     const rows: AuditEventRow[] = await this.dataSource.query(query.sql, query.params);
     const events = rows.slice(0, pageSize).map(recordFromRow);
+    const cursorOf = (node: AuditEventRecord) =>
+      this.cursors.encode({ workspaceId: principal.workspaceId, log: logKey, occurredAt: node.occurredAt, seq: node.seq });
+    // Signing costs: an edge's cursor is made only if the client asks for it.
     const edges = events.map((node) => ({
       node,
-      cursor: this.cursors.encode({ workspaceId: principal.workspaceId, log: logKey, occurredAt: node.occurredAt, seq: node.seq }),
+      get cursor() {
+        return cursorOf(node);
+      },
     }));
-    return {
-      edges,
-      pageInfo: { hasNextPage: rows.length > pageSize, endCursor: edges.length > 0 ? edges[edges.length - 1].cursor : null },
-    };
+    const last = events[events.length - 1];
+    return { edges, pageInfo: { hasNextPage: rows.length > pageSize, endCursor: last ? cursorOf(last) : null } };
   }
 
   /**

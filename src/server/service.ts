@@ -2,7 +2,11 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { ErrorRequestHandler, RequestHandler } from "express";
 import type { DataSource } from "typeorm";
@@ -85,6 +89,9 @@ export async function startService({ config, dataSource, logger }: ServiceOption
         },
       },
       ApolloServerPluginLandingPageDisabled(),
+      // No HTTP caching of audit data, and no tracing: both would wrap every field resolver.
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
       errorLoggingPlugin(exposeInternals),
     ],
   });
