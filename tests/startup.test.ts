@@ -1,0 +1,81 @@
+import mysql from "mysql2/promise";
+import { TEST_DATABASE } from "./support/database";
+import { runService, waitUntilListening } from "./support/process";
+
+/** A database name of its own for each start, dropped after the file. */
+const names: string[] = [];
+const freshDatabase = (label: string) => {
+  const name = `${TEST_DATABASE.database}_${label}`;
+  names.push(name);
+  const url = new URL(TEST_DATABASE.url);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString() };
+};
+
+async function withServer<T>(work: (connection: mysql.Connection) => Promise<T>): Promise<T> {
+  const { host, port, user, password } = TEST_DATABASE;
+  const connection = await mysql.createConnection({ host, port, user, password });
+  try {
+    return await work(connection);
+  } finally {
+    await connection.end();
+  }
+}
+
+const databaseExists = (name: string) =>
+  withServer(async (connection) => {
+    const [rows] = await connection.query(`SELECT 1 FROM information_schema.schemata WHERE schema_name = ?`, [name]);
+    return (rows as unknown[]).length === 1;
+  });
+
+const count = (name: string, sql: string) =>
+  withServer(async (connection) => {
+    const [rows] = await connection.query(sql.replace("{db}", `\`${name}\``));
+    return Number((rows as { n: number }[])[0].n);
+  });
+
+describe("starting the service", () => {
+  afterAll(() => withServer(async (connection) => {
+    for (const name of names) await connection.query(`DROP DATABASE IF EXISTS \`${name}\``);
+  }));
+
+  it("creates a missing database and applies the migrations", async () => {
+    const database = freshDatabase("create");
+    const service = runService({ PORT: "0", DATABASE_URL: database.url });
+    await waitUntilListening(service);
+    service.child.kill("SIGTERM");
+    expect(await service.exited).toEqual({ code: 0, signal: null });
+    expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.schema_migrations")).toBe(1);
+    expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.audit_events")).toBe(0);
+  });
+
+  it("with DB_MIGRATE=false neither creates the database nor migrates", async () => {
+    const database = freshDatabase("nomigrate");
+    const service = runService({ PORT: "0", DATABASE_URL: database.url, DB_MIGRATE: "false" });
+    const { code } = await service.exited;
+    expect(code).not.toBe(0);
+    expect(service.stderr()).toContain("Unknown database");
+    expect(await databaseExists(database.name)).toBe(false);
+  });
+
+  it("in development records the demo workspace on an empty database and prints tokens to try it", async () => {
+    const database = freshDatabase("demo");
+    const service = runService({ PORT: "0", DATABASE_URL: database.url, NODE_ENV: "development" });
+    await waitUntilListening(service, 60_000);
+    service.child.kill("SIGTERM");
+    await service.exited;
+    expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.audit_events WHERE workspace_id = 'demo'")).toBeGreaterThan(5_000);
+    expect(service.stdout()).toMatch(/Open GraphiQL: http:\/\/localhost:\d+\/graphql/);
+    expect(service.stdout()).toMatch(/Admin token \(Ana Diaz, 30 days\):\n[\w-]+\.[\w-]+\.[\w-]+\n/);
+    expect(service.stdout()).toMatch(/Agent token \(Ben Ode, 30 days\):\n[\w-]+\.[\w-]+\.[\w-]+\n/);
+  }, 90_000);
+
+  it("in development with DEMO_DATA=off leaves the database empty", async () => {
+    const database = freshDatabase("nodemo");
+    const service = runService({ PORT: "0", DATABASE_URL: database.url, NODE_ENV: "development", DEMO_DATA: "off" });
+    await waitUntilListening(service);
+    service.child.kill("SIGTERM");
+    await service.exited;
+    expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.audit_events")).toBe(0);
+  });
+});
