@@ -182,10 +182,11 @@ function expectedOf(subscriber: Subscriber, events: { id: string; conversationId
 async function awaitWarmup(message: Extract<ToClients, { type: "await" }>): Promise<FromClients> {
   const started = wallClock();
   const deadline = Date.now() + message.timeoutMs;
-  const missing = () => subscribers.filter((subscriber) => expectedOf(subscriber, message.warmup).some(({ id }) => !subscriber.firstSeen.has(id))).length;
+  // Live once it has any warm-up event of its own: those recorded before its subscription started are not owed to it.
+  const missing = () => subscribers.filter((subscriber) => !expectedOf(subscriber, message.warmup).some(({ id }) => subscriber.firstSeen.has(id))).length;
   let notReady = missing();
   while (notReady > 0 && Date.now() < deadline) {
-    await sleep(20);
+    await sleep(50);
     notReady = missing();
   }
   return { type: "ready", ready: subscribers.length - notReady, notReady, elapsedMs: wallClock() - started };
@@ -196,7 +197,7 @@ async function collect(message: Extract<ToClients, { type: "collect" }>): Promis
   const deadline = Date.now() + message.drainMs;
   const measured = new Set(message.events.map((event) => event.id));
   const complete = () => subscribers.every((subscriber) => expectedOf(subscriber, message.events).every(({ id }) => subscriber.firstSeen.has(id)));
-  while (!complete() && Date.now() < deadline) await sleep(20);
+  while (!complete() && Date.now() < deadline) await sleep(100);
 
   const byId = new Map(message.events.map((event) => [event.id, event]));
   const fromSent: number[] = [];

@@ -2,7 +2,7 @@ import { CursorCodec } from "../src/audit-log/cursor";
 import { newEventId } from "../src/audit/audit-event.storage";
 import { BenchDatabase } from "./bench-database";
 import { BenchContext, Role, token } from "./context";
-import { GraphQLHttpClient, operationBody } from "./http-client";
+import { GraphQLHttpClient } from "./http-client";
 import type { DeliveryResult, FromClients, RecordedEvent, SubscriberSpec } from "./live-clients";
 import type { LiveScenario } from "./options";
 import { HelperProcess, RedisProcess, ServiceProcess } from "./processes";
@@ -23,6 +23,8 @@ const WORKSPACE = "ws-live";
 const WORKSPACE_SCENARIO_CONVERSATIONS = 10;
 /** Sockets opened at once by the client process. */
 const OPEN_WAVE = 250;
+/** How long subscribers get to become live (warm-up rounds of one event per conversation, one a second). */
+const WARMUP_MS = 30_000;
 /** Recording requests in flight at most; past it the recorder falls behind its rate (reported). */
 const MAX_IN_FLIGHT = 64;
 export const RSS_TARGET_BYTES = 50 * 1024;
@@ -45,7 +47,8 @@ export interface LiveRun {
   eventsPerSecond: number;
   seconds: number;
   opened: { connected: number; failed: number; elapsedMs: number; firstError?: string };
-  ready: { ready: number; notReady: number; elapsedMs: number };
+  /** Subscribers live (a warm-up event of theirs received) and the warm-up rounds it took. */
+  ready: { ready: number; notReady: number; warmupRounds: number };
   /** Server RSS (both instances over Redis) before the subscribers connected and once they idle. */
   rssBeforeBytes: number;
   rssIdleBytes: number;
@@ -264,9 +267,17 @@ async function measureScenario(
     "opened",
     openTimeout + 10_000,
   );
-  // Subscriptions start asynchronously on the server: one event per conversation, received by every subscriber, says they are live.
-  const warm = await target.warmup(workspaceScenario ? conversations.slice(0, 1) : conversations);
-  const ready = await clients.request({ type: "await", warmup: warm, timeoutMs: 30_000 }, "ready", 40_000);
+  // Subscriptions start asynchronously on the server, and one that starts after an event is not owed it:
+  // rounds of one event per conversation until every subscriber has received one of its own.
+  const warm: { id: string; conversationId: string }[] = [];
+  const warmDeadline = Date.now() + WARMUP_MS;
+  let ready: Extract<FromClients, { type: "ready" }>;
+  let warmupRounds = 0;
+  do {
+    warm.push(...(await target.warmup(workspaceScenario ? conversations.slice(0, 1) : conversations)));
+    warmupRounds += 1;
+    ready = await clients.request({ type: "await", warmup: warm, timeoutMs: 1_000 }, "ready", 10_000);
+  } while (ready.notReady > 0 && Date.now() < warmDeadline);
   await sleep(500);
   const heapIdleBytes = await target.collectGarbage();
   await sleep(200);
@@ -302,7 +313,7 @@ async function measureScenario(
     eventsPerSecond: scenario.eventsPerSecond,
     seconds: profile.seconds,
     opened: { connected: opened.connected, failed: opened.failed, elapsedMs: round(opened.elapsedMs), ...(opened.firstError ? { firstError: opened.firstError } : {}) },
-    ready: { ready: ready.ready, notReady: ready.notReady, elapsedMs: round(ready.elapsedMs) },
+    ready: { ready: ready.ready, notReady: ready.notReady, warmupRounds },
     rssBeforeBytes,
     rssIdleBytes,
     rssPerSubscriptionBytes,
@@ -363,7 +374,7 @@ function addRssCheck(runs: LiveRun[]): void {
   if (candidates.length === 0) return;
   const largest = candidates.reduce((a, b) => (b.subscribers > a.subscribers ? b : a));
   largest.checks.push({
-    target: `<= ${RSS_TARGET_BYTES / 1024} KB RSS per idle subscription`,
+    target: `<= 50 KB RSS per idle subscription (taken as ${RSS_TARGET_BYTES.toLocaleString("en")} bytes)`,
     measured: `${round(largest.rssPerSubscriptionBytes / 1024, 1)} KiB (${largest.opened.connected} subscriptions, RSS ${round(largest.rssBeforeBytes / 2 ** 20, 1)} -> ${round(largest.rssIdleBytes / 2 ** 20, 1)} MiB)`,
     met: largest.rssPerSubscriptionBytes <= RSS_TARGET_BYTES,
   });

@@ -19,6 +19,11 @@ export const SERVICE_MAIN = path.join(__dirname, "..", "src", "main.js");
 
 const running = new Set<ChildProcess>();
 
+// A run that dies unexpectedly must not leave services holding database connections behind.
+process.on("exit", () => {
+  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+});
+
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -184,6 +184,12 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
         (spread ? `; the same load over ${spread.workspaces} workspaces stored ${number(spread.service.eventsPerSecond)} events/s` : ""),
     );
   }
+  const cpuPerRequest = (service.resources.serviceCpuSeconds * 1000) / requests;
+  if (cpuPerRequest >= 0.5 * service.load.latency.p50) {
+    readings.push(
+      `the service's own CPU work was ${ms(cpuPerRequest)} ms of the ${ms(service.load.latency.p50)} ms a request took at p50, while raw stored the same rows in ${ms(raw.load.latency.p50)} ms`,
+    );
+  }
   if (configuration.batch === 1) {
     readings.push(
       `each single-event request took ${ms(service.load.latency.p50)} ms at p50, so ${configuration.clients} client(s) can send at most about ${number((configuration.clients / Math.max(0.001, service.load.latency.mean)) * 1000)} requests/s`,
@@ -209,6 +215,7 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
     `${ms(c.raw.load.latency.p50)} / ${ms(c.raw.load.latency.p99)}`,
     number(c.serviceOverRaw, 2),
     `${number(c.service.resources.serviceCpuPercent)}% / ${number(c.service.resources.databaseCpuPercent)}%`,
+    ms((c.service.resources.serviceCpuSeconds * 1000) / Math.max(1, c.service.requests)),
     number(c.service.resources.counters.Innodb_row_lock_waits),
     c.target.text,
     status(c.target.met) + (c.service.load.errors ? ` (${c.service.load.errors} errors)` : ""),
@@ -233,7 +240,7 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
       "The 4-workspace rows spread the 4 clients over 4 workspaces, which the service does not serialize against each other.",
     "",
     table(
-      ["batch", "clients", "workspaces", "events", "service events/s", "service p50 / p99 ms", "raw events/s", "raw p50 / p99 ms", "service / raw", "service / database CPU", "row-lock waits", "target", "result"],
+      ["batch", "clients", "workspaces", "events", "service events/s", "service p50 / p99 ms", "raw events/s", "raw p50 / p99 ms", "service / raw", "service / database CPU", "service CPU ms per request", "row-lock waits", "target", "result"],
       rows,
     ),
     "",
@@ -359,6 +366,11 @@ function querySection(queries: QueryResults, summary: SummaryLine[], cores: numb
 
 // 3. Live tail ---------------------------------------------------------------
 
+/** Server CPU over the recording phase divided by the deliveries made (recording included). */
+function cpuPerDelivery(run: LiveRun): number {
+  return (run.resources.serviceCpuSeconds * 1000) / Math.max(1, run.delivery.delivered);
+}
+
 function liveCause(run: LiveRun, check: Check, live: LiveResults, cores: number): string {
   const cpu = cpuFacts(run.resources, cores, run.kind === "redis" ? "service instances" : "service");
   const readings = [...cpu.readings];
@@ -375,14 +387,17 @@ function liveCause(run: LiveRun, check: Check, live: LiveResults, cores: number)
   if (check.target.startsWith("p99")) readings.push(`the recording request itself took ${ms(run.recordLatency.p99)} ms at p99, and is part of 'from sent'`);
   const floor = live.runs.find((other) => other.kind === "floor" && other.scenario === run.scenario);
   const floorText = floor ? ` The plain ws floor for the same sockets: p99 ${ms(floor.delivery.fromSent.p99)} ms.` : "";
-  return `Measured during recording: ${cpu.facts}; subscriber process ${number(run.clientCpuPercent)}% of one core.${floorText} ${readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured."}`;
+  const perDelivery = cpuPerDelivery(run);
+  const floorPerDelivery = floor ? ` (floor: ${ms(cpuPerDelivery(floor))} ms)` : "";
+  return `Measured during recording: ${cpu.facts}; subscriber process ${number(run.clientCpuPercent)}% of one core; ${ms(perDelivery)} ms of server CPU per delivery, recording included${floorPerDelivery}.${floorText} ${readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured."}`;
 }
 
 function liveSection(live: LiveResults, summary: SummaryLine[], cores: number): string {
   const rows = live.runs.map((run) => [
     run.scenario,
     run.kind === "redis" ? "2 instances + Redis" : run.kind === "floor" ? "plain ws floor" : "service",
-    number(run.opened.connected) + (run.opened.failed ? ` (${run.opened.failed} failed)` : ""),
+    number(run.opened.connected) + (run.opened.failed ? ` (${run.opened.failed} failed)` : "") + (run.ready.notReady ? ` (${run.ready.notReady} never live)` : ""),
+    number(run.ready.warmupRounds),
     number(run.eventsPerSecond),
     `${number(run.delivery.delivered)} / ${number(run.delivery.expected)}`,
     `${ms(run.delivery.fromSent.p50)} / ${ms(run.delivery.fromSent.p99)}`,
@@ -392,6 +407,7 @@ function liveSection(live: LiveResults, summary: SummaryLine[], cores: number): 
     `${number(run.rssPerSubscriptionBytes / 1024, 1)} KiB`,
     `${number(run.heapPerSubscriptionBytes / 1024, 1)} KiB`,
     `${number(run.resources.serviceCpuPercent)}% / ${number(run.clientCpuPercent)}%`,
+    ms(cpuPerDelivery(run)),
   ]);
   for (const run of live.runs) {
     for (const check of run.checks) {
@@ -410,7 +426,7 @@ function liveSection(live: LiveResults, summary: SummaryLine[], cores: number): 
     "",
     "Subscribers run in a separate process, one graphql-ws client (one socket) per subscription: " +
       "`subscription($id: ID!) { conversationAuditEvents(conversationId: $id) { cursor node { id metadata } } }`, or `workspaceAuditEvents` for the workspace rows (ADMIN token). " +
-      `Each scenario opens its subscribers, records one warm-up event per conversation and waits until every subscriber has it (so each subscription is live), then records events one per request at the fixed rate for ${number(seconds)} s, round-robin over the conversations. ` +
+      `Each scenario opens its subscribers, then records rounds of one warm-up event per conversation, a second apart, until every subscriber has received one of its own (a subscription is owed only the events recorded after it started; the rounds needed are shown), then records events one per request at the fixed rate for ${number(seconds)} s, round-robin over the conversations. ` +
       "Each subscriber's received ids are compared with the ids recorded on its conversation: lost, duplicated and misrouted deliveries are counted. " +
       "RSS per idle subscription is the service's RSS once the subscribers are open and idle, minus its RSS before they connected, over the subscribers; both are read after a full garbage collection (through the inspector), in a fresh service process per scenario. The V8 heap in use after that collection is shown per subscription beside it. " +
       "The floor is a plain `ws` server in its own process sending the same JSON bytes (a graphql-ws `next` message of the same shape and size) to the same sockets when the recorder posts to it.",
@@ -419,7 +435,7 @@ function liveSection(live: LiveResults, summary: SummaryLine[], cores: number): 
     "",
     ...(live.redisSkipped ? [`Redis runs skipped: ${live.redisSkipped}.`, ""] : live.redisVersion ? [`Redis: a private redis-server ${live.redisVersion}, two service instances; subscribers alternate between them, and so do recordings.`, ""] : []),
     table(
-      ["scenario", "server", "subscribers", "events/s", "delivered / expected", "from sent p50 / p99 ms", "from response p50 / p99 ms", "lost", "duplicated", "RSS per subscription", "heap per subscription", "server / subscriber CPU"],
+      ["scenario", "server", "subscribers", "warm-up rounds", "events/s", "delivered / expected", "from sent p50 / p99 ms", "from response p50 / p99 ms", "lost", "duplicated", "RSS per subscription", "heap per subscription", "server / subscriber CPU", "server CPU ms per delivery"],
       rows,
     ),
     "",
@@ -436,6 +452,7 @@ function overheadSection(overhead: OverheadResults): string {
     number(operation.http.perSecond),
     `${ms(operation.http.latency.p50)} / ${ms(operation.http.latency.p99)}`,
     `${number(operation.httpResources.serviceCpuPercent)}%`,
+    ms((operation.httpResources.serviceCpuSeconds * 1000) / Math.max(1, operation.http.completed)),
     number(operation.execute.perSecond),
     `${ms(operation.execute.latency.p50)} / ${ms(operation.execute.latency.p99)}`,
     `${number(operation.executeResources.benchCpuPercent)}%`,
@@ -463,7 +480,7 @@ function overheadSection(overhead: OverheadResults): string {
       "with a context from the service's own `ContextFactory.forHttp` (the token is verified on every call, as over HTTP), on the same database. " +
       `The first page is \`workspaceAuditLog(first: 50)\` with the selection of part 2, in a workspace of ${number(overhead.events)} events; the recording stores one event (a new idempotency key each call) with the selection of part 1. No target: the figures say what the HTTP stack costs.`,
     "",
-    table(["operation", "HTTP req/s", "HTTP p50 / p99 ms", "service CPU", "execute op/s", "execute p50 / p99 ms", "bench CPU", "HTTP / execute"], rows),
+    table(["operation", "HTTP req/s", "HTTP p50 / p99 ms", "service CPU", "service CPU ms per request", "execute op/s", "execute p50 / p99 ms", "bench CPU", "HTTP / execute (req/s)"], rows),
     "",
     overhead.profileNote,
     "",
