@@ -8,11 +8,11 @@ import { defineConfig } from "vite";
  * no request outside the service.
  */
 export default defineConfig({
-  root: path.resolve(__dirname),
+  root: import.meta.dirname,
   base: "/graphiql/",
   logLevel: "error",
   build: {
-    outDir: path.resolve(__dirname, "..", "dist", "ui"),
+    outDir: path.resolve(import.meta.dirname, "..", "dist", "ui"),
     emptyOutDir: true,
     chunkSizeWarningLimit: 8_000,
     reportCompressedSize: false,
