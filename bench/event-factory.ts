@@ -3,6 +3,7 @@ import type { ActorRecord, AuditEventRecord, FieldChangeRecord, JsonValue, NewAu
 import { targetsOf } from "../src/audit/audit-event.record";
 import { contentHash, EVENT_COLUMNS, insertValues, newEventId } from "../src/audit/audit-event.storage";
 import { describeEvent } from "../src/audit/event-catalog";
+import { seededRandom } from "../src/common/random";
 import { placeholders } from "../src/directory/directory.service";
 
 /**
@@ -14,17 +15,8 @@ import { placeholders } from "../src/directory/directory.service";
  * baseline store the same rows.
  */
 
-/** mulberry32: small, fast, deterministic. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded generator (mulberry32). */
+export const random = seededRandom;
 
 /** A well-mixed 32-bit seed from two integers. */
 export function mix(a: number, b: number): number {

@@ -1,4 +1,5 @@
 import { ActorKind, AuditEventType, SettingsSection } from "../audit/audit-event.enums";
+import { seededRandom } from "../common/random";
 import type { AuditEventInput } from "../audit/audit-event.inputs";
 import type { JsonValue } from "../audit/audit-event.record";
 
@@ -60,18 +61,6 @@ const SETTINGS_OBJECTS: Record<SettingsSection, string[]> = {
   [SettingsSection.SUPPORT_ACCESS]: [],
 };
 
-/** mulberry32: small, fast and good enough for demo data. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface DemoCustomer {
   id: string;
   name: string;
@@ -96,7 +85,7 @@ export function demoCustomers(): DemoCustomer[] {
  * idempotency key, so recording them twice stores them once.
  */
 export function demoEvents(end: Date, seed = 20261126): AuditEventInput[] {
-  const random = generator(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const chance = (p: number) => random() < p;
   const start = end.getTime() - DEMO_DAYS * 86_400_000;

@@ -3,6 +3,7 @@ import { ActorKind, AuditEventType, SettingsSection } from "../../src/audit/audi
 import type { AuditEventRecord, NewAuditEvent } from "../../src/audit/audit-event.record";
 import { contentHash, EVENT_COLUMNS, insertValues, newEventId } from "../../src/audit/audit-event.storage";
 import { placeholders } from "../../src/directory/directory.service";
+import { seededRandom } from "../../src/common/random";
 import { describeEvent } from "../../src/audit/event-catalog";
 
 /**
@@ -20,20 +21,8 @@ export interface BulkOptions {
   seed?: number;
 }
 
-/** A small deterministic generator (mulberry32). */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function seedBulkEvents(dataSource: DataSource, options: BulkOptions): Promise<void> {
-  const next = random(options.seed ?? 1);
+  const next = seededRandom(options.seed ?? 1);
   const users = options.users ?? 60;
   const customers = options.customers ?? 2000;
   const conversations = options.conversations ?? 8000;
