@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "../common/logger";
 import { AuthenticationError } from "../common/errors";
 import { createDirectoryLoaders, DirectoryLoaders } from "../directory/directory.loaders";
-import type { DirectoryService } from "../directory/directory.service";
 import type { TailConnection } from "../live-tail/live-tail.service";
 import type { AppServices } from "../server/services";
 import { isIntrospectionOnly } from "./introspection";
