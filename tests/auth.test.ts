@@ -105,6 +105,27 @@ describe("tokens over HTTP", () => {
     expect(response.body.errors?.[0].message).toBe("The token has expired.");
   });
 
+  it("refuses a token once it expires, though it was accepted (and remembered) before", async () => {
+    const token = await tokenFor(Role.AGENT, { ttlSeconds: 2 });
+    const before = await postGraphQL(server.graphqlUrl, { query: VIEWER }, { token });
+    expect(before.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const after = await postGraphQL(server.graphqlUrl, { query: VIEWER }, { token });
+    expect(after.status).toBe(401);
+    expect(after.body.errors?.[0].message).toBe("The token has expired.");
+  });
+
+  it("refuses a token whose claims were altered after its genuine form was accepted", async () => {
+    const token = await tokenFor(Role.AGENT);
+    expect((await postGraphQL(server.graphqlUrl, { query: VIEWER }, { token })).status).toBe(200);
+    const [header, payload, signature] = token.split(".");
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+    const promoted = Buffer.from(JSON.stringify({ ...claims, role: "admin" })).toString("base64url");
+    const response = await postGraphQL(server.graphqlUrl, { query: VIEWER }, { token: `${header}.${promoted}.${signature}` });
+    expect(response.status).toBe(401);
+    expect(errorCodes(response)).toEqual(["UNAUTHENTICATED"]);
+  });
+
   it("allows introspection without a token while introspection is on", async () => {
     const response = await postGraphQL(server.graphqlUrl, { query: INTROSPECTION });
     expect(response.status).toBe(200);
