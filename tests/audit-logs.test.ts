@@ -126,6 +126,33 @@ describe("the three logs", () => {
     });
   });
 
+  describe("what a page costs", () => {
+    const SCOPED_LOGS: [string, string, Record<string, string>][] = [
+      ["customer", CUSTOMER_LOG, { customerId: "cu-zoe" }],
+      ["conversation", CONVERSATION_LOG, { conversationId: "c-1" }],
+    ];
+
+    it.each(SCOPED_LOGS)("reads a page of a %s's log in one statement when it holds events", async (_kind, source, variables) => {
+      let response!: Awaited<ReturnType<typeof query>>;
+      const statements = await statementsDuring(dataSource, async () => {
+        response = await query(source, variables);
+      });
+      expect(response.body.data!.log.edges.length).toBeGreaterThan(0);
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).toMatch(/FROM audit_events/);
+    });
+
+    it.each(SCOPED_LOGS)("checks that the %s exists when its page is empty, and answers an empty page", async (_kind, source, variables) => {
+      let response!: Awaited<ReturnType<typeof query>>;
+      const statements = await statementsDuring(dataSource, async () => {
+        response = await query(source, { ...variables, userId: "u-who-never-acted" });
+      });
+      expect(response.body.errors).toBeUndefined();
+      expect(response.body.data!.log).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
+      expect(statements).toHaveLength(2);
+    });
+  });
+
   describe("what each log holds", () => {
     it("the workspace log: every event of the workspace, newest first, ties in the order stored", async () => {
       const ids = await allIds(WORKSPACE_LOG, {});

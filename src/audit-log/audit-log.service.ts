@@ -35,6 +35,14 @@ export type LogRequest =
   | ({ log: "customer"; customerId: string } & ScopedLogArgs)
   | ({ log: "conversation"; conversationId: string } & ScopedLogArgs);
 
+/** The customer or conversation a log is of, in the caller's workspace. */
+interface LogSubject {
+  table: "customers" | "conversations";
+  noun: string;
+  workspaceId: string;
+  id: string;
+}
+
 /** Reads the three logs: keyset pages, newest first, within the caller's workspace and role. */
 export class AuditLogService {
   constructor(
@@ -45,8 +53,10 @@ export class AuditLogService {
   async page(principal: Principal, request: LogRequest): Promise<AuditEventConnection> {
     const built = await this.pageQuery(principal, request);
     if (!built) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
-    const { query, pageSize, logKey } = built;
+    const { query, pageSize, logKey, subject } = built;
     const rows: AuditEventRow[] = await this.dataSource.query(query.sql, query.params);
+    // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
+    if (rows.length === 0 && subject) await this.requireExisting(subject);
     const events = rows.slice(0, pageSize).map(recordFromRow);
     const cursorOf = (node: AuditEventRecord) =>
       this.cursors.encode({ workspaceId: principal.workspaceId, log: logKey, occurredAt: node.occurredAt, seq: node.seq });
@@ -63,12 +73,14 @@ export class AuditLogService {
 
   /**
    * The SQL of a page, after every check and lookup; null when the page is
-   * empty without asking (a customer filter naming no customer).
+   * empty without asking (a customer filter naming no customer). `subject`
+   * is the customer or conversation the log is of, whose existence an empty
+   * page must check.
    */
   async pageQuery(
     principal: Principal,
     request: LogRequest,
-  ): Promise<{ query: BuiltQuery; pageSize: number; logKey: string } | null> {
+  ): Promise<{ query: BuiltQuery; pageSize: number; logKey: string; subject: LogSubject | null } | null> {
     this.authorize(principal, request);
     const logKey = logKeyOf(request);
     const invalid: InvalidInput[] = [];
@@ -89,11 +101,12 @@ export class AuditLogService {
     const workspaceId = principal.workspaceId;
     let scope: LogScope = { kind: "workspace" };
     let filter: LogFilter | null = null;
+    let subject: LogSubject | null = null;
     if (request.log === "customer") {
-      await this.requireExisting("customers", "Customer", workspaceId, request.customerId);
+      subject = { table: "customers", noun: "Customer", workspaceId, id: request.customerId };
       scope = { kind: "customer", customerId: request.customerId };
     } else if (request.log === "conversation") {
-      await this.requireExisting("conversations", "Conversation", workspaceId, request.conversationId);
+      subject = { table: "conversations", noun: "Conversation", workspaceId, id: request.conversationId };
       scope = { kind: "conversation", conversationId: request.conversationId };
     } else if (request.filter) {
       filter = await this.resolveFilter(workspaceId, request.filter);
@@ -110,7 +123,7 @@ export class AuditLogService {
       after,
       limit: pageSize + 1,
     };
-    return { query: buildPageQuery(query), pageSize, logKey };
+    return { query: buildPageQuery(query), pageSize, logKey, subject };
   }
 
   /** The workspace log is for admins; the customer and conversation logs for admins and agents. */
@@ -120,7 +133,7 @@ export class AuditLogService {
   }
 
   /** An unknown id and another workspace's id are the same NOT_FOUND. */
-  private async requireExisting(table: "customers" | "conversations", noun: string, workspaceId: string, id: string): Promise<void> {
+  private async requireExisting({ table, noun, workspaceId, id }: LogSubject): Promise<void> {
     const rows: unknown[] = await this.dataSource.query(`SELECT 1 FROM ${table} WHERE workspace_id = ? AND id = ?`, [workspaceId, id]);
     if (rows.length === 0) throw new NotFoundError(`${noun} ${JSON.stringify(id)}`);
   }

@@ -2,7 +2,7 @@ import { Field, ObjectType } from "type-graphql";
 import type { AuditEventRecord } from "../audit/audit-event.record";
 import { AuditEvent } from "../audit/audit-event.types";
 
-@ObjectType("PageInfo")
+@ObjectType("PageInfo", { simpleResolvers: true })
 export class PageInfo {
   @Field(() => Boolean)
   hasNextPage!: boolean;
@@ -11,7 +11,7 @@ export class PageInfo {
   endCursor!: string | null;
 }
 
-@ObjectType("AuditEventEdge")
+@ObjectType("AuditEventEdge", { simpleResolvers: true })
 export class AuditEventEdge {
   @Field(() => String, {
     description:
@@ -23,7 +23,7 @@ export class AuditEventEdge {
   node!: AuditEventRecord;
 }
 
-@ObjectType("AuditEventConnection", { description: "Events newest first (occurredAt descending, ties broken by the order they were stored)." })
+@ObjectType("AuditEventConnection", { simpleResolvers: true, description: "Events newest first (occurredAt descending, ties broken by the order they were stored)." })
 export class AuditEventConnection {
   @Field(() => [AuditEventEdge])
   edges!: AuditEventEdge[];

@@ -3,7 +3,7 @@ import { Field, ID, Int, InterfaceType, ObjectType } from "type-graphql";
 import { ActorKind, AuditEventType } from "./audit-event.enums";
 import type { AuditEventRecord, JsonValue } from "./audit-event.record";
 
-@ObjectType("Actor")
+@ObjectType("Actor", { simpleResolvers: true })
 export class Actor {
   @Field(() => ActorKind)
   kind!: ActorKind;
@@ -15,7 +15,7 @@ export class Actor {
   name!: string;
 }
 
-@ObjectType("FieldChange", { description: "One changed property, with its value before and after." })
+@ObjectType("FieldChange", { simpleResolvers: true, description: "One changed property, with its value before and after." })
 export class FieldChange {
   @Field(() => String)
   field!: string;
@@ -27,7 +27,7 @@ export class FieldChange {
   after!: JsonValue;
 }
 
-@ObjectType("EventSource")
+@ObjectType("EventSource", { simpleResolvers: true })
 export class EventSource {
   @Field(() => String, { nullable: true })
   ip!: string | null;
@@ -39,7 +39,7 @@ export class EventSource {
   requestId!: string | null;
 }
 
-@ObjectType("CsatResponse", { description: "A CSAT survey answer attached to a conversation event." })
+@ObjectType("CsatResponse", { simpleResolvers: true, description: "A CSAT survey answer attached to a conversation event." })
 export class CsatResponse {
   @Field(() => ID, { nullable: true })
   surveyId!: string | null;
@@ -103,25 +103,25 @@ export abstract class AuditEvent {
   source!: EventSource | null;
 }
 
-@ObjectType("AuthorizationEvent", { implements: AuditEvent })
+@ObjectType("AuthorizationEvent", { simpleResolvers: true, implements: AuditEvent })
 export class AuthorizationEvent extends AuditEvent {}
 
-@ObjectType("BillingEvent", { implements: AuditEvent })
+@ObjectType("BillingEvent", { simpleResolvers: true, implements: AuditEvent })
 export class BillingEvent extends AuditEvent {}
 
-@ObjectType("ConversationEvent", { implements: AuditEvent })
+@ObjectType("ConversationEvent", { simpleResolvers: true, implements: AuditEvent })
 export class ConversationEvent extends AuditEvent {}
 
-@ObjectType("CustomerEvent", { implements: AuditEvent })
+@ObjectType("CustomerEvent", { simpleResolvers: true, implements: AuditEvent })
 export class CustomerEvent extends AuditEvent {}
 
-@ObjectType("SettingsEvent", { implements: AuditEvent })
+@ObjectType("SettingsEvent", { simpleResolvers: true, implements: AuditEvent })
 export class SettingsEvent extends AuditEvent {}
 
-@ObjectType("WorkSessionEvent", { implements: AuditEvent })
+@ObjectType("WorkSessionEvent", { simpleResolvers: true, implements: AuditEvent })
 export class WorkSessionEvent extends AuditEvent {}
 
-@ObjectType("RecordAuditEventsPayload")
+@ObjectType("RecordAuditEventsPayload", { simpleResolvers: true })
 export class RecordAuditEventsPayload {
   @Field(() => [AuditEvent], { description: "The stored events, in input order (an idempotent repeat returns the event stored first)." })
   events!: AuditEventRecord[];

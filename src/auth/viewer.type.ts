@@ -2,7 +2,7 @@ import { Field, ID, ObjectType } from "type-graphql";
 import { User } from "../directory/user.type";
 import { Role } from "./principal";
 
-@ObjectType("Viewer")
+@ObjectType("Viewer", { simpleResolvers: true })
 export class Viewer {
   @Field(() => ID)
   userId!: string;

@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType } from "type-graphql";
 
-@ObjectType("Conversation")
+@ObjectType("Conversation", { simpleResolvers: true })
 export class Conversation {
   @Field(() => ID)
   id!: string;

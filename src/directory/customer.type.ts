@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType } from "type-graphql";
 
-@ObjectType("Customer")
+@ObjectType("Customer", { simpleResolvers: true })
 export class Customer {
   @Field(() => ID)
   id!: string;

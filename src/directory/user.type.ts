@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType } from "type-graphql";
 
-@ObjectType("User")
+@ObjectType("User", { simpleResolvers: true })
 export class User {
   @Field(() => ID)
   id!: string;
