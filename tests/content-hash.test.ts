@@ -1,0 +1,58 @@
+import { canonicalJson, contentHash, newEventId } from "../src/audit/audit-event.storage";
+import type { NewAuditEvent } from "../src/audit/audit-event.record";
+
+/** An event with every awkward value: nested arrays and objects, unsorted keys, escapes, undefined, -0. */
+const EVENT = {
+  idempotencyKey: "golden-1",
+  type: "CONVERSATION",
+  action: "conversation.status_changed",
+  occurredAt: new Date("2026-11-25T22:26:31.123Z"),
+  actor: { kind: "USER", id: "u-ana", name: "Ana Díaz", email: null },
+  targets: { conversation: { id: "c-1", subject: 'Order "1001" <arrived> damaged\n' }, customer: { id: "cu-1", name: "Zoë" } },
+  changes: [
+    { field: "status", before: "open", after: "pending" },
+    { field: "tags", before: ["a", { z: 1, a: [true, false, null, 1.5e-7, -0] }], after: null },
+  ],
+  metadata: { zeta: 1, alpha: { nested: "✓", list: [3, 2, 1] }, gone: undefined },
+  source: null,
+} as unknown as NewAuditEvent;
+
+/** The definition: JSON.stringify with every object's keys sorted. */
+const reference = (value: unknown) =>
+  JSON.stringify(value ?? null, (_key, item: unknown) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) return item;
+    return Object.fromEntries(Object.keys(item).sort().map((key) => [key, (item as Record<string, unknown>)[key]]));
+  });
+
+describe("content hashes", () => {
+  it("keep the value stored events were hashed with (a change would turn every repeat into a conflict)", () => {
+    expect(contentHash(EVENT).toString("hex")).toBe("f0efc66ec58821fe15b84eaa74b32185ca9faac07d1bb4a99c16597cb0e61a1d");
+  });
+
+  it.each([
+    ["the event", EVENT],
+    ["an array with holes of undefined", [1, undefined, "x"]],
+    ["NaN and infinities", { a: Number.NaN, b: Number.POSITIVE_INFINITY }],
+    ["an empty object and array", { b: {}, a: [] }],
+    ["a bare string", 'quote " and \\ backslash'],
+    ["null", null],
+  ])("write %s exactly as JSON.stringify with sorted keys", (_name, value) => {
+    expect(canonicalJson(value)).toBe(reference(value));
+  });
+
+  it("do not depend on key order", () => {
+    const reordered = { ...EVENT, metadata: { alpha: { list: [3, 2, 1], nested: "✓" }, zeta: 1 } } as unknown as NewAuditEvent;
+    expect(contentHash(reordered).equals(contentHash(EVENT))).toBe(true);
+    const changed = { ...EVENT, metadata: { zeta: 2 } } as unknown as NewAuditEvent;
+    expect(contentHash(changed).equals(contentHash(EVENT))).toBe(false);
+  });
+});
+
+describe("event ids", () => {
+  it("are 26 characters of Crockford base32, distinct, and ordered by time", () => {
+    const ids = Array.from({ length: 2_000 }, (_, n) => newEventId(1_795_000_000_000 + n));
+    for (const id of ids) expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+  });
+});
