@@ -157,10 +157,38 @@ describe("recordAuditEvents and auditEvent", () => {
     expect(response.body.errors).toBeUndefined();
     expect(response.body.data!.recordAuditEvents.events).toHaveLength(1000);
     expect(response.body.data!.recordAuditEvents.duplicates).toBe(0);
-    // isolation level, BEGIN, workspace lock, idempotency lookup, conversations before, 3 directory upserts,
-    // conversations after, seq update, 2 inserts of 500 rows, COMMIT.
-    expect(statements.length).toBeLessThanOrEqual(13);
+    // isolation level, BEGIN, conversations before, 3 directory upserts, conversations after, seq update,
+    // 2 inserts of 500 rows, COMMIT.
+    expect(statements.length).toBeLessThanOrEqual(11);
     expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(2);
+  });
+
+  it("writes a new event on a conversation already tied to its customer without reading anything first", async () => {
+    const first = realisticEvent(20_000);
+    expect((await record([first])).body.errors).toBeUndefined();
+    // Another event on the same conversation and customer, with a new key.
+    const next = { ...realisticEvent(20_000), occurredAt: new Date(Date.now() - 30_000).toISOString() };
+    let response!: Awaited<ReturnType<typeof record>>;
+    const statements = await statementsDuring(dataSource, async () => {
+      response = await record([next]);
+    });
+    expect(response.body.errors).toBeUndefined();
+    expect(response.body.data!.recordAuditEvents.duplicates).toBe(0);
+    expect(statements.filter((sql) => /^\s*SELECT/.test(sql))).toEqual([]);
+    expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(1);
+  });
+
+  it("still answers a repeat with the stored event when the first attempt took its key for new", async () => {
+    const input = realisticEvent(20_001);
+    const first = await record([input]);
+    let again!: Awaited<ReturnType<typeof record>>;
+    const statements = await statementsDuring(dataSource, async () => {
+      again = await record([input]);
+    });
+    expect(again.body.data!.recordAuditEvents).toEqual({ ...first.body.data!.recordAuditEvents, duplicates: 1 });
+    // The insert fails on the key, the transaction is rolled back and the retry finds the stored event.
+    expect(statements.filter((sql) => /^\s*ROLLBACK/.test(sql))).toHaveLength(1);
+    expect(Number((await dataSource.query(`SELECT COUNT(*) AS n FROM audit_events WHERE idempotency_key = ?`, [input.idempotencyKey]))[0].n)).toBe(1);
   });
 
   /** Notices the recorder publishes for the workspace, as the live tails hear them. */

@@ -1,7 +1,10 @@
 import { AuditEventType } from "../src/audit/audit-event.enums";
 import { useTestDatabase } from "./support/database";
 import { eventInput, realisticEvent, RECORD_EVENTS } from "./support/events";
+import type { AuditEventInput } from "../src/audit/audit-event.inputs";
+import { ConflictError } from "../src/common/errors";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
+import { statementsDuring } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
 
 interface RecordData {
@@ -88,6 +91,52 @@ describe("idempotency and atomicity", () => {
     await Promise.all(Array.from({ length: 6 }, (_, n) => record([realisticEvent(200 + n), realisticEvent(300 + n)])));
     const rows: { seq: number }[] = await dataSource.query(`SELECT seq FROM audit_events WHERE workspace_id = ? ORDER BY seq`, [WORKSPACE]);
     expect(rows.map((row) => Number(row.seq))).toEqual(rows.map((_, n) => n + 1));
+  });
+
+  describe("calls of one workspace that arrive while its transaction runs", () => {
+    const producer = () => ({ userId: "producer-1", workspaceId: WORKSPACE, role: Role.SERVICE, expiresAt: Date.now() + 60_000 });
+    /** The input as the GraphQL layer hands it to the recorder (dates coerced). */
+    const asArgument = (input: Record<string, unknown>) => ({ ...input, occurredAt: new Date(input.occurredAt as string) }) as unknown as AuditEventInput;
+    const recordInProcess = (inputs: Record<string, unknown>[]) => server.services.recorder.record(producer(), inputs.map(asArgument));
+
+    it("are stored together in one transaction, each answered with its own events", async () => {
+      const inputs = Array.from({ length: 8 }, (_, n) => realisticEvent(400 + n));
+      let results!: Awaited<ReturnType<typeof recordInProcess>>[];
+      const statements = await statementsDuring(dataSource, async () => {
+        // The first call starts a transaction at once; the other seven arrive while it runs and wait for the next.
+        results = await Promise.all(inputs.map((input) => recordInProcess([input])));
+      });
+      expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(2);
+      expect(statements.filter((sql) => /^\s*COMMIT/.test(sql))).toHaveLength(2);
+      results.forEach((result, n) => {
+        expect(result.duplicates).toBe(0);
+        expect(result.events.map((event) => event.idempotencyKey)).toEqual([inputs[n].idempotencyKey]);
+      });
+      const seqs = results.map((result) => result.events[0].seq);
+      expect(new Set(seqs).size).toBe(8);
+      expect(Math.max(...seqs) - Math.min(...seqs)).toBe(7);
+      for (const input of inputs) expect(await countWithKey(input.idempotencyKey as string)).toBe(1);
+    });
+
+    it("fail one by one: a conflicting call fails alone, the calls stored with it succeed", async () => {
+      const stored = realisticEvent(500);
+      await recordInProcess([stored]);
+      const conflicting = { ...stored, changes: [{ field: "status", before: "open", after: "closed" }] };
+      const others = [realisticEvent(501), realisticEvent(502), realisticEvent(503)];
+      const outcomes = await Promise.allSettled([recordInProcess([others[0]]), recordInProcess([conflicting]), recordInProcess([others[1]]), recordInProcess([others[2]])]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
+      for (const input of others) expect(await countWithKey(input.idempotencyKey as string)).toBe(1);
+      expect(await countWithKey(stored.idempotencyKey as string)).toBe(1);
+    });
+
+    it("with a key another waiting call also sends, store it once and answer both with that event", async () => {
+      const shared = realisticEvent(600);
+      const results = await Promise.all([recordInProcess([realisticEvent(601)]), recordInProcess([shared]), recordInProcess([shared, realisticEvent(602)])]);
+      expect(results[2].events[0]).toEqual(results[1].events[0]);
+      expect(results.map((result) => result.duplicates)).toEqual([0, 0, 1]);
+      expect(await countWithKey(shared.idempotencyKey as string)).toBe(1);
+    });
   });
 
   it("leaves no row behind when the database fails in the middle of a call", async () => {

@@ -24,6 +24,10 @@ import { describeEvent } from "./event-catalog";
 export const INSERT_CHUNK = 500;
 /** Attempts of a transaction that hits a deadlock or a concurrent duplicate key. @default 5 */
 export const MAX_ATTEMPTS = 5;
+/** Conversations remembered as tied to a customer, over all workspaces. @default 100000 */
+export const TIED_CONVERSATIONS_KEPT = 100_000;
+/** Events one transaction may gather from calls waiting on the same workspace. @default 2000 */
+export const MAX_ROUND_EVENTS = 2_000;
 
 const ER_DUP_ENTRY = 1062;
 const ER_LOCK_DEADLOCK = 1213;
@@ -42,10 +46,43 @@ interface PendingEvent {
   indexes: number[];
 }
 
-/** Stores events: validation, idempotency, directory, one transaction, then publication. */
+/** What one transaction stored: every key it was given, and the events new among them. */
+interface StoreOutcome {
+  stored: Map<string, AuditEventRecord>;
+  created: AuditEventRecord[];
+  /** Conversations the transaction saw tied to a customer: once tied, a conversation stays tied. */
+  tied: string[];
+}
+
+/** A validated call waiting for its workspace's next transaction. */
+interface QueuedCall {
+  pending: PendingEvent[];
+  resolve(outcome: StoreOutcome): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Stores events: validation, idempotency, directory, one transaction, then
+ * publication.
+ *
+ * A workspace's writers are serialized by its seq lock anyway, so calls of
+ * one workspace that arrive while its transaction runs wait in this process
+ * and are then stored together, in one transaction (group commit): a burst
+ * of single-event calls costs a few transactions, not one each. Should that
+ * transaction fail, its calls are stored one at a time, so that only a
+ * failing call fails.
+ */
 export class AuditRecorder {
   /** Pooled connections already switched to READ COMMITTED. */
   private readonly readCommitted = new WeakSet<object>();
+  /** Calls waiting per workspace; a workspace is here while its transactions run. */
+  private readonly queues = new Map<string, QueuedCall[]>();
+  /**
+   * Conversations (`workspace\nid`) known to be tied to a customer in the
+   * committed directory. Tied is for good, so this stays true whatever other
+   * processes write; an event naming one needs no look at it before.
+   */
+  private readonly tiedConversations = new BoundedSet(TIED_CONVERSATIONS_KEPT);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -56,15 +93,65 @@ export class AuditRecorder {
   async record(principal: Principal, inputs: readonly AuditEventInput[]): Promise<RecordResult> {
     const events = validateEventInputs(inputs);
     const pending = groupByKey(events);
-    const { stored, created } = await this.inTransaction((manager) => this.store(manager, principal.workspaceId, pending));
-    this.publisher.publish(created);
+    const { stored, created } = await this.submit(principal.workspaceId, pending);
 
+    const createdKeys = new Set(created.map((event) => event.idempotencyKey));
     const result: AuditEventRecord[] = new Array(events.length);
+    let createdHere = 0;
     for (const item of pending) {
       const event = stored.get(item.event.idempotencyKey)!;
       for (const index of item.indexes) result[index] = event;
+      if (createdKeys.has(item.event.idempotencyKey)) createdHere++;
     }
-    return { events: result, duplicates: events.length - created.length };
+    return { events: result, duplicates: events.length - createdHere };
+  }
+
+  /** Queues a call for its workspace's next transaction, starting the workspace's rounds if none run. */
+  private submit(workspaceId: string, pending: PendingEvent[]): Promise<StoreOutcome> {
+    return new Promise((resolve, reject) => {
+      const call = { pending, resolve, reject };
+      const queue = this.queues.get(workspaceId);
+      if (queue) {
+        queue.push(call);
+        return;
+      }
+      this.queues.set(workspaceId, [call]);
+      void this.drain(workspaceId);
+    });
+  }
+
+  /** Stores a workspace's waiting calls, round after round, until none wait. */
+  private async drain(workspaceId: string): Promise<void> {
+    const queue = this.queues.get(workspaceId)!;
+    while (queue.length > 0) await this.storeRound(workspaceId, takeRound(queue));
+    this.queues.delete(workspaceId);
+  }
+
+  private async storeRound(workspaceId: string, calls: QueuedCall[]): Promise<void> {
+    if (calls.length > 1) {
+      try {
+        const outcome = await this.storeAndPublish(workspaceId, calls.flatMap((call) => call.pending));
+        for (const call of calls) call.resolve(outcome);
+        return;
+      } catch {
+        // Nothing of the round was written: each call is tried alone, and only a failing one fails.
+      }
+    }
+    for (const call of calls) {
+      try {
+        call.resolve(await this.storeAndPublish(workspaceId, call.pending));
+      } catch (error) {
+        call.reject(error);
+      }
+    }
+  }
+
+  private async storeAndPublish(workspaceId: string, pending: PendingEvent[]): Promise<StoreOutcome> {
+    // The first attempt takes every key for new: a repeat makes its insert fail, and the retry looks the keys up first.
+    const outcome = await this.inTransaction((manager, attempt) => this.store(manager, workspaceId, pending, attempt > 1));
+    for (const id of outcome.tied) this.tiedConversations.remember(`${workspaceId}\n${id}`);
+    this.publisher.publish(outcome.created);
+    return outcome;
   }
 
   /**
@@ -72,7 +159,7 @@ export class AuditRecorder {
    * reports a deadlock or a duplicate key raced in: the retry sees the
    * committed row and treats it as a repeat.
    */
-  private async inTransaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(work: (manager: EntityManager, attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const runner = this.dataSource.createQueryRunner();
       try {
@@ -84,7 +171,7 @@ export class AuditRecorder {
         }
         await runner.startTransaction();
         try {
-          const result = await work(runner.manager);
+          const result = await work(runner.manager, attempt);
           await runner.commitTransaction();
           return result;
         } catch (error) {
@@ -101,17 +188,15 @@ export class AuditRecorder {
     }
   }
 
-  private async store(
-    manager: EntityManager,
-    workspaceId: string,
-    pending: PendingEvent[],
-  ): Promise<{ stored: Map<string, AuditEventRecord>; created: AuditEventRecord[] }> {
+  private async store(manager: EntityManager, workspaceId: string, pending: PendingEvent[], lookUpKeys: boolean): Promise<StoreOutcome> {
     const stored = new Map<string, AuditEventRecord>();
     const byKey = new Map(pending.map((item) => [item.event.idempotencyKey, item]));
-    const existing: AuditEventRow[] = await manager.query(
-      `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`,
-      [workspaceId, [...byKey.keys()]],
-    );
+    const existing: AuditEventRow[] = lookUpKeys
+      ? await manager.query(`SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`, [
+          workspaceId,
+          [...byKey.keys()],
+        ])
+      : [];
     const conflicts: number[] = [];
     for (const row of existing) {
       const item = byKey.get(row.idempotency_key)!;
@@ -121,9 +206,9 @@ export class AuditRecorder {
     if (conflicts.length > 0) throw idempotencyConflict(conflicts);
 
     const fresh = pending.filter((item) => !stored.has(item.event.idempotencyKey));
-    if (fresh.length === 0) return { stored, created: [] };
+    if (fresh.length === 0) return { stored, created: [], tied: [] };
 
-    const conversations = await this.updateDirectory(manager, workspaceId, fresh.map((item) => item.event));
+    const { conversations, tied } = await this.updateDirectory(manager, workspaceId, fresh.map((item) => item.event));
     // Last, so the lock is held briefly: the workspace row lock serializes the workspace's
     // writers from here to commit, so seq order is commit order.
     const firstSeq = await this.reserveSeqs(manager, workspaceId, fresh.length);
@@ -150,7 +235,7 @@ export class AuditRecorder {
       );
     }
     for (const event of created) stored.set(event.idempotencyKey, event);
-    return { stored, created };
+    return { stored, created, tied };
   }
 
   /**
@@ -175,7 +260,11 @@ export class AuditRecorder {
    * of a conversation that just got its first customer are tied to it too, so
    * that the customer's log shows them.
    */
-  private async updateDirectory(manager: EntityManager, workspaceId: string, events: NewAuditEvent[]): Promise<Map<string, Conversation>> {
+  private async updateDirectory(
+    manager: EntityManager,
+    workspaceId: string,
+    events: NewAuditEvent[],
+  ): Promise<{ conversations: Map<string, Conversation>; tied: string[] }> {
     const mentions: DirectoryMentions = { users: [], customers: [], conversations: [] };
     for (const event of events) {
       const targets = targetsOf(event);
@@ -190,8 +279,14 @@ export class AuditRecorder {
         mentions.conversations.push({ ...targets.conversation, customerId, occurredAt });
       }
     }
-    // Only conversations this batch ties to a customer can be newly tied: only they need a look before.
-    const tied = [...new Set(mentions.conversations.filter((conversation) => conversation.customerId).map((conversation) => conversation.id))];
+    // Only conversations this batch ties to a customer, and not known to be tied already, can be newly tied: only they need a look before.
+    const tied = [
+      ...new Set(
+        mentions.conversations
+          .filter((conversation) => conversation.customerId && !this.tiedConversations.has(`${workspaceId}\n${conversation.id}`))
+          .map((conversation) => conversation.id),
+      ),
+    ];
     const before = await this.directory.conversationEntries(manager, workspaceId, tied);
     await this.directory.record(manager, workspaceId, mentions);
     // The entries events need: the customer and subject of conversations they name without them.
@@ -212,8 +307,47 @@ export class AuditRecorder {
         [...newlyTied.flat(), workspaceId, newlyTied.map(([id]) => id)],
       );
     }
-    return after;
+    const nowTied = [...after.values()].filter((conversation) => conversation.customerId !== null).map((conversation) => conversation.id);
+    return { conversations: after, tied: nowTied };
   }
+}
+
+/** A set that forgets its oldest members past a size. */
+class BoundedSet {
+  private readonly members = new Set<string>();
+
+  constructor(private readonly limit: number) {}
+
+  has(member: string): boolean {
+    return this.members.has(member);
+  }
+
+  remember(member: string): void {
+    if (this.members.has(member)) return;
+    if (this.members.size >= this.limit) this.members.delete(this.members.values().next().value!);
+    this.members.add(member);
+  }
+}
+
+/**
+ * The calls at the head of a workspace's queue that go into one transaction:
+ * in arrival order, at most {@link MAX_ROUND_EVENTS} events (a larger call
+ * goes alone), and no key in two calls (a later call with a key of an earlier
+ * one waits for the next round, where it sees that key stored).
+ */
+function takeRound(queue: QueuedCall[]): QueuedCall[] {
+  const round = [queue.shift()!];
+  const keys = new Set(round[0].pending.map((item) => item.event.idempotencyKey));
+  let events = round[0].pending.length;
+  while (queue.length > 0) {
+    const next = queue[0];
+    if (events + next.pending.length > MAX_ROUND_EVENTS) break;
+    if (next.pending.some((item) => keys.has(item.event.idempotencyKey))) break;
+    for (const item of next.pending) keys.add(item.event.idempotencyKey);
+    events += next.pending.length;
+    round.push(queue.shift()!);
+  }
+  return round;
 }
 
 /** Inputs grouped by idempotency key; the same key with other content in one call is a conflict. */
