@@ -1,5 +1,6 @@
 import { createEventBus } from "../src/live-tail/event-bus";
-import { WorkspaceStream } from "../src/live-tail/workspace-stream";
+import { TailOptions, TailSubscription } from "../src/live-tail/tail-subscription";
+import { conversationOf, WorkspaceStream } from "../src/live-tail/workspace-stream";
 import { workspaceTopic } from "../src/audit/audit-event.publisher";
 import type { AuditEventRecord } from "../src/audit/audit-event.record";
 import { createLogger } from "../src/common/logger";
@@ -128,6 +129,46 @@ describe("live tail (in-process pub/sub)", () => {
     await record([billing(5, ana)], foreignService);
     const edges = await take(tail, 2);
     expect(edges.map((edge) => edge.node.id)).toEqual([ids[0], ids[4]]);
+    await expect(tail.next(300)).rejects.toThrow(/no result/);
+  });
+
+  it("delivers the workspace tail's conversation filter: that conversation's conversation events only", async () => {
+    const tail = await follow(await client(admin), WORKSPACE_TAIL, { filter: { conversation: { conversationId: "c-scoped" } } });
+    const workSession = {
+      idempotencyKey: "work-session-on-c-scoped",
+      type: "WORK_SESSION",
+      action: "work_session.conversation_routed",
+      occurredAt: new Date().toISOString(),
+      actor: { kind: "AUTOMATION", id: "rule-vip", name: "Routing rule 'VIP'" },
+      conversation: { id: "c-scoped" },
+      workSession: { queue: "Billing", status: "available" },
+    };
+    const ids = await record([conversationEvent("c-scoped", 1), conversationEvent("c-unscoped", 1), workSession, conversationEvent("c-scoped", 2)]);
+    const edges = await take(tail, 2);
+    expect(edges.map((edge) => edge.node.id)).toEqual([ids[0], ids[3]]);
+    await expect(tail.next(300)).rejects.toThrow(/no result/);
+  });
+
+  it("filters the workspace tail by customer name as the database compares it, in record order", async () => {
+    const tail = await follow(await client(admin), WORKSPACE_TAIL, { filter: { customer: { customerName: "mila ríos" } } });
+    const customerEvent = (n: number, customer: { id: string; name: string }) => ({
+      idempotencyKey: `customer-tail-${n}`,
+      type: "CUSTOMER",
+      action: "customer.updated",
+      occurredAt: new Date().toISOString(),
+      actor: { kind: "USER", id: "u-ana", name: "Ana Diaz" },
+      customer,
+    });
+    const mila = { id: "cu-mila", name: "Mila Ríos" };
+    const ids = await record([
+      customerEvent(1, mila),
+      conversationEvent("c-customer-tail", 1, { customer: mila }),
+      customerEvent(2, { id: "cu-other", name: "Someone Else" }),
+      customerEvent(3, mila),
+    ]);
+    await record([customerEvent(4, mila), conversationEvent("c-customer-tail", 2), customerEvent(5, mila)]).then((more) => ids.push(...more));
+    const edges = await take(tail, 4);
+    expect(edges.map((edge) => edge.node.id)).toEqual([ids[0], ids[3], ids[4], ids[6]]);
     await expect(tail.next(300)).rejects.toThrow(/no result/);
   });
 
@@ -397,6 +438,30 @@ describe("the workspace stream", () => {
     expect(bus.subscribedTopics()).toBe(0);
   });
 
+  it("offers a conversation's listeners that conversation's events only, and unscoped listeners every event", async () => {
+    const service = await tokenFor(Role.SERVICE);
+    const bus = createEventBus({ logger: createLogger("silent") });
+    const stream = new WorkspaceStream(WORKSPACE, dataSource, bus.target, createLogger("silent"), { gapWaitMs: 30, pollMs: 100 });
+    await stream.whenReady();
+    const offered = { every: [] as string[], a: [] as string[], b: [] as string[] };
+    const toA = (event: AuditEventRecord) => offered.a.push(event.id);
+    stream.addListener((event) => offered.every.push(event.id));
+    stream.addListener(toA, { conversationId: "c-scope-a" });
+    stream.addListener((event) => offered.b.push(event.id), { conversationId: "c-scope-b" });
+    const billing = { idempotencyKey: "scope-billing", type: "BILLING", action: "billing.plan_changed", occurredAt: new Date().toISOString(), actor: { kind: "USER", id: "u-ana", name: "Ana Diaz" } };
+    const ids = await recordOver(server.graphqlUrl, service, [conversationEvent("c-scope-a", 1), conversationEvent("c-scope-b", 1), billing, conversationEvent("c-scope-a", 2)]);
+    await until(() => offered.every.length === 4, 5_000, "the poll to find the events");
+    expect(offered).toEqual({ every: ids, a: [ids[0], ids[3]], b: [ids[1]] });
+
+    stream.removeListener(toA);
+    expect(stream.listenerCount).toBe(2);
+    const [later] = await recordOver(server.graphqlUrl, service, [conversationEvent("c-scope-a", 3)]);
+    await until(() => offered.every.length === 5, 5_000, "the poll to find the event");
+    expect(offered.every[4]).toBe(later);
+    expect(offered.a).toEqual([ids[0], ids[3]]);
+    stream.stop();
+  });
+
   it("catches up from storage when notices stop coming", async () => {
     const service = await tokenFor(Role.SERVICE);
     const bus = createEventBus({ logger: createLogger("silent") });
@@ -408,5 +473,63 @@ describe("the workspace stream", () => {
     await until(() => emitted.length === 2, 5_000, "the poll to find the events");
     expect(emitted).toEqual(ids);
     stream.stop();
+  });
+
+  describe("a tail on it", () => {
+    const openTail = async (matches: TailOptions<string>["matches"]) => {
+      const bus = createEventBus({ logger: createLogger("silent") });
+      const stream = new WorkspaceStream(WORKSPACE, dataSource, bus.target, createLogger("silent"), { gapWaitMs: 30, pollMs: 100 });
+      await stream.whenReady();
+      let ended = false;
+      const tail = new TailSubscription<string>({
+        stream,
+        scope: null,
+        matches,
+        after: null,
+        replayPage: async () => [],
+        toEdge: (event) => event.id,
+        maxQueued: 100,
+        connectionCongested: () => false,
+        onTooSlow: () => undefined,
+        onEnd: () => (ended = true),
+      });
+      return { stream, tail, ended: () => ended };
+    };
+
+    it("keeps seq order when its predicate answers some events at once and others later", async () => {
+      const service = await tokenFor(Role.SERVICE);
+      const later = (answer: boolean) => new Promise<boolean>((resolve) => setTimeout(() => resolve(answer), 50));
+      const { stream, tail } = await openTail((event) => {
+        const conversation = conversationOf(event);
+        if (conversation === "c-order-slow") return later(true);
+        if (conversation === "c-order-slow-no") return later(false);
+        return conversation === "c-order-fast";
+      });
+      const ids = await recordOver(server.graphqlUrl, service, [
+        conversationEvent("c-order-slow", 1),
+        conversationEvent("c-order-fast", 1),
+        conversationEvent("c-order-slow-no", 1),
+        conversationEvent("c-order-fast", 2),
+        conversationEvent("c-order-other", 1),
+        conversationEvent("c-order-slow", 2),
+      ]);
+      const delivered: string[] = [];
+      for (let n = 0; n < 4; n++) delivered.push((await tail.next()).value as string);
+      expect(delivered).toEqual([ids[0], ids[1], ids[3], ids[5]]);
+      await tail.return();
+      stream.stop();
+    });
+
+    it("ends with the error when its predicate fails", async () => {
+      const service = await tokenFor(Role.SERVICE);
+      const { stream, tail, ended } = await openTail(async () => {
+        throw new Error("the database went away");
+      });
+      await recordOver(server.graphqlUrl, service, [conversationEvent("c-order-failing", 1)]);
+      await expect(tail.next()).rejects.toThrow("the database went away");
+      expect(ended()).toBe(true);
+      expect(stream.listenerCount).toBe(0);
+      stream.stop();
+    });
   });
 });

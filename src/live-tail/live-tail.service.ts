@@ -1,6 +1,5 @@
 import type { DataSource } from "typeorm";
 import type { AuditEventRecord } from "../audit/audit-event.record";
-import { targetsOf } from "../audit/audit-event.record";
 import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../audit/audit-event.storage";
 import type { AuditEventFilter } from "../audit-log/audit-log.inputs";
 import type { AuditEventEdge } from "../audit-log/audit-log.types";
@@ -9,9 +8,9 @@ import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import type { EventBus } from "./event-bus";
-import { EventPredicate, predicateFor } from "./event-filter";
+import { EventPredicate, predicateFor, scopeFor } from "./event-filter";
 import { TailSubscription } from "./tail-subscription";
-import { DEFAULT_STREAM_OPTIONS, StreamOptions, WorkspaceStream } from "./workspace-stream";
+import { conversationOf, DEFAULT_STREAM_OPTIONS, StreamOptions, StreamScope, WorkspaceStream } from "./workspace-stream";
 
 /** Events a subscription may hold for its client in any case; past it the connection is closed as too slow. @default 10000 */
 export const MAX_QUEUED_PER_SUBSCRIPTION = 10_000;
@@ -28,11 +27,18 @@ export interface TailConnection {
 
 /**
  * The live tails of this process. Each workspace with subscribers has one
- * {@link WorkspaceStream}; each subscription filters it and, when resuming,
+ * {@link WorkspaceStream}; each subscription is offered the events in its
+ * scope (its conversation's, or all), filters them and, when resuming,
  * replays from storage first.
  */
 export class LiveTailService {
   private readonly streams = new Map<string, { stream: WorkspaceStream; subscriptions: number }>();
+  /**
+   * Each event's edge per log. Every subscriber of a log gets the same
+   * cursor for an event, so it is signed once, not once per subscriber; an
+   * entry goes with its event record.
+   */
+  private readonly edges = new WeakMap<AuditEventRecord, Map<string, AuditEventEdge>>();
   private active = 0;
 
   constructor(
@@ -71,7 +77,8 @@ export class LiveTailService {
     if (known.length === 0) throw new NotFoundError(`Conversation ${JSON.stringify(conversationId)}`);
     const log = `conversation:${conversationId}`;
     return this.open(principal, afterSeq, connection, log, {
-      matches: async (event) => event.workspaceId === workspaceId && targetsOf(event).conversation?.id === conversationId,
+      scope: { conversationId },
+      matches: (event) => event.workspaceId === workspaceId && conversationOf(event) === conversationId,
       replayPage: (seq) =>
         this.stored(`workspace_id = ? AND conversation_id = ? AND seq > ?`, [workspaceId, conversationId, seq]),
     });
@@ -89,7 +96,8 @@ export class LiveTailService {
     const workspaceId = principal.workspaceId;
     const predicate = predicateFor(this.dataSource, workspaceId, filter);
     return this.open(principal, afterSeq, connection, "workspace", {
-      matches: async (event) => event.workspaceId === workspaceId && (await predicate(event)),
+      scope: scopeFor(filter),
+      matches: (event) => event.workspaceId === workspaceId && predicate(event),
       replayPage: (seq) => this.stored(`workspace_id = ? AND seq > ?`, [workspaceId, seq]),
     });
   }
@@ -115,7 +123,7 @@ export class LiveTailService {
     after: number | null,
     connection: TailConnection,
     log: string,
-    tail: { matches: EventPredicate; replayPage(seq: number): Promise<AuditEventRecord[]> },
+    tail: { scope: StreamScope; matches: EventPredicate; replayPage(seq: number): Promise<AuditEventRecord[]> },
   ): Promise<AsyncIterableIterator<AuditEventEdge>> {
     const workspaceId = principal.workspaceId;
     const entry = this.acquire(workspaceId);
@@ -129,12 +137,10 @@ export class LiveTailService {
     return new TailSubscription<AuditEventEdge>({
       stream: entry.stream,
       after,
+      scope: tail.scope,
       matches: tail.matches,
       replayPage: tail.replayPage,
-      toEdge: (node) => ({
-        node,
-        cursor: this.cursors.encode({ workspaceId, log, occurredAt: node.occurredAt, seq: node.seq }),
-      }),
+      toEdge: (node) => this.edge(workspaceId, log, node),
       maxQueued: MAX_QUEUED_PER_SUBSCRIPTION,
       connectionCongested: () => connection.congested(),
       onTooSlow: () => {
@@ -146,6 +152,20 @@ export class LiveTailService {
         this.release(workspaceId);
       },
     });
+  }
+
+  private edge(workspaceId: string, log: string, node: AuditEventRecord): AuditEventEdge {
+    let byLog = this.edges.get(node);
+    if (!byLog) {
+      byLog = new Map();
+      this.edges.set(node, byLog);
+    }
+    let edge = byLog.get(log);
+    if (!edge) {
+      edge = { node, cursor: this.cursors.encode({ workspaceId, log, occurredAt: node.occurredAt, seq: node.seq }) };
+      byLog.set(log, edge);
+    }
+    return edge;
   }
 
   private acquire(workspaceId: string): { stream: WorkspaceStream; subscriptions: number } {

@@ -1,6 +1,6 @@
 import type { AuditEventRecord } from "../audit/audit-event.record";
 import type { EventPredicate } from "./event-filter";
-import type { WorkspaceStream } from "./workspace-stream";
+import type { StreamScope, WorkspaceStream } from "./workspace-stream";
 
 /** Live events held while a resumed tail replays from storage; past it they are dropped and read from storage. @default 10000 */
 export const MAX_HELD_WHILE_REPLAYING = 10_000;
@@ -14,6 +14,8 @@ export const STALL_MS = 5_000;
 
 export interface TailOptions<TEdge> {
   stream: WorkspaceStream;
+  /** The stream's events this tail is offered at all; `matches` must take none outside it. */
+  scope: StreamScope;
   /** Whether an event belongs to this tail (workspace, conversation, filter). */
   matches: EventPredicate;
   /** Resume after this seq, replaying stored events first; null: from now on. */
@@ -48,14 +50,21 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
   /** When the transport last asked for an event. */
   private lastTaken = Date.now();
   private wake: (() => void) | undefined;
-  /** Live events are matched one after the other, in arrival (= seq) order. */
-  private matching: Promise<void> = Promise.resolve();
+  /**
+   * Events are matched one after the other, in arrival (= seq) order: at once
+   * while the predicate answers at once; while it waits for the database,
+   * later events wait behind it here.
+   */
+  private matching: Promise<void> | undefined;
+  private readonly waiting: AuditEventRecord[] = [];
+  /** Why the tail ended, when its predicate failed (the database did not answer); next() throws it. */
+  private failure: { error: unknown } | undefined;
   private readonly onEvent = (event: AuditEventRecord) => this.receive(event);
 
   constructor(private readonly options: TailOptions<TEdge>) {
     this.replaying = options.after !== null;
     this.lastSeq = options.after ?? options.stream.position - 1;
-    options.stream.addListener(this.onEvent);
+    options.stream.addListener(this.onEvent, options.scope);
   }
 
   [Symbol.asyncIterator](): this {
@@ -67,6 +76,7 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
     for (;;) {
       const event = this.queue.shift();
       if (event) return { value: this.options.toEdge(event), done: false };
+      if (this.failure) throw this.failure.error;
       if (this.finished) return { value: undefined, done: true };
       if (this.replaying) {
         await this.replayPage();
@@ -92,6 +102,7 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
     this.finished = true;
     this.options.stream.removeListener(this.onEvent);
     this.queue.length = 0;
+    this.waiting.length = 0;
     this.held = [];
     this.options.onEnd();
     this.wake?.();
@@ -105,13 +116,35 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
       if (this.held.length > MAX_HELD_WHILE_REPLAYING) this.held = [];
       return;
     }
-    this.matching = this.matching.then(() => this.accept(event));
+    this.offer(event);
   }
 
-  private async accept(event: AuditEventRecord): Promise<void> {
+  /** Matches the event after those before it, and queues it if it belongs to this tail. */
+  private offer(event: AuditEventRecord): void {
+    if (this.matching) {
+      this.waiting.push(event);
+      return;
+    }
     if (this.finished || event.seq <= this.lastSeq) return;
     this.lastSeq = event.seq;
-    if (!(await this.options.matches(event))) return;
+    const matched = this.options.matches(event);
+    if (matched === true) this.enqueue(event);
+    else if (matched !== false) this.matching = this.settle(event, matched);
+  }
+
+  private async settle(event: AuditEventRecord, matched: Promise<boolean>): Promise<void> {
+    try {
+      if (await matched) this.enqueue(event);
+    } catch (error) {
+      this.failure = { error };
+      this.finish();
+    }
+    this.matching = undefined;
+    while (!this.matching && this.waiting.length > 0) this.offer(this.waiting.shift()!);
+  }
+
+  private enqueue(event: AuditEventRecord): void {
+    if (this.finished) return;
     this.queue.push(event);
     const stalled = this.queue.length > 1 && Date.now() - this.lastTaken > (this.options.stallMs ?? STALL_MS);
     if (stalled || this.queue.length > this.options.maxQueued || this.options.connectionCongested()) {
@@ -131,10 +164,11 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
       this.replaying = false;
       const held = this.held;
       this.held = [];
-      for (const event of held) this.matching = this.matching.then(() => this.accept(event));
-      await this.matching;
+      for (const event of held) this.offer(event);
       return;
     }
-    for (const event of page) await this.accept(event);
+    for (const event of page) this.offer(event);
+    // The next page starts after the last event matched.
+    while (this.matching) await this.matching;
   }
 }

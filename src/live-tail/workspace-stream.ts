@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import type { AuditEventRecord } from "../audit/audit-event.record";
+import type { AnyTargets, AuditEventRecord } from "../audit/audit-event.record";
 import { reviveRecord, StoredNotice, workspaceTopic } from "../audit/audit-event.publisher";
 import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../audit/audit-event.storage";
 import type { Logger } from "../common/logger";
@@ -20,6 +20,20 @@ const FILL_BATCH = 500;
 export type StreamListener = (event: AuditEventRecord) => void;
 
 /**
+ * Which of the workspace's events a listener is offered: every one (null), or
+ * only those that target one conversation. A tail still decides with its own
+ * predicate; the scope spares it the events it could never take, so that an
+ * event costs work per subscriber of its conversation, not per subscriber of
+ * the workspace.
+ */
+export type StreamScope = { conversationId: string } | null;
+
+/** The conversation an event targets, if any: the key listeners of a conversation are found by. */
+export function conversationOf(event: AuditEventRecord): string | undefined {
+  return (event.targets as Partial<AnyTargets>).conversation?.id;
+}
+
+/**
  * A workspace's stored events, in seq order, each exactly once, for every
  * tail of this process. A workspace's seq is dense and follows commit order,
  * so the stream knows what it misses: notices that arrive out of order wait
@@ -32,7 +46,11 @@ export class WorkspaceStream {
   /** The seq the stream emits next; null until the stream knows where the workspace stands. */
   private nextSeq: number | null = null;
   private readonly pending = new Map<number, AuditEventRecord>();
-  private readonly listeners = new Set<StreamListener>();
+  /** Listeners offered every event. */
+  private readonly everyEvent = new Set<StreamListener>();
+  /** Listeners offered one conversation's events, by conversation id. */
+  private readonly byConversation = new Map<string, Set<StreamListener>>();
+  private readonly scopes = new Map<StreamListener, StreamScope>();
   private readonly ready: Promise<void>;
   private gapTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -67,15 +85,36 @@ export class WorkspaceStream {
   }
 
   get listenerCount(): number {
-    return this.listeners.size;
+    return this.scopes.size;
   }
 
-  addListener(listener: StreamListener): void {
-    this.listeners.add(listener);
+  /** From now on, offers the listener the events in its scope: every event when the scope is null (the default). */
+  addListener(listener: StreamListener, scope: StreamScope = null): void {
+    this.removeListener(listener);
+    this.scopes.set(listener, scope);
+    if (scope === null) {
+      this.everyEvent.add(listener);
+      return;
+    }
+    let listeners = this.byConversation.get(scope.conversationId);
+    if (!listeners) {
+      listeners = new Set();
+      this.byConversation.set(scope.conversationId, listeners);
+    }
+    listeners.add(listener);
   }
 
   removeListener(listener: StreamListener): void {
-    this.listeners.delete(listener);
+    const scope = this.scopes.get(listener);
+    if (scope === undefined) return;
+    this.scopes.delete(listener);
+    if (scope === null) {
+      this.everyEvent.delete(listener);
+      return;
+    }
+    const listeners = this.byConversation.get(scope.conversationId);
+    listeners?.delete(listener);
+    if (listeners?.size === 0) this.byConversation.delete(scope.conversationId);
   }
 
   /** Checks the database for events past the stream's position (after Redis came back, and periodically). */
@@ -94,7 +133,9 @@ export class WorkspaceStream {
     this.target.removeEventListener(workspaceTopic(this.workspaceId), this.onNotice);
     clearTimeout(this.gapTimer);
     clearInterval(this.pollTimer);
-    this.listeners.clear();
+    this.everyEvent.clear();
+    this.byConversation.clear();
+    this.scopes.clear();
     this.pending.clear();
   }
 
@@ -121,7 +162,7 @@ export class WorkspaceStream {
     for (let event = this.pending.get(this.nextSeq); event; event = this.pending.get(this.nextSeq)) {
       this.pending.delete(this.nextSeq);
       this.nextSeq += 1;
-      for (const listener of [...this.listeners]) listener(event);
+      this.emit(event);
     }
     if (this.pending.size > 0 && this.gapTimer === undefined) {
       this.gapTimer = setTimeout(() => {
@@ -131,6 +172,20 @@ export class WorkspaceStream {
         void this.serialized(() => this.fill(highest - 1));
       }, this.options.gapWaitMs);
     }
+  }
+
+  /**
+   * Hands an event to the listeners in its scope. The sets are iterated in
+   * place, not copied per event: a listener removed meanwhile is not called
+   * again, and one added meanwhile may be called with an event before its
+   * start (`position` already counts it), which a tail skips by seq.
+   */
+  private emit(event: AuditEventRecord): void {
+    for (const listener of this.everyEvent) listener(event);
+    const conversationId = conversationOf(event);
+    if (conversationId === undefined) return;
+    const listeners = this.byConversation.get(conversationId);
+    if (listeners) for (const listener of listeners) listener(event);
   }
 
   /** Reads the events from the stream's position up to `upTo` (all committed) and emits them in order. */
