@@ -1,6 +1,5 @@
 import type { DataSource } from "typeorm";
 import { AuditEventType } from "../audit/audit-event.enums";
-import type { AuditEventRecord } from "../audit/audit-event.record";
 import { AuditEventRow, recordFromRow } from "../audit/audit-event.storage";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
@@ -58,17 +57,19 @@ export class AuditLogService {
     // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
     if (rows.length === 0 && subject) await this.requireExisting(subject);
     const events = rows.slice(0, pageSize).map(recordFromRow);
-    const cursorOf = (node: AuditEventRecord) =>
-      this.cursors.encode({ workspaceId: principal.workspaceId, log: logKey, occurredAt: node.occurredAt, seq: node.seq });
-    // Signing costs: an edge's cursor is made only if the client asks for it.
-    const edges = events.map((node) => ({
-      node,
-      get cursor() {
-        return cursorOf(node);
-      },
-    }));
-    const last = events[events.length - 1];
-    return { edges, pageInfo: { hasNextPage: rows.length > pageSize, endCursor: last ? cursorOf(last) : null } };
+    const encode = this.cursors.encoderFor(principal.workspaceId, logKey);
+    // Signing costs: an edge's cursor is made only if the client asks for it, and once.
+    const edges = events.map((node) => {
+      let cursor: string | undefined;
+      return {
+        node,
+        get cursor() {
+          return (cursor ??= encode(node));
+        },
+      };
+    });
+    const last = edges[edges.length - 1];
+    return { edges, pageInfo: { hasNextPage: rows.length > pageSize, endCursor: last ? last.cursor : null } };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, hkdfSync, KeyObject, timingSafeEqual } from "node:crypto";
 import { BadUserInputError } from "../common/errors";
 
 /** Where a page ends: the last event's (occurredAt, seq) in the log's order. */
@@ -23,17 +23,24 @@ const MAC_BYTES = 16;
  * another log or workspace, or anything else is BAD_USER_INPUT.
  */
 export class CursorCodec {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
 
   constructor(secret: string) {
-    this.key = Buffer.from(hkdfSync("sha256", secret, "audit-log", "cursor signing key", 32));
+    this.key = createSecretKey(Buffer.from(hkdfSync("sha256", secret, "audit-log", "cursor signing key", 32)));
   }
 
   encode(payload: CursorPayload): string {
-    const body = Buffer.from(
-      JSON.stringify([VERSION, payload.workspaceId, payload.log, payload.occurredAt.getTime(), payload.seq]),
-    ).toString("base64url");
-    return `${body}.${this.sign(body).toString("base64url")}`;
+    return this.encoderFor(payload.workspaceId, payload.log)(payload);
+  }
+
+  /** Encodes positions of one log: what every cursor of it shares is written once. */
+  encoderFor(workspaceId: string, log: string): (position: CursorPosition) => string {
+    // The same text as JSON.stringify([VERSION, workspaceId, log, time, seq]).
+    const prefix = `[${VERSION},${JSON.stringify(workspaceId)},${JSON.stringify(log)},`;
+    return (position) => {
+      const body = Buffer.from(`${prefix}${position.occurredAt.getTime()},${position.seq}]`).toString("base64url");
+      return `${body}.${this.sign(body).toString("base64url")}`;
+    };
   }
 
   /** The cursor's payload, if it is genuine; throws BAD_USER_INPUT otherwise. */

@@ -118,12 +118,7 @@ export function insertValues(event: AuditEventRecord, contentHash: Buffer): unkn
 
 /** Rebuilds the stored event from its row. */
 export function recordFromRow(row: AuditEventRow): AuditEventRecord {
-  const details = row.details;
-  const subjectUser = row.subject_user_id && details.subjectUser ? { id: row.subject_user_id, ...details.subjectUser } : null;
-  const conversation = row.conversation_id ? { id: row.conversation_id, subject: details.conversation?.subject ?? null } : null;
-  // Only a customer the event itself named; a customer taken from the directory is in customerId alone.
-  const customer = row.customer_id && details.customer ? { id: row.customer_id, name: details.customer.name } : null;
-  const common = {
+  return {
     workspaceId: row.workspace_id,
     seq: Number(row.seq),
     id: row.id,
@@ -136,24 +131,39 @@ export function recordFromRow(row: AuditEventRow): AuditEventRecord {
     actor: { kind: row.actor_kind, id: row.actor_id, name: row.actor_name },
     changes: row.changes,
     metadata: row.metadata ?? null,
-    source: details.source ?? null,
-  };
-  const targets = (): TargetsByType[AuditEventType] => {
-    switch (row.type) {
-      case AuditEventType.AUTHORIZATION:
-      case AuditEventType.BILLING:
-        return { subjectUser };
-      case AuditEventType.CONVERSATION:
-        return { conversation: conversation!, customer, subjectUser, csat: details.csat ?? null };
-      case AuditEventType.CUSTOMER:
-        return { customer: { id: row.customer_id!, name: details.customer?.name ?? "" } };
-      case AuditEventType.SETTINGS:
-        return { settings: { section: row.settings_section!, objectId: details.settings?.objectId ?? null, objectName: details.settings?.objectName ?? null } };
-      case AuditEventType.WORK_SESSION:
-        return { workSession: details.workSession ?? null, conversation, subjectUser };
+    source: row.details.source ?? null,
+    type: row.type,
+    targets: targetsFromRow(row),
+  } as AuditEventRecord;
+}
+
+function targetsFromRow(row: AuditEventRow): TargetsByType[AuditEventType] {
+  const details = row.details;
+  switch (row.type) {
+    case AuditEventType.AUTHORIZATION:
+    case AuditEventType.BILLING:
+      return { subjectUser: subjectUserFromRow(row) };
+    case AuditEventType.CONVERSATION: {
+      // Only a customer the event itself named; a customer taken from the directory is in customerId alone.
+      const customer = row.customer_id && details.customer ? { id: row.customer_id, name: details.customer.name } : null;
+      return { conversation: conversationFromRow(row)!, customer, subjectUser: subjectUserFromRow(row), csat: details.csat ?? null };
     }
-  };
-  return { ...common, type: row.type, targets: targets() } as AuditEventRecord;
+    case AuditEventType.CUSTOMER:
+      return { customer: { id: row.customer_id!, name: details.customer?.name ?? "" } };
+    case AuditEventType.SETTINGS:
+      return { settings: { section: row.settings_section!, objectId: details.settings?.objectId ?? null, objectName: details.settings?.objectName ?? null } };
+    case AuditEventType.WORK_SESSION:
+      return { workSession: details.workSession ?? null, conversation: conversationFromRow(row), subjectUser: subjectUserFromRow(row) };
+  }
+}
+
+function subjectUserFromRow(row: AuditEventRow) {
+  const recorded = row.details.subjectUser;
+  return row.subject_user_id && recorded ? { id: row.subject_user_id, name: recorded.name, email: recorded.email } : null;
+}
+
+function conversationFromRow(row: AuditEventRow) {
+  return row.conversation_id ? { id: row.conversation_id, subject: row.details.conversation?.subject ?? null } : null;
 }
 
 /**

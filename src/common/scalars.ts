@@ -22,7 +22,9 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: "DateTime",
   description: "ISO-8601 date-time in UTC with millisecond precision, e.g. 2026-11-25T22:26:31.123Z.",
   serialize(value) {
-    const date = value instanceof Date ? value : typeof value === "string" ? new Date(value) : undefined;
+    // Most values are valid Dates straight from storage.
+    if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+    const date = typeof value === "string" ? new Date(value) : undefined;
     if (!date || Number.isNaN(date.getTime())) throw new GraphQLError("DateTime cannot represent this value.");
     return date.toISOString();
   },
