@@ -89,6 +89,8 @@ describe("GraphiQL in a browser", () => {
     await page.keyboard.press("Delete");
     await page.keyboard.insertText(LIVE_TAIL);
     const tails = () => server.services.liveTail.activeSubscriptions;
+    // GraphiQL reads the operation name from the editor after a pause: run only once its tab shows the new one.
+    await page.locator(".graphiql-tab-button", { hasText: "LiveTail" }).waitFor({ timeout: 15_000 });
     await page.locator(".graphiql-execute-button").click();
     await until(() => tails() === 1, 15_000, "GraphiQL's subscription to reach the server");
 
