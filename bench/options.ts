@@ -99,13 +99,17 @@ const SMOKE: SizeProfile = {
 export interface Options {
   profile: SizeProfile;
   parts: Part[];
+  /** A results file to render docs/performance.md from, measuring nothing. */
+  report?: string;
 }
 
-const USAGE = "usage: node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead]  (default: --size full, every part)";
+const USAGE =
+  "usage: node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead] | --report bench/results/<file>.json  (default: --size full, every part)";
 
 export function parseOptions(argv: readonly string[]): Options {
   let size: Size = "full";
   let parts: Part[] = [...PARTS];
+  let report: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
     const value = () => inline ?? argv[++i];
@@ -123,6 +127,11 @@ export function parseOptions(argv: readonly string[]): Options {
         parts = PARTS.filter((part) => given.includes(part));
         break;
       }
+      case "--report": {
+        report = value();
+        if (!report || !report.endsWith(".json")) throw new Error(`--report takes a results file (.json). ${USAGE}`);
+        break;
+      }
       case "--help":
       case "-h":
         throw new Error(USAGE);
@@ -130,5 +139,5 @@ export function parseOptions(argv: readonly string[]): Options {
         throw new Error(`unknown argument ${argv[i]}. ${USAGE}`);
     }
   }
-  return { profile: size === "full" ? FULL : SMOKE, parts };
+  return { profile: size === "full" ? FULL : SMOKE, parts, ...(report ? { report } : {}) };
 }

@@ -184,6 +184,17 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
         (spread ? `; the same load over ${spread.workspaces} workspaces stored ${number(spread.service.eventsPerSecond)} events/s` : ""),
     );
   }
+  const transactions = counters.Com_commit ?? 0;
+  if (configuration.workspaces === 1 && transactions > 0 && transactions < 0.9 * requests) {
+    const statements = counters.Questions / transactions;
+    readings.push(
+      `the service stored ${number(requests / transactions, 1)} requests per transaction (it gathers the calls of a workspace that wait into its next transaction, and runs a workspace's transactions one at a time), ` +
+        `each transaction ${number(statements, 1)} statements in sequence` +
+        (cpu.readings.length === 0
+          ? `; with neither the service (${number(service.resources.serviceCpuPercent)}%) nor the database server (${number(service.resources.databaseCpuPercent)}%) saturated, the time is that one chain of round trips`
+          : ""),
+    );
+  }
   const cpuPerRequest = (service.resources.serviceCpuSeconds * 1000) / requests;
   if (cpuPerRequest >= 0.5 * service.load.latency.p50) {
     readings.push(

@@ -4,13 +4,14 @@
  * (`-smoke` before .json for the smoke size) and docs/performance.md.
  *
  *   node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead]
+ *   node dist/bench/run.js --report bench/results/<file>.json   (renders the report again, measures nothing)
  *
  * It creates its own databases (audit_bench_*) on the server DATABASE_URL
  * names (default mysql://root@127.0.0.1:3306, which must be on this machine)
  * and drops them at the end; every process it starts is stopped by its pid.
  */
 import "reflect-metadata";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { BenchDatabase, databaseServer } from "./bench-database";
 import { BenchContext, newSecret } from "./context";
@@ -40,8 +41,18 @@ async function cleanUp(): Promise<void> {
   await BenchDatabase.dropAll();
 }
 
+/** Renders docs/performance.md again from a stored run: the report's wording changes, the figures do not. */
+function rerender(resultsFile: string): number {
+  const jsonPath = path.relative(REPOSITORY, path.resolve(REPOSITORY, resultsFile));
+  const results = JSON.parse(readFileSync(path.join(REPOSITORY, jsonPath), "utf8")) as BenchResults;
+  writeFileSync(path.join(REPOSITORY, "docs", "performance.md"), renderReport(results, jsonPath));
+  log(`rendered docs/performance.md from ${jsonPath}`);
+  return 0;
+}
+
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.report) return rerender(options.report);
   const server = databaseServer();
   const started = new Date();
   const machine = await machineFacts(server);
