@@ -155,9 +155,10 @@ export class AuditRecorder {
   }
 
   /**
-   * One READ COMMITTED transaction per call, retried when the database
-   * reports a deadlock or a duplicate key raced in: the retry sees the
-   * committed row and treats it as a repeat.
+   * One READ COMMITTED transaction per round, retried when the database
+   * reports a deadlock or a duplicate idempotency key: a repeat the first
+   * attempt took for new, or one that raced in. The retry looks the keys up,
+   * sees the committed row and treats it as a repeat.
    */
   private async inTransaction<T>(work: (manager: EntityManager, attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
