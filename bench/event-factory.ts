@@ -4,7 +4,7 @@ import { targetsOf } from "../src/audit/audit-event.record";
 import { contentHash, EVENT_COLUMNS, insertValues, newEventId } from "../src/audit/audit-event.storage";
 import { describeEvent } from "../src/audit/event-catalog";
 import { seededRandom } from "../src/common/random";
-import { placeholders } from "../src/directory/directory.service";
+import { placeholders } from "../src/database/statements";
 
 /**
  * Deterministic, realistic events: a workspace has users, customers and

@@ -1,10 +1,11 @@
 import { AuditEventType } from "../src/audit/audit-event.enums";
 import { StoredNotice, workspaceTopic } from "../src/audit/audit-event.publisher";
 import { EVENT_CATALOG } from "../src/audit/event-catalog";
+import { STATEMENT_SEPARATOR } from "../src/database/statements";
 import { useTestDatabase } from "./support/database";
 import { AUDIT_EVENT, BEN, eventInput, PLATFORM, realisticEvent, RECORD_EVENTS, REFUND, VIP_RULE, ZAPIER, ZOE } from "./support/events";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
-import { statementsDuring } from "./support/statements";
+import { roundTripsDuring, statementsDuring } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
 
 interface RecordedEvent {
@@ -151,16 +152,20 @@ describe("recordAuditEvents and auditEvent", () => {
     const body = JSON.stringify({ query: RECORD_EVENTS, variables: { events } });
     expect(body.length).toBeGreaterThan(400_000);
     let response!: Awaited<ReturnType<typeof record>>;
-    const statements = await statementsDuring(dataSource, async () => {
+    const roundTrips = await roundTripsDuring(dataSource, async () => {
       response = await record(events);
     });
     expect(response.body.errors).toBeUndefined();
     expect(response.body.data!.recordAuditEvents.events).toHaveLength(1000);
     expect(response.body.data!.recordAuditEvents.duplicates).toBe(0);
-    // isolation level, BEGIN, conversations before, 3 directory upserts, conversations after, seq update,
-    // 2 inserts of 500 rows, COMMIT.
-    expect(statements.length).toBeLessThanOrEqual(11);
-    expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(2);
+    // Isolation level, BEGIN, conversations before, 3 directory upserts, conversations after;
+    // then the seq update, 2 inserts of 500 rows and COMMIT.
+    expect(roundTrips).toHaveLength(2);
+    const statements = roundTrips.map((sql) => sql.split(STATEMENT_SEPARATOR));
+    expect(statements[0].filter((sql) => /^\s*SELECT id, subject, customer_id FROM conversations/.test(sql))).toHaveLength(2);
+    expect(statements[1].filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(2);
+    expect(statements[1].at(-1)).toBe("COMMIT");
+    expect(statements.flat().length).toBeLessThanOrEqual(11);
   });
 
   it("writes a new event on a conversation already tied to its customer without reading anything first", async () => {
@@ -176,6 +181,22 @@ describe("recordAuditEvents and auditEvent", () => {
     expect(response.body.data!.recordAuditEvents.duplicates).toBe(0);
     expect(statements.filter((sql) => /^\s*SELECT/.test(sql))).toEqual([]);
     expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(1);
+  });
+
+  it("stores a single event in two round trips to the database, the second ending with COMMIT", async () => {
+    const input = realisticEvent(20_002);
+    let response!: Awaited<ReturnType<typeof record>>;
+    const roundTrips = await roundTripsDuring(dataSource, async () => {
+      response = await record([input]);
+    });
+    expect(response.body.errors).toBeUndefined();
+    expect(roundTrips).toHaveLength(2);
+    // The directory first; then the seqs, the event and COMMIT, so that the workspace's row is locked for one round trip only.
+    expect(roundTrips[0]).toMatch(/^SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\nSTART TRANSACTION;\nINSERT INTO users/);
+    expect(roundTrips[0]).not.toMatch(/INSERT INTO workspaces/);
+    expect(roundTrips[1]).toMatch(/^INSERT INTO workspaces[^]*;\nINSERT INTO audit_events[^]*;\nCOMMIT$/);
+    const [stored] = await dataSource.query(`SELECT description, customer_id FROM audit_events WHERE idempotency_key = ?`, [input.idempotencyKey]);
+    expect(stored.description).toBe(response.body.data!.recordAuditEvents.events[0].description);
   });
 
   it("still answers a repeat with the stored event when the first attempt took its key for new", async () => {

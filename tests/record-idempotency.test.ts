@@ -1,10 +1,11 @@
 import { AuditEventType } from "../src/audit/audit-event.enums";
+import { STATEMENT_SEPARATOR } from "../src/database/statements";
 import { useTestDatabase } from "./support/database";
 import { eventInput, realisticEvent, RECORD_EVENTS } from "./support/events";
 import type { AuditEventInput } from "../src/audit/audit-event.inputs";
 import { ConflictError } from "../src/common/errors";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
-import { statementsDuring } from "./support/statements";
+import { roundTripsDuring, statementsDuring } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
 
 interface RecordData {
@@ -102,12 +103,15 @@ describe("idempotency and atomicity", () => {
     it("are stored together in one transaction, each answered with its own events", async () => {
       const inputs = Array.from({ length: 8 }, (_, n) => realisticEvent(400 + n));
       let results!: Awaited<ReturnType<typeof recordInProcess>>[];
-      const statements = await statementsDuring(dataSource, async () => {
-        // The first call starts a transaction at once; the other seven arrive while it runs and wait for the next.
+      const roundTrips = await roundTripsDuring(dataSource, async () => {
+        // The first two calls start a transaction each at once; the other six arrive while they run and wait for the next.
         results = await Promise.all(inputs.map((input) => recordInProcess([input])));
       });
-      expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(2);
-      expect(statements.filter((sql) => /^\s*COMMIT/.test(sql))).toHaveLength(2);
+      const statements = roundTrips.flatMap((sql) => sql.split(STATEMENT_SEPARATOR));
+      expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(3);
+      expect(statements.filter((sql) => /^\s*COMMIT/.test(sql))).toHaveLength(3);
+      // The two first transactions run side by side: both begin before either commits.
+      expect(roundTrips.slice(0, 2).map((sql) => sql.split(STATEMENT_SEPARATOR)[1])).toEqual(["START TRANSACTION", "START TRANSACTION"]);
       results.forEach((result, n) => {
         expect(result.duplicates).toBe(0);
         expect(result.events.map((event) => event.idempotencyKey)).toEqual([inputs[n].idempotencyKey]);
@@ -123,9 +127,16 @@ describe("idempotency and atomicity", () => {
       await recordInProcess([stored]);
       const conflicting = { ...stored, changes: [{ field: "status", before: "open", after: "closed" }] };
       const others = [realisticEvent(501), realisticEvent(502), realisticEvent(503)];
-      const outcomes = await Promise.allSettled([recordInProcess([others[0]]), recordInProcess([conflicting]), recordInProcess([others[1]]), recordInProcess([others[2]])]);
-      expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
-      expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
+      // The first two calls take the two transactions that start at once; the conflicting call waits with others[1] and others[2].
+      const outcomes = await Promise.allSettled([
+        recordInProcess([realisticEvent(504)]),
+        recordInProcess([others[0]]),
+        recordInProcess([others[1]]),
+        recordInProcess([conflicting]),
+        recordInProcess([others[2]]),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled"]);
+      expect((outcomes[3] as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
       for (const input of others) expect(await countWithKey(input.idempotencyKey as string)).toBe(1);
       expect(await countWithKey(stored.idempotencyKey as string)).toBe(1);
     });

@@ -1,9 +1,9 @@
-import type { DataSource, EntityManager } from "typeorm";
+import type { DataSource } from "typeorm";
 import type { Principal } from "../auth/principal";
 import { ConflictError } from "../common/errors";
 import type { Conversation } from "../directory/conversation.type";
 import type { DirectoryMentions, DirectoryService } from "../directory/directory.service";
-import { placeholders } from "../directory/directory.service";
+import { BatchedTransaction, Statement } from "../database/statements";
 import { ActorKind, AuditEventType } from "./audit-event.enums";
 import type { AuditEventInput } from "./audit-event.inputs";
 import type { AuditEventPublisher } from "./audit-event.publisher";
@@ -28,6 +28,12 @@ export const MAX_ATTEMPTS = 5;
 export const TIED_CONVERSATIONS_KEPT = 100_000;
 /** Events one transaction may gather from calls waiting on the same workspace. @default 2000 */
 export const MAX_ROUND_EVENTS = 2_000;
+/**
+ * Transactions of one workspace this process runs at once. The second
+ * prepares (directory upserts and reads) while the first commits; their seq
+ * reservations still take turns on the workspace's row. @default 2
+ */
+export const ROUNDS_IN_FLIGHT = 2;
 
 const ER_DUP_ENTRY = 1062;
 const ER_LOCK_DEADLOCK = 1213;
@@ -65,18 +71,16 @@ interface QueuedCall {
  * Stores events: validation, idempotency, directory, one transaction, then
  * publication.
  *
- * A workspace's writers are serialized by its seq lock anyway, so calls of
- * one workspace that arrive while its transaction runs wait in this process
- * and are then stored together, in one transaction (group commit): a burst
- * of single-event calls costs a few transactions, not one each. Should that
- * transaction fail, its calls are stored one at a time, so that only a
- * failing call fails.
+ * A workspace's writers take turns on its seq lock anyway, so calls of one
+ * workspace that arrive while {@link ROUNDS_IN_FLIGHT} of its transactions
+ * run wait in this process and are then stored together, in one transaction
+ * (group commit): a burst of single-event calls costs a few transactions,
+ * not one each. Should that transaction fail, its calls are stored one at a
+ * time, so that only a failing call fails.
  */
 export class AuditRecorder {
-  /** Pooled connections already switched to READ COMMITTED. */
-  private readonly readCommitted = new WeakSet<object>();
-  /** Calls waiting per workspace; a workspace is here while its transactions run. */
-  private readonly queues = new Map<string, QueuedCall[]>();
+  /** Per workspace: the calls waiting, and how many rounds run; a workspace is here while its transactions run. */
+  private readonly workspaces = new Map<string, { queue: QueuedCall[]; rounds: number }>();
   /**
    * Conversations (`workspace\nid`) known to be tied to a customer in the
    * committed directory. Tied is for good, so this stays true whatever other
@@ -106,25 +110,27 @@ export class AuditRecorder {
     return { events: result, duplicates: events.length - createdHere };
   }
 
-  /** Queues a call for its workspace's next transaction, starting the workspace's rounds if none run. */
+  /** Queues a call for its workspace's next transaction, starting one if fewer than {@link ROUNDS_IN_FLIGHT} run. */
   private submit(workspaceId: string, pending: PendingEvent[]): Promise<StoreOutcome> {
     return new Promise((resolve, reject) => {
-      const call = { pending, resolve, reject };
-      const queue = this.queues.get(workspaceId);
-      if (queue) {
-        queue.push(call);
-        return;
+      let workspace = this.workspaces.get(workspaceId);
+      if (!workspace) this.workspaces.set(workspaceId, (workspace = { queue: [], rounds: 0 }));
+      workspace.queue.push({ pending, resolve, reject });
+      if (workspace.rounds < ROUNDS_IN_FLIGHT) {
+        workspace.rounds++;
+        void this.drain(workspaceId, workspace);
       }
-      this.queues.set(workspaceId, [call]);
-      void this.drain(workspaceId);
     });
   }
 
   /** Stores a workspace's waiting calls, round after round, until none wait. */
-  private async drain(workspaceId: string): Promise<void> {
-    const queue = this.queues.get(workspaceId)!;
-    while (queue.length > 0) await this.storeRound(workspaceId, takeRound(queue));
-    this.queues.delete(workspaceId);
+  private async drain(workspaceId: string, workspace: { queue: QueuedCall[]; rounds: number }): Promise<void> {
+    try {
+      while (workspace.queue.length > 0) await this.storeRound(workspaceId, takeRound(workspace.queue));
+    } finally {
+      workspace.rounds--;
+      if (workspace.rounds === 0 && workspace.queue.length === 0) this.workspaces.delete(workspaceId);
+    }
   }
 
   private async storeRound(workspaceId: string, calls: QueuedCall[]): Promise<void> {
@@ -148,7 +154,7 @@ export class AuditRecorder {
 
   private async storeAndPublish(workspaceId: string, pending: PendingEvent[]): Promise<StoreOutcome> {
     // The first attempt takes every key for new: a repeat makes its insert fail, and the retry looks the keys up first.
-    const outcome = await this.inTransaction((manager, attempt) => this.store(manager, workspaceId, pending, attempt > 1));
+    const outcome = await this.inTransaction((transaction, attempt) => this.store(transaction, workspaceId, pending, attempt > 1));
     for (const id of outcome.tied) this.tiedConversations.remember(`${workspaceId}\n${id}`);
     this.publisher.publish(outcome.created);
     return outcome;
@@ -160,26 +166,14 @@ export class AuditRecorder {
    * attempt took for new, or one that raced in. The retry looks the keys up,
    * sees the committed row and treats it as a repeat.
    */
-  private async inTransaction<T>(work: (manager: EntityManager, attempt: number) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(work: (transaction: BatchedTransaction, attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const runner = this.dataSource.createQueryRunner();
+      const transaction = new BatchedTransaction(runner);
       try {
-        const connection: object = await runner.connect();
-        // Each pooled connection is switched to READ COMMITTED once, not before every transaction.
-        if (!this.readCommitted.has(connection)) {
-          await runner.query(`SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED`);
-          this.readCommitted.add(connection);
-        }
-        await runner.startTransaction();
-        try {
-          const result = await work(runner.manager, attempt);
-          await runner.commitTransaction();
-          return result;
-        } catch (error) {
-          await runner.rollbackTransaction();
-          throw error;
-        }
+        return await work(transaction, attempt);
       } catch (error) {
+        await transaction.rollback();
         const code = (error as { errno?: number }).errno;
         const retriable = code === ER_LOCK_DEADLOCK || code === ER_LOCK_WAIT_TIMEOUT || (code === ER_DUP_ENTRY && isIdempotencyKeyClash(error));
         if (!retriable || attempt >= MAX_ATTEMPTS) throw error;
@@ -189,84 +183,106 @@ export class AuditRecorder {
     }
   }
 
-  private async store(manager: EntityManager, workspaceId: string, pending: PendingEvent[], lookUpKeys: boolean): Promise<StoreOutcome> {
+  /**
+   * Stores the events new among `pending` in two round trips. The first
+   * updates the directory, reading the conversations it needs before and
+   * after. The second takes the seqs, inserts the events and commits: the
+   * workspace's row stays locked only while the server runs it, not while a
+   * round trip or this process's work is under way, so the workspace's
+   * transactions queue there briefly. A retry looks the keys up first.
+   */
+  private async store(transaction: BatchedTransaction, workspaceId: string, pending: PendingEvent[], lookUpKeys: boolean): Promise<StoreOutcome> {
     const stored = new Map<string, AuditEventRecord>();
-    const byKey = new Map(pending.map((item) => [item.event.idempotencyKey, item]));
-    const existing: AuditEventRow[] = lookUpKeys
-      ? await manager.query(`SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`, [
-          workspaceId,
-          [...byKey.keys()],
-        ])
-      : [];
-    const conflicts: number[] = [];
-    for (const row of existing) {
-      const item = byKey.get(row.idempotency_key)!;
-      if (!Buffer.from(row.content_hash).equals(item.hash)) conflicts.push(...item.indexes);
-      stored.set(row.idempotency_key, recordFromRow(row));
+    if (lookUpKeys) {
+      const byKey = new Map(pending.map((item) => [item.event.idempotencyKey, item]));
+      const [rows] = await transaction.run([
+        { sql: `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`, values: [workspaceId, [...byKey.keys()]] },
+      ]);
+      const conflicts: number[] = [];
+      for (const row of rows as AuditEventRow[]) {
+        const item = byKey.get(row.idempotency_key)!;
+        if (!Buffer.from(row.content_hash).equals(item.hash)) conflicts.push(...item.indexes);
+        stored.set(row.idempotency_key, recordFromRow(row));
+      }
+      if (conflicts.length > 0) throw idempotencyConflict(conflicts);
     }
-    if (conflicts.length > 0) throw idempotencyConflict(conflicts);
 
     const fresh = pending.filter((item) => !stored.has(item.event.idempotencyKey));
-    if (fresh.length === 0) return { stored, created: [], tied: [] };
+    if (fresh.length === 0) {
+      await transaction.commit();
+      return { stored, created: [], tied: [] };
+    }
 
-    const { conversations, tied } = await this.updateDirectory(manager, workspaceId, fresh.map((item) => item.event));
-    // Last, so the lock is held briefly: the workspace row lock serializes the workspace's
-    // writers from here to commit, so seq order is commit order.
-    const firstSeq = await this.reserveSeqs(manager, workspaceId, fresh.length);
+    const plan = this.planDirectory(workspaceId, fresh.map((item) => item.event));
+    const directory = [
+      ...(plan.tied.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.tied)] : []),
+      ...this.directory.upsertStatements(workspaceId, plan.mentions),
+      ...(plan.read.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.read)] : []),
+    ];
+    const results = directory.length > 0 ? await transaction.run(directory) : [];
+    const before = plan.tied.length > 0 ? this.directory.conversationEntriesFrom(results[0]) : new Map<string, Conversation>();
+    const conversations = plan.read.length > 0 ? this.directory.conversationEntriesFrom(results[results.length - 1]) : new Map<string, Conversation>();
 
     const recordedAt = new Date();
-    const created = fresh.map((item, position): AuditEventRecord => {
+    const created = fresh.map((item): AuditEventRecord => {
       const targets = targetsOf(item.event);
       const conversation = targets.conversation ? conversations.get(targets.conversation.id) : undefined;
       return {
         ...item.event,
         workspaceId,
-        seq: firstSeq + position,
+        seq: 0, // known once the last round trip has reserved the seqs
         id: newEventId(recordedAt.getTime()),
         recordedAt,
         description: describeEvent(item.event, { conversationSubject: conversation?.subject ?? null }),
         customerId: targets.customer?.id ?? conversation?.customerId ?? null,
       };
     });
+
+    const last: Statement[] = [reserveSeqs(workspaceId, created.length)];
+    // Conversations this round gave their first customer: their earlier events join that customer's log.
+    const newlyTied = plan.tied.filter((id) => before.get(id)?.customerId === null && conversations.get(id)?.customerId).map((id) => [id, conversations.get(id)!.customerId]);
+    if (newlyTied.length > 0) {
+      last.push({
+        sql: `UPDATE audit_events SET customer_id = CASE conversation_id ${newlyTied.map(() => "WHEN ? THEN ?").join(" ")} END
+         WHERE workspace_id = ? AND conversation_id IN (?) AND customer_id IS NULL`,
+        values: [...newlyTied.flat(), workspaceId, newlyTied.map(([id]) => id)],
+      });
+    }
     for (let start = 0; start < created.length; start += INSERT_CHUNK) {
       const chunk = created.slice(start, start + INSERT_CHUNK);
-      await manager.query(
-        `INSERT INTO audit_events (${EVENT_COLUMNS.join(", ")}, search_text) VALUES ${placeholders(chunk.length, EVENT_COLUMNS.length + 1)}`,
-        chunk.flatMap((event, offset) => insertValues(event, fresh[start + offset].hash)),
-      );
+      last.push({
+        sql: `INSERT INTO audit_events (${EVENT_COLUMNS.join(", ")}, search_text) VALUES ${new Array(chunk.length).fill(INSERT_ROW).join(", ")}`,
+        values: chunk.flatMap((event, offset) => {
+          const values = insertValues(event, fresh[start + offset].hash);
+          // The seq column counts back from the last seq reserved: the round's last event takes it.
+          values[SEQ_COLUMN] = created.length - 1 - (start + offset);
+          return values;
+        }),
+      });
     }
-    for (const event of created) stored.set(event.idempotencyKey, event);
+    const [reservation] = await transaction.commit(last);
+
+    const lastSeq = reservedLastSeq(reservation);
+    created.forEach((event, position) => {
+      event.seq = lastSeq - (created.length - 1 - position);
+      stored.set(event.idempotencyKey, event);
+    });
+    const tied = [...conversations.values()].filter((conversation) => conversation.customerId !== null).map((conversation) => conversation.id);
     return { stored, created, tied };
   }
 
   /**
-   * Takes `count` seqs of the workspace (creating its row) and returns the
-   * first. The row stays locked until commit.
+   * What the directory needs for a round's events: the users, customers and
+   * conversations they mention; the conversations they may newly tie to a
+   * customer (read before and after the upserts, to see which got their
+   * first customer); and every conversation whose entry the events need
+   * afterwards (for the customer and subject of events that name a
+   * conversation without them). An event on a conversation that names no
+   * customer takes the conversation's customer.
    */
-  private async reserveSeqs(manager: EntityManager, workspaceId: string, count: number): Promise<number> {
-    // LAST_INSERT_ID(expr) hands the new value back in the same round trip.
-    const result: { insertId: number; affectedRows: number } = await manager.query(
-      `INSERT INTO workspaces (id, last_seq) VALUES (?, ?) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + ?)`,
-      [workspaceId, count, count],
-    );
-    // One affected row: the workspace is new and its last seq is `count`.
-    const lastSeq = result.affectedRows === 1 ? count : Number(result.insertId);
-    return lastSeq - count + 1;
-  }
-
-  /**
-   * Upserts the users, customers and conversations the events mention, and
-   * returns the directory entry of each conversation mentioned. An event on a
-   * conversation that names no customer takes that customer; earlier events
-   * of a conversation that just got its first customer are tied to it too, so
-   * that the customer's log shows them.
-   */
-  private async updateDirectory(
-    manager: EntityManager,
-    workspaceId: string,
-    events: NewAuditEvent[],
-  ): Promise<{ conversations: Map<string, Conversation>; tied: string[] }> {
+  private planDirectory(workspaceId: string, events: NewAuditEvent[]): { mentions: DirectoryMentions; tied: string[]; read: string[] } {
     const mentions: DirectoryMentions = { users: [], customers: [], conversations: [] };
+    const needed = new Set<string>();
     for (const event of events) {
       const targets = targetsOf(event);
       const occurredAt = event.occurredAt;
@@ -278,9 +294,10 @@ export class AuditRecorder {
       if (targets.conversation) {
         const customerId = event.type === AuditEventType.CONVERSATION ? (targets.customer?.id ?? null) : null;
         mentions.conversations.push({ ...targets.conversation, customerId, occurredAt });
+        if (!targets.customer || !targets.conversation.subject) needed.add(targets.conversation.id);
       }
     }
-    // Only conversations this batch ties to a customer, and not known to be tied already, can be newly tied: only they need a look before.
+    // Only conversations this round ties to a customer, and not known to be tied already, can be newly tied: only they need a look before.
     const tied = [
       ...new Set(
         mentions.conversations
@@ -288,30 +305,35 @@ export class AuditRecorder {
           .map((conversation) => conversation.id),
       ),
     ];
-    const before = await this.directory.conversationEntries(manager, workspaceId, tied);
-    await this.directory.record(manager, workspaceId, mentions);
-    // The entries events need: the customer and subject of conversations they name without them.
-    const needed = new Set<string>();
-    for (const event of events) {
-      const { conversation, customer } = targetsOf(event);
-      if (conversation && (!customer || !conversation.subject)) needed.add(conversation.id);
-    }
-    const after = await this.directory.conversationEntries(manager, workspaceId, [...new Set([...tied, ...needed])]);
-
-    const newlyTied = tied
-      .filter((id) => before.get(id)?.customerId === null && after.get(id)?.customerId)
-      .map((id) => [id, after.get(id)!.customerId]);
-    if (newlyTied.length > 0) {
-      await manager.query(
-        `UPDATE audit_events SET customer_id = CASE conversation_id ${newlyTied.map(() => "WHEN ? THEN ?").join(" ")} END
-         WHERE workspace_id = ? AND conversation_id IN (?) AND customer_id IS NULL`,
-        [...newlyTied.flat(), workspaceId, newlyTied.map(([id]) => id)],
-      );
-    }
-    const nowTied = [...after.values()].filter((conversation) => conversation.customerId !== null).map((conversation) => conversation.id);
-    return { conversations: after, tied: nowTied };
+    return { mentions, tied, read: [...new Set([...tied, ...needed])] };
   }
 }
+
+/**
+ * Takes `count` seqs of the workspace, creating its row if need be; the row
+ * stays locked until commit, so seq order is commit order. Both ways,
+ * LAST_INSERT_ID(expr) sets the session's LAST_INSERT_ID() to the new last
+ * seq: the inserts that follow in the same round trip count back from it,
+ * and the result hands it back.
+ */
+function reserveSeqs(workspaceId: string, count: number): Statement {
+  return {
+    sql: `INSERT INTO workspaces (id, last_seq) VALUES (?, LAST_INSERT_ID(?)) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + ?)`,
+    values: [workspaceId, count, count],
+  };
+}
+
+/** The new last seq, from {@link reserveSeqs}' result. */
+function reservedLastSeq(result: unknown): number {
+  const lastSeq = Number((result as { insertId: number }).insertId);
+  if (!Number.isSafeInteger(lastSeq) || lastSeq < 1) throw new Error(`the seq reservation returned ${lastSeq}`);
+  return lastSeq;
+}
+
+/** Where the seq is among an INSERT row's values. */
+const SEQ_COLUMN = EVENT_COLUMNS.indexOf("seq");
+/** One row of the recorder's INSERT: every value a placeholder, the seq counted back from LAST_INSERT_ID(). */
+const INSERT_ROW = `(${[...EVENT_COLUMNS, "search_text"].map((column) => (column === "seq" ? "LAST_INSERT_ID() - ?" : "?")).join(", ")})`;
 
 /** A set that forgets its oldest members past a size. */
 class BoundedSet {

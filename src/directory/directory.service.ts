@@ -1,6 +1,7 @@
-import type { DataSource, EntityManager } from "typeorm";
+import type { DataSource } from "typeorm";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput } from "../common/errors";
+import { placeholders, Statement } from "../database/statements";
 import type { Conversation } from "./conversation.type";
 import type { Customer } from "./customer.type";
 import type { User } from "./user.type";
@@ -87,33 +88,34 @@ export class DirectoryService {
   }
 
   /**
-   * Upserts what a batch of events mentions, inside the recording
-   * transaction: one multi-row statement per table. Rows are sorted by id so
-   * that concurrent writers lock them in the same order.
+   * The upserts of what a batch of events mentions, to run inside the
+   * recording transaction: one multi-row statement per table. Rows are sorted
+   * by id so that concurrent writers lock them in the same order.
    */
-  async record(manager: EntityManager, workspaceId: string, mentions: DirectoryMentions): Promise<void> {
+  upsertStatements(workspaceId: string, mentions: DirectoryMentions): Statement[] {
+    const statements: Statement[] = [];
     const byId = <T extends { id: string }>(rows: T[]) => [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     if (mentions.users.length > 0) {
       // Per user: the latest mention, and the latest one carrying an email (the same upsert rules merge them).
       const rows = byId(latestPerId(mentions.users, (user) => user.email !== null));
-      await manager.query(
-        `INSERT INTO users (workspace_id, id, name, email, name_occurred_at) VALUES ${placeholders(rows.length, 5)}
+      statements.push({
+        sql: `INSERT INTO users (workspace_id, id, name, email, name_occurred_at) VALUES ${placeholders(rows.length, 5)}
          ON DUPLICATE KEY UPDATE
            email = IF(VALUES(email) IS NOT NULL AND (email IS NULL OR VALUES(name_occurred_at) >= name_occurred_at), VALUES(email), email),
            name = IF(VALUES(name_occurred_at) >= name_occurred_at, VALUES(name), name),
            name_occurred_at = GREATEST(name_occurred_at, VALUES(name_occurred_at))`,
-        rows.flatMap((user) => [workspaceId, user.id, user.name, user.email, user.occurredAt]),
-      );
+        values: rows.flatMap((user) => [workspaceId, user.id, user.name, user.email, user.occurredAt]),
+      });
     }
     if (mentions.customers.length > 0) {
       const rows = byId(latestPerId(mentions.customers, () => false));
-      await manager.query(
-        `INSERT INTO customers (workspace_id, id, name, name_occurred_at) VALUES ${placeholders(rows.length, 4)}
+      statements.push({
+        sql: `INSERT INTO customers (workspace_id, id, name, name_occurred_at) VALUES ${placeholders(rows.length, 4)}
          ON DUPLICATE KEY UPDATE
            name = IF(VALUES(name_occurred_at) >= name_occurred_at, VALUES(name), name),
            name_occurred_at = GREATEST(name_occurred_at, VALUES(name_occurred_at))`,
-        rows.flatMap((customer) => [workspaceId, customer.id, customer.name, customer.occurredAt]),
-      );
+        values: rows.flatMap((customer) => [workspaceId, customer.id, customer.name, customer.occurredAt]),
+      });
     }
     if (mentions.conversations.length > 0) {
       // Per conversation: the latest mention with a subject, the latest with a customer, and the latest of all.
@@ -125,15 +127,15 @@ export class DirectoryService {
         ]),
       ]);
       // A subject or customer is only replaced by one the event actually carries, and only by a later event.
-      await manager.query(
-        `INSERT INTO conversations (workspace_id, id, subject, subject_occurred_at, customer_id, customer_occurred_at)
+      statements.push({
+        sql: `INSERT INTO conversations (workspace_id, id, subject, subject_occurred_at, customer_id, customer_occurred_at)
          VALUES ${placeholders(rows.length, 6)}
          ON DUPLICATE KEY UPDATE
            subject = IF(VALUES(subject) IS NOT NULL AND (subject_occurred_at IS NULL OR VALUES(subject_occurred_at) >= subject_occurred_at), VALUES(subject), subject),
            subject_occurred_at = IF(VALUES(subject) IS NOT NULL, GREATEST(COALESCE(subject_occurred_at, VALUES(subject_occurred_at)), VALUES(subject_occurred_at)), subject_occurred_at),
            customer_id = IF(VALUES(customer_id) IS NOT NULL AND (customer_occurred_at IS NULL OR VALUES(customer_occurred_at) >= customer_occurred_at), VALUES(customer_id), customer_id),
            customer_occurred_at = IF(VALUES(customer_id) IS NOT NULL, GREATEST(COALESCE(customer_occurred_at, VALUES(customer_occurred_at)), VALUES(customer_occurred_at)), customer_occurred_at)`,
-        rows.flatMap((conversation) => [
+        values: rows.flatMap((conversation) => [
           workspaceId,
           conversation.id,
           conversation.subject,
@@ -141,18 +143,19 @@ export class DirectoryService {
           conversation.customerId,
           conversation.customerId === null ? null : conversation.occurredAt,
         ]),
-      );
+      });
     }
+    return statements;
   }
 
-  /** The directory's entry of each conversation (absent: unknown conversation), inside a transaction. */
-  async conversationEntries(manager: EntityManager, workspaceId: string, ids: readonly string[]): Promise<Map<string, Conversation>> {
-    if (ids.length === 0) return new Map();
-    const rows: ConversationRow[] = await manager.query(
-      `SELECT id, subject, customer_id FROM conversations WHERE workspace_id = ? AND id IN (?)`,
-      [workspaceId, [...new Set(ids)]],
-    );
-    return new Map(rows.map((row) => [row.id, { id: row.id, subject: row.subject, customerId: row.customer_id }]));
+  /** The query of the directory's entries of some conversations; {@link conversationEntriesFrom} reads its rows. */
+  conversationEntriesQuery(workspaceId: string, ids: readonly string[]): Statement {
+    return { sql: `SELECT id, subject, customer_id FROM conversations WHERE workspace_id = ? AND id IN (?)`, values: [workspaceId, [...new Set(ids)]] };
+  }
+
+  /** Each conversation's entry by id (absent: unknown conversation). */
+  conversationEntriesFrom(rows: unknown): Map<string, Conversation> {
+    return new Map((rows as ConversationRow[]).map((row) => [row.id, { id: row.id, subject: row.subject, customerId: row.customer_id }]));
   }
 
   private async selectByIds<T>(select: string, workspaceId: string, ids: readonly string[]): Promise<T[]> {
@@ -203,12 +206,6 @@ function checkPicker(principal: Principal, text: string, first: number | null, a
 /** A LIKE pattern matching the text anywhere, its own % and _ taken literally. */
 function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
-}
-
-/** `(?, ?), (?, ?)` for a multi-row VALUES clause. */
-export function placeholders(rows: number, columns: number): string {
-  const row = `(${new Array(columns).fill("?").join(", ")})`;
-  return new Array(rows).fill(row).join(", ");
 }
 
 function inOrder<T extends { id: string }>(ids: readonly string[], rows: T[]): (T | null)[] {

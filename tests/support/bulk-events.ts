@@ -2,7 +2,7 @@ import type { DataSource } from "typeorm";
 import { ActorKind, AuditEventType, SettingsSection } from "../../src/audit/audit-event.enums";
 import type { AuditEventRecord, NewAuditEvent } from "../../src/audit/audit-event.record";
 import { contentHash, EVENT_COLUMNS, insertValues, newEventId } from "../../src/audit/audit-event.storage";
-import { placeholders } from "../../src/directory/directory.service";
+import { placeholders } from "../../src/database/statements";
 import { seededRandom } from "../../src/common/random";
 import { describeEvent } from "../../src/audit/event-catalog";
 

@@ -1,15 +1,25 @@
 import type { DataSource } from "typeorm";
+import { STATEMENT_SEPARATOR } from "../../src/database/statements";
 
 /**
- * Runs `work` and returns the SQL statements the DataSource sent meanwhile
- * (every query goes through its logger's logQuery, logging on or off).
+ * Runs `work` and returns the SQL statements the DataSource sent meanwhile,
+ * one per statement even where a round trip carried several.
  */
 export async function statementsDuring(dataSource: DataSource, work: () => Promise<unknown>): Promise<string[]> {
-  const statements: string[] = [];
+  return (await roundTripsDuring(dataSource, work)).flatMap((sql) => sql.split(STATEMENT_SEPARATOR));
+}
+
+/**
+ * Runs `work` and returns the queries the DataSource sent meanwhile, one per
+ * round trip to the server (every query goes through its logger's logQuery,
+ * logging on or off).
+ */
+export async function roundTripsDuring(dataSource: DataSource, work: () => Promise<unknown>): Promise<string[]> {
+  const queries: string[] = [];
   const logger = dataSource.logger;
   const original = logger.logQuery.bind(logger);
   logger.logQuery = (query, parameters, queryRunner) => {
-    statements.push(query);
+    queries.push(query);
     return original(query, parameters, queryRunner);
   };
   try {
@@ -17,5 +27,5 @@ export async function statementsDuring(dataSource: DataSource, work: () => Promi
   } finally {
     logger.logQuery = original;
   }
-  return statements;
+  return queries;
 }
