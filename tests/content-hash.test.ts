@@ -36,8 +36,41 @@ describe("content hashes", () => {
     ["an empty object and array", { b: {}, a: [] }],
     ["a bare string", 'quote " and \\ backslash'],
     ["null", null],
+    ["keys already in order, down to the leaves", { a: [{ b: 1, c: { d: null, e: [new Date(0)] } }], z: "end" }],
+    ["keys that are array indexes, before the others", { b: { "10": "ten", "9": "nine", x: 1, "01": "zero one" }, a: { "2": 2, "1": 1 } }],
+    ["keys past the largest array index", { "4294967295": "string key", "4294967294": "index", "-1": "string key", "1.5": "string key" }],
+    ["an object with a toJSON of its own", { a: { toJSON: () => ({ z: 1, y: [2] }), b: 1 } }],
   ])("write %s exactly as JSON.stringify with sorted keys", (_name, value) => {
     expect(canonicalJson(value)).toBe(reference(value));
+  });
+
+  it("write 2,000 generated values exactly as JSON.stringify with sorted keys", () => {
+    // A fixed-seed generator: nested objects and arrays, keys of every kind, in random order.
+    let seed = 42;
+    const next = (below: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % below;
+    };
+    const KEYS = ["a", "b", "Z", "é", "0", "7", "10", "01", "-1", "1.5", "4294967294", "4294967295", "aa", "a b", ""];
+    const generate = (depth: number): unknown => {
+      switch (next(depth > 3 ? 5 : 8)) {
+        case 0: return null;
+        case 1: return next(2) === 0;
+        case 2: return next(1000) / 7 - 50;
+        case 3: return `s${next(100)}"\\`;
+        case 4: return new Date(1_700_000_000_000 + next(1_000_000));
+        case 5: return Array.from({ length: next(4) }, () => generate(depth + 1));
+        default: {
+          const value: Record<string, unknown> = {};
+          for (let n = next(5); n > 0; n--) value[KEYS[next(KEYS.length)]] = next(9) === 0 ? undefined : generate(depth + 1);
+          return value;
+        }
+      }
+    };
+    for (let n = 0; n < 2_000; n++) {
+      const value = generate(0);
+      expect(canonicalJson(value)).toBe(reference(value));
+    }
   });
 
   it("do not depend on key order", () => {
