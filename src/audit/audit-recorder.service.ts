@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { Principal } from "../auth/principal";
+import { BoundedMap } from "../common/bounded-map";
 import { ConflictError } from "../common/errors";
 import type { Conversation } from "../directory/conversation.type";
 import type { DirectoryMentions, DirectoryService } from "../directory/directory.service";
@@ -86,7 +87,7 @@ export class AuditRecorder {
    * committed directory. Tied is for good, so this stays true whatever other
    * processes write; an event naming one needs no look at it before.
    */
-  private readonly tiedConversations = new BoundedSet(TIED_CONVERSATIONS_KEPT);
+  private readonly tiedConversations = new BoundedMap<string, true>(TIED_CONVERSATIONS_KEPT);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -155,7 +156,7 @@ export class AuditRecorder {
   private async storeAndPublish(workspaceId: string, pending: PendingEvent[]): Promise<StoreOutcome> {
     // The first attempt takes every key for new: a repeat makes its insert fail, and the retry looks the keys up first.
     const outcome = await this.inTransaction((transaction, attempt) => this.store(transaction, workspaceId, pending, attempt > 1));
-    for (const id of outcome.tied) this.tiedConversations.remember(`${workspaceId}\n${id}`);
+    for (const id of outcome.tied) this.tiedConversations.set(`${workspaceId}\n${id}`, true);
     this.publisher.publish(outcome.created);
     return outcome;
   }
@@ -334,23 +335,6 @@ function reservedLastSeq(result: unknown): number {
 const SEQ_COLUMN = EVENT_COLUMNS.indexOf("seq");
 /** One row of the recorder's INSERT: every value a placeholder, the seq counted back from LAST_INSERT_ID(). */
 const INSERT_ROW = `(${[...EVENT_COLUMNS, "search_text"].map((column) => (column === "seq" ? "LAST_INSERT_ID() - ?" : "?")).join(", ")})`;
-
-/** A set that forgets its oldest members past a size. */
-class BoundedSet {
-  private readonly members = new Set<string>();
-
-  constructor(private readonly limit: number) {}
-
-  has(member: string): boolean {
-    return this.members.has(member);
-  }
-
-  remember(member: string): void {
-    if (this.members.has(member)) return;
-    if (this.members.size >= this.limit) this.members.delete(this.members.values().next().value!);
-    this.members.add(member);
-  }
-}
 
 /**
  * The calls at the head of a workspace's queue that go into one transaction:

@@ -1,6 +1,7 @@
 import { createSecretKey, KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { AuthConfig } from "../config";
+import { BoundedMap } from "../common/bounded-map";
 import { AuthenticationError } from "../common/errors";
 import { Principal, Role, ROLE_CLAIMS } from "./principal";
 
@@ -19,12 +20,9 @@ export class TokenVerifier {
    * token's claims cannot change without its signature changing, so only
    * expiry needs checking again.
    */
-  private readonly verified = new Map<string, Principal>();
+  private readonly verified = new BoundedMap<string, Principal>(VERIFIED_TOKENS_KEPT);
 
-  constructor(
-    private readonly auth: AuthConfig,
-    private readonly keep = VERIFIED_TOKENS_KEPT,
-  ) {
+  constructor(private readonly auth: AuthConfig) {
     this.key = createSecretKey(Buffer.from(auth.jwtSecret, "utf8"));
   }
 
@@ -52,7 +50,6 @@ export class TokenVerifier {
       throw new AuthenticationError("The token is invalid.");
     }
     const principal = Object.freeze(principalFromClaims(payload));
-    if (this.verified.size >= this.keep) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(token, principal);
     return principal;
   }

@@ -7,6 +7,7 @@ import type { CursorCodec } from "../audit-log/cursor";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";
+import { PerObjectMemo } from "../common/per-object-memo";
 import type { EventBus } from "./event-bus";
 import { EventPredicate, predicateFor, scopeFor } from "./event-filter";
 import { TailSubscription } from "./tail-subscription";
@@ -38,7 +39,7 @@ export class LiveTailService {
    * cursor for an event, so it is signed once, not once per subscriber; an
    * entry goes with its event record.
    */
-  private readonly edges = new WeakMap<AuditEventRecord, Map<string, AuditEventEdge>>();
+  private readonly edges = new PerObjectMemo<AuditEventEdge>();
   private active = 0;
 
   constructor(
@@ -155,17 +156,7 @@ export class LiveTailService {
   }
 
   private edge(workspaceId: string, log: string, node: AuditEventRecord): AuditEventEdge {
-    let byLog = this.edges.get(node);
-    if (!byLog) {
-      byLog = new Map();
-      this.edges.set(node, byLog);
-    }
-    let edge = byLog.get(log);
-    if (!edge) {
-      edge = { node, cursor: this.cursors.encode({ workspaceId, log, occurredAt: node.occurredAt, seq: node.seq }) };
-      byLog.set(log, edge);
-    }
-    return edge;
+    return this.edges.get(node, log, () => ({ node, cursor: this.cursors.encode({ workspaceId, log, occurredAt: node.occurredAt, seq: node.seq }) }));
   }
 
   private acquire(workspaceId: string): { stream: WorkspaceStream; subscriptions: number } {

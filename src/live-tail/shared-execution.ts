@@ -7,6 +7,7 @@ import {
   print,
 } from "graphql";
 import type { AuditEventEdge } from "../audit-log/audit-log.types";
+import { PerObjectMemo } from "../common/per-object-memo";
 
 /**
  * graphql-js executes a subscription's selection once per subscriber per
@@ -19,7 +20,7 @@ import type { AuditEventEdge } from "../audit-log/audit-log.types";
  * subscribers as one object; a result is dropped with its record.
  */
 export class SharedSubscriptionExecution {
-  private readonly results = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+  private readonly results = new PerObjectMemo<Promise<ExecutionResult>>();
 
   /** graphql-ws's `subscribe`: the source stream of graphql-js, each event executed once per operation. */
   readonly subscribe = async (args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> => {
@@ -34,17 +35,7 @@ export class SharedSubscriptionExecution {
     const node = (payload as AuditEventEdge | undefined)?.node as object | undefined;
     const run = async () => execute({ ...args, rootValue: payload });
     if (!node || typeof node !== "object") return run();
-    let byOperation = this.results.get(node);
-    if (!byOperation) {
-      byOperation = new Map();
-      this.results.set(node, byOperation);
-    }
-    let result = byOperation.get(operation);
-    if (!result) {
-      result = run();
-      byOperation.set(operation, result);
-    }
-    return result;
+    return this.results.get(node, operation, run);
   }
 }
 
