@@ -182,49 +182,56 @@ export function contentHash(event: NewAuditEvent): Buffer {
  * out, undefined in an array is null. Written directly, in one pass.
  */
 export function canonicalJson(value: unknown): string {
-  const parts: string[] = [];
-  if (!writeCanonical(value ?? null, parts)) parts.push("null");
-  return parts.join("");
+  return writeCanonical(value ?? null) ?? "null";
 }
 
-/** Appends the JSON of a value; false, appending nothing, where JSON.stringify leaves a property out. */
-function writeCanonical(value: unknown, parts: string[]): boolean {
+/** The JSON of a value; undefined where JSON.stringify leaves a property out. */
+function writeCanonical(value: unknown): string | undefined {
   switch (typeof value) {
     case "string":
+      return JSON.stringify(value);
     case "number":
+      // As JSON.stringify writes numbers: the shortest round-trip form, null for NaN and the infinities.
+      return Number.isFinite(value) ? String(value) : "null";
     case "boolean":
-      parts.push(JSON.stringify(value));
-      return true;
+      return value ? "true" : "false";
     case "object": {
-      if (value === null) {
-        parts.push("null");
-      } else if (value instanceof Date) {
-        parts.push(JSON.stringify(value));
-      } else if (Array.isArray(value)) {
-        parts.push("[");
-        value.forEach((item, index) => {
-          if (index > 0) parts.push(",");
-          if (!writeCanonical(item, parts)) parts.push("null");
-        });
-        parts.push("]");
-      } else {
-        const record = value as Record<string, unknown>;
-        parts.push("{");
-        let first = true;
-        for (const key of sortedKeys(record)) {
-          const item = record[key];
-          if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
-          parts.push(first ? "" : ",", JSON.stringify(key), ":");
-          writeCanonical(item, parts);
-          first = false;
+      if (value === null) return "null";
+      if (Array.isArray(value)) {
+        let text = "[";
+        for (let index = 0; index < value.length; index++) {
+          if (index > 0) text += ",";
+          text += writeCanonical(value[index]) ?? "null";
         }
-        parts.push("}");
+        return `${text}]`;
       }
-      return true;
+      if (value instanceof Date) return JSON.stringify(value);
+      const record = value as Record<string, unknown>;
+      let text = "";
+      for (const key of sortedKeys(record)) {
+        const item = writeCanonical(record[key]);
+        if (item === undefined) continue;
+        text += (text === "" ? "{" : ",") + quotedKey(key) + item;
+      }
+      return text === "" ? "{}" : `${text}}`;
     }
     default:
-      return false;
+      return undefined;
   }
+}
+
+/** `"key":` for the keys events repeat (field names), quoted once; long or many keys are not kept. */
+const QUOTED_KEYS = new Map<string, string>();
+const QUOTED_KEYS_KEPT = 1_024;
+const QUOTED_KEY_LENGTH_KEPT = 64;
+
+function quotedKey(key: string): string {
+  let quoted = QUOTED_KEYS.get(key);
+  if (quoted === undefined) {
+    quoted = `${JSON.stringify(key)}:`;
+    if (QUOTED_KEYS.size < QUOTED_KEYS_KEPT && key.length <= QUOTED_KEY_LENGTH_KEPT) QUOTED_KEYS.set(key, quoted);
+  }
+  return quoted;
 }
 
 /** An object's keys in sorted order; most arrive sorted already. */

@@ -250,15 +250,17 @@ export class AuditRecorder {
       });
     }
     for (let start = 0; start < created.length; start += INSERT_CHUNK) {
-      const chunk = created.slice(start, start + INSERT_CHUNK);
+      const end = Math.min(created.length, start + INSERT_CHUNK);
+      const values: unknown[] = [];
+      for (let position = start; position < end; position++) {
+        const row = insertValues(created[position], fresh[position].hash);
+        // The seq column counts back from the last seq reserved: the round's last event takes it.
+        row[SEQ_COLUMN] = created.length - 1 - position;
+        for (const value of row) values.push(value);
+      }
       last.push({
-        sql: `INSERT INTO audit_events (${EVENT_COLUMNS.join(", ")}, search_text) VALUES ${new Array(chunk.length).fill(INSERT_ROW).join(", ")}`,
-        values: chunk.flatMap((event, offset) => {
-          const values = insertValues(event, fresh[start + offset].hash);
-          // The seq column counts back from the last seq reserved: the round's last event takes it.
-          values[SEQ_COLUMN] = created.length - 1 - (start + offset);
-          return values;
-        }),
+        sql: `INSERT INTO audit_events (${EVENT_COLUMNS.join(", ")}, search_text) VALUES ${new Array(end - start).fill(INSERT_ROW).join(", ")}`,
+        values,
       });
     }
     const [reservation] = await transaction.commit(last);

@@ -20,10 +20,9 @@ const COMMIT: Statement = { sql: "COMMIT", values: [] };
  * fails, and that error is thrown.
  */
 export async function runStatements(runner: QueryRunner, statements: readonly Statement[]): Promise<unknown[]> {
-  const results: unknown = await runner.query(
-    statements.map((statement) => statement.sql).join(STATEMENT_SEPARATOR),
-    statements.flatMap((statement) => statement.values),
-  );
+  const values: unknown[] = [];
+  for (const statement of statements) for (const value of statement.values) values.push(value);
+  const results: unknown = await runner.query(statements.map((statement) => statement.sql).join(STATEMENT_SEPARATOR), values);
   return statements.length === 1 ? [results] : (results as unknown[]);
 }
 
