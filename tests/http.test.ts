@@ -16,6 +16,14 @@ describe("HTTP transport", () => {
     expect(await response.json()).toEqual({ data: { viewer: { role: "AGENT" } } });
   });
 
+  it("sends answers without an ETag, which would hash every body", async () => {
+    const response = await fetch(`${server.graphqlUrl}?query=${encodeURIComponent(VIEWER)}`, {
+      headers: { authorization: `Bearer ${await tokenFor(Role.AGENT)}`, "apollo-require-preflight": "true" },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("etag")).toBeNull();
+  });
+
   it("refuses a GET without a CSRF-safe header", async () => {
     const response = await fetch(`${server.graphqlUrl}?query=${encodeURIComponent(VIEWER)}`, {
       headers: { authorization: `Bearer ${await tokenFor(Role.AGENT)}` },

@@ -59,6 +59,8 @@ export async function startService({ config, dataSource, logger }: ServiceOption
 
   const app = express();
   app.disable("x-powered-by");
+  // An ETag is a hash of the whole body: GraphQL answers would pay it on every request, and no client revalidates them.
+  app.disable("etag");
   const httpServer = http.createServer(app);
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql", maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
   const webSockets = serveGraphQLOverWebSocket({
