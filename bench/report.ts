@@ -1,3 +1,4 @@
+import { ROUNDS_IN_FLIGHT } from "../src/audit/audit-recorder.service";
 import type { IngestConfiguration, IngestResults } from "./ingest";
 import { BATCHED_TARGET_RATIO, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
 import type { LiveResults, LiveRun } from "./live-tail";
@@ -188,10 +189,10 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
   if (configuration.workspaces === 1 && transactions > 0 && transactions < 0.9 * requests) {
     const statements = counters.Questions / transactions;
     readings.push(
-      `the service stored ${number(requests / transactions, 1)} requests per transaction (it gathers the calls of a workspace that wait into its next transaction, and runs a workspace's transactions one at a time), ` +
-        `each transaction ${number(statements, 1)} statements in sequence` +
+      `the service stored ${number(requests / transactions, 1)} requests per transaction (it gathers the calls of a workspace that wait into its next transaction, and runs at most ${ROUNDS_IN_FLIGHT} of a workspace's transactions at once), ` +
+        `each transaction ${number(statements, 1)} statements in two round trips` +
         (cpu.readings.length === 0
-          ? `; with neither the service (${number(service.resources.serviceCpuPercent)}%) nor the database server (${number(service.resources.databaseCpuPercent)}%) saturated, the time is that one chain of round trips`
+          ? `; with neither the service (${number(service.resources.serviceCpuPercent)}%) nor the database server (${number(service.resources.databaseCpuPercent)}%) saturated, the time is those round trips and the waits on the workspace's row lock`
           : ""),
     );
   }

@@ -5,7 +5,7 @@ import { eventInput, realisticEvent, RECORD_EVENTS } from "./support/events";
 import type { AuditEventInput } from "../src/audit/audit-event.inputs";
 import { ConflictError } from "../src/common/errors";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
-import { roundTripsDuring, statementsDuring } from "./support/statements";
+import { roundTripsDuring, statementsDuring, statementsOf } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
 
 interface RecordData {
@@ -107,7 +107,7 @@ describe("idempotency and atomicity", () => {
         // The first two calls start a transaction each at once; the other six arrive while they run and wait for the next.
         results = await Promise.all(inputs.map((input) => recordInProcess([input])));
       });
-      const statements = roundTrips.flatMap((sql) => sql.split(STATEMENT_SEPARATOR));
+      const statements = statementsOf(roundTrips);
       expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(3);
       expect(statements.filter((sql) => /^\s*COMMIT/.test(sql))).toHaveLength(3);
       // The two first transactions run side by side: both begin before either commits.

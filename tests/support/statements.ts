@@ -6,7 +6,12 @@ import { STATEMENT_SEPARATOR } from "../../src/database/statements";
  * one per statement even where a round trip carried several.
  */
 export async function statementsDuring(dataSource: DataSource, work: () => Promise<unknown>): Promise<string[]> {
-  return (await roundTripsDuring(dataSource, work)).flatMap((sql) => sql.split(STATEMENT_SEPARATOR));
+  return statementsOf(await roundTripsDuring(dataSource, work));
+}
+
+/** The statements of some round trips, one per statement, in order. */
+export function statementsOf(roundTrips: readonly string[]): string[] {
+  return roundTrips.flatMap((sql) => sql.split(STATEMENT_SEPARATOR));
 }
 
 /**
