@@ -3,7 +3,7 @@ import { StoredNotice, workspaceTopic } from "../src/audit/audit-event.publisher
 import { EVENT_CATALOG } from "../src/audit/event-catalog";
 import { STATEMENT_SEPARATOR } from "../src/database/statements";
 import { useTestDatabase } from "./support/database";
-import { AUDIT_EVENT, BEN, eventInput, PLATFORM, realisticEvent, RECORD_EVENTS, REFUND, VIP_RULE, ZAPIER, ZOE } from "./support/events";
+import { AUDIT_EVENT, BEN, eventInput, EventInput, PLATFORM, realisticEvent, RECORD_EVENTS, REFUND, VIP_RULE, ZAPIER, ZOE } from "./support/events";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
 import { roundTripsDuring, statementsDuring } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
@@ -174,17 +174,39 @@ describe("recordAuditEvents and auditEvent", () => {
     // Another event on the same conversation and customer, with a new key.
     const next = { ...realisticEvent(20_000), occurredAt: new Date(Date.now() - 30_000).toISOString() };
     let response!: Awaited<ReturnType<typeof record>>;
-    const statements = await statementsDuring(dataSource, async () => {
+    const roundTrips = await roundTripsDuring(dataSource, async () => {
       response = await record([next]);
     });
     expect(response.body.errors).toBeUndefined();
     expect(response.body.data!.recordAuditEvents.duplicates).toBe(0);
+    // Nothing to read back: the directory's upserts travel with the seqs, the event and COMMIT.
+    expect(roundTrips).toHaveLength(1);
+    const statements = roundTrips[0].split(STATEMENT_SEPARATOR);
     expect(statements.filter((sql) => /^\s*SELECT/.test(sql))).toEqual([]);
+    expect(statements.filter((sql) => /^\s*INSERT INTO (users|customers|conversations) /.test(sql))).toHaveLength(3);
     expect(statements.filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(1);
+    expect(statements.at(-1)).toBe("COMMIT");
   });
 
-  it("stores a single event in two round trips to the database, the second ending with COMMIT", async () => {
-    const input = realisticEvent(20_002);
+  it("updates the directory in the same round trip as the event when the event needs nothing read back", async () => {
+    const renamed = eventInput(AuditEventType.CUSTOMER, "customer.updated", { customer: { id: "cu-one-trip", name: "Written With The Event" } });
+    let response!: Awaited<ReturnType<typeof record>>;
+    const roundTrips = await roundTripsDuring(dataSource, async () => {
+      response = await record([renamed]);
+    });
+    expect(response.body.errors).toBeUndefined();
+    expect(roundTrips).toHaveLength(1);
+    expect(roundTrips[0]).toMatch(/^SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\nSTART TRANSACTION;\nINSERT INTO users[^]*;\nINSERT INTO customers[^]*;\nINSERT INTO workspaces[^]*;\nINSERT INTO audit_events[^]*;\nCOMMIT$/);
+    const customers: { name: string }[] = await dataSource.query(`SELECT name FROM customers WHERE workspace_id = ? AND id = ?`, [WORKSPACE, "cu-one-trip"]);
+    expect(customers).toEqual([{ name: "Written With The Event" }]);
+    const [stored]: { seq: number }[] = await dataSource.query(`SELECT seq FROM audit_events WHERE idempotency_key = ?`, [renamed.idempotencyKey]);
+    const [workspace]: { last_seq: number }[] = await dataSource.query(`SELECT last_seq FROM workspaces WHERE id = ?`, [WORKSPACE]);
+    expect(Number(stored.seq)).toBe(Number(workspace.last_seq));
+  });
+
+  it("stores an event that ties a new conversation to its customer in two round trips, the second ending with COMMIT", async () => {
+    // The conversation's entry is read before and after the upserts, to see whether this event gave it its first customer.
+    const input: EventInput = { ...realisticEvent(20_002), conversation: { id: "c-two-trips", subject: "Tied by this event" } };
     let response!: Awaited<ReturnType<typeof record>>;
     const roundTrips = await roundTripsDuring(dataSource, async () => {
       response = await record([input]);
@@ -192,7 +214,7 @@ describe("recordAuditEvents and auditEvent", () => {
     expect(response.body.errors).toBeUndefined();
     expect(roundTrips).toHaveLength(2);
     // The directory first; then the seqs, the event and COMMIT, so that the workspace's row is locked for one round trip only.
-    expect(roundTrips[0]).toMatch(/^SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\nSTART TRANSACTION;\nINSERT INTO users/);
+    expect(roundTrips[0]).toMatch(/^SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\nSTART TRANSACTION;\nSELECT id, subject, customer_id FROM conversations[^]*;\nINSERT INTO users[^]*;\nSELECT id, subject, customer_id FROM conversations[^]*$/);
     expect(roundTrips[0]).not.toMatch(/INSERT INTO workspaces/);
     expect(roundTrips[1]).toMatch(/^INSERT INTO workspaces[^]*;\nINSERT INTO audit_events[^]*;\nCOMMIT$/);
     const [stored] = await dataSource.query(`SELECT description, customer_id FROM audit_events WHERE idempotency_key = ?`, [input.idempotencyKey]);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { ActorKind, AuditEventType, SettingsSection } from "./audit-event.enums";
 import type {
   AuditEventRecord,
@@ -172,7 +172,7 @@ function conversationFromRow(row: AuditEventRow) {
  */
 export function contentHash(event: NewAuditEvent): Buffer {
   const { idempotencyKey: _key, ...content } = event;
-  return createHash("sha256").update(canonicalJson(content)).digest();
+  return hash("sha256", canonicalJson(content), "buffer");
 }
 
 /**

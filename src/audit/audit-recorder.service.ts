@@ -48,7 +48,12 @@ export interface RecordResult {
 
 interface PendingEvent {
   event: NewAuditEvent;
-  hash: Buffer;
+  /**
+   * The content hash, once computed ({@link hashOf}): at once for a key the
+   * call repeats, otherwise while the server runs the directory statements,
+   * or for the insert.
+   */
+  hash?: Buffer;
   /** Input positions carrying this key (the first one and its repeats). */
   indexes: number[];
 }
@@ -185,12 +190,14 @@ export class AuditRecorder {
   }
 
   /**
-   * Stores the events new among `pending` in two round trips. The first
-   * updates the directory, reading the conversations it needs before and
-   * after. The second takes the seqs, inserts the events and commits: the
-   * workspace's row stays locked only while the server runs it, not while a
-   * round trip or this process's work is under way, so the workspace's
-   * transactions queue there briefly. A retry looks the keys up first.
+   * Stores the events new among `pending` in one or two round trips. When
+   * the events need conversations read from the directory (before and after
+   * the upserts), a first round trip updates the directory and reads them.
+   * The last one takes the seqs, inserts the events and commits (with the
+   * upserts, when nothing had to be read): the workspace's row stays locked
+   * only while the server runs it, not while a round trip or this process's
+   * work is under way, so the workspace's transactions queue there briefly.
+   * A retry looks the keys up first.
    */
   private async store(transaction: BatchedTransaction, workspaceId: string, pending: PendingEvent[], lookUpKeys: boolean): Promise<StoreOutcome> {
     const stored = new Map<string, AuditEventRecord>();
@@ -202,7 +209,7 @@ export class AuditRecorder {
       const conflicts: number[] = [];
       for (const row of rows as AuditEventRow[]) {
         const item = byKey.get(row.idempotency_key)!;
-        if (!Buffer.from(row.content_hash).equals(item.hash)) conflicts.push(...item.indexes);
+        if (!Buffer.from(row.content_hash).equals(hashOf(item))) conflicts.push(...item.indexes);
         stored.set(row.idempotency_key, recordFromRow(row));
       }
       if (conflicts.length > 0) throw idempotencyConflict(conflicts);
@@ -215,12 +222,17 @@ export class AuditRecorder {
     }
 
     const plan = this.planDirectory(workspaceId, fresh.map((item) => item.event));
-    const directory = [
-      ...(plan.tied.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.tied)] : []),
-      ...this.directory.upsertStatements(workspaceId, plan.mentions),
-      ...(plan.read.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.read)] : []),
-    ];
-    const results = directory.length > 0 ? await transaction.run(directory) : [];
+    const upserts = this.directory.upsertStatements(workspaceId, plan.mentions);
+    // The directory goes first, in a round trip of its own, only when the events need to read it back; otherwise the upserts travel with the inserts.
+    const reads = plan.tied.length > 0 || plan.read.length > 0;
+    const directory = reads
+      ? [
+          ...(plan.tied.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.tied)] : []),
+          ...upserts,
+          ...(plan.read.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.read)] : []),
+        ]
+      : [];
+    const [results] = reads ? await Promise.all([transaction.run(directory), whileQueryRuns(() => fresh.forEach(hashOf))]) : [[]];
     const before = plan.tied.length > 0 ? this.directory.conversationEntriesFrom(results[0]) : new Map<string, Conversation>();
     const conversations = plan.read.length > 0 ? this.directory.conversationEntriesFrom(results[results.length - 1]) : new Map<string, Conversation>();
 
@@ -239,7 +251,8 @@ export class AuditRecorder {
       };
     });
 
-    const last: Statement[] = [reserveSeqs(workspaceId, created.length)];
+    const last: Statement[] = reads ? [] : [...upserts];
+    const reservationIndex = last.push(reserveSeqs(workspaceId, created.length)) - 1;
     // Conversations this round gave their first customer: their earlier events join that customer's log.
     const newlyTied = plan.tied.filter((id) => before.get(id)?.customerId === null && conversations.get(id)?.customerId).map((id) => [id, conversations.get(id)!.customerId]);
     if (newlyTied.length > 0) {
@@ -253,7 +266,7 @@ export class AuditRecorder {
       const end = Math.min(created.length, start + INSERT_CHUNK);
       const values: unknown[] = [];
       for (let position = start; position < end; position++) {
-        const row = insertValues(created[position], fresh[position].hash);
+        const row = insertValues(created[position], hashOf(fresh[position]));
         // The seq column counts back from the last seq reserved: the round's last event takes it.
         row[SEQ_COLUMN] = created.length - 1 - position;
         for (const value of row) values.push(value);
@@ -263,9 +276,9 @@ export class AuditRecorder {
         values,
       });
     }
-    const [reservation] = await transaction.commit(last);
+    const lastResults = await transaction.commit(last);
 
-    const lastSeq = reservedLastSeq(reservation);
+    const lastSeq = reservedLastSeq(lastResults[reservationIndex]);
     created.forEach((event, position) => {
       event.seq = lastSeq - (created.length - 1 - position);
       stored.set(event.idempotencyKey, event);
@@ -364,14 +377,36 @@ function groupByKey(events: NewAuditEvent[]): PendingEvent[] {
   const byKey = new Map<string, PendingEvent>();
   const conflicts: number[] = [];
   events.forEach((event, index) => {
-    const hash = contentHash(event);
     const first = byKey.get(event.idempotencyKey);
-    if (!first) byKey.set(event.idempotencyKey, { event, hash, indexes: [index] });
-    else if (first.hash.equals(hash)) first.indexes.push(index);
+    if (!first) byKey.set(event.idempotencyKey, { event, indexes: [index] });
+    else if (hashOf(first).equals(contentHash(event))) first.indexes.push(index);
     else conflicts.push(index);
   });
   if (conflicts.length > 0) throw idempotencyConflict(conflicts);
   return [...byKey.values()];
+}
+
+/**
+ * Runs CPU work in a later turn of the event loop: by then a query issued
+ * just before has gone out (the driver sends it a few promise turns later),
+ * so the work overlaps the server's time rather than delaying the query.
+ */
+function whileQueryRuns(work: () => void): Promise<void> {
+  return new Promise((resolve, reject) =>
+    setImmediate(() => {
+      try {
+        work();
+        resolve();
+      } catch (error) {
+        reject(error);
+      }
+    }),
+  );
+}
+
+/** The content hash of a pending event, computed once. */
+function hashOf(item: PendingEvent): Buffer {
+  return (item.hash ??= contentHash(item.event));
 }
 
 function idempotencyConflict(indexes: number[]): ConflictError {
