@@ -344,6 +344,9 @@ function querySection(queries: QueryResults, summary: SummaryLine[], cores: numb
     "",
     `Every query runs in the largest workspace on its busiest user, conversation and customer (the deepest logs), with an ADMIN token. Pages of ${queries.pageSize}; ` +
       `page ${queries.deepPage} is reached by following \`endCursor\` over HTTP, then measured like page 1. ${number(queries.requestsPerMeasurement)} requests per measurement after a warm-up. ` +
+      (queries.serviceWarmupMs
+        ? `Before the first measurement, the new service process serves every non-search query's first page for ${number(queries.serviceWarmupMs / 1000)} s in all, unmeasured (V8 optimizes the service's code only after many requests). `
+        : "") +
       "HTTP: the operation over keep-alive HTTP, selecting id, type, action, occurredAt, recordedAt, description, actor and changes of each event, and pageInfo. " +
       "Raw: the SQL the service builds for the same page (`logs.pageQuery`, its own query builder), run through a mysql2 pool with as many connections as there are HTTP clients. " +
       "Latencies in ms as p50 / p95 / p99.",
