@@ -225,14 +225,15 @@ export class AuditRecorder {
     const upserts = this.directory.upsertStatements(workspaceId, plan.mentions);
     // The directory goes first, in a round trip of its own, only when the events need to read it back; otherwise the upserts travel with the inserts.
     const reads = plan.tied.length > 0 || plan.read.length > 0;
-    const directory = reads
-      ? [
-          ...(plan.tied.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.tied)] : []),
-          ...upserts,
-          ...(plan.read.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.read)] : []),
-        ]
-      : [];
-    const [results] = reads ? await Promise.all([transaction.run(directory), whileQueryRuns(() => fresh.forEach(hashOf))]) : [[]];
+    let results: unknown[] = [];
+    if (reads) {
+      const directory = [
+        ...(plan.tied.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.tied)] : []),
+        ...upserts,
+        ...(plan.read.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.read)] : []),
+      ];
+      [results] = await Promise.all([transaction.run(directory), whileQueryRuns(() => fresh.forEach(hashOf))]);
+    }
     const before = plan.tied.length > 0 ? this.directory.conversationEntriesFrom(results[0]) : new Map<string, Conversation>();
     const conversations = plan.read.length > 0 ? this.directory.conversationEntriesFrom(results[results.length - 1]) : new Map<string, Conversation>();
 

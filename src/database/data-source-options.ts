@@ -20,7 +20,7 @@ export function dataSourceOptions(database: DatabaseConfig, migrations: string[]
     timezone: "Z",
     supportBigNumbers: true,
     bigNumberStrings: false,
-    // The recorder sends a transaction's statements in two round trips (src/database/statements.ts).
+    // The recorder sends a transaction's statements in one or two round trips (src/database/statements.ts).
     // Every value still goes through a placeholder, and no SQL text is built from input.
     multipleStatements: true,
     synchronize: false,
