@@ -66,11 +66,22 @@ export interface OverheadOperation {
   profile?: ProfileSummary;
 }
 
+/** One layer of serving a first page, measured alone in this process by one caller. */
+export interface PageLayer {
+  name: string;
+  /** CPU of this process per operation, in ms (user + system). */
+  cpuMsPerOperation: number;
+  latency: LoadResult["latency"];
+  completed: number;
+}
+
 export interface OverheadResults {
   concurrency: number;
   seconds: number;
   events: number;
   operations: OverheadOperation[];
+  /** The first page, layer by layer (absent from runs before it was measured). */
+  pageLayers?: PageLayer[];
   profileNote: string;
 }
 
@@ -129,6 +140,7 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
       await warm(run);
       executed.set(operation.name, await executeMonitor.measure(() => load(run)));
     }
+    const pageLayers = await measurePageLayers(profile, services, contexts, schema, pool, tokens[Role.ADMIN]);
     await services.bus.close();
 
     // Where the time goes: a profiled service process under each load in turn.
@@ -170,6 +182,7 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
       seconds: profile.seconds,
       events: profile.events,
       operations,
+      pageLayers,
       profileNote: profileFile
         ? "node --cpu-prof on a separate service process (1 ms sampling), samples cut to each load's window; percentages are of the main thread's busy (non-idle) time."
         : "no CPU profile was written",
@@ -180,4 +193,55 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
     rmSync(profileDir, { recursive: true, force: true });
     await database.drop();
   }
+}
+
+/**
+ * What each layer of a first page costs, one caller at a time, on this
+ * process's CPU: the page's SQL through mysql2 (as the raw baseline runs it),
+ * the service's call (that SQL through the pool, the records, every cursor
+ * signed), and graphql-js execution around it (context included). Each layer
+ * includes the ones before it; the HTTP stack is the service's CPU per request
+ * in the HTTP measurement minus the last.
+ */
+async function measurePageLayers(
+  profile: BenchContext["profile"]["overhead"],
+  services: ReturnType<typeof createServices>,
+  contexts: ContextFactory,
+  schema: Awaited<ReturnType<typeof buildAppSchema>>,
+  pool: ReturnType<BenchDatabase["pool"]>,
+  adminToken: string,
+): Promise<PageLayer[]> {
+  const authorization = `Bearer ${adminToken}`;
+  const principal = (await contexts.forHttp({ authorization, query: WORKSPACE_LOG, requestId: randomUUID() })).principal!;
+  const request = { log: "workspace" as const, first: 50 };
+  const built = await services.logs.pageQuery(principal, request);
+  if (!built) throw new Error("the first page has no SQL");
+  const document = parse(WORKSPACE_LOG);
+  const layers: { name: string; run: () => Promise<unknown> }[] = [
+    { name: "the page's SQL through mysql2 (the raw baseline)", run: () => pool.query(built.query.sql, built.query.params) },
+    {
+      name: "the service's call: that SQL, the records, every cursor signed",
+      run: async () => {
+        const page = await services.logs.page(principal, request);
+        for (const edge of page.edges) if (!edge.cursor) throw new Error("an edge without a cursor");
+      },
+    },
+    {
+      name: "graphql-js execute of the operation (context included)",
+      run: async () => {
+        const contextValue = await contexts.forHttp({ authorization, query: WORKSPACE_LOG, requestId: randomUUID() });
+        const result = await execute({ schema, document, variableValues: { first: 50 }, contextValue });
+        if (result.errors?.length) throw new Error(result.errors[0].message);
+      },
+    },
+  ];
+  const measured: PageLayer[] = [];
+  for (const layer of layers) {
+    await closedLoop({ concurrency: 1, operations: 2_000, maxMs: profile.warmupMs, run: () => layer.run().then(() => undefined) });
+    const before = process.cpuUsage();
+    const result = await closedLoop({ concurrency: 1, operations: Number.MAX_SAFE_INTEGER, maxMs: profile.seconds * 1000, run: () => layer.run().then(() => undefined) });
+    const used = process.cpuUsage(before);
+    measured.push({ name: layer.name, cpuMsPerOperation: (used.user + used.system) / 1000 / Math.max(1, result.completed), latency: result.latency, completed: result.completed });
+  }
+  return measured;
 }

@@ -2,7 +2,7 @@ import { ROUNDS_IN_FLIGHT } from "../src/audit/audit-recorder.service";
 import type { IngestConfiguration, IngestResults } from "./ingest";
 import { BATCHED_TARGET_RATIO, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
 import type { LiveResults, LiveRun } from "./live-tail";
-import type { OverheadResults } from "./overhead";
+import type { OverheadResults, PageLayer } from "./overhead";
 import type { Check, QueryMeasurement, QueryResult, QueryResults } from "./queries";
 import { QUERY_TARGETS } from "./queries";
 import type { ResourceUse } from "./resources";
@@ -45,7 +45,8 @@ export function renderReport(results: BenchResults, jsonPath: string): string {
   const summary: SummaryLine[] = [];
   const sections: string[] = [];
   if (results.ingest) sections.push(ingestSection(results.ingest, summary, results.machine.cores));
-  if (results.queries) sections.push(querySection(results.queries, summary, results.machine.cores));
+  const split = results.overhead ? pageCpuSplit(results.overhead) : null;
+  if (results.queries) sections.push(querySection(results.queries, summary, results.machine.cores, split));
   if (results.live) sections.push(liveSection(results.live, summary, results.machine.cores));
   if (results.overhead) sections.push(overheadSection(results.overhead));
   const machine = results.machine;
@@ -273,7 +274,7 @@ function measurementOf(query: QueryResult, check: Check, deepPage: number): Quer
   return query.measurements.find((item) => item.page === (page ? Number(page) : 1) && item.concurrency === concurrency);
 }
 
-function queryCause(query: QueryResult, check: Check, m: QueryMeasurement, queries: QueryResults, cores: number): string {
+function queryCause(query: QueryResult, check: Check, m: QueryMeasurement, queries: QueryResults, cores: number, split: PageCpuSplit | null): string {
   const readings: string[] = [];
   const cpu = cpuFacts(m.httpResources, cores);
   readings.push(...cpu.readings);
@@ -282,7 +283,10 @@ function queryCause(query: QueryResult, check: Check, m: QueryMeasurement, queri
   const cpuPerRequest = (m.httpResources.serviceCpuSeconds * 1000) / Math.max(1, m.http.completed);
   const diskReads = m.httpResources.counters.Innodb_buffer_pool_reads + m.rawResources.counters.Innodb_buffer_pool_reads;
   if (cpuPerRequest >= 2 * m.raw.latency.p50) {
-    readings.push(`the service spent ${ms(cpuPerRequest)} ms of CPU per request while the SQL took ${ms(m.raw.latency.p50)} ms at p50: the time goes to the service's own work (part 4 profiles it)`);
+    readings.push(
+      `the service spent ${ms(cpuPerRequest)} ms of CPU per request while the SQL took ${ms(m.raw.latency.p50)} ms at p50: the time goes to the service's own work` +
+        (split ? ` (part 4 splits a first page's ${ms(split.total)} ms: ${splitText(split)})` : " (part 4 profiles it)"),
+    );
   }
   if (diskReads > 0) readings.push(`${number(diskReads)} pages were read from disk during these measurements (buffer pool ${mib(queries.bufferPoolBytes)}, audit_events ${mib(queries.dataset.auditEventsBytes)})`);
   if (check.kind === "first-page-p95" && m.raw.latency.p95 > QUERY_TARGETS.firstPageP95Ms) {
@@ -302,7 +306,7 @@ function queryCause(query: QueryResult, check: Check, m: QueryMeasurement, queri
   );
 }
 
-function querySection(queries: QueryResults, summary: SummaryLine[], cores: number): string {
+function querySection(queries: QueryResults, summary: SummaryLine[], cores: number, split: PageCpuSplit | null): string {
   const d = queries.dataset;
   const rows: string[][] = [];
   for (const query of queries.queries) {
@@ -328,7 +332,7 @@ function querySection(queries: QueryResults, summary: SummaryLine[], cores: numb
         subject: query.name,
         check,
         group: m ? `${query.name}, page ${m.page}, ${m.concurrency} client(s)` : query.name,
-        cause: check.met === false && m ? queryCause(query, check, m, queries, cores) : undefined,
+        cause: check.met === false && m ? queryCause(query, check, m, queries, cores, split) : undefined,
       });
     }
   }
@@ -461,6 +465,50 @@ function liveSection(live: LiveResults, summary: SummaryLine[], cores: number): 
 
 // 4. Overhead ----------------------------------------------------------------
 
+/** A first page's CPU, layer by layer: each part is what a layer adds to the one below it. */
+interface PageCpuSplit {
+  parts: { name: string; ms: number }[];
+  total: number;
+}
+
+const SPLIT_NAMES = ["mysql2 reading the rows", "the service's code (records, cursors)", "GraphQL execution", "the HTTP stack"] as const;
+
+function pageCpuSplit(overhead: OverheadResults): PageCpuSplit | null {
+  const layers = overhead.pageLayers;
+  const http = overhead.operations.find((operation) => operation.name === "first page of 50");
+  if (!layers || layers.length !== 3 || !http) return null;
+  const httpCpu = (http.httpResources.serviceCpuSeconds * 1000) / Math.max(1, http.http.completed);
+  const cumulative = [...layers.map((layer: PageLayer) => layer.cpuMsPerOperation), httpCpu];
+  return { parts: cumulative.map((value, index) => ({ name: SPLIT_NAMES[index], ms: value - (index > 0 ? cumulative[index - 1] : 0) })), total: httpCpu };
+}
+
+function splitText(split: PageCpuSplit): string {
+  return split.parts.map((part) => `${part.name} ${ms(part.ms)}`).join(", ");
+}
+
+function pageLayersText(overhead: OverheadResults): string[] {
+  const layers = overhead.pageLayers;
+  const split = pageCpuSplit(overhead);
+  if (!layers || !split) return [];
+  const rows = layers.map((layer, index) => [
+    layer.name,
+    number(layer.completed),
+    `${ms(layer.latency.p50)} / ${ms(layer.latency.p99)}`,
+    ms(layer.cpuMsPerOperation),
+    `${SPLIT_NAMES[index]}: ${ms(split.parts[index].ms)}`,
+  ]);
+  rows.push(["over HTTP: the service process's CPU per request (the first-page row above, 8 callers)", "", "", ms(split.total), `${SPLIT_NAMES[3]}: ${ms(split.parts[3].ms)}`]);
+  return [
+    "### A first page, layer by layer",
+    "",
+    `The same first page of 50, one caller at a time in the benchmark's process for ${number(overhead.seconds)} s per layer, each layer including the ones above it; CPU is this process's (user and system) per operation. ` +
+      "The database server's work is not in these figures: it is the same for every layer.",
+    "",
+    table(["layer", "operations", "p50 / p99 ms", "CPU ms per page", "what the layer adds"], rows),
+    "",
+  ];
+}
+
 function overheadSection(overhead: OverheadResults): string {
   const rows = overhead.operations.map((operation) => [
     operation.name,
@@ -497,6 +545,7 @@ function overheadSection(overhead: OverheadResults): string {
     "",
     table(["operation", "HTTP req/s", "HTTP p50 / p99 ms", "service CPU", "service CPU ms per request", "execute op/s", "execute p50 / p99 ms", "bench CPU", "HTTP / execute (req/s)"], rows),
     "",
+    ...pageLayersText(overhead),
     overhead.profileNote,
     "",
     ...profiles,

@@ -1,3 +1,6 @@
+import { createHmac, hkdfSync } from "node:crypto";
+import { CursorCodec } from "../src/audit-log/cursor";
+import { config } from "../src/config";
 import { useTestDatabase } from "./support/database";
 import { RECORD_EVENTS } from "./support/events";
 import { BASE_TIME, byUser, expected, Facts, factsOf, fixtureInputs, minutes } from "./support/log-fixture";
@@ -365,12 +368,22 @@ describe("the three logs", () => {
       const foreignAdmin = await tokenFor(Role.ADMIN, { workspaceId: OTHER_WORKSPACE });
       const foreignCursor = (await query(WORKSPACE_LOG, { first: 1 }, foreignAdmin)).body.data!.log.pageInfo.endCursor!;
       const otherCustomerCursor = (await query(CUSTOMER_LOG, { customerId: "cu-ivo", first: 1 })).body.data!.log.pageInfo.endCursor!;
+      const position = { workspaceId: decoded[1], log: decoded[2], occurredAt: new Date(decoded[3]), seq: decoded[4] };
+      const otherKey = new CursorCodec("a secret this service does not have, long enough to be one").encode(position);
+      const shortened = `${body}.${mac.slice(0, -1)}`;
+      // Version 1 cursors carried an HMAC-SHA256 under the key the service derived then: no longer accepted.
+      const versionOneKey = Buffer.from(hkdfSync("sha256", config.auth.jwtSecret, "audit-log", "cursor signing key", 32));
+      const versionOneBody = Buffer.from(JSON.stringify([1, ...decoded.slice(1)])).toString("base64url");
+      const versionOne = `${versionOneBody}.${createHmac("sha256", versionOneKey).update(versionOneBody).digest().subarray(0, 16).toString("base64url")}`;
 
       const attempts: [string, Record<string, unknown>][] = [
         [WORKSPACE_LOG, { after: "not-a-cursor" }],
         [WORKSPACE_LOG, { after: "" }],
         [WORKSPACE_LOG, { after: forged }],
         [WORKSPACE_LOG, { after: flipped }],
+        [WORKSPACE_LOG, { after: otherKey }],
+        [WORKSPACE_LOG, { after: shortened }],
+        [WORKSPACE_LOG, { after: versionOne }],
         [WORKSPACE_LOG, { after: `${cursor}.extra` }],
         [WORKSPACE_LOG, { after: customerCursor }],
         [WORKSPACE_LOG, { after: foreignCursor }],

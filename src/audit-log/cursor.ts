@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, hkdfSync, KeyObject, timingSafeEqual } from "node:crypto";
+import { hash, hkdfSync, timingSafeEqual } from "node:crypto";
 import { BadUserInputError } from "../common/errors";
 
 /** Where a page ends: the last event's (occurredAt, seq) in the log's order. */
@@ -14,19 +14,27 @@ export interface CursorPayload extends CursorPosition {
   log: string;
 }
 
-const VERSION = 1;
-const MAC_BYTES = 16;
+/** The cursor format; a cursor of any other version is refused. */
+const VERSION = 2;
+/** base64url characters of the signature kept: 132 bits. */
+const MAC_CHARS = 22;
 
 /**
- * Opaque, tamper-evident cursors: the position as JSON, signed with an HMAC
- * keyed from the token secret, both base64url. A changed byte, a cursor of
- * another log or workspace, or anything else is BAD_USER_INPUT.
+ * Opaque, tamper-evident cursors: the position as JSON, base64url, then a
+ * signature keyed from the token secret. A changed byte, a cursor of another
+ * log or workspace, or anything else is BAD_USER_INPUT.
+ *
+ * The signature is SHA3-256 of the key followed by the body, cut to 132 bits:
+ * a keyed sponge hash has no length extension, so the key prefix is a sound
+ * MAC (as in KMAC), and one one-shot hash costs a third of an HMAC object.
+ * A page signs one cursor per event, so this is on the hot path of every page.
  */
 export class CursorCodec {
-  private readonly key: KeyObject;
+  /** Fixed length (43 characters), so key and body cannot run into each other. */
+  private readonly key: string;
 
   constructor(secret: string) {
-    this.key = createSecretKey(Buffer.from(hkdfSync("sha256", secret, "audit-log", "cursor signing key", 32)));
+    this.key = Buffer.from(hkdfSync("sha256", secret, "audit-log", "cursor signing key", 32)).toString("base64url");
   }
 
   encode(payload: CursorPayload): string {
@@ -39,7 +47,7 @@ export class CursorCodec {
     const prefix = `[${VERSION},${JSON.stringify(workspaceId)},${JSON.stringify(log)},`;
     return (position) => {
       const body = Buffer.from(`${prefix}${position.occurredAt.getTime()},${position.seq}]`).toString("base64url");
-      return `${body}.${this.sign(body).toString("base64url")}`;
+      return `${body}.${this.sign(body)}`;
     };
   }
 
@@ -48,8 +56,8 @@ export class CursorCodec {
     const invalid = () => new BadUserInputError(`${argument} is not a cursor this service issued.`, [{ path: argument, message: "is not a valid cursor" }]);
     const [body, mac, extra] = cursor.split(".");
     if (!body || !mac || extra !== undefined) throw invalid();
-    const expected = this.sign(body);
-    const given = Buffer.from(mac, "base64url");
+    const expected = Buffer.from(this.sign(body));
+    const given = Buffer.from(mac);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
     let parsed: unknown;
     try {
@@ -74,7 +82,7 @@ export class CursorCodec {
     return { occurredAt: payload.occurredAt, seq: payload.seq };
   }
 
-  private sign(body: string): Buffer {
-    return createHmac("sha256", this.key).update(body).digest().subarray(0, MAC_BYTES);
+  private sign(body: string): string {
+    return hash("sha3-256", this.key + body, "base64url").slice(0, MAC_CHARS);
   }
 }
