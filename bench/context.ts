@@ -21,7 +21,7 @@ export function newSecret(): string {
 }
 
 /** The service's config for a bench database, as loadConfig builds it for a service process. */
-export function serviceConfig(context: BenchContext, databaseUrl: string, extra: Record<string, string> = {}): AppConfig {
+export function serviceConfig(context: Pick<BenchContext, "secret">, databaseUrl: string, extra: Record<string, string> = {}): AppConfig {
   return loadConfig({
     NODE_ENV: "production",
     PORT: "0",

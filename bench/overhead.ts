@@ -13,7 +13,8 @@ import { BenchContext, Role, serviceConfig, token } from "./context";
 import { ProfileSummary, summarizeProfile } from "./cpu-profile";
 import { datasetPlan, loadDataset } from "./dataset";
 import { GraphQLHttpClient, operationBody } from "./http-client";
-import { ServiceProcess } from "./processes";
+import type { PageLayersReply } from "./page-layers";
+import { HelperProcess, ServiceProcess } from "./processes";
 import { ResourceMonitor, ResourceUse } from "./resources";
 import { closedLoop, LoadResult, ratio } from "./stats";
 import { makeEvent, toInput, workspacePlan } from "./event-factory";
@@ -66,14 +67,17 @@ export interface OverheadOperation {
   profile?: ProfileSummary;
 }
 
-/** One layer of serving a first page, measured alone in this process by one caller. */
+/** One layer of serving a first page, measured alone by one caller. */
 export interface PageLayer {
   name: string;
-  /** CPU of this process per operation, in ms (user + system). */
+  /** CPU per operation, in ms (user + system), of the process that runs the layer. */
   cpuMsPerOperation: number;
   latency: LoadResult["latency"];
   completed: number;
 }
+
+/** The name of the last layer: the whole HTTP stack, the service process's CPU. */
+export const ONE_CALLER_HTTP = "over HTTP: the service process, one keep-alive client";
 
 export interface OverheadResults {
   concurrency: number;
@@ -116,6 +120,14 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
       http.set(operation.name, await httpMonitor.measure(() => load(request)));
     }
     client.close();
+    // The first page once more, from one caller: the top layer of the split below.
+    const oneCaller = new GraphQLHttpClient(service.graphqlUrl, 1);
+    const pageRequest = () => oneCaller.expectData(operationBody(WORKSPACE_LOG, { first: 50 }), tokens[Role.ADMIN]);
+    await closedLoop({ concurrency: 1, operations: 2_000, maxMs: profile.warmupMs, run: () => pageRequest().then(() => undefined) });
+    const oneCallerPage = await httpMonitor.measure(() =>
+      closedLoop({ concurrency: 1, operations: Number.MAX_SAFE_INTEGER, maxMs: seconds, run: () => pageRequest().then(() => undefined) }),
+    );
+    oneCaller.close();
     await service.stop();
     service = undefined;
 
@@ -140,8 +152,21 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
       await warm(run);
       executed.set(operation.name, await executeMonitor.measure(() => load(run)));
     }
-    const pageLayers = await measurePageLayers(profile, services, contexts, schema, pool, tokens[Role.ADMIN]);
     await services.bus.close();
+
+    // A first page layer by layer, in a fresh process whose heap holds nothing of the benchmark's.
+    const layersHelper = HelperProcess.start<PageLayersReply>("page-layers", [], { NODE_ENV: "production" });
+    let pageLayers: PageLayer[];
+    try {
+      const reply = await layersHelper.request(
+        { type: "measure", databaseUrl: database.url, secret: context.secret, token: tokens[Role.ADMIN], seconds: profile.seconds, warmupMs: profile.warmupMs },
+        "layers",
+        (profile.seconds * 4 + 60) * 1000,
+      );
+      pageLayers = [...reply.layers, { ...oneCallerPage.result, name: ONE_CALLER_HTTP, cpuMsPerOperation: (oneCallerPage.resources.serviceCpuSeconds * 1000) / Math.max(1, oneCallerPage.result.completed) }];
+    } finally {
+      await layersHelper.stop();
+    }
 
     // Where the time goes: a profiled service process under each load in turn.
     profiled = await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret, nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profileDir] });
@@ -193,55 +218,4 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
     rmSync(profileDir, { recursive: true, force: true });
     await database.drop();
   }
-}
-
-/**
- * What each layer of a first page costs, one caller at a time, on this
- * process's CPU: the page's SQL through mysql2 (as the raw baseline runs it),
- * the service's call (that SQL through the pool, the records, every cursor
- * signed), and graphql-js execution around it (context included). Each layer
- * includes the ones before it; the HTTP stack is the service's CPU per request
- * in the HTTP measurement minus the last.
- */
-async function measurePageLayers(
-  profile: BenchContext["profile"]["overhead"],
-  services: ReturnType<typeof createServices>,
-  contexts: ContextFactory,
-  schema: Awaited<ReturnType<typeof buildAppSchema>>,
-  pool: ReturnType<BenchDatabase["pool"]>,
-  adminToken: string,
-): Promise<PageLayer[]> {
-  const authorization = `Bearer ${adminToken}`;
-  const principal = (await contexts.forHttp({ authorization, query: WORKSPACE_LOG, requestId: randomUUID() })).principal!;
-  const request = { log: "workspace" as const, first: 50 };
-  const built = await services.logs.pageQuery(principal, request);
-  if (!built) throw new Error("the first page has no SQL");
-  const document = parse(WORKSPACE_LOG);
-  const layers: { name: string; run: () => Promise<unknown> }[] = [
-    { name: "the page's SQL through mysql2 (the raw baseline)", run: () => pool.query(built.query.sql, built.query.params) },
-    {
-      name: "the service's call: that SQL, the records, every cursor signed",
-      run: async () => {
-        const page = await services.logs.page(principal, request);
-        for (const edge of page.edges) if (!edge.cursor) throw new Error("an edge without a cursor");
-      },
-    },
-    {
-      name: "graphql-js execute of the operation (context included)",
-      run: async () => {
-        const contextValue = await contexts.forHttp({ authorization, query: WORKSPACE_LOG, requestId: randomUUID() });
-        const result = await execute({ schema, document, variableValues: { first: 50 }, contextValue });
-        if (result.errors?.length) throw new Error(result.errors[0].message);
-      },
-    },
-  ];
-  const measured: PageLayer[] = [];
-  for (const layer of layers) {
-    await closedLoop({ concurrency: 1, operations: 2_000, maxMs: profile.warmupMs, run: () => layer.run().then(() => undefined) });
-    const before = process.cpuUsage();
-    const result = await closedLoop({ concurrency: 1, operations: Number.MAX_SAFE_INTEGER, maxMs: profile.seconds * 1000, run: () => layer.run().then(() => undefined) });
-    const used = process.cpuUsage(before);
-    measured.push({ name: layer.name, cpuMsPerOperation: (used.user + used.system) / 1000 / Math.max(1, result.completed), latency: result.latency, completed: result.completed });
-  }
-  return measured;
 }

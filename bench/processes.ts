@@ -294,9 +294,10 @@ export class HelperProcess<TMessage extends { type: string }> {
     this.stderr = tail(child.stderr);
   }
 
-  static start<TMessage extends { type: string }>(script: string, nodeArgs: string[] = []): HelperProcess<TMessage> {
+  static start<TMessage extends { type: string }>(script: string, nodeArgs: string[] = [], env: Record<string, string> = {}): HelperProcess<TMessage> {
     const child = fork(path.join(__dirname, `${script}.js`), [], {
       execArgv: nodeArgs,
+      env: { ...process.env, ...env },
       stdio: ["ignore", "inherit", "pipe", "ipc"],
       serialization: "advanced",
     });

@@ -2,7 +2,7 @@ import { ROUNDS_IN_FLIGHT } from "../src/audit/audit-recorder.service";
 import type { IngestConfiguration, IngestResults } from "./ingest";
 import { BATCHED_TARGET_RATIO, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
 import type { LiveResults, LiveRun } from "./live-tail";
-import type { OverheadResults, PageLayer } from "./overhead";
+import { ONE_CALLER_HTTP, OverheadResults, PageLayer } from "./overhead";
 import type { Check, QueryMeasurement, QueryResult, QueryResults } from "./queries";
 import { QUERY_TARGETS } from "./queries";
 import type { ResourceUse } from "./resources";
@@ -468,18 +468,20 @@ function liveSection(live: LiveResults, summary: SummaryLine[], cores: number): 
 /** A first page's CPU, layer by layer: each part is what a layer adds to the one below it. */
 interface PageCpuSplit {
   parts: { name: string; ms: number }[];
+  /** The service process's CPU per request over HTTP, from one caller. */
   total: number;
 }
 
 const SPLIT_NAMES = ["mysql2 reading the rows", "the service's code (records, cursors)", "GraphQL execution", "the HTTP stack"] as const;
 
+/** Null for runs that measured no layers, or measured them in the benchmark's own process (before the HTTP layer was added). */
 function pageCpuSplit(overhead: OverheadResults): PageCpuSplit | null {
   const layers = overhead.pageLayers;
-  const http = overhead.operations.find((operation) => operation.name === "first page of 50");
-  if (!layers || layers.length !== 3 || !http) return null;
-  const httpCpu = (http.httpResources.serviceCpuSeconds * 1000) / Math.max(1, http.http.completed);
-  const cumulative = [...layers.map((layer: PageLayer) => layer.cpuMsPerOperation), httpCpu];
-  return { parts: cumulative.map((value, index) => ({ name: SPLIT_NAMES[index], ms: value - (index > 0 ? cumulative[index - 1] : 0) })), total: httpCpu };
+  if (!layers || layers.length !== SPLIT_NAMES.length || layers[SPLIT_NAMES.length - 1].name !== ONE_CALLER_HTTP) return null;
+  return {
+    parts: layers.map((layer, index) => ({ name: SPLIT_NAMES[index], ms: layer.cpuMsPerOperation - (index > 0 ? layers[index - 1].cpuMsPerOperation : 0) })),
+    total: layers[layers.length - 1].cpuMsPerOperation,
+  };
 }
 
 function splitText(split: PageCpuSplit): string {
@@ -487,24 +489,23 @@ function splitText(split: PageCpuSplit): string {
 }
 
 function pageLayersText(overhead: OverheadResults): string[] {
-  const layers = overhead.pageLayers;
   const split = pageCpuSplit(overhead);
-  if (!layers || !split) return [];
-  const rows = layers.map((layer, index) => [
+  if (!overhead.pageLayers || !split) return [];
+  const rows = overhead.pageLayers.map((layer: PageLayer, index) => [
     layer.name,
     number(layer.completed),
     `${ms(layer.latency.p50)} / ${ms(layer.latency.p99)}`,
     ms(layer.cpuMsPerOperation),
-    `${SPLIT_NAMES[index]}: ${ms(split.parts[index].ms)}`,
+    `${split.parts[index].name}: ${ms(split.parts[index].ms)}`,
   ]);
-  rows.push(["over HTTP: the service process's CPU per request (the first-page row above, 8 callers)", "", "", ms(split.total), `${SPLIT_NAMES[3]}: ${ms(split.parts[3].ms)}`]);
   return [
     "### A first page, layer by layer",
     "",
-    `The same first page of 50, one caller at a time in the benchmark's process for ${number(overhead.seconds)} s per layer, each layer including the ones above it; CPU is this process's (user and system) per operation. ` +
-      "The database server's work is not in these figures: it is the same for every layer.",
+    `The same first page of 50, one caller at a time for ${number(overhead.seconds)} s per layer, each layer including the ones above it. ` +
+      "The first three run in a fresh process of their own (NODE_ENV=production, as the service), the last is the service process over HTTP; " +
+      "CPU is that process's, user and system, per page. The database server's work is not in these figures: it is the same for every layer.",
     "",
-    table(["layer", "operations", "p50 / p99 ms", "CPU ms per page", "what the layer adds"], rows),
+    table(["layer", "pages", "p50 / p99 ms", "CPU ms per page", "what the layer adds"], rows),
     "",
   ];
 }
