@@ -306,9 +306,13 @@ describe("live tail (in-process pub/sub)", () => {
   describe("socket hygiene", () => {
     it("refuses a subscription once the connection's token has expired", async () => {
       await record([conversationEvent("c-expiry", 0)]);
-      const ws = await connectedClient(server.wsUrl, await tokenFor(Role.AGENT, { ttlSeconds: 1 }));
+      // exp counts whole seconds: a token signed late in a second would die before the socket connects.
+      await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() % 1_000)));
+      const token = await tokenFor(Role.AGENT, { ttlSeconds: 2 });
+      const expiresAtMs = (JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as { exp: number }).exp * 1_000;
+      const ws = await connectedClient(server.wsUrl, token);
       clients.push(ws);
-      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      await new Promise((resolve) => setTimeout(resolve, expiresAtMs - Date.now() + 300));
       const result = await ws.subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId: "c-expiry" } }).next().catch((errors) => ({ errors }));
       expect((result.errors as { extensions?: { code?: string }; message: string }[]).map((error) => [error.extensions?.code, error.message])).toEqual([
         ["UNAUTHENTICATED", "The token has expired."],
