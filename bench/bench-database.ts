@@ -55,6 +55,11 @@ export class BenchDatabase {
     readonly name: string,
   ) {}
 
+  /** A database another benchmark process created: used, then closed, never dropped from here. */
+  static open(server: DatabaseServer, name: string): BenchDatabase {
+    return new BenchDatabase(server, name);
+  }
+
   /** A fresh, migrated `audit_bench_<pid>_<label>` database. */
   static async create(server: DatabaseServer, label: string): Promise<BenchDatabase> {
     const name = `audit_bench_${process.pid}_${label}`.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 64);
@@ -123,10 +128,15 @@ export class BenchDatabase {
     for (const connection of held) connection.release();
   }
 
-  async drop(): Promise<void> {
-    created.delete(this);
+  /** Ends this handle's pools and DataSource. */
+  async close(): Promise<void> {
     await Promise.all(this.pools.splice(0).map((pool) => pool.end().catch(() => undefined)));
     if (this.dataSourceInstance?.isInitialized) await this.dataSourceInstance.destroy().catch(() => undefined);
+  }
+
+  async drop(): Promise<void> {
+    created.delete(this);
+    await this.close();
     await this.admin((connection) => connection.query(`DROP DATABASE IF EXISTS \`${this.name}\``));
   }
 

@@ -159,11 +159,13 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
     let pageLayers: PageLayer[];
     try {
       const reply = await layersHelper.request(
-        { type: "measure", databaseUrl: database.url, secret: context.secret, token: tokens[Role.ADMIN], seconds: profile.seconds, warmupMs: profile.warmupMs },
+        { type: "measure", databaseUrl: database.url, databaseName: database.name, secret: context.secret, token: tokens[Role.ADMIN], seconds: profile.seconds, warmupMs: profile.warmupMs },
         "layers",
         (profile.seconds * 4 + 60) * 1000,
       );
-      pageLayers = [...reply.layers, { ...oneCallerPage.result, name: ONE_CALLER_HTTP, cpuMsPerOperation: (oneCallerPage.resources.serviceCpuSeconds * 1000) / Math.max(1, oneCallerPage.result.completed) }];
+      const { latency, completed } = oneCallerPage.result;
+      const cpuMsPerOperation = (oneCallerPage.resources.serviceCpuSeconds * 1000) / Math.max(1, completed);
+      pageLayers = [...reply.layers, { name: ONE_CALLER_HTTP, cpuMsPerOperation, latency, completed }];
     } finally {
       await layersHelper.stop();
     }

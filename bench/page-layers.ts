@@ -14,14 +14,12 @@
 import "reflect-metadata";
 import { randomUUID } from "node:crypto";
 import { execute, parse } from "graphql";
-import mysql from "mysql2/promise";
-import { DataSource } from "typeorm";
 import { ContextFactory } from "../src/auth/context";
 import { TokenVerifier } from "../src/auth/tokens";
 import { createLogger } from "../src/common/logger";
-import { dataSourceOptions } from "../src/database/data-source-options";
 import { buildAppSchema } from "../src/server/schema";
 import { createServices } from "../src/server/services";
+import { BenchDatabase, databaseServer } from "./bench-database";
 import { serviceConfig } from "./context";
 import type { PageLayer } from "./overhead";
 import { WORKSPACE_LOG } from "./queries";
@@ -29,7 +27,9 @@ import { closedLoop } from "./stats";
 
 interface MeasureRequest {
   type: "measure";
+  /** The overhead part's database, on the server DATABASE_URL names. */
   databaseUrl: string;
+  databaseName: string;
   secret: string;
   token: string;
   seconds: number;
@@ -39,20 +39,10 @@ interface MeasureRequest {
 export type PageLayersReply = { type: "layers"; layers: PageLayer[] } | { type: "error"; message: string };
 
 async function measure(request: MeasureRequest): Promise<PageLayersReply> {
-  const config = serviceConfig({ secret: request.secret }, request.databaseUrl);
-  const dataSource = new DataSource(dataSourceOptions(config.database, []));
-  await dataSource.initialize();
-  const pool = mysql.createPool({
-    host: config.database.host,
-    port: config.database.port,
-    user: config.database.user,
-    password: config.database.password,
-    database: config.database.database,
-    connectionLimit: 1,
-    timezone: "Z",
-    charset: "utf8mb4_unicode_ci",
-    supportBigNumbers: true,
-  });
+  const database = BenchDatabase.open(databaseServer(request.databaseUrl), request.databaseName);
+  const config = serviceConfig({ secret: request.secret }, database.url);
+  const dataSource = await database.dataSource();
+  const pool = database.pool(1);
   const logger = createLogger("silent");
   const services = createServices(dataSource, config, logger);
   try {
@@ -95,8 +85,7 @@ async function measure(request: MeasureRequest): Promise<PageLayersReply> {
     return { type: "layers", layers: measured };
   } finally {
     await services.bus.close();
-    await pool.end();
-    await dataSource.destroy();
+    await database.close();
   }
 }
 
