@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
 import type { AppContext } from "../auth/context";
 import { authenticated } from "../auth/context";
+import { PlainArg } from "../common/plain-argument";
 import { Role } from "../auth/principal";
 import type { AppServices } from "../server/services";
 import { AuditEventInput } from "./audit-event.inputs";
@@ -14,7 +15,7 @@ export class AuditEventResolver {
   @Authorized(Role.SERVICE)
   @Mutation(() => RecordAuditEventsPayload, { description: "Records 1 to 1000 events in the caller's workspace, all or nothing. SERVICE only." })
   async recordAuditEvents(
-    @Arg("events", () => [AuditEventInput]) events: AuditEventInput[],
+    @PlainArg("events", () => [AuditEventInput]) events: AuditEventInput[],
     @Ctx() context: AppContext,
   ): Promise<RecordAuditEventsPayload> {
     return this.services.recorder.record(authenticated(context).principal, events);

@@ -8,6 +8,7 @@ import { AuditLogResolver } from "../audit-log/audit-log.resolver";
 import { ViewerResolver } from "../auth/viewer.resolver";
 import { DirectoryResolver } from "../directory/directory.resolver";
 import { LiveTailResolver } from "../live-tail/live-tail.resolver";
+import { applyPlainArguments } from "../common/plain-argument";
 import { DateTimeScalar } from "../common/scalars";
 import type { AppServices } from "./services";
 
@@ -24,7 +25,9 @@ const RESOLVERS = [
 /**
  * Builds the executable schema. Resolvers get the services through their
  * constructor; inputs declared with `@Directive("@oneOf")` become real
- * graphql-js oneOf inputs (see {@link applyOneOf}).
+ * graphql-js oneOf inputs (see {@link applyOneOf}), and arguments declared
+ * with `@PlainArg` reach their resolvers as plain values (see
+ * {@link applyPlainArguments}).
  */
 export async function buildAppSchema(services: AppServices): Promise<GraphQLSchema> {
   const instances = new Map<unknown, unknown>();
@@ -43,7 +46,7 @@ export async function buildAppSchema(services: AppServices): Promise<GraphQLSche
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     pubSub: services.bus.pubSub,
   });
-  return applyOneOf(schema);
+  return applyPlainArguments(applyOneOf(schema));
 }
 
 /**
