@@ -1,8 +1,8 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
 import type { AppContext } from "../auth/context";
 import { authenticated } from "../auth/context";
-import { PlainArg } from "../common/plain-argument";
 import { Role } from "../auth/principal";
+import { PlainArg } from "../common/plain-argument";
 import type { AppServices } from "../server/services";
 import { AuditEventInput } from "./audit-event.inputs";
 import type { AuditEventRecord } from "./audit-event.record";
