@@ -282,9 +282,9 @@ describe("live tail (in-process pub/sub)", () => {
     const withDirectory = `subscription($id: ID!) { conversationAuditEvents(conversationId: $id) {
       cursor node { id ... on ConversationEvent { conversation { subject customer { name } } customer { name } } actor { user { name } } } } }`;
     const deliveryStatements = async (subscribers: number, n: number) => {
-      const tailsOf = await Promise.all(
-        Array.from({ length: subscribers }, async () => follow(await client(), withDirectory, { id: "c-shared" })),
-      );
+      // Each subscriber waits for its own tail: followed together, the first tail to start would satisfy every wait.
+      const tailsOf: Awaited<ReturnType<typeof follow>>[] = [];
+      for (let i = 0; i < subscribers; i++) tailsOf.push(await follow(await client(), withDirectory, { id: "c-shared" }));
       const statements = await statementsDuring(dataSource, async () => {
         await record([conversationEvent("c-shared", n)]);
         for (const tail of tailsOf) {
