@@ -1,12 +1,15 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { graphql, GraphQLInputObjectType } from "graphql";
-import { Arg, buildSchema, Directive, Field, InputType, Query, Resolver } from "type-graphql";
+import { graphql, GraphQLInputObjectType, GraphQLResolveInfo, GraphQLSchema, isAbstractType, isInterfaceType } from "graphql";
+import { Arg, buildSchema, Directive, Field, InputType, Int, InterfaceType, ObjectType, Query, Resolver } from "type-graphql";
 import { dataSource } from "../ormconfig";
 import { createLogger } from "../src/common/logger";
 import { config } from "../src/config";
 import { authChecker } from "../src/auth/auth-checker";
-import { applyOneOf, buildAppSchema, printAppSchema } from "../src/server/schema";
+import { AuditEventType } from "../src/audit/audit-event.enums";
+import type { AuditEventRecord } from "../src/audit/audit-event.record";
+import { EVENT_TYPE_NAMES } from "../src/audit/audit-event.types";
+import { applyOneOf, applyTypeResolvers, buildAppSchema, printAppSchema } from "../src/server/schema";
 import { createServices } from "../src/server/services";
 
 const SCHEMA_FILE = path.resolve(__dirname, "..", "schema", "schema.graphql");
@@ -60,5 +63,59 @@ describe("applyOneOf", () => {
     const result = await graphql({ schema, source, variableValues });
     expect(result.data ?? undefined).toBeUndefined();
     expect(result.errors?.[0].message).toMatch(/exactly one key/i);
+  });
+});
+
+@InterfaceType("Shape", { resolveType: (shape: { sides: number }) => (shape.sides === 3 ? "Triangle" : "Square") })
+abstract class Shape {
+  @Field(() => Int)
+  sides!: number;
+}
+
+@ObjectType("Triangle", { implements: Shape })
+class Triangle extends Shape {}
+
+@ObjectType("Square", { implements: Shape })
+class Square extends Shape {}
+
+@Resolver()
+class ShapeResolver {
+  @Query(() => [Shape])
+  shapes(): { sides: number }[] {
+    return [{ sides: 3 }, { sides: 4 }];
+  }
+}
+
+describe("applyTypeResolvers", () => {
+  const services = () => createServices(dataSource, config, createLogger("silent"));
+  const resolveTypeOf = (schema: GraphQLSchema, name: string, value: unknown) => {
+    const type = schema.getType(name);
+    if (!isInterfaceType(type) || !type.resolveType) throw new Error(`${name} has no type resolver`);
+    return type.resolveType(value, {}, {} as GraphQLResolveInfo, type);
+  };
+
+  it("gives AuditEvent a resolver that answers without a promise", async () => {
+    const schema = await buildAppSchema(services());
+    for (const type of Object.values(AuditEventType)) {
+      expect(resolveTypeOf(schema, "AuditEvent", { type } as AuditEventRecord)).toBe(EVENT_TYPE_NAMES[type]);
+    }
+  });
+
+  it("replaces type-graphql's resolver, which answers with a promise, and types resolve as before", async () => {
+    const built = await buildSchema({ resolvers: [ShapeResolver], orphanedTypes: [Triangle, Square], authChecker, validate: false });
+    const triangle = { sides: 3 };
+    expect(resolveTypeOf(built, "Shape", triangle)).toBeInstanceOf(Promise);
+    const schema = applyTypeResolvers(built, { Shape: (shape: { sides: number }) => (shape.sides === 3 ? "Triangle" : "Square") });
+    expect(resolveTypeOf(schema, "Shape", triangle)).toBe("Triangle");
+    const source = `{ shapes { __typename sides } }`;
+    const expected = { data: { shapes: [{ __typename: "Triangle", sides: 3 }, { __typename: "Square", sides: 4 }] } };
+    expect(await graphql({ schema: built, source })).toEqual(expected);
+    expect(await graphql({ schema, source })).toEqual(expected);
+  });
+
+  it("covers every abstract type of the app's schema", async () => {
+    const schema = await buildAppSchema(services());
+    const abstract = Object.values(schema.getTypeMap()).filter(isAbstractType);
+    expect(abstract.map((type) => type.name)).toEqual(["AuditEvent"]);
   });
 });

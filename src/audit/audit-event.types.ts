@@ -64,13 +64,14 @@ export const EVENT_TYPE_NAMES: Readonly<Record<AuditEventType, string>> = {
   [AuditEventType.WORK_SESSION]: "WorkSessionEvent",
 };
 
+/** The GraphQL type of a stored event: what `AuditEvent` resolves to. */
+export const resolveAuditEventType = (event: AuditEventRecord): string => EVENT_TYPE_NAMES[event.type];
+
 /**
  * The fields every event has. The root value of every event type is the
  * stored {@link AuditEventRecord}; type-specific fields are resolved from it.
  */
-@InterfaceType("AuditEvent", {
-  resolveType: (event: AuditEventRecord) => EVENT_TYPE_NAMES[event.type],
-})
+@InterfaceType("AuditEvent", { resolveType: resolveAuditEventType })
 export abstract class AuditEvent {
   @Field(() => ID)
   id!: string;
