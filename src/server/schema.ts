@@ -4,7 +4,6 @@ import { buildSchema, ContainerType } from "type-graphql";
 import { authChecker } from "../auth/auth-checker";
 import { AUDIT_EVENT_FIELD_RESOLVERS } from "../audit/audit-event-fields.resolver";
 import { AuditEventResolver } from "../audit/audit-event.resolver";
-import type { AuditEventRecord } from "../audit/audit-event.record";
 import { resolveAuditEventType } from "../audit/audit-event.types";
 import { AuditLogResolver } from "../audit-log/audit-log.resolver";
 import { ViewerResolver } from "../auth/viewer.resolver";
@@ -52,8 +51,11 @@ export async function buildAppSchema(services: AppServices): Promise<GraphQLSche
   return applyTypeResolvers(applyPlainArguments(applyOneOf(schema)));
 }
 
-/** The type resolver of each interface, by interface name. */
-const TYPE_RESOLVERS: Readonly<Partial<Record<string, GraphQLTypeResolver<AuditEventRecord, unknown>>>> = {
+/** Type resolvers by interface name; each is called only with values of its own interface. */
+export type TypeResolvers = Readonly<Partial<Record<string, GraphQLTypeResolver<never, unknown>>>>;
+
+/** The type resolver of each interface of the app's schema. */
+const TYPE_RESOLVERS: TypeResolvers = {
   AuditEvent: resolveAuditEventType,
 };
 
@@ -63,10 +65,10 @@ const TYPE_RESOLVERS: Readonly<Partial<Record<string, GraphQLTypeResolver<AuditE
  * and in every page's profile). Each interface takes its own synchronous
  * resolver from {@link TYPE_RESOLVERS} instead.
  */
-export function applyTypeResolvers(schema: GraphQLSchema, resolvers = TYPE_RESOLVERS): GraphQLSchema {
+export function applyTypeResolvers(schema: GraphQLSchema, resolvers: TypeResolvers = TYPE_RESOLVERS): GraphQLSchema {
   return mapSchema(schema, {
     [MapperKind.INTERFACE_TYPE]: (type) => {
-      const resolveType = resolvers[type.name];
+      const resolveType = resolvers[type.name] as GraphQLTypeResolver<unknown, unknown> | undefined;
       return resolveType ? new GraphQLInterfaceType({ ...type.toConfig(), resolveType }) : type;
     },
   });
