@@ -17,6 +17,7 @@ import type { AppConfig } from "../config";
 import { maskError, unwrap } from "../common/errors";
 import type { Logger } from "../common/logger";
 import { graphiqlRouter } from "./graphiql";
+import { CompiledExecutor, compiledExecutionGateway } from "./compiled-execution";
 import { buildAppSchema } from "./schema";
 import { AppServices, createServices } from "./services";
 import { MAX_WEBSOCKET_MESSAGE_BYTES, serveGraphQLOverWebSocket } from "./websocket";
@@ -41,6 +42,8 @@ export interface RunningService {
   port: number;
   /** The service layer the server runs on (its publisher, recorder, ...). */
   services: AppServices;
+  /** Executes the HTTP operations; compiles the query documents that keep coming back. */
+  executor: CompiledExecutor;
   /** Stops accepting, lets in-flight requests finish (at most STOP_GRACE_MS), closes WebSockets with 1001. */
   stop(): Promise<void>;
 }
@@ -72,8 +75,9 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     exposeInternals,
   });
 
+  const executor = new CompiledExecutor(schema);
   const apollo = new ApolloServer<AppContext>({
-    schema,
+    gateway: compiledExecutionGateway(schema, executor),
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
     // main.ts owns the signals: it stops the service, then the pool, then exits 0.
@@ -139,6 +143,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     url: `http://localhost:${port}`,
     port,
     services,
+    executor,
     stop: async () => {
       await apollo.stop();
       services.liveTail.close();

@@ -1,6 +1,7 @@
 import { PassThrough } from "node:stream";
 import { config as processConfig, AppConfig } from "../../src/config";
 import { createLogger } from "../../src/common/logger";
+import type { CompiledExecutor } from "../../src/server/compiled-execution";
 import { RunningService, startService } from "../../src/server/service";
 import type { AppServices } from "../../src/server/services";
 import { dataSource } from "../../ormconfig";
@@ -14,6 +15,8 @@ export interface TestServer {
   logs: Record<string, unknown>[];
   /** The running server's services (its publisher, for instance). */
   services: AppServices;
+  /** What executes its HTTP operations (and how often it compiled them). */
+  executor: CompiledExecutor;
 }
 
 /**
@@ -34,6 +37,7 @@ export function useTestServer(adjust: (config: AppConfig) => AppConfig = (config
     server.graphqlUrl = `${running.url}/graphql`;
     server.wsUrl = `ws://localhost:${running.port}/graphql`;
     server.services = running.services;
+    server.executor = running.executor;
   });
   afterAll(async () => {
     await running?.stop();

@@ -1,0 +1,228 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import type { GatewayGraphQLRequestContext } from "@apollo/server-gateway-interface";
+import { GraphQLError, Kind, OperationDefinitionNode, parse, print } from "graphql";
+import { Arg, buildSchema, Field, Int, Mutation, ObjectType, Query, Resolver } from "type-graphql";
+import { authChecker } from "../src/auth/auth-checker";
+import { DEMO_WORKSPACE } from "../src/demo/demo-data";
+import { seedDemo } from "../src/demo/demo-seeder";
+import { CompiledExecutor } from "../src/server/compiled-execution";
+import { AuditEventType } from "../src/audit/audit-event.enums";
+import { useTestDatabase } from "./support/database";
+import { eventInput } from "./support/events";
+import { GraphQLResponse, postGraphQL, useTestServer } from "./support/server";
+import { Role, tokenFor } from "./support/tokens";
+
+const EXAMPLES = path.resolve(__dirname, "..", "schema", "examples");
+
+/** Every query of every example file, as its own document (its variables take their defaults). */
+const EXAMPLE_QUERIES = readdirSync(EXAMPLES)
+  .filter((file) => file.endsWith(".graphql"))
+  .flatMap((file) =>
+    parse(readFileSync(path.join(EXAMPLES, file), "utf8"))
+      .definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION && definition.operation === "query")
+      .map((operation) => ({ name: `${file}: ${operation.name?.value}`, query: print(operation) })),
+  );
+
+const PAGE = `query Page($first: Int, $after: String, $filter: AuditEventFilter, $range: DateRange) {
+  workspaceAuditLog(first: $first, after: $after, filter: $filter, range: $range) {
+    edges { cursor node { __typename id type action occurredAt recordedAt description actor { kind id name } changes { field before after } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+const EVENT = `query Event($id: ID!) { auditEvent(id: $id) { id type description } }`;
+const DEFAULTED_PAGE = `query DefaultedPage($first: Int! = 5) { workspaceAuditLog(first: $first) { edges { cursor } } }`;
+
+interface Case {
+  name: string;
+  query: string;
+  variables?: Record<string, unknown>;
+  role?: Role.ADMIN | Role.AGENT;
+  /** What the answer must hold, whichever way it was executed. */
+  expectAnswer?: (response: GraphQLResponse) => void;
+}
+
+const codes = (response: GraphQLResponse) => (response.body.errors ?? []).map((error) => error.extensions?.code);
+
+/** The response without what differs on every request (the request id of an internal error). */
+function comparable(response: GraphQLResponse): unknown {
+  const errors = response.body.errors?.map(({ extensions, ...error }) => {
+    const { requestId: _requestId, ...rest } = extensions ?? {};
+    return { ...error, extensions: rest };
+  });
+  return { status: response.status, body: { ...response.body, ...(errors ? { errors } : {}) } };
+}
+
+describe("compiled execution over HTTP, against the demo workspace", () => {
+  useTestDatabase();
+  const server = useTestServer();
+  const tokens: Partial<Record<Role, string>> = {};
+  let endCursor = "";
+
+  beforeAll(async () => {
+    await seedDemo(server.services.recorder);
+    tokens[Role.ADMIN] = await tokenFor(Role.ADMIN, { workspaceId: DEMO_WORKSPACE, userId: "u-ana" });
+    tokens[Role.AGENT] = await tokenFor(Role.AGENT, { workspaceId: DEMO_WORKSPACE, userId: "u-ben" });
+    const first = await postGraphQL<{ workspaceAuditLog: { pageInfo: { endCursor: string } } }>(
+      server.graphqlUrl,
+      { query: PAGE, variables: { first: 10 } },
+      { token: tokens[Role.ADMIN] },
+    );
+    endCursor = first.body.data!.workspaceAuditLog.pageInfo.endCursor;
+  }, 120_000);
+
+  const CASES: Case[] = [
+    ...EXAMPLE_QUERIES.map((example) => ({ ...example, expectAnswer: (response: GraphQLResponse) => expect(response.body.errors).toBeUndefined() })),
+    {
+      name: "a page after a cursor, every field of the events",
+      query: PAGE,
+      variables: { first: 10 },
+      expectAnswer: (response) => expect(response.body.data?.workspaceAuditLog).toMatchObject({ edges: expect.arrayContaining([expect.anything()]) }),
+    },
+    {
+      name: "a filter and a range",
+      query: PAGE,
+      variables: { first: 10, filter: { allEvents: { userId: "u-ana" } }, range: { from: "2020-01-01T00:00:00Z" } },
+      expectAnswer: (response) => expect(response.body.errors).toBeUndefined(),
+    },
+    { name: "a variable left to its default", query: DEFAULTED_PAGE, expectAnswer: (response) => expect(response.body.data?.workspaceAuditLog).toMatchObject({ edges: Array(5).fill({ cursor: expect.any(String) }) }) },
+    { name: "an event that does not exist", query: EVENT, variables: { id: "no-such-event" }, expectAnswer: (response) => expect(response.body.data?.auditEvent).toBeNull() },
+    { name: "a cursor this service did not issue", query: PAGE, variables: { after: "not-a-cursor" }, expectAnswer: (response) => expect(codes(response)).toEqual(["BAD_USER_INPUT"]) },
+    {
+      name: "two members of a oneOf filter",
+      query: PAGE,
+      variables: { filter: { allEvents: { userId: "u-ana" }, billing: { userId: "u-ana" } } },
+      expectAnswer: (response) => expect(response.body.errors?.[0].message).toMatch(/exactly one key/i),
+    },
+    { name: "a date that is not one", query: PAGE, variables: { range: { from: "yesterday" } }, expectAnswer: (response) => expect(codes(response)).toEqual(["BAD_USER_INPUT"]) },
+    { name: "a page size out of range", query: PAGE, variables: { first: 100_000 }, expectAnswer: (response) => expect(codes(response)).toEqual(["BAD_USER_INPUT"]) },
+    { name: "a required variable left out", query: EVENT, expectAnswer: (response) => expect(codes(response)).toEqual(["BAD_USER_INPUT"]) },
+    { name: "an agent asking for the workspace log", query: PAGE, role: Role.AGENT, expectAnswer: (response) => expect(codes(response)).toEqual(["FORBIDDEN"]) },
+  ];
+
+  it("has a case of every example query", () => {
+    expect(EXAMPLE_QUERIES.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it.each(CASES.map((testCase) => [testCase.name, testCase] as const))(
+    "answers %s the same compiled as through graphql-js",
+    async (_name, testCase) => {
+      const variables = testCase.name.startsWith("a page after a cursor") ? { ...testCase.variables, after: endCursor } : testCase.variables;
+      // A comment makes the document one the server has never seen: its first execution goes through graphql-js.
+      const query = `# ${testCase.name}\n${testCase.query}`;
+      const send = () => postGraphQL(server.graphqlUrl, { query, variables }, { token: tokens[testCase.role ?? Role.ADMIN] });
+      const before = server.executor.executions();
+      const interpreted = await send();
+      const afterFirst = server.executor.executions();
+      expect(afterFirst.interpreted - before.interpreted).toBe(1);
+      expect(afterFirst.compiled - before.compiled).toBe(0);
+      testCase.expectAnswer?.(interpreted);
+
+      const compiledAnswers = [await send(), await send()];
+      const afterAll = server.executor.executions();
+      expect(afterAll.interpreted - afterFirst.interpreted).toBe(0);
+      expect(afterAll.compiled - afterFirst.compiled).toBe(2);
+      expect(afterAll.compilations - afterFirst.compilations).toBe(1);
+      for (const compiled of compiledAnswers) expect(comparable(compiled)).toEqual(comparable(interpreted));
+    },
+  );
+
+  it("never compiles a mutation", async () => {
+    const token = await tokenFor(Role.SERVICE, { workspaceId: DEMO_WORKSPACE });
+    const mutation = `mutation Record($events: [AuditEventInput!]!) { recordAuditEvents(events: $events) { duplicates } }`;
+    const event = eventInput(AuditEventType.SETTINGS, "settings.updated");
+    const before = server.executor.executions();
+    const answers = [];
+    for (let n = 0; n < 3; n++) answers.push(await postGraphQL(server.graphqlUrl, { query: mutation, variables: { events: [event] } }, { token }));
+    const after = server.executor.executions();
+    expect(answers.map((answer) => answer.body.errors)).toEqual([undefined, undefined, undefined]);
+    expect(answers.map((answer) => answer.body.data)).toEqual([{ recordAuditEvents: { duplicates: 0 } }, { recordAuditEvents: { duplicates: 1 } }, { recordAuditEvents: { duplicates: 1 } }]);
+    expect(after.interpreted - before.interpreted).toBe(3);
+    expect(after.compilations - before.compilations).toBe(0);
+  });
+});
+
+@ObjectType()
+class Counter {
+  @Field(() => Int)
+  value!: number;
+}
+
+@Resolver()
+class CounterResolver {
+  private value = 0;
+
+  @Query(() => Counter)
+  counter(@Arg("plus", () => Int, { defaultValue: 0 }) plus: number): Counter {
+    return { value: this.value + plus };
+  }
+
+  @Query(() => Int, { description: "Breaks its promise of a value: graphql answers with an error of its own." })
+  broken(): number {
+    return null as unknown as number;
+  }
+
+  @Mutation(() => Counter)
+  increment(): Counter {
+    this.value += 1;
+    return { value: this.value };
+  }
+}
+
+describe("CompiledExecutor", () => {
+  let executor: CompiledExecutor;
+  beforeEach(async () => {
+    const schema = await buildSchema({ resolvers: [CounterResolver], authChecker, validate: false });
+    executor = new CompiledExecutor(schema, 2, 2);
+  });
+
+  /** The request as Apollo Server hands it over, with only what the executor reads. */
+  const request = (source: string, variables: Record<string, unknown> = {}) => {
+    const document = parse(source);
+    const operation = document.definitions[0] as OperationDefinitionNode;
+    return { document, operation, queryHash: source, operationName: operation.name?.value ?? null, request: { variables }, context: {} } as unknown as GatewayGraphQLRequestContext;
+  };
+
+  it("compiles a query on its second execution and answers the same", async () => {
+    const query = `query Plus($plus: Int) { counter(plus: $plus) { value } }`;
+    const answers = [await executor.execute(request(query, { plus: 2 })), await executor.execute(request(query, { plus: 2 })), await executor.execute(request(query, { plus: 3 }))];
+    expect(answers).toEqual([{ data: { counter: { value: 2 } } }, { data: { counter: { value: 2 } } }, { data: { counter: { value: 3 } } }]);
+    expect(executor.executions()).toEqual({ interpreted: 1, compiled: 2, compilations: 1 });
+  });
+
+  it("runs mutations through graphql-js, however often they come", async () => {
+    const mutation = `mutation { increment { value } }`;
+    for (let n = 0; n < 3; n++) await executor.execute(request(mutation));
+    expect(executor.executions()).toEqual({ interpreted: 3, compiled: 0, compilations: 0 });
+  });
+
+  it("forgets the oldest document beyond the ones it tracks, and counts it afresh", async () => {
+    const [a, b, c] = [1, 2, 3].map((plus) => `{ counter(plus: ${plus}) { value } }`);
+    await executor.execute(request(a));
+    await executor.execute(request(b));
+    await executor.execute(request(c)); // a is forgotten
+    await executor.execute(request(a)); // a counts from 1 again: not compiled
+    expect(executor.executions()).toEqual({ interpreted: 4, compiled: 0, compilations: 0 });
+    await executor.execute(request(a));
+    expect(executor.executions()).toEqual({ interpreted: 4, compiled: 1, compilations: 1 });
+  });
+
+  it("answers an error of graphql's own with graphql-js's fields, compiled or not", async () => {
+    const query = `{ broken }`;
+    const [interpreted, compiled] = [await executor.execute(request(query)), await executor.execute(request(query))];
+    expect(executor.executions()).toEqual({ interpreted: 1, compiled: 1, compilations: 1 });
+    const fields = (error: GraphQLError) => ({ message: error.message, locations: error.locations, path: error.path, extensions: error.extensions });
+    expect(compiled.errors?.map(fields)).toEqual(interpreted.errors?.map(fields));
+    // Apollo Server's error formatting reads extensions.code: graphql-js always gives an object.
+    expect(compiled.errors?.[0].extensions).toEqual({});
+    expect(compiled.errors?.[0]).toBeInstanceOf(GraphQLError);
+  });
+
+  it("refuses bad variables with graphql-js's errors, compiled or not", async () => {
+    const query = `query Plus($plus: Int!) { counter(plus: $plus) { value } }`;
+    const answers = [await executor.execute(request(query, { plus: "two" })), await executor.execute(request(query, { plus: "two" }))];
+    expect(answers[0].errors?.[0].message).toMatch(/Int cannot represent/);
+    expect(answers[1]).toEqual(answers[0]);
+    expect(executor.executions()).toEqual({ interpreted: 1, compiled: 1, compilations: 1 });
+  });
+});
