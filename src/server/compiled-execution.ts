@@ -41,7 +41,7 @@ export interface ExecutionCounts {
  * resolves the same fields through the same resolvers but without
  * graphql-js's per-field work (a first page of 50 events resolves about a
  * thousand fields; graphql-js spent more CPU on them than the page's SQL).
- * Mutations and one-off documents run through graphql-js as before.
+ * Mutations and one-off documents run through graphql-js.
  *
  * Variables are coerced by graphql-js first, whatever runs the operation:
  * graphql-jit does not know oneOf inputs, and graphql-js's errors are the ones
