@@ -24,6 +24,9 @@ interface Tracked {
   compiled?: Compiled | false;
 }
 
+/** What the executor reads of the request Apollo Server hands over. */
+export type ExecutionRequest = Pick<GatewayGraphQLRequestContext, "document" | "operation" | "operationName" | "queryHash" | "context" | "request">;
+
 /** What the executor did, for tests and diagnostics. */
 export interface ExecutionCounts {
   /** Operations executed by graphql-js. */
@@ -59,7 +62,7 @@ export class CompiledExecutor {
   ) {}
 
   /** Executes one operation as Apollo Server hands it over. */
-  async execute(request: GatewayGraphQLRequestContext): Promise<GatewayExecutionResult> {
+  async execute(request: ExecutionRequest): Promise<GatewayExecutionResult> {
     const compiled = request.operation.operation === "query" ? this.compiledFor(request) : undefined;
     if (!compiled) {
       this.counts.interpreted += 1;
@@ -85,7 +88,7 @@ export class CompiledExecutor {
   }
 
   /** The document's compiled query, once it has run often enough to have one. */
-  private compiledFor(request: GatewayGraphQLRequestContext): Compiled | undefined {
+  private compiledFor(request: ExecutionRequest): Compiled | undefined {
     const key = `${request.queryHash}:${request.operationName ?? ""}`;
     let tracked = this.documents.get(key);
     if (!tracked) {
@@ -101,7 +104,7 @@ export class CompiledExecutor {
     return tracked.compiled || undefined;
   }
 
-  private compile(request: GatewayGraphQLRequestContext): Compiled | false {
+  private compile(request: ExecutionRequest): Compiled | false {
     let query: CompiledQuery | ExecutionResult;
     try {
       query = compileQuery(this.schema, request.document, request.operationName ?? undefined);
