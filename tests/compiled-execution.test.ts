@@ -1,7 +1,21 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { GraphQLError, Kind, OperationDefinitionNode, parse, print } from "graphql";
+import {
+  GraphQLError,
+  GraphQLInputObjectType,
+  GraphQLInt,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLScalarType,
+  GraphQLSchema,
+  GraphQLString,
+  Kind,
+  OperationDefinitionNode,
+  parse,
+  print,
+} from "graphql";
 import { Arg, buildSchema, Field, Int, Mutation, ObjectType, Query, Resolver } from "type-graphql";
+import { dataSource } from "../ormconfig";
 import { authChecker } from "../src/auth/auth-checker";
 import { DEMO_WORKSPACE } from "../src/demo/demo-data";
 import { seedDemo } from "../src/demo/demo-seeder";
@@ -30,6 +44,7 @@ const PAGE = `query Page($first: Int, $after: String, $filter: AuditEventFilter,
   }
 }`;
 const EVENT = `query Event($id: ID!) { auditEvent(id: $id) { id type description } }`;
+const RECORD = `mutation Record($events: [AuditEventInput!]!) { recordAuditEvents(events: $events) { duplicates events { id type action occurredAt description } } }`;
 const DEFAULTED_PAGE = `query DefaultedPage($first: Int! = 5) { workspaceAuditLog(first: $first) { edges { cursor } } }`;
 
 interface Case {
@@ -40,6 +55,8 @@ interface Case {
   role?: Role.ADMIN | Role.AGENT;
   /** What the answer must hold, whichever way it was executed. */
   expectAnswer?: (response: GraphQLResponse) => void;
+  /** Variables refused before execution: graphql-js answers every time, even once the document is compiled. */
+  refusedVariables?: true;
 }
 
 const codes = (response: GraphQLResponse) => (response.body.errors ?? []).map((error) => error.extensions?.code);
@@ -93,10 +110,17 @@ describe("compiled execution over HTTP, against the demo workspace", () => {
       query: PAGE,
       variables: () => ({ filter: { allEvents: { userId: "u-ana" }, billing: { userId: "u-ana" } } }),
       expectAnswer: (response) => expect(response.body.errors?.[0].message).toMatch(/exactly one key/i),
+      refusedVariables: true,
     },
-    { name: "a date that is not one", query: PAGE, variables: () => ({ range: { from: "yesterday" } }), expectAnswer: (response) => expect(codes(response)).toEqual(["BAD_USER_INPUT"]) },
+    {
+      name: "a date that is not one",
+      query: PAGE,
+      variables: () => ({ range: { from: "yesterday" } }),
+      expectAnswer: (response) => expect(codes(response)).toEqual(["BAD_USER_INPUT"]),
+      refusedVariables: true,
+    },
     { name: "a page size out of range", query: PAGE, variables: () => ({ first: 100_000 }), expectAnswer: (response) => expect(codes(response)).toEqual(["BAD_USER_INPUT"]) },
-    { name: "a required variable left out", query: EVENT, expectAnswer: (response) => expect(codes(response)).toEqual(["BAD_USER_INPUT"]) },
+    { name: "a required variable left out", query: EVENT, expectAnswer: (response) => expect(codes(response)).toEqual(["BAD_USER_INPUT"]), refusedVariables: true },
     { name: "an agent asking for the workspace log", query: PAGE, role: Role.AGENT, expectAnswer: (response) => expect(codes(response)).toEqual(["FORBIDDEN"]) },
   ];
 
@@ -120,25 +144,46 @@ describe("compiled execution over HTTP, against the demo workspace", () => {
 
       const compiledAnswers = [await send(), await send()];
       const afterAll = server.executor.executions();
-      expect(afterAll.interpreted - afterFirst.interpreted).toBe(0);
-      expect(afterAll.compiled - afterFirst.compiled).toBe(2);
+      expect(afterAll.interpreted - afterFirst.interpreted).toBe(testCase.refusedVariables ? 2 : 0);
+      expect(afterAll.compiled - afterFirst.compiled).toBe(testCase.refusedVariables ? 0 : 2);
       expect(afterAll.compilations - afterFirst.compilations).toBe(1);
       for (const compiled of compiledAnswers) expect(comparable(compiled)).toEqual(comparable(interpreted));
     },
   );
 
-  it("never compiles a mutation", async () => {
+  it("records through the compiled mutation from its second execution, answering as graphql-js did", async () => {
     const token = await tokenFor(Role.SERVICE, { workspaceId: DEMO_WORKSPACE });
-    const mutation = `mutation Record($events: [AuditEventInput!]!) { recordAuditEvents(events: $events) { duplicates } }`;
     const event = eventInput(AuditEventType.SETTINGS, "settings.updated");
     const before = server.executor.executions();
     const answers = [];
-    for (let n = 0; n < 3; n++) answers.push(await postGraphQL(server.graphqlUrl, { query: mutation, variables: { events: [event] } }, { token }));
+    for (let n = 0; n < 3; n++) answers.push(await postGraphQL(server.graphqlUrl, { query: RECORD, variables: { events: [event] } }, { token }));
     const after = server.executor.executions();
     expect(answers.map((answer) => answer.body.errors)).toEqual([undefined, undefined, undefined]);
-    expect(answers.map((answer) => answer.body.data)).toEqual([{ recordAuditEvents: { duplicates: 0 } }, { recordAuditEvents: { duplicates: 1 } }, { recordAuditEvents: { duplicates: 1 } }]);
-    expect(after.interpreted - before.interpreted).toBe(3);
-    expect(after.compilations - before.compilations).toBe(0);
+    const stored = (answers[0].body.data as { recordAuditEvents: { events: unknown[] } }).recordAuditEvents.events[0];
+    expect(answers.map((answer) => answer.body.data)).toEqual([0, 1, 1].map((duplicates) => ({ recordAuditEvents: { duplicates, events: [stored] } })));
+    expect(after.interpreted - before.interpreted).toBe(1);
+    expect(after.compiled - before.compiled).toBe(2);
+    expect(after.compilations - before.compilations).toBe(1);
+  });
+
+  it("answers variables the compiled mutation refuses with graphql-js's errors, and records nothing", async () => {
+    const token = await tokenFor(Role.SERVICE, { workspaceId: DEMO_WORKSPACE });
+    const countEvents = async () =>
+      Number((await dataSource.query<{ events: string }[]>("SELECT COUNT(*) AS events FROM audit_events"))[0].events);
+    // The document is compiled by now (the test above ran it three times).
+    const good = eventInput(AuditEventType.SETTINGS, "settings.updated");
+    await postGraphQL(server.graphqlUrl, { query: RECORD, variables: { events: [good] } }, { token });
+    const stored = await countEvents();
+    const before = server.executor.executions();
+    const answer = await postGraphQL(server.graphqlUrl, { query: RECORD, variables: { events: [eventInput(AuditEventType.SETTINGS, "settings.updated"), { ...good, type: "NOPE" }] } }, { token });
+    expect(answer.body.errors?.map((error) => [error.message, error.extensions?.code])).toEqual([
+      ['Variable "$events" got invalid value "NOPE" at "events[1].type"; Value "NOPE" does not exist in "AuditEventType" enum.', "BAD_USER_INPUT"],
+    ]);
+    expect(answer.body.data).toBeUndefined();
+    const after = server.executor.executions();
+    expect(after.interpreted - before.interpreted).toBe(1);
+    expect(after.compiled - before.compiled).toBe(0);
+    expect(await countEvents()).toBe(stored);
   });
 });
 
@@ -169,11 +214,33 @@ class CounterResolver {
   }
 }
 
+/** Inputs where graphql-jit and graphql-js part ways: a scalar that makes NaN (graphql-js takes it, graphql-jit does not), a oneOf input, a subscription. */
+function edgeSchema(): GraphQLSchema {
+  const Loose = new GraphQLScalarType({ name: "Loose", parseValue: (value) => Number(value) });
+  const Pick = new GraphQLInputObjectType({ name: "Pick", isOneOf: true, fields: { left: { type: GraphQLInt }, right: { type: GraphQLInt } } });
+  return new GraphQLSchema({
+    query: new GraphQLObjectType({
+      name: "Query",
+      fields: {
+        loose: { type: GraphQLString, args: { value: { type: new GraphQLNonNull(Loose) } }, resolve: (_, { value }: { value: number }) => String(value) },
+        picked: {
+          type: GraphQLString,
+          args: { pick: { type: new GraphQLNonNull(Pick) } },
+          resolve: (_, { pick }: { pick: Record<string, number> }) => Object.entries(pick).map(([side, value]) => `${side} ${value}`).join(),
+        },
+      },
+    }),
+    subscription: new GraphQLObjectType({ name: "Subscription", fields: { ticks: { type: GraphQLInt, resolve: () => 1 } } }),
+  });
+}
+
 describe("CompiledExecutor", () => {
   let executor: CompiledExecutor;
+  let edges: CompiledExecutor;
   beforeEach(async () => {
     const schema = await buildSchema({ resolvers: [CounterResolver], authChecker, validate: false });
     executor = new CompiledExecutor(schema, 2, 2);
+    edges = new CompiledExecutor(edgeSchema(), 2, 2);
   });
 
   /** The request as Apollo Server hands it over, with what the executor reads. */
@@ -190,10 +257,18 @@ describe("CompiledExecutor", () => {
     expect(executor.executions()).toEqual({ interpreted: 1, compiled: 2, compilations: 1 });
   });
 
-  it("runs mutations through graphql-js, however often they come", async () => {
+  it("compiles a mutation on its second execution and runs it at every execution", async () => {
     const mutation = `mutation { increment { value } }`;
-    for (let n = 0; n < 3; n++) await executor.execute(request(mutation));
-    expect(executor.executions()).toEqual({ interpreted: 3, compiled: 0, compilations: 0 });
+    const answers = [];
+    for (let n = 0; n < 3; n++) answers.push(await executor.execute(request(mutation)));
+    expect(answers).toEqual([1, 2, 3].map((value) => ({ data: { increment: { value } } })));
+    expect(executor.executions()).toEqual({ interpreted: 1, compiled: 2, compilations: 1 });
+  });
+
+  it("never compiles a subscription", async () => {
+    const subscription = `subscription { ticks }`;
+    for (let n = 0; n < 3; n++) await edges.execute(request(subscription));
+    expect(edges.executions()).toEqual({ interpreted: 3, compiled: 0, compilations: 0 });
   });
 
   it("forgets the oldest document beyond the ones it tracks, and counts it afresh", async () => {
@@ -221,8 +296,28 @@ describe("CompiledExecutor", () => {
   it("refuses bad variables with graphql-js's errors, compiled or not", async () => {
     const query = `query Plus($plus: Int!) { counter(plus: $plus) { value } }`;
     const answers = [await executor.execute(request(query, { plus: "two" })), await executor.execute(request(query, { plus: "two" }))];
-    expect(answers[0].errors?.[0].message).toMatch(/Int cannot represent/);
+    expect(answers[0].errors?.map((error) => error.message)).toEqual(['Variable "$plus" got invalid value "two"; Int cannot represent non-integer value: "two"']);
     expect(answers[1]).toEqual(answers[0]);
-    expect(executor.executions()).toEqual({ interpreted: 1, compiled: 1, compilations: 1 });
+    // graphql-jit refused the variables of the compiled query: graphql-js answered.
+    expect(executor.executions()).toEqual({ interpreted: 2, compiled: 0, compilations: 1 });
+  });
+
+  it("runs through graphql-js what graphql-js accepts and graphql-jit refuses", async () => {
+    // A scalar that makes NaN of what is not a number: graphql-js takes NaN, graphql-jit refuses it.
+    const query = `query Loose($value: Loose!) { loose(value: $value) }`;
+    const answers = [];
+    for (let n = 0; n < 3; n++) answers.push(await edges.execute(request(query, { value: n === 0 ? "1.5" : "many" })));
+    expect(answers).toEqual([{ data: { loose: "1.5" } }, { data: { loose: "NaN" } }, { data: { loose: "NaN" } }]);
+    expect(edges.executions()).toEqual({ interpreted: 3, compiled: 0, compilations: 1 });
+  });
+
+  it("sends the variables of an operation that reaches a oneOf input past graphql-js first", async () => {
+    const query = `query Pick($pick: Pick!) { picked(pick: $pick) }`;
+    const both = { pick: { left: 1, right: 2 } };
+    const answers = [await edges.execute(request(query, both)), await edges.execute(request(query, both)), await edges.execute(request(query, { pick: { left: 1 } }))];
+    expect(answers[0].errors?.map((error) => error.message)).toEqual(['Variable "$pick" got invalid value { left: 1, right: 2 }; Exactly one key must be specified for OneOf type "Pick".']);
+    expect(answers[1]).toEqual(answers[0]);
+    expect(answers[2]).toEqual({ data: { picked: "left 1" } });
+    expect(edges.executions()).toEqual({ interpreted: 2, compiled: 1, compilations: 1 });
   });
 });

@@ -17,13 +17,42 @@ function parseDateTime(value: unknown): Date {
   return date;
 }
 
+const DAY_MS = 86_400_000;
+const PADDED = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, "0"));
+/** The day {@link isoDateTime} wrote last (days since the epoch), and its `YYYY-MM-DDT`. */
+let lastDay = NaN;
+let lastDayText = "";
+
+/**
+ * What `date.toISOString()` returns, for a valid date, in a fifth of its
+ * time: V8's costs about half a microsecond, and a page of 50 events writes
+ * 100 date-times. The date part comes from toISOString, once per day in a
+ * row (a page's events mostly share their day); the time of day is written
+ * here.
+ */
+export function isoDateTime(date: Date): string {
+  const time = date.getTime();
+  const day = Math.floor(time / DAY_MS);
+  if (day !== lastDay) {
+    lastDayText = date.toISOString().slice(0, -"00:00:00.000Z".length);
+    lastDay = day;
+  }
+  let rest = time - day * DAY_MS;
+  const hours = Math.floor(rest / 3_600_000);
+  rest -= hours * 3_600_000;
+  const minutes = Math.floor(rest / 60_000);
+  rest -= minutes * 60_000;
+  const seconds = Math.floor(rest / 1_000);
+  return `${lastDayText}${PADDED[hours].slice(1)}:${PADDED[minutes].slice(1)}:${PADDED[seconds].slice(1)}.${PADDED[rest - seconds * 1_000]}Z`;
+}
+
 /** UTC date-time with millisecond precision, e.g. 2026-11-25T22:26:31.123Z. */
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: "DateTime",
   description: "ISO-8601 date-time in UTC with millisecond precision, e.g. 2026-11-25T22:26:31.123Z.",
   serialize(value) {
     // Most values are valid Dates straight from storage.
-    if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+    if (value instanceof Date && !Number.isNaN(value.getTime())) return isoDateTime(value);
     const date = typeof value === "string" ? new Date(value) : undefined;
     if (!date || Number.isNaN(date.getTime())) throw new GraphQLError("DateTime cannot represent this value.");
     return date.toISOString();

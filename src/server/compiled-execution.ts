@@ -1,5 +1,18 @@
 import type { GatewayExecutionResult, GatewayGraphQLRequestContext, GatewayInterface } from "@apollo/server-gateway-interface";
-import { execute, ExecutionResult, getVariableValues, GraphQLError, GraphQLSchema, printSchema, valueFromASTUntyped } from "graphql";
+import {
+  execute,
+  ExecutionResult,
+  getNamedType,
+  getVariableValues,
+  GraphQLError,
+  GraphQLInputType,
+  GraphQLSchema,
+  isInputObjectType,
+  printSchema,
+  typeFromAST,
+  valueFromASTUntyped,
+  VariableDefinitionNode,
+} from "graphql";
 import { CompiledQuery, compileQuery, isCompiledQuery } from "graphql-jit";
 
 /**
@@ -11,10 +24,12 @@ export const COMPILE_ON_EXECUTION = 2;
 /** Query documents whose executions are counted (and kept compiled); the oldest is forgotten first. @default 1000 */
 export const MAX_TRACKED_DOCUMENTS = 1_000;
 
-/** A compiled query document, with the default value of each variable that has one (as JSON). */
+/** A compiled operation, with the default value of each variable that has one (as JSON). */
 interface Compiled {
   query: CompiledQuery;
   defaults: [name: string, value: unknown][];
+  /** Whether a variable's type reaches a oneOf input, which graphql-jit does not know: graphql-js checks those variables first. */
+  reachesOneOf: boolean;
 }
 
 /** A document the executor has seen: how often it ran, and its compiled form once it has one. */
@@ -29,27 +44,31 @@ export type ExecutionRequest = Pick<GatewayGraphQLRequestContext, "document" | "
 
 /** What the executor did, for tests and diagnostics. */
 export interface ExecutionCounts {
-  /** Operations executed by graphql-js. */
+  /** Operations executed by graphql-js (also those whose variables graphql-jit refused). */
   interpreted: number;
-  /** Operations executed by their compiled form (their variables checked by graphql-js first). */
+  /** Operations executed by their compiled form. */
   compiled: number;
   /** Documents compiled. */
   compilations: number;
 }
 
 /**
- * Executes the operations Apollo Server has parsed and validated. A query
- * document that keeps coming back (every client of the logs sends the same
- * few) is compiled by graphql-jit into one function per document, which
- * resolves the same fields through the same resolvers but without
- * graphql-js's per-field work (a first page of 50 events resolves about a
- * thousand fields; graphql-js spent more CPU on them than the page's SQL).
- * Mutations and one-off documents run through graphql-js.
+ * Executes the operations Apollo Server has parsed and validated. An
+ * operation that keeps coming back (every client of the logs sends the same
+ * few queries, every producer the same recording mutation) is compiled by
+ * graphql-jit into one function per document. It resolves the same fields
+ * through the same resolvers, but without graphql-js's per-field work (a
+ * first page of 50 events resolves about a thousand fields; graphql-js spent
+ * more CPU on them than the page's SQL), and it coerces variables with code
+ * generated for their types (a batch of 500 events: about a third of
+ * graphql-js's time). One-off documents and subscriptions run through
+ * graphql-js.
  *
- * Variables are coerced by graphql-js first, whatever runs the operation:
- * graphql-jit does not know oneOf inputs, and graphql-js's errors are the ones
- * clients already get. graphql-jit then coerces the same variables again for
- * its own function (a handful of scalars per page).
+ * Clients get graphql-js's variable errors, whatever runs the operation:
+ * when graphql-jit refuses the variables, graphql-js executes the operation
+ * instead, and answers with its own errors (or runs it, should it accept
+ * them). graphql-jit does not know oneOf inputs: when a variable's type
+ * reaches one, graphql-js checks the variables first.
  */
 export class CompiledExecutor {
   private readonly documents = new Map<string, Tracked>();
@@ -63,22 +82,17 @@ export class CompiledExecutor {
 
   /** Executes one operation as Apollo Server hands it over. */
   async execute(request: ExecutionRequest): Promise<GatewayExecutionResult> {
-    const compiled = request.operation.operation === "query" ? this.compiledFor(request) : undefined;
-    if (!compiled) {
-      this.counts.interpreted += 1;
-      return execute({
-        schema: this.schema,
-        document: request.document,
-        contextValue: request.context,
-        variableValues: request.request.variables,
-        operationName: request.operationName,
-      });
-    }
-    this.counts.compiled += 1;
+    const compiled = request.operation.operation === "subscription" ? undefined : this.compiledFor(request);
+    if (!compiled) return this.interpret(request);
     const variables = request.request.variables ?? {};
-    const coerced = getVariableValues(this.schema, request.operation.variableDefinitions ?? [], variables, { maxErrors: 50 });
-    if (coerced.errors) return { errors: coerced.errors };
+    if (compiled.reachesOneOf) {
+      const coerced = getVariableValues(this.schema, request.operation.variableDefinitions ?? [], variables, { maxErrors: 50 });
+      if (coerced.errors) return this.interpret(request);
+    }
     const result = await compiled.query.query(undefined, request.context, withDefaults(variables, compiled.defaults));
+    // graphql-jit answers without data only when it refused the variables, before running anything.
+    if (!("data" in result)) return this.interpret(request);
+    this.counts.compiled += 1;
     return result.errors ? { ...result, errors: result.errors.map(asGraphQLError) } : result;
   }
 
@@ -87,7 +101,20 @@ export class CompiledExecutor {
     return { ...this.counts };
   }
 
-  /** The document's compiled query, once it has run often enough to have one. */
+  private interpret(request: ExecutionRequest): Promise<GatewayExecutionResult> {
+    this.counts.interpreted += 1;
+    return Promise.resolve(
+      execute({
+        schema: this.schema,
+        document: request.document,
+        contextValue: request.context,
+        variableValues: request.request.variables,
+        operationName: request.operationName,
+      }),
+    );
+  }
+
+  /** The document's compiled operation, once it has run often enough to have one. */
   private compiledFor(request: ExecutionRequest): Compiled | undefined {
     const key = `${request.queryHash}:${request.operationName ?? ""}`;
     let tracked = this.documents.get(key);
@@ -113,11 +140,24 @@ export class CompiledExecutor {
       return false;
     }
     if (!isCompiledQuery(query)) return false;
-    const defaults = (request.operation.variableDefinitions ?? []).flatMap((definition): Compiled["defaults"] =>
+    const definitions = request.operation.variableDefinitions ?? [];
+    const defaults = definitions.flatMap((definition): Compiled["defaults"] =>
       definition.defaultValue ? [[definition.variable.name.value, valueFromASTUntyped(definition.defaultValue)]] : [],
     );
-    return { query, defaults };
+    return { query, defaults, reachesOneOf: reachesOneOf(this.schema, definitions) };
   }
+}
+
+/** Whether the type of any of the variables is, or holds at some depth, a oneOf input. */
+function reachesOneOf(schema: GraphQLSchema, definitions: readonly VariableDefinitionNode[]): boolean {
+  const seen = new Set<string>();
+  const reaches = (type: GraphQLInputType | undefined): boolean => {
+    const named = type && getNamedType(type);
+    if (!isInputObjectType(named) || seen.has(named.name)) return false;
+    seen.add(named.name);
+    return named.isOneOf || Object.values(named.getFields()).some((field) => reaches(field.type));
+  };
+  return definitions.some((definition) => reaches(typeFromAST(schema, definition.type) as GraphQLInputType | undefined));
 }
 
 /**
