@@ -42,7 +42,7 @@ export interface RunningService {
   port: number;
   /** The service layer the server runs on (its publisher, recorder, ...). */
   services: AppServices;
-  /** Executes the HTTP operations; compiles the query documents that keep coming back. */
+  /** Executes the HTTP operations; compiles the query and mutation documents that keep coming back. */
   executor: CompiledExecutor;
   /** Stops accepting, lets in-flight requests finish (at most STOP_GRACE_MS), closes WebSockets with 1001. */
   stop(): Promise<void>;
