@@ -2,6 +2,7 @@ import { ROUNDS_IN_FLIGHT } from "../src/audit/audit-recorder.service";
 import type { IngestConfiguration, IngestResults } from "./ingest";
 import { BATCHED_TARGET_RATIO, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
 import type { LiveResults, LiveRun } from "./live-tail";
+import { CPU_ROUND_MS, CPU_ROUNDS, DATABASE_SAMPLES, MachineSpeed } from "./machine-speed";
 import { ONE_CALLER_HTTP, OverheadResults, PageLayer } from "./overhead";
 import type { Check, QueryMeasurement, QueryResult, QueryResults } from "./queries";
 import { QUERY_TARGETS } from "./queries";
@@ -86,6 +87,7 @@ export function renderReport(results: BenchResults, jsonPath: string): string {
     "The load generator, the service, the subscriber processes and the database server all run on this one machine and share its cores: " +
       "every throughput figure is what the whole machine did, and each table shows the CPU each process used while it was measured.",
     "",
+    ...speedSection(results),
     "## Targets",
     "",
     ...targetSummary(summary),
@@ -171,6 +173,29 @@ function cpuFacts(resources: ResourceUse, cores: number, serviceName = "service"
 }
 
 // 1. Ingest ------------------------------------------------------------------
+
+/** The reference work timed at the start and the end of the run (runs made before it was measured have none). */
+function speedSection(results: BenchResults): string[] {
+  if (!results.speed) return [];
+  const row = (when: string, speed: MachineSpeed) => [
+    when,
+    speed.at.slice(11, 19),
+    `${number(speed.cpu.p50)} (${number(speed.cpu.min)}–${number(speed.cpu.max)})`,
+    ms(speed.roundTripMs),
+    ms(speed.commitMs),
+  ];
+  return [
+    "### Machine speed",
+    "",
+    `The same fixed work, timed before the first part and after the last: a batch of 100 events (about 43 KB of JSON) parsed, written back and hashed, on one core, in ${number(CPU_ROUNDS)} rounds of ${number(CPU_ROUND_MS)} ms (the median round, and the slowest to the fastest); ` +
+      "`SELECT 1` through mysql2; a single-row autocommit `INSERT` (a round trip with its commit's log flush), " +
+      `${number(DATABASE_SAMPLES)} of each, p50. This machine's speed changes from day to day, and work that allocates as the service does swings from one round to the next: ` +
+      "compare another run's absolute figures with this one's only beside these.",
+    "",
+    table(["when", "time (UTC)", "reference CPU work, iterations/s: median (slowest–fastest)", "SELECT 1 ms", "single-row commit ms"], [row("start", results.speed.start), row("end", results.speed.end)]),
+    "",
+  ];
+}
 
 function ingestCause(configuration: IngestConfiguration, all: IngestConfiguration[], cores: number): string {
   const service = configuration.service;

@@ -1,6 +1,7 @@
 import type { IngestResults } from "./ingest";
 import type { LiveResults } from "./live-tail";
 import type { MachineFacts } from "./machine";
+import type { MachineSpeed } from "./machine-speed";
 import type { Part, Size } from "./options";
 import type { OverheadResults } from "./overhead";
 import type { QueryResults } from "./queries";
@@ -14,6 +15,8 @@ export interface BenchResults {
   finishedAt: string;
   durationMs: number;
   machine: MachineFacts;
+  /** Reference work timed before the first part and after the last (absent from runs made before it was measured). */
+  speed?: { start: MachineSpeed; end: MachineSpeed };
   ingest?: IngestResults;
   queries?: QueryResults;
   live?: LiveResults;

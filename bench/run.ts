@@ -18,6 +18,7 @@ import { BenchContext, newSecret } from "./context";
 import { runIngest } from "./ingest";
 import { runLiveTail } from "./live-tail";
 import { machineFacts, REPOSITORY } from "./machine";
+import { MachineSpeed, measureMachineSpeed } from "./machine-speed";
 import { parseOptions, Part } from "./options";
 import { runOverhead } from "./overhead";
 import { stopAllProcesses } from "./processes";
@@ -50,6 +51,10 @@ function rerender(resultsFile: string): number {
   return 0;
 }
 
+function describeSpeed(speed: MachineSpeed): string {
+  return `reference CPU work ${speed.cpu.p50}/s (${speed.cpu.min}-${speed.cpu.max}), SELECT 1 ${speed.roundTripMs} ms, single-row commit ${speed.commitMs} ms (p50)`;
+}
+
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   if (options.report) return rerender(options.report);
@@ -68,6 +73,8 @@ async function main(): Promise<number> {
     machine,
     failures: [],
   };
+  const speedAtStart = await measureMachineSpeed(server, "start");
+  log(`machine speed: ${describeSpeed(speedAtStart)}`);
   for (const part of options.parts) {
     const partStarted = Date.now();
     log(`${part}: starting`);
@@ -82,6 +89,9 @@ async function main(): Promise<number> {
       await cleanUp();
     }
   }
+  const speedAtEnd = await measureMachineSpeed(server, "end");
+  log(`machine speed: ${describeSpeed(speedAtEnd)}`);
+  results.speed = { start: speedAtStart, end: speedAtEnd };
   const finished = new Date();
   results.finishedAt = finished.toISOString();
   results.durationMs = finished.getTime() - started.getTime();
