@@ -5,6 +5,7 @@ import { insertEventsSql, makeEvent, rowValues, toInput, toRecord, workspacePlan
 import { GraphQLHttpClient } from "./http-client";
 import { ServiceProcess } from "./processes";
 import { ResourceMonitor, ResourceUse } from "./resources";
+import { StatementActivity, StatementSampler } from "./statement-sampler";
 import { closedLoop, LoadResult, ratio } from "./stats";
 
 /**
@@ -39,6 +40,8 @@ export interface IngestSide {
   eventsPerSecond: number;
   load: LoadResult;
   resources: ResourceUse;
+  /** Where the service's database connections were seen while it ran (the service side only). */
+  activity?: StatementActivity;
 }
 
 export interface IngestConfiguration {
@@ -64,6 +67,8 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
   const service = await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret });
   const pool = database.pool(4);
   await BenchDatabase.warm(pool, 4);
+  // The process-list sampler has a connection of its own: raw's connections are all at work while it runs.
+  const samplerPool = database.pool(1);
   const monitor = new ResourceMonitor(pool, () => [service.pid]);
   const workspaceIds = Array.from({ length: 4 }, (_, w) => `ws-ingest-${w}`);
   const tokens = await Promise.all(workspaceIds.map((id) => token(context, Role.SERVICE, id, "producer")));
@@ -82,6 +87,7 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
 
         await emptyTables(pool);
         const client = new GraphQLHttpClient(service.graphqlUrl, layout.clients);
+        const sampler = StatementSampler.start(samplerPool, database.name);
         const serviceRun = await monitor.measure(() =>
           closedLoop({
             concurrency: layout.clients,
@@ -94,6 +100,7 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
             },
           }),
         );
+        const activity = await sampler.stop();
         client.close();
 
         await emptyTables(pool);
@@ -129,7 +136,7 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
             resources: run.resources,
           };
         };
-        const serviceSide = side(serviceRun);
+        const serviceSide = { ...side(serviceRun), activity };
         const rawSide = side(rawRun);
         const serviceOverRaw = ratio(serviceSide.eventsPerSecond, rawSide.eventsPerSecond);
         const target =

@@ -20,6 +20,8 @@ import type { BenchResults } from "./results-file";
 
 /** A process above this share of one core counts as saturated. */
 const SATURATED_PERCENT = 80;
+/** A directory upsert seen in at least this share of samples is where the writers of one workspace waited. */
+const WAITED_IN_PERCENT = 20;
 
 const number = (value: number, decimals = 0) =>
   Number.isFinite(value) ? value.toLocaleString("en", { minimumFractionDigits: decimals, maximumFractionDigits: decimals }) : "n/a";
@@ -206,8 +208,16 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
   const readings = [...cpu.readings];
   if (configuration.workspaces === 1 && configuration.clients > 1 && counters.Innodb_row_lock_waits > 0) {
     const spread = all.find((other) => other.batch === configuration.batch && other.clients === configuration.clients && other.workspaces > 1);
+    // A directory upsert the connections sat in for a large share of the run: they waited there, on rows the previous transaction held.
+    const waitedIn = service.activity?.seen.find(
+      (item) => /^(INSERT INTO|UPDATE) /.test(item.statement) && item.statement !== "INSERT INTO audit_events" && item.percent >= WAITED_IN_PERCENT,
+    );
     readings.push(
-      `the ${configuration.clients} writers of one workspace waited on its row lock ${number(counters.Innodb_row_lock_waits)} times (${number(counters.Innodb_row_lock_time)} ms in all)` +
+      `the ${configuration.clients} writers of one workspace waited on row locks ${number(counters.Innodb_row_lock_waits)} times (${number(counters.Innodb_row_lock_time)} ms in all)` +
+        (waitedIn
+          ? `, and the statement their connections were seen in most, after the events' own INSERT, was \`${waitedIn.statement}\` (${number(waitedIn.percent)}% of samples): ` +
+            "the rows the previous transaction of the workspace holds until its commit"
+          : "") +
         (spread ? `; the same load over ${spread.workspaces} workspaces stored ${number(spread.service.eventsPerSecond)} events/s` : ""),
     );
   }
@@ -233,10 +243,16 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
       `each single-event request took ${ms(service.load.latency.p50)} ms at p50, so ${configuration.clients} client(s) can send at most about ${number((configuration.clients / Math.max(0.001, service.load.latency.mean)) * 1000)} requests/s`,
     );
   }
+  const activity = service.activity;
+  const seenIn =
+    activity && activity.samples > 0
+      ? ` The service's database connections, sampled every ${number(activity.intervalMs)} ms (${number(activity.samples)} samples), were seen in: ` +
+        `${activity.seen.slice(0, 4).map((item) => `\`${item.statement}\` (${item.state}) ${number(item.percent)}%`).join(", ")} of samples.`
+      : "";
   return (
     `Measured while it ran: ${cpu.facts}; ${number((service.resources.serviceCpuSeconds * 1000) / requests, 2)} ms of service CPU, ` +
     `${number(counters.Questions / requests, 1)} statements and ${number(counters.Innodb_data_fsyncs / requests, 2)} fsyncs per request ` +
-    `(raw: ${number(raw.resources.counters.Questions / Math.max(1, raw.requests), 1)} statements and ${number(raw.resources.counters.Innodb_data_fsyncs / Math.max(1, raw.requests), 2)} fsyncs). ` +
+    `(raw: ${number(raw.resources.counters.Questions / Math.max(1, raw.requests), 1)} statements and ${number(raw.resources.counters.Innodb_data_fsyncs / Math.max(1, raw.requests), 2)} fsyncs).${seenIn} ` +
     (readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured: no process was saturated and no lock wait was counted.")
   );
 }
