@@ -31,8 +31,10 @@ export const TIED_CONVERSATIONS_KEPT = 100_000;
 export const MAX_ROUND_EVENTS = 2_000;
 /**
  * Transactions of one workspace this process runs at once. The second
- * prepares (directory upserts and reads) while the first commits; their seq
- * reservations still take turns on the workspace's row. @default 2
+ * prepares (directory upserts and reads) while the first commits, unless its
+ * upserts touch directory rows the first holds (a busy user's, say): then it
+ * waits for that commit. Their seq reservations take turns on the
+ * workspace's row. @default 2
  */
 export const ROUNDS_IN_FLIGHT = 2;
 
