@@ -228,7 +228,7 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
       `the service stored ${number(requests / transactions, 1)} requests per transaction (it gathers the calls of a workspace that wait into its next transaction, and runs at most ${ROUNDS_IN_FLIGHT} of a workspace's transactions at once), ` +
         `each transaction ${number(statements, 1)} statements in one or two round trips` +
         (cpu.readings.length === 0
-          ? `; with neither the service (${number(service.resources.serviceCpuPercent)}%) nor the database server (${number(service.resources.databaseCpuPercent)}%) saturated, the time is those round trips and the waits on the workspace's row lock`
+          ? `; with neither the service (${number(service.resources.serviceCpuPercent)}%) nor the database server (${number(service.resources.databaseCpuPercent)}%) saturated, the time is those round trips and the waits on row locks`
           : ""),
     );
   }
