@@ -1,7 +1,7 @@
 import { hash } from "node:crypto";
 import { BenchDatabase, DatabaseServer } from "./bench-database";
 import { makeEvent, toInput, workspacePlan } from "./event-factory";
-import { monotonicMs, percentile, round } from "./stats";
+import { monotonicMs, summarize } from "./stats";
 
 /**
  * How fast this machine was, on fixed reference work, when a run started and
@@ -62,8 +62,8 @@ function cpuIterationsPerSecond(): MachineSpeed["cpu"] {
     if (round >= 0) rates.push((iterations / (monotonicMs() - start)) * 1000);
   }
   if (sink === 0) throw new Error("the reference work produced nothing");
-  rates.sort((a, b) => a - b);
-  return { p50: Math.round(percentile(rates, 50)), min: Math.round(rates[0]), max: Math.round(rates[rates.length - 1]) };
+  const { p50, max } = summarize(rates);
+  return { p50: Math.round(p50), min: Math.round(Math.min(...rates)), max: Math.round(max) };
 }
 
 async function p50Ms(run: (index: number) => Promise<unknown>): Promise<number> {
@@ -73,7 +73,7 @@ async function p50Ms(run: (index: number) => Promise<unknown>): Promise<number> 
     await run(index);
     samples.push(monotonicMs() - start);
   }
-  return round(percentile(samples.sort((a, b) => a - b), 50));
+  return summarize(samples).p50;
 }
 
 /** Measures {@link MachineSpeed} in a scratch database of its own, dropped after. */

@@ -174,8 +174,6 @@ function cpuFacts(resources: ResourceUse, cores: number, serviceName = "service"
   return { facts, readings };
 }
 
-// 1. Ingest ------------------------------------------------------------------
-
 /** The reference work timed at the start and the end of the run (runs made before it was measured have none). */
 function speedSection(results: BenchResults): string[] {
   if (!results.speed) return [];
@@ -198,6 +196,8 @@ function speedSection(results: BenchResults): string[] {
     "",
   ];
 }
+
+// 1. Ingest ------------------------------------------------------------------
 
 function ingestCause(configuration: IngestConfiguration, all: IngestConfiguration[], cores: number): string {
   const service = configuration.service;
