@@ -2,7 +2,7 @@ import { BenchDatabase } from "./bench-database";
 import { BenchContext, Role, token } from "./context";
 import { newEventId } from "../src/audit/audit-event.storage";
 import { insertEventsSql, makeEvent, rowValues, toInput, toRecord, workspacePlan } from "./event-factory";
-import { GraphQLHttpClient } from "./http-client";
+import { GraphQLHttpClient, operationBody } from "./http-client";
 import { ServiceProcess } from "./processes";
 import { ResourceMonitor, ResourceUse } from "./resources";
 import { StatementActivity, StatementSampler } from "./statement-sampler";
@@ -18,6 +18,9 @@ import { closedLoop, LoadResult, ratio } from "./stats";
 export const RECORD_EVENTS = `mutation Record($events: [AuditEventInput!]!) {
   recordAuditEvents(events: $events) { duplicates events { id } }
 }`;
+
+/** The cheapest operation the service answers: what any request costs before it does anything. */
+export const EMPTY_REQUEST = `query Empty { __typename }`;
 
 export const BATCH_SIZES = [1, 100, 500] as const;
 type BatchSize = (typeof BATCH_SIZES)[number];
@@ -55,10 +58,19 @@ export interface IngestConfiguration {
   target: { text: string; met: boolean };
 }
 
+/** The empty request over the same HTTP stack, with a producer's token: the floor under single-event requests. */
+export interface RequestFloor {
+  clients: number;
+  load: LoadResult;
+  resources: ResourceUse;
+}
+
 export interface IngestResults {
   eventsPerConfiguration: Record<BatchSize, number>;
   eventBytes: number;
   configurations: IngestConfiguration[];
+  /** Absent from results written before it was measured. */
+  floor?: RequestFloor[];
 }
 
 export async function runIngest(context: BenchContext): Promise<IngestResults> {
@@ -77,6 +89,8 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
     // Built before any timing, so that neither side's figure includes the load generator building events.
     const events = prepareEvents(Math.max(...BATCH_SIZES.map((batch) => profile.events[batch])));
     context.log(`ingest: ${events.inputs.length.toLocaleString("en")} events prepared`);
+    const floor = await measureFloor(service, tokens[0], monitor, profile.floorMs);
+    for (const f of floor) context.log(`ingest: empty request, ${f.clients} client(s): ${Math.round(f.load.perSecond)} requests/s, p50 ${f.load.latency.p50} ms`);
     for (const batch of BATCH_SIZES) {
       for (const layout of LAYOUTS) {
         const total = profile.events[batch];
@@ -149,11 +163,33 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
         );
       }
     }
-    return { eventsPerConfiguration: profile.events, eventBytes: Math.round(events.inputBytes / events.inputs.length), configurations };
+    return { eventsPerConfiguration: profile.events, eventBytes: Math.round(events.inputBytes / events.inputs.length), configurations, floor };
   } finally {
     await service.stop();
     await database.drop();
   }
+}
+
+/**
+ * The empty request from 1 and from 4 clients, each after as long again
+ * unmeasured (V8 optimizes the request path only after many requests).
+ */
+async function measureFloor(service: ServiceProcess, producerToken: string, monitor: ResourceMonitor, ms: number): Promise<RequestFloor[]> {
+  const body = operationBody(EMPTY_REQUEST);
+  const floor: RequestFloor[] = [];
+  for (const clients of [1, 4]) {
+    const client = new GraphQLHttpClient(service.graphqlUrl, clients);
+    const loop = () =>
+      closedLoop({ concurrency: clients, operations: Number.MAX_SAFE_INTEGER, maxMs: ms, run: () => client.expectData(body, producerToken).then(() => undefined) });
+    try {
+      await loop();
+      const { result, resources } = await monitor.measure(loop);
+      floor.push({ clients, load: result, resources });
+    } finally {
+      client.close();
+    }
+  }
+  return floor;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ROUNDS_IN_FLIGHT } from "../src/audit/audit-recorder.service";
-import type { IngestConfiguration, IngestResults } from "./ingest";
-import { BATCHED_TARGET_RATIO, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
+import type { IngestConfiguration, IngestResults, RequestFloor } from "./ingest";
+import { BATCHED_TARGET_RATIO, EMPTY_REQUEST, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
 import type { LiveResults, LiveRun } from "./live-tail";
 import { CPU_ROUND_MS, CPU_ROUNDS, DATABASE_SAMPLES, MachineSpeed } from "./machine-speed";
 import { ONE_CALLER_HTTP, OverheadResults, PageLayer } from "./overhead";
@@ -199,7 +199,7 @@ function speedSection(results: BenchResults): string[] {
 
 // 1. Ingest ------------------------------------------------------------------
 
-function ingestCause(configuration: IngestConfiguration, all: IngestConfiguration[], cores: number): string {
+function ingestCause(configuration: IngestConfiguration, all: IngestConfiguration[], cores: number, floor: RequestFloor[] = []): string {
   const service = configuration.service;
   const raw = configuration.raw;
   const requests = Math.max(1, service.requests);
@@ -242,6 +242,8 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
     readings.push(
       `each single-event request took ${ms(service.load.latency.p50)} ms at p50, so ${configuration.clients} client(s) can send at most about ${number((configuration.clients / Math.max(0.001, service.load.latency.mean)) * 1000)} requests/s`,
     );
+    const empty = floor.find((item) => item.clients === configuration.clients);
+    if (empty) readings.push(floorReading(configuration, empty, cpuPerRequest));
   }
   const activity = service.activity;
   const seenIn =
@@ -280,7 +282,7 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
       subject: `batch ${c.batch}, ${c.clients} client(s), ${c.workspaces} workspace(s)`,
       group: `ingest, batch ${c.batch}, ${c.clients} client(s), ${c.workspaces} workspace(s)`,
       check: { target: c.target.text, measured: c.batch === 1 ? `${number(c.service.eventsPerSecond)} events/s` : `${number(c.serviceOverRaw, 2)} x raw (${number(c.service.eventsPerSecond)} vs ${number(c.raw.eventsPerSecond)} events/s)`, met: c.target.met },
-      cause: c.target.met ? undefined : ingestCause(c, ingest.configurations, cores),
+      cause: c.target.met ? undefined : ingestCause(c, ingest.configurations, cores, ingest.floor),
     });
   }
   return [
@@ -298,7 +300,50 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
       rows,
     ),
     "",
+    ...floorSection(ingest.floor),
   ].join("\n");
+}
+
+/**
+ * What the empty request says of a single-event miss. One client waits, on
+ * every event, for the HTTP stack and for a commit, one after the other:
+ * their sum bounds what it can send whatever the recording costs. Several
+ * clients share the service's one JavaScript thread: the empty request's CPU
+ * is spent on every request before any recording work.
+ */
+function floorReading(configuration: IngestConfiguration, empty: RequestFloor, cpuPerRequest: number): string {
+  const target = SINGLE_TARGET_EVENTS_PER_SECOND;
+  const emptyCpu = (empty.resources.serviceCpuSeconds * 1000) / Math.max(1, empty.load.completed);
+  if (configuration.clients === 1) {
+    const bound = 1000 / (empty.load.latency.p50 + configuration.raw.load.latency.p50);
+    return (
+      `one client waits, on every event, for the HTTP stack and for a commit: the empty request took ${ms(empty.load.latency.p50)} ms at p50 over the same stack, ` +
+      `and raw committed a single event in ${ms(configuration.raw.load.latency.p50)} ms, so one client can send at most about ${number(bound)} requests/s on this machine ` +
+      (bound < target ? `whatever the recording costs: below the target of ${number(target)}` : `if the recording cost nothing more`)
+    );
+  }
+  return (
+    `the empty request took ${ms(emptyCpu)} ms of service CPU (of the ${ms(cpuPerRequest)} ms per recording) and reached ${number(empty.load.perSecond)} requests/s from ${empty.clients} clients; ` +
+    `at ${number(target)} requests/s, the empty request's work alone would take ${number((emptyCpu * target) / 10)}% of one core`
+  );
+}
+
+function floorSection(floor: RequestFloor[] | undefined): string[] {
+  if (!floor || floor.length === 0) return [];
+  const rows = floor.map((item) => [
+    number(item.clients),
+    number(item.load.perSecond),
+    `${ms(item.load.latency.p50)} / ${ms(item.load.latency.p99)}`,
+    `${number(item.resources.serviceCpuPercent)}%`,
+    ms((item.resources.serviceCpuSeconds * 1000) / Math.max(1, item.load.completed)),
+  ]);
+  return [
+    `The floor under every request: the empty request \`${EMPTY_REQUEST}\` over the same HTTP stack, with the producer's token, ` +
+      "measured on the same service process before the configurations above (each client count after as long again unmeasured).",
+    "",
+    table(["clients", "requests/s", "p50 / p99 ms", "service CPU", "service CPU ms per request"], rows),
+    "",
+  ];
 }
 
 // 2. Queries -----------------------------------------------------------------
