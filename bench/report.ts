@@ -156,6 +156,11 @@ function missList(summary: SummaryLine[]): string[] {
   });
 }
 
+/** The service's CPU (all its processes) over a measurement, in ms per request, delivery or other unit of work. */
+function serviceCpuMsPer(resources: ResourceUse, count: number): number {
+  return (resources.serviceCpuSeconds * 1000) / Math.max(1, count);
+}
+
 /** CPU of each process during a measurement, and the reading when one was saturated. */
 function cpuFacts(resources: ResourceUse, cores: number, serviceName = "service"): { facts: string; readings: string[] } {
   const facts =
@@ -232,7 +237,7 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
           : ""),
     );
   }
-  const cpuPerRequest = (service.resources.serviceCpuSeconds * 1000) / requests;
+  const cpuPerRequest = serviceCpuMsPer(service.resources, requests);
   if (cpuPerRequest >= 0.5 * service.load.latency.p50) {
     readings.push(
       `the service's own CPU work was ${ms(cpuPerRequest)} ms of the ${ms(service.load.latency.p50)} ms a request took at p50, while raw stored the same rows in ${ms(raw.load.latency.p50)} ms`,
@@ -252,7 +257,7 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
         `${activity.seen.slice(0, 4).map((item) => `\`${item.statement}\` (${item.state}) ${number(item.percent)}%`).join(", ")} of samples.`
       : "";
   return (
-    `Measured while it ran: ${cpu.facts}; ${number((service.resources.serviceCpuSeconds * 1000) / requests, 2)} ms of service CPU, ` +
+    `Measured while it ran: ${cpu.facts}; ${number(cpuPerRequest, 2)} ms of service CPU, ` +
     `${number(counters.Questions / requests, 1)} statements and ${number(counters.Innodb_data_fsyncs / requests, 2)} fsyncs per request ` +
     `(raw: ${number(raw.resources.counters.Questions / Math.max(1, raw.requests), 1)} statements and ${number(raw.resources.counters.Innodb_data_fsyncs / Math.max(1, raw.requests), 2)} fsyncs).${seenIn} ` +
     (readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured: no process was saturated and no lock wait was counted.")
@@ -271,7 +276,7 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
     `${ms(c.raw.load.latency.p50)} / ${ms(c.raw.load.latency.p99)}`,
     number(c.serviceOverRaw, 2),
     `${number(c.service.resources.serviceCpuPercent)}% / ${number(c.service.resources.databaseCpuPercent)}%`,
-    ms((c.service.resources.serviceCpuSeconds * 1000) / Math.max(1, c.service.requests)),
+    ms(serviceCpuMsPer(c.service.resources, c.service.requests)),
     number(c.service.resources.counters.Innodb_row_lock_waits),
     c.target.text,
     status(c.target.met) + (c.service.load.errors ? ` (${c.service.load.errors} errors)` : ""),
@@ -313,7 +318,7 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
  */
 function floorReading(configuration: IngestConfiguration, empty: RequestFloor, cpuPerRequest: number): string {
   const target = SINGLE_TARGET_EVENTS_PER_SECOND;
-  const emptyCpu = (empty.resources.serviceCpuSeconds * 1000) / Math.max(1, empty.load.completed);
+  const emptyCpu = serviceCpuMsPer(empty.resources, empty.load.completed);
   if (configuration.clients === 1) {
     const bound = 1000 / (empty.load.latency.p50 + configuration.raw.load.latency.p50);
     return (
@@ -335,7 +340,7 @@ function floorSection(floor: RequestFloor[] | undefined): string[] {
     number(item.load.perSecond),
     `${ms(item.load.latency.p50)} / ${ms(item.load.latency.p99)}`,
     `${number(item.resources.serviceCpuPercent)}%`,
-    ms((item.resources.serviceCpuSeconds * 1000) / Math.max(1, item.load.completed)),
+    ms(serviceCpuMsPer(item.resources, item.load.completed)),
   ]);
   return [
     `The floor under every request: the empty request \`${EMPTY_REQUEST}\` over the same HTTP stack, with the producer's token, ` +
@@ -366,7 +371,7 @@ function queryCause(query: QueryResult, check: Check, m: QueryMeasurement, queri
   readings.push(...cpu.readings);
   const httpStatements = perRequest(m.httpResources, m.http.completed, "Questions");
   const rawStatements = perRequest(m.rawResources, m.raw.completed, "Questions");
-  const cpuPerRequest = (m.httpResources.serviceCpuSeconds * 1000) / Math.max(1, m.http.completed);
+  const cpuPerRequest = serviceCpuMsPer(m.httpResources, m.http.completed);
   const diskReads = m.httpResources.counters.Innodb_buffer_pool_reads + m.rawResources.counters.Innodb_buffer_pool_reads;
   if (cpuPerRequest >= 2 * m.raw.latency.p50) {
     readings.push(
@@ -473,7 +478,7 @@ function querySection(queries: QueryResults, summary: SummaryLine[], cores: numb
 
 /** Server CPU over the recording phase divided by the deliveries made (recording included). */
 function cpuPerDelivery(run: LiveRun): number {
-  return (run.resources.serviceCpuSeconds * 1000) / Math.max(1, run.delivery.delivered);
+  return serviceCpuMsPer(run.resources, run.delivery.delivered);
 }
 
 function liveCause(run: LiveRun, check: Check, live: LiveResults, cores: number): string {
@@ -602,7 +607,7 @@ function overheadSection(overhead: OverheadResults): string {
     number(operation.http.perSecond),
     `${ms(operation.http.latency.p50)} / ${ms(operation.http.latency.p99)}`,
     `${number(operation.httpResources.serviceCpuPercent)}%`,
-    ms((operation.httpResources.serviceCpuSeconds * 1000) / Math.max(1, operation.http.completed)),
+    ms(serviceCpuMsPer(operation.httpResources, operation.http.completed)),
     number(operation.execute.perSecond),
     `${ms(operation.execute.latency.p50)} / ${ms(operation.execute.latency.p99)}`,
     `${number(operation.executeResources.benchCpuPercent)}%`,
