@@ -3,6 +3,7 @@ import { BenchContext, Role, token } from "./context";
 import { newEventId } from "../src/audit/audit-event.storage";
 import { insertEventsSql, makeEvent, rowValues, toInput, toRecord, workspacePlan } from "./event-factory";
 import { GraphQLHttpClient, operationBody } from "./http-client";
+import { InProcessApi } from "./in-process";
 import { ServiceProcess } from "./processes";
 import { ResourceMonitor, ResourceUse } from "./resources";
 import { StatementActivity, StatementSampler } from "./statement-sampler";
@@ -47,12 +48,21 @@ export interface IngestSide {
   activity?: StatementActivity;
 }
 
+/** Single events executed in the benchmark's process, without HTTP: CPU is the benchmark process's. */
+export interface InProcessSide {
+  eventsPerSecond: number;
+  load: LoadResult;
+  resources: ResourceUse;
+}
+
 export interface IngestConfiguration {
   batch: BatchSize;
   clients: number;
   workspaces: number;
   service: IngestSide;
   raw: IngestSide;
+  /** Batch 1 only: the same calls executed in process (absent from results written before it was measured). */
+  inProcess?: InProcessSide;
   /** service events/s over raw events/s. */
   serviceOverRaw: number;
   target: { text: string; met: boolean };
@@ -77,11 +87,13 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
   const profile = context.profile.ingest;
   const database = await BenchDatabase.create(context.server, "ingest");
   const service = await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret });
+  const api = await InProcessApi.start(context, database);
   const pool = database.pool(4);
   await BenchDatabase.warm(pool, 4);
   // The process-list sampler has a connection of its own: raw's connections are all at work while it runs.
   const samplerPool = database.pool(1);
   const monitor = new ResourceMonitor(pool, () => [service.pid]);
+  const inProcessMonitor = new ResourceMonitor(pool, () => []);
   const workspaceIds = Array.from({ length: 4 }, (_, w) => `ws-ingest-${w}`);
   const tokens = await Promise.all(workspaceIds.map((id) => token(context, Role.SERVICE, id, "producer")));
   const configurations: IngestConfiguration[] = [];
@@ -150,6 +162,19 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
             resources: run.resources,
           };
         };
+        // Single events once more, executed in this process without HTTP, from as many callers: what the HTTP stack adds to each.
+        const inProcess =
+          batch === 1
+            ? await measureInProcess(
+                profile.floorMs,
+                layout.clients,
+                events.inputs.length,
+                (index, worker) => api.run(RECORD_EVENTS, { events: JSON.parse(`[${events.inputs[index]}]`) }, tokens[workspaceOf(worker)]),
+                () => emptyTables(pool),
+                inProcessMonitor,
+              )
+            : undefined;
+
         const serviceSide = { ...side(serviceRun), activity };
         const rawSide = side(rawRun);
         const serviceOverRaw = ratio(serviceSide.eventsPerSecond, rawSide.eventsPerSecond);
@@ -157,17 +182,39 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
           batch === 1
             ? { text: `>= ${SINGLE_TARGET_EVENTS_PER_SECOND.toLocaleString("en")} events/s`, met: serviceSide.eventsPerSecond >= SINGLE_TARGET_EVENTS_PER_SECOND && serviceSide.load.errors === 0 }
             : { text: `>= ${BATCHED_TARGET_RATIO} x raw`, met: serviceOverRaw >= BATCHED_TARGET_RATIO && serviceSide.load.errors === 0 };
-        configurations.push({ batch, clients: layout.clients, workspaces: layout.workspaces, service: serviceSide, raw: rawSide, serviceOverRaw, target });
+        configurations.push({ batch, clients: layout.clients, workspaces: layout.workspaces, service: serviceSide, raw: rawSide, ...(inProcess ? { inProcess } : {}), serviceOverRaw, target });
         context.log(
-          `${label}: service ${serviceSide.eventsPerSecond} ev/s (p50 ${serviceSide.load.latency.p50} ms, p99 ${serviceSide.load.latency.p99} ms${serviceSide.load.errors ? `, ${serviceSide.load.errors} errors: ${serviceSide.load.firstError}` : ""}), raw ${rawSide.eventsPerSecond} ev/s, ratio ${serviceOverRaw}`,
+          `${label}: service ${serviceSide.eventsPerSecond} ev/s (p50 ${serviceSide.load.latency.p50} ms, p99 ${serviceSide.load.latency.p99} ms${serviceSide.load.errors ? `, ${serviceSide.load.errors} errors: ${serviceSide.load.firstError}` : ""}), raw ${rawSide.eventsPerSecond} ev/s, ratio ${serviceOverRaw}` +
+            (inProcess ? `; in process ${inProcess.eventsPerSecond} ev/s${inProcess.load.errors ? `, ${inProcess.load.errors} errors: ${inProcess.load.firstError}` : ""}` : ""),
         );
       }
     }
     return { eventsPerConfiguration: profile.events, eventBytes: Math.round(events.inputBytes / events.inputs.length), configurations, floor };
   } finally {
+    await api.close();
     await service.stop();
     await database.drop();
   }
+}
+
+/**
+ * Single-event calls executed in this process for `ms` from `callers`
+ * callers, after as long again unmeasured; the tables are emptied after the
+ * warm-up, so the measured calls start from empty tables like the other sides.
+ */
+async function measureInProcess(
+  ms: number,
+  callers: number,
+  operations: number,
+  call: (index: number, worker: number) => Promise<void>,
+  emptyTables: () => Promise<void>,
+  monitor: ResourceMonitor,
+): Promise<InProcessSide> {
+  const loop = () => closedLoop({ concurrency: callers, operations, maxMs: ms, run: call });
+  await loop();
+  await emptyTables();
+  const { result, resources } = await monitor.measure(loop);
+  return { eventsPerSecond: Math.round((result.completed / result.elapsedMs) * 1000), load: result, resources };
 }
 
 /**

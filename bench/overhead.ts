@@ -1,19 +1,13 @@
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { DocumentNode, execute, parse, validate } from "graphql";
-import { ContextFactory } from "../src/auth/context";
-import { TokenVerifier } from "../src/auth/tokens";
-import { createLogger } from "../src/common/logger";
-import { buildAppSchema } from "../src/server/schema";
-import { createServices } from "../src/server/services";
 import { BenchDatabase } from "./bench-database";
-import { BenchContext, Role, serviceConfig, token } from "./context";
+import { BenchContext, Role, token } from "./context";
 import { ProfileSummary, summarizeProfile } from "./cpu-profile";
 import { datasetPlan, loadDataset } from "./dataset";
 import { GraphQLHttpClient, operationBody } from "./http-client";
 import type { PageLayersReply } from "./page-layers";
+import { InProcessApi } from "./in-process";
 import { HelperProcess, ServiceProcess } from "./processes";
 import { ResourceMonitor, ResourceUse } from "./resources";
 import { closedLoop, LoadResult, ratio } from "./stats";
@@ -132,27 +126,18 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
     service = undefined;
 
     // In this process: the same schema, the same context factory, graphql-js execute.
-    const dataSource = await database.dataSource();
-    const config = serviceConfig(context, database.url);
-    const logger = createLogger("silent");
-    const services = createServices(dataSource, config, logger);
-    const schema = await buildAppSchema(services);
-    const contexts = new ContextFactory({ verifier: new TokenVerifier(config.auth), services, logger, introspection: config.introspection });
+    const api = await InProcessApi.start(context, database);
     const executeMonitor = new ResourceMonitor(pool, () => []);
     const executed = new Map<string, { result: LoadResult; resources: ResourceUse }>();
-    for (const operation of OPERATIONS) {
-      const document: DocumentNode = parse(operation.query);
-      const problems = validate(schema, document);
-      if (problems.length > 0) throw new Error(`${operation.name}: ${problems[0].message}`);
-      const run = async () => {
-        const contextValue = await contexts.forHttp({ authorization: `Bearer ${tokens[operation.role]}`, query: operation.query, requestId: randomUUID() });
-        const result = await execute({ schema, document, variableValues: operation.variables(calls++), contextValue });
-        if (result.errors?.length) throw new Error(result.errors[0].message);
-      };
-      await warm(run);
-      executed.set(operation.name, await executeMonitor.measure(() => load(run)));
+    try {
+      for (const operation of OPERATIONS) {
+        const run = () => api.run(operation.query, operation.variables(calls++), tokens[operation.role]);
+        await warm(run);
+        executed.set(operation.name, await executeMonitor.measure(() => load(run)));
+      }
+    } finally {
+      await api.close();
     }
-    await services.bus.close();
 
     // A first page layer by layer, in a fresh process whose heap holds nothing of the benchmark's.
     const layersHelper = HelperProcess.start<PageLayersReply>("page-layers", [], { NODE_ENV: "production" });

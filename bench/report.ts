@@ -1,5 +1,5 @@
 import { ROUNDS_IN_FLIGHT } from "../src/audit/audit-recorder.service";
-import type { IngestConfiguration, IngestResults, RequestFloor } from "./ingest";
+import type { InProcessSide, IngestConfiguration, IngestResults, RequestFloor } from "./ingest";
 import { BATCHED_TARGET_RATIO, EMPTY_REQUEST, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
 import type { LiveResults, LiveRun } from "./live-tail";
 import { CPU_ROUND_MS, CPU_ROUNDS, DATABASE_SAMPLES, MachineSpeed } from "./machine-speed";
@@ -249,6 +249,7 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
     );
     const empty = floor.find((item) => item.clients === configuration.clients);
     if (empty) readings.push(floorReading(configuration, empty, cpuPerRequest));
+    if (configuration.inProcess) readings.push(inProcessReading(configuration.inProcess, cpuPerRequest));
   }
   const activity = service.activity;
   const seenIn =
@@ -306,7 +307,48 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
     ),
     "",
     ...floorSection(ingest.floor),
+    ...inProcessSection(ingest.configurations),
   ].join("\n");
+}
+
+/** The CPU the benchmark's process spent per call executed in it. */
+function inProcessCpuMsPerCall(side: InProcessSide): number {
+  return (side.resources.benchCpuPercent * side.resources.elapsedMs) / 100 / Math.max(1, side.load.completed);
+}
+
+/** What the same single-event calls reached without the HTTP stack. */
+function inProcessReading(side: InProcessSide, cpuPerRequest: number): string {
+  const target = SINGLE_TARGET_EVENTS_PER_SECOND;
+  return (
+    `executed in the benchmark's process without HTTP, from as many callers, the same calls stored ${number(side.eventsPerSecond)} events/s ` +
+    `with ${ms(inProcessCpuMsPerCall(side))} ms of CPU per call (against ${ms(cpuPerRequest)} ms of service CPU per request over HTTP)` +
+    (side.eventsPerSecond >= target ? `: without the HTTP stack the recording reaches the target of ${number(target)}` : `: below the target of ${number(target)} even without the HTTP stack`)
+  );
+}
+
+function inProcessSection(configurations: IngestConfiguration[]): string[] {
+  const measured = configurations.filter((c) => c.inProcess);
+  if (measured.length === 0) return [];
+  const rows = measured.map((c) => {
+    const side = c.inProcess!;
+    return [
+      number(c.clients),
+      number(c.workspaces),
+      number(c.service.eventsPerSecond),
+      ms(serviceCpuMsPer(c.service.resources, c.service.requests)),
+      number(side.eventsPerSecond),
+      `${ms(side.load.latency.p50)} / ${ms(side.load.latency.p99)}`,
+      ms(inProcessCpuMsPerCall(side)) + (side.load.errors ? ` (${side.load.errors} errors)` : ""),
+    ];
+  });
+  return [
+    "Single events without HTTP: after each batch-1 configuration, the same calls (the same JSON, parsed per call) executed in the benchmark's process " +
+      "with graphql-js `execute` on the service's own schema, services and context factory (the token verified per call), from as many callers, " +
+      "on tables emptied again, after as long again unmeasured. Its CPU is the benchmark process's, its own loop included.",
+    "",
+    table(["clients", "workspaces", "over HTTP events/s", "service CPU ms per request", "in process events/s", "in process p50 / p99 ms", "CPU ms per call in process"], rows),
+    "",
+  ];
 }
 
 /**
