@@ -275,7 +275,7 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
     `${ms(c.service.load.latency.p50)} / ${ms(c.service.load.latency.p99)}`,
     number(c.raw.eventsPerSecond),
     `${ms(c.raw.load.latency.p50)} / ${ms(c.raw.load.latency.p99)}`,
-    number(c.serviceOverRaw, 2),
+    ratioAgainst(c.serviceOverRaw, BATCHED_TARGET_RATIO),
     `${number(c.service.resources.serviceCpuPercent)}% / ${number(c.service.resources.databaseCpuPercent)}%`,
     ms(serviceCpuMsPer(c.service.resources, c.service.requests)),
     number(c.service.resources.counters.Innodb_row_lock_waits),
@@ -287,7 +287,7 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
       part: "ingest",
       subject: `batch ${c.batch}, ${c.clients} client(s), ${c.workspaces} workspace(s)`,
       group: `ingest, batch ${c.batch}, ${c.clients} client(s), ${c.workspaces} workspace(s)`,
-      check: { target: c.target.text, measured: c.batch === 1 ? `${number(c.service.eventsPerSecond)} events/s` : `${number(c.serviceOverRaw, 2)} x raw (${number(c.service.eventsPerSecond)} vs ${number(c.raw.eventsPerSecond)} events/s)`, met: c.target.met },
+      check: { target: c.target.text, measured: c.batch === 1 ? `${number(c.service.eventsPerSecond)} events/s` : `${ratioAgainst(c.serviceOverRaw, BATCHED_TARGET_RATIO)} x raw (${number(c.service.eventsPerSecond)} vs ${number(c.raw.eventsPerSecond)} events/s)`, met: c.target.met },
       cause: c.target.met ? undefined : ingestCause(c, ingest.configurations, cores, ingest.floor),
     });
   }
@@ -309,6 +309,15 @@ function ingestSection(ingest: IngestResults, summary: SummaryLine[], cores: num
     ...floorSection(ingest.floor),
     ...inProcessSection(ingest.configurations),
   ].join("\n");
+}
+
+/**
+ * A ratio to two decimals, or three where two would round it onto or across
+ * the target (0.495 against 0.5 reads 0.495, not a missed 0.50).
+ */
+function ratioAgainst(value: number, target: number): string {
+  const rounded = Math.round(value * 100) / 100;
+  return (rounded >= target) === (value >= target) ? number(value, 2) : number(value, 3);
 }
 
 /** The CPU the benchmark's process spent per call executed in it. */
