@@ -101,7 +101,7 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
     // Built before any timing, so that neither side's figure includes the load generator building events.
     const events = prepareEvents(Math.max(...BATCH_SIZES.map((batch) => profile.events[batch])));
     context.log(`ingest: ${events.inputs.length.toLocaleString("en")} events prepared`);
-    const floor = await measureFloor(service, tokens[0], monitor, profile.floorMs);
+    const floor = await measureFloor(service, tokens[0], monitor, profile.shortRunMs);
     for (const f of floor) context.log(`ingest: empty request, ${f.clients} client(s): ${Math.round(f.load.perSecond)} requests/s, p50 ${f.load.latency.p50} ms`);
     for (const batch of BATCH_SIZES) {
       for (const layout of LAYOUTS) {
@@ -166,7 +166,7 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
         const inProcess =
           batch === 1
             ? await measureInProcess(
-                profile.floorMs,
+                profile.shortRunMs,
                 layout.clients,
                 events.inputs.length,
                 (index, worker) => api.run(RECORD_EVENTS, { events: JSON.parse(`[${events.inputs[index]}]`) }, tokens[workspaceOf(worker)]),

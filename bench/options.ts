@@ -29,8 +29,11 @@ export interface SizeProfile {
     events: Record<1 | 100 | 500, number>;
     /** Upper bound on one configuration's run, per side. */
     maxMs: number;
-    /** How long the empty request is measured, per client count (after as long again unmeasured). */
-    floorMs: number;
+    /**
+     * How long the empty request (per client count) and the single events in
+     * process (per configuration) are each measured, after as long again unmeasured.
+     */
+    shortRunMs: number;
   };
   queries: {
     /** Events the generator builds. */
@@ -71,7 +74,7 @@ export interface SizeProfile {
 const FULL: SizeProfile = {
   size: "full",
   // Single-event ingest runs at a few hundred events/s here: 200,000 of them would take hours, so each side stops after 2 minutes.
-  ingest: { events: { 1: 200_000, 100: 200_000, 500: 200_000 }, maxMs: 120_000, floorMs: 15_000 },
+  ingest: { events: { 1: 200_000, 100: 200_000, 500: 200_000 }, maxMs: 120_000, shortRunMs: 15_000 },
   queries: { events: 2_000_000, deepPage: 100, requests: 1_000, warmup: 20, serviceWarmupMs: 30_000, maxMs: 20_000 },
   live: {
     scenarios: [
@@ -89,7 +92,7 @@ const FULL: SizeProfile = {
 
 const SMOKE: SizeProfile = {
   size: "smoke",
-  ingest: { events: { 1: 300, 100: 2_000, 500: 3_000 }, maxMs: 8_000, floorMs: 1_000 },
+  ingest: { events: { 1: 300, 100: 2_000, 500: 3_000 }, maxMs: 8_000, shortRunMs: 1_000 },
   queries: { events: 40_000, deepPage: 10, requests: 30, warmup: 3, serviceWarmupMs: 1_000, maxMs: 1_000 },
   live: {
     scenarios: [

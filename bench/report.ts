@@ -331,7 +331,11 @@ function inProcessReading(side: InProcessSide, cpuPerRequest: number): string {
   return (
     `executed in the benchmark's process without HTTP, from as many callers, the same calls stored ${number(side.eventsPerSecond)} events/s ` +
     `with ${ms(inProcessCpuMsPerCall(side))} ms of CPU per call (against ${ms(cpuPerRequest)} ms of service CPU per request over HTTP)` +
-    (side.eventsPerSecond >= target ? `: without the HTTP stack the recording reaches the target of ${number(target)}` : `: below the target of ${number(target)} even without the HTTP stack`)
+    (side.load.errors > 0
+      ? `, and ${number(side.load.errors)} calls failed`
+      : side.eventsPerSecond >= target
+        ? `: without the HTTP stack the recording reaches the target of ${number(target)}`
+        : `: below the target of ${number(target)} even without the HTTP stack`)
   );
 }
 
