@@ -1,5 +1,5 @@
 import { ROUNDS_IN_FLIGHT } from "../src/audit/audit-recorder.service";
-import type { InProcessSide, IngestConfiguration, IngestResults, RequestFloor } from "./ingest";
+import type { InProcessSide, IngestConfiguration, IngestResults, IngestSide, RequestFloor } from "./ingest";
 import { BATCHED_TARGET_RATIO, EMPTY_REQUEST, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
 import type { LiveResults, LiveRun } from "./live-tail";
 import { CPU_ROUND_MS, CPU_ROUNDS, DATABASE_SAMPLES, MachineSpeed } from "./machine-speed";
@@ -223,8 +223,13 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
           ? `, and the statement their connections were seen in most, after the events' own INSERT, was \`${waitedIn.statement}\` (${number(waitedIn.percent)}% of samples): ` +
             "the rows the previous transaction of the workspace holds until its commit"
           : "") +
-        (spread ? `; the same load over ${spread.workspaces} workspaces stored ${number(spread.service.eventsPerSecond)} events/s` : ""),
+        // Batched configurations name the same load over several workspaces in their scaling reading.
+        (spread && configuration.batch === 1 ? `; the same load over ${spread.workspaces} workspaces stored ${number(spread.service.eventsPerSecond)} events/s` : ""),
     );
+  }
+  if (configuration.batch > 1 && configuration.workspaces === 1 && configuration.clients > 1) {
+    const one = all.find((other) => other.batch === configuration.batch && other.clients === 1);
+    if (one) readings.push(oneWorkspaceScaling(configuration, one, all));
   }
   const transactions = counters.Com_commit ?? 0;
   if (configuration.workspaces === 1 && transactions > 0 && transactions < 0.9 * requests) {
@@ -262,6 +267,29 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
     `${number(counters.Questions / requests, 1)} statements and ${number(counters.Innodb_data_fsyncs / requests, 2)} fsyncs per request ` +
     `(raw: ${number(raw.resources.counters.Questions / Math.max(1, raw.requests), 1)} statements and ${number(raw.resources.counters.Innodb_data_fsyncs / Math.max(1, raw.requests), 2)} fsyncs).${seenIn} ` +
     (readings.length > 0 ? `Reading: ${readings.join("; ")}.` : "Cause not yet measured: no process was saturated and no lock wait was counted.")
+  );
+}
+
+/**
+ * How several clients of one workspace scale against one client, beside
+ * raw's connections and the same clients over several workspaces. The
+ * ratio to raw is the one-client ratio times the service's scaling over
+ * raw's, an identity: while the service scales less than raw, this ratio
+ * stays below the one-client ratio.
+ */
+function oneWorkspaceScaling(configuration: IngestConfiguration, one: IngestConfiguration, all: IngestConfiguration[]): string {
+  const scaling = (many: IngestSide, single: IngestSide) => many.eventsPerSecond / Math.max(1, single.eventsPerSecond);
+  const service = scaling(configuration.service, one.service);
+  const raw = scaling(configuration.raw, one.raw);
+  const spread = all.find((other) => other.batch === configuration.batch && other.clients === configuration.clients && other.workspaces > 1);
+  return (
+    `${configuration.clients} clients of one workspace stored ${number(service, 2)} times what 1 client stored at this batch (${number(configuration.service.eventsPerSecond)} against ${number(one.service.eventsPerSecond)} events/s)` +
+    (spread ? `, ${configuration.clients} clients of ${spread.workspaces} workspaces ${number(scaling(spread.service, one.service), 2)} times` : "") +
+    `, and raw's ${configuration.clients} connections ${number(raw, 2)} times what its 1 stored` +
+    (service < raw
+      ? ": a workspace's transactions take turns on its seq row (seq order is commit order) and on the directory rows they share, where raw's connections take none"
+      : "") +
+    `; this ratio is the 1-client ratio (${number(one.serviceOverRaw, 2)}) times ${number(service, 2)} / ${number(raw, 2)}`
   );
 }
 
