@@ -46,6 +46,11 @@ function git(args: string[]): string {
   }
 }
 
+/** The short hash of the checked-out commit ("unknown" outside a git work tree). */
+export function currentCommit(): string {
+  return git(["rev-parse", "--short", "HEAD"]) || "unknown";
+}
+
 export async function machineFacts(server: DatabaseServer): Promise<MachineFacts> {
   const [{ version }] = await serverQuery<{ version: string }>(server, "SELECT VERSION() AS version");
   const rows = await serverQuery<{ Variable_name: string; Value: string }>(
@@ -67,7 +72,7 @@ export async function machineFacts(server: DatabaseServer): Promise<MachineFacts
     node: process.version,
     database: { version, settings },
     redisServer,
-    commit: git(["rev-parse", "--short", "HEAD"]) || "unknown",
+    commit: currentCommit(),
     dirty: git(["status", "--porcelain", "--untracked-files=no"]) !== "",
   };
 }

@@ -44,7 +44,8 @@ interface SummaryLine {
   cause?: string;
 }
 
-export function renderReport(results: BenchResults, jsonPath: string): string {
+/** `renderedAt`: the commit whose report code renders a stored run again (`--report`), when that is not the run's. */
+export function renderReport(results: BenchResults, jsonPath: string, renderedAt?: string): string {
   const summary: SummaryLine[] = [];
   const sections: string[] = [];
   if (results.ingest) sections.push(ingestSection(results.ingest, summary, results.machine.cores));
@@ -59,7 +60,8 @@ export function renderReport(results: BenchResults, jsonPath: string): string {
     "",
     `Written by \`npm run bench\` (\`--size ${results.size}\`, parts: ${results.parts.join(", ")}) on ${results.startedAt.slice(0, 10)} ` +
       `at commit \`${machine.commit}\`${machine.dirty ? " with uncommitted changes in the work tree" : ""}; it ran ${number(results.durationMs / 60_000, 1)} min. ` +
-      `Every figure below comes from that run; all raw figures are in [\`${jsonPath}\`](../${jsonPath}).`,
+      `Every figure below comes from that run; all raw figures are in [\`${jsonPath}\`](../${jsonPath}).` +
+      (renderedAt && renderedAt !== machine.commit ? ` The text, and the readings it draws from those figures, were rendered again at commit \`${renderedAt}\` (\`--report\`).` : ""),
     "",
     ...(results.size === "smoke"
       ? [
@@ -211,8 +213,9 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
   const counters = service.resources.counters;
   const cpu = cpuFacts(service.resources, cores);
   const readings = [...cpu.readings];
+  // The same clients over several workspaces: what this load does when no workspace's transactions take turns.
+  const spread = all.find((other) => other.batch === configuration.batch && other.clients === configuration.clients && other.workspaces > 1);
   if (configuration.workspaces === 1 && configuration.clients > 1 && counters.Innodb_row_lock_waits > 0) {
-    const spread = all.find((other) => other.batch === configuration.batch && other.clients === configuration.clients && other.workspaces > 1);
     // A directory upsert the connections sat in for a large share of the run: they waited there, on rows the previous transaction held.
     const waitedIn = service.activity?.seen.find(
       (item) => /^(INSERT INTO|UPDATE) /.test(item.statement) && item.statement !== "INSERT INTO audit_events" && item.percent >= WAITED_IN_PERCENT,
@@ -229,7 +232,7 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
   }
   if (configuration.batch > 1 && configuration.workspaces === 1 && configuration.clients > 1) {
     const one = all.find((other) => other.batch === configuration.batch && other.clients === 1);
-    if (one) readings.push(oneWorkspaceScaling(configuration, one, all));
+    if (one) readings.push(oneWorkspaceScaling(configuration, one, spread));
   }
   const transactions = counters.Com_commit ?? 0;
   if (configuration.workspaces === 1 && transactions > 0 && transactions < 0.9 * requests) {
@@ -277,11 +280,10 @@ function ingestCause(configuration: IngestConfiguration, all: IngestConfiguratio
  * raw's, an identity: while the service scales less than raw, this ratio
  * stays below the one-client ratio.
  */
-function oneWorkspaceScaling(configuration: IngestConfiguration, one: IngestConfiguration, all: IngestConfiguration[]): string {
+function oneWorkspaceScaling(configuration: IngestConfiguration, one: IngestConfiguration, spread: IngestConfiguration | undefined): string {
   const scaling = (many: IngestSide, single: IngestSide) => many.eventsPerSecond / Math.max(1, single.eventsPerSecond);
   const service = scaling(configuration.service, one.service);
   const raw = scaling(configuration.raw, one.raw);
-  const spread = all.find((other) => other.batch === configuration.batch && other.clients === configuration.clients && other.workspaces > 1);
   return (
     `${configuration.clients} clients of one workspace stored ${number(service, 2)} times what 1 client stored at this batch (${number(configuration.service.eventsPerSecond)} against ${number(one.service.eventsPerSecond)} events/s)` +
     (spread ? `, ${configuration.clients} clients of ${spread.workspaces} workspaces ${number(scaling(spread.service, one.service), 2)} times` : "") +

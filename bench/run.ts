@@ -17,7 +17,7 @@ import { BenchDatabase, databaseServer } from "./bench-database";
 import { BenchContext, newSecret } from "./context";
 import { runIngest } from "./ingest";
 import { runLiveTail } from "./live-tail";
-import { machineFacts, REPOSITORY } from "./machine";
+import { currentCommit, machineFacts, REPOSITORY } from "./machine";
 import { MachineSpeed, measureMachineSpeed } from "./machine-speed";
 import { parseOptions, Part } from "./options";
 import { runOverhead } from "./overhead";
@@ -46,7 +46,7 @@ async function cleanUp(): Promise<void> {
 function rerender(resultsFile: string): number {
   const jsonPath = path.relative(REPOSITORY, path.resolve(REPOSITORY, resultsFile));
   const results = JSON.parse(readFileSync(path.join(REPOSITORY, jsonPath), "utf8")) as BenchResults;
-  writeFileSync(path.join(REPOSITORY, "docs", "performance.md"), renderReport(results, jsonPath));
+  writeFileSync(path.join(REPOSITORY, "docs", "performance.md"), renderReport(results, jsonPath, currentCommit()));
   log(`rendered docs/performance.md from ${jsonPath}`);
   return 0;
 }
