@@ -5,12 +5,12 @@ import { DEMO_WORKSPACE } from "../src/demo/demo-data";
 import { seedDemo } from "../src/demo/demo-seeder";
 import { useTestDatabase } from "./support/database";
 import { conversationEvent, recordOver, until } from "./support/live";
+import { CHROMIUM, describeWith } from "./support/programs";
 import { useTestServer } from "./support/server";
 import { Role, tokenFor } from "./support/tokens";
 
 /** Screenshots land here, beside the test output (not committed). */
 const OUTPUT = path.resolve(__dirname, "output");
-const CHROMIUM = "/usr/bin/chromium";
 
 /** On one line: typed into Monaco, line breaks would bring auto-indented closing braces. */
 const LIVE_TAIL = `subscription LiveTail { conversationAuditEvents(conversationId: "conv-0001") { cursor node { occurredAt action description } } }`;
@@ -28,7 +28,7 @@ const responseText = async (page: Page) => (await page.locator(".graphiql-respon
 const responseShows = (page: Page, text: string, timeout: number) =>
   page.waitForFunction(`document.querySelector(".graphiql-response")?.textContent?.includes(${JSON.stringify(text)})`, null, { timeout });
 
-describe("GraphiQL in a browser", () => {
+describeWith(CHROMIUM)("GraphiQL in a browser", () => {
   useTestDatabase();
   const server = useTestServer();
   let browser: Browser;
@@ -37,7 +37,7 @@ describe("GraphiQL in a browser", () => {
     mkdirSync(OUTPUT, { recursive: true });
     await seedDemo(server.services.recorder);
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM.executable,
       headless: true,
       args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });

@@ -1,12 +1,13 @@
 import { workspaceTopic } from "../src/audit/audit-event.publisher";
 import { useTestDatabase } from "./support/database";
 import { connectedClient, CONVERSATION_TAIL, conversationEvent, recordOver, TailData, take, until, WORKSPACE_TAIL } from "./support/live";
+import { describeWith, REDIS_SERVER } from "./support/programs";
 import { RedisProcess } from "./support/redis";
 import { useTestServer } from "./support/server";
 import { Role, tokenFor, WORKSPACE } from "./support/tokens";
 import type { TestWsClient } from "./support/ws-client";
 
-describe("live tail across two instances through Redis", () => {
+describeWith(REDIS_SERVER)("live tail across two instances through Redis", () => {
   let redis: RedisProcess;
   beforeAll(async () => {
     redis = await RedisProcess.start();

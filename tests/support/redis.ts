@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import Redis from "ioredis";
+import { REDIS_SERVER } from "./programs";
 
 /** A private redis-server for one test file, on a free port, that a test can stop and start again. */
 export class RedisProcess {
@@ -19,7 +20,7 @@ export class RedisProcess {
   }
 
   async start(): Promise<void> {
-    this.child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    this.child = spawn(REDIS_SERVER.executable, ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
       stdio: "ignore",
     });
     const deadline = Date.now() + 10_000;
