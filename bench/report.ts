@@ -60,7 +60,7 @@ export function renderReport(results: BenchResults, jsonPath: string, renderedAt
     "",
     `Written by \`npm run bench\` (\`--size ${results.size}\`, parts: ${results.parts.join(", ")}) on ${results.startedAt.slice(0, 10)} ` +
       `at commit \`${machine.commit}\`${machine.dirty ? " with uncommitted changes in the work tree" : ""}; it ran ${number(results.durationMs / 60_000, 1)} min. ` +
-      `Every figure below comes from that run; all raw figures are in [\`${jsonPath}\`](../${jsonPath}).` +
+      `Every figure below comes from that run; all raw figures are in [\`${jsonPath}\`](../${jsonPath}), a copy of that run's results file.` +
       (renderedAt && renderedAt !== machine.commit ? ` The text, and the readings it draws from those figures, were rendered again at commit \`${renderedAt}\` (\`--report\`).` : ""),
     "",
     ...(results.size === "smoke"

@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: ingest, queries, live tail and execution overhead of the
  * real service on this machine. Writes bench/results/<date>-<commit>.json
- * (`-smoke` before .json for the smoke size) and docs/performance.md.
+ * (`-smoke` before .json for the smoke size; the folder is not committed),
+ * then docs/performance.md and beside it docs/performance.json, the copy of
+ * the run that the report cites.
  *
  *   node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead]
  *   node dist/bench/run.js --report bench/results/<file>.json   (renders the report again, measures nothing)
@@ -11,7 +13,7 @@
  * and drops them at the end; every process it starts is stopped by its pid.
  */
 import "reflect-metadata";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { BenchDatabase, databaseServer } from "./bench-database";
 import { BenchContext, newSecret } from "./context";
@@ -42,12 +44,23 @@ async function cleanUp(): Promise<void> {
   await BenchDatabase.dropAll();
 }
 
+/** The report, and the one run it cites: the only results the repository keeps. */
+const REPORT = path.join(REPOSITORY, "docs", "performance.md");
+const CITED_RUN = path.join(REPOSITORY, "docs", "performance.json");
+
+/** Writes docs/performance.md from the results in `jsonFile`, and copies that file to docs/performance.json. */
+function publish(results: BenchResults, jsonFile: string, renderedAt?: string): void {
+  mkdirSync(path.dirname(REPORT), { recursive: true });
+  if (path.resolve(jsonFile) !== CITED_RUN) copyFileSync(jsonFile, CITED_RUN);
+  writeFileSync(REPORT, renderReport(results, path.relative(REPOSITORY, CITED_RUN), renderedAt));
+}
+
 /** Renders docs/performance.md again from a stored run: the report's wording changes, the figures do not. */
 function rerender(resultsFile: string): number {
-  const jsonPath = path.relative(REPOSITORY, path.resolve(REPOSITORY, resultsFile));
-  const results = JSON.parse(readFileSync(path.join(REPOSITORY, jsonPath), "utf8")) as BenchResults;
-  writeFileSync(path.join(REPOSITORY, "docs", "performance.md"), renderReport(results, jsonPath, currentCommit()));
-  log(`rendered docs/performance.md from ${jsonPath}`);
+  const jsonFile = path.resolve(REPOSITORY, resultsFile);
+  const results = JSON.parse(readFileSync(jsonFile, "utf8")) as BenchResults;
+  publish(results, jsonFile, currentCommit());
+  log(`rendered docs/performance.md from ${path.relative(REPOSITORY, jsonFile)} (copied to docs/performance.json)`);
   return 0;
 }
 
@@ -97,12 +110,11 @@ async function main(): Promise<number> {
   results.durationMs = finished.getTime() - started.getTime();
 
   const name = `${started.toISOString().slice(0, 10)}-${machine.commit}${options.profile.size === "smoke" ? "-smoke" : ""}.json`;
-  const jsonPath = path.join("bench", "results", name);
-  mkdirSync(path.join(REPOSITORY, "bench", "results"), { recursive: true });
-  writeFileSync(path.join(REPOSITORY, jsonPath), `${JSON.stringify(results, null, 2)}\n`);
-  mkdirSync(path.join(REPOSITORY, "docs"), { recursive: true });
-  writeFileSync(path.join(REPOSITORY, "docs", "performance.md"), renderReport(results, jsonPath));
-  log(`wrote ${jsonPath} and docs/performance.md in ${(results.durationMs / 1000).toFixed(1)} s`);
+  const jsonFile = path.join(REPOSITORY, "bench", "results", name);
+  mkdirSync(path.dirname(jsonFile), { recursive: true });
+  writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+  publish(results, jsonFile);
+  log(`wrote ${path.relative(REPOSITORY, jsonFile)}, docs/performance.md and docs/performance.json in ${(results.durationMs / 1000).toFixed(1)} s`);
   return results.failures.length > 0 ? 1 : 0;
 }
 
