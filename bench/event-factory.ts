@@ -200,7 +200,7 @@ export function makeEvent(plan: WorkspacePlan, n: number, occurredAt: Date, keyP
   if (pick < 0.65) {
     const base = { ...common, type: AuditEventType.WORK_SESSION as const, actor: userActor() };
     const a = next();
-    const none = { workSession: null, conversation: null, subjectUser: null };
+    const none = { workSession: null, conversation: null, customer: null, subjectUser: null };
     if (a < 0.2) return { ...base, action: "work_session.started", targets: { ...none, workSession: { queue: null, status: "available" } }, changes: [] };
     if (a < 0.4) return { ...base, action: "work_session.ended", targets: none, changes: [] };
     if (a < 0.6) {
@@ -212,7 +212,7 @@ export function makeEvent(plan: WorkspacePlan, n: number, occurredAt: Date, keyP
       ...base,
       actor: next() < 0.7 ? { kind: ActorKind.AUTOMATION, id: "router", name: "Queue router" } : base.actor,
       action: "work_session.conversation_routed",
-      targets: { workSession: { queue: choose(QUEUES), status: null }, conversation: { id: ref.id, subject: null }, subjectUser: userRef(user()) },
+      targets: { workSession: { queue: choose(QUEUES), status: null }, conversation: { id: ref.id, subject: null }, customer: null, subjectUser: userRef(user()) },
       changes: [],
     };
   }

@@ -113,6 +113,31 @@ describe("the workspace directory", () => {
     expect(event.description).toBe("Ana Diaz changed the status of conversation 'Where is my parcel' from open to done");
   });
 
+  it("ties a conversation to the customer a work-session event about it names, and lists the event in that customer's log", async () => {
+    const wren = { id: "cu-wren", name: "Wren Ota" };
+    const [routed, accepted, rejected, started] = await record([
+      eventInput(AuditEventType.WORK_SESSION, "work_session.conversation_routed", { occurredAt: at(1), conversation: { id: "c-ws-1" }, customer: wren }),
+      eventInput(AuditEventType.WORK_SESSION, "work_session.conversation_accepted", { occurredAt: at(2), conversation: { id: "c-ws-1" }, customer: wren }),
+      eventInput(AuditEventType.WORK_SESSION, "work_session.conversation_rejected", { occurredAt: at(3), conversation: { id: "c-ws-2" }, customer: wren }),
+      eventInput(AuditEventType.WORK_SESSION, "work_session.started", { occurredAt: at(4), conversation: null, customer: null }),
+    ]);
+    expect(await row("conversations", "c-ws-1")).toMatchObject({ customer_id: "cu-wren" });
+    expect(await row("conversations", "c-ws-2")).toMatchObject({ customer_id: "cu-wren" });
+    expect(await row("customers", "cu-wren")).toMatchObject({ name: "Wren Ota" });
+    const event = await read(accepted);
+    expect(event.customer).toEqual(wren);
+    expect(event.routedConversation).toEqual({ id: "c-ws-1", subject: null });
+
+    const log = await postGraphQL<{ customerAuditLog: { edges: { node: { id: string } }[] } }>(
+      server.graphqlUrl,
+      { query: `query Log($customerId: ID!) { customerAuditLog(customerId: $customerId) { edges { node { id } } } }`, variables: { customerId: wren.id } },
+      { token: admin },
+    );
+    expect(log.body.errors).toBeUndefined();
+    expect(log.body.data!.customerAuditLog.edges.map((edge) => edge.node.id)).toEqual([rejected, accepted, routed]);
+    expect((await read(started)).customer).toBeNull();
+  });
+
   it("ties earlier events of a conversation to the customer it gets later", async () => {
     const [early] = await record([
       eventInput(AuditEventType.CONVERSATION, "conversation.created", { occurredAt: at(1), conversation: { id: "c-late-tie" }, customer: null }),

@@ -36,6 +36,17 @@ const INVALID: [string, EventInput, string][] = [
   ],
   ["a role change without the user", eventInput(AuditEventType.AUTHORIZATION, "authorization.role_changed", { subjectUser: null }), "subjectUser"],
   ["a target the type does not carry", eventInput(AuditEventType.BILLING, "billing.plan_changed", { customer: { id: "cu-1", name: "Zoë" } }), "customer"],
+  ["settings on a work session", eventInput(AuditEventType.WORK_SESSION, "work_session.started", { settings: { section: "SHORTCUTS" } }), "settings"],
+  [
+    "a customer on a work session that is not about a conversation",
+    eventInput(AuditEventType.WORK_SESSION, "work_session.started", { conversation: null, customer: { id: "cu-1", name: "Zoë" } }),
+    "customer",
+  ],
+  [
+    "a customer on a queue event, even with a conversation",
+    eventInput(AuditEventType.WORK_SESSION, "work_session.queue_joined", { customer: { id: "cu-1", name: "Zoë" } }),
+    "customer",
+  ],
   ["occurredAt six minutes ahead", conversationEvent({ occurredAt: new Date(Date.now() + 6 * 60_000).toISOString() }), "occurredAt"],
   ["occurredAt before 1970", conversationEvent({ occurredAt: "1969-12-31T23:59:59.000Z" }), "occurredAt"],
   ["an idempotency key of 256 characters", conversationEvent({ idempotencyKey: long(256) }), "idempotencyKey"],

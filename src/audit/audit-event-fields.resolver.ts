@@ -144,6 +144,14 @@ export class WorkSessionEventResolver {
     return conversationOf(event, context);
   }
 
+  @FieldResolver(() => Customer, {
+    nullable: true,
+    description: "The conversation's customer: the one the event named, or else the one the directory ties the conversation to.",
+  })
+  customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<Customer | null> {
+    return customerOf(event, context);
+  }
+
   @FieldResolver(() => User, { nullable: true, description: "The user a conversation was routed to." })
   subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<User | null> {
     return subjectUserOf(event, context);

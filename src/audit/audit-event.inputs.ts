@@ -127,7 +127,7 @@ export class AuditEventInput {
 
   @Field(() => CustomerRefInput, {
     nullable: true,
-    description: "Required for CUSTOMER events; set on CONVERSATION events to tie them to the customer.",
+    description: "Required for CUSTOMER events. On CONVERSATION events, and on WORK_SESSION events about a conversation, the conversation's customer: it ties the conversation to that customer.",
   })
   customer?: CustomerRefInput | null;
 

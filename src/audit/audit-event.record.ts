@@ -71,6 +71,8 @@ export interface TargetsByType {
   WORK_SESSION: {
     workSession: WorkSessionDetails | null;
     conversation: ConversationRef | null;
+    /** Only with the conversation: that conversation's customer. */
+    customer: CustomerRef | null;
     subjectUser: UserRef | null;
   };
 }

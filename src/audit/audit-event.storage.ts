@@ -143,18 +143,25 @@ function targetsFromRow(row: AuditEventRow): TargetsByType[AuditEventType] {
     case AuditEventType.AUTHORIZATION:
     case AuditEventType.BILLING:
       return { subjectUser: subjectUserFromRow(row) };
-    case AuditEventType.CONVERSATION: {
-      // Only a customer the event itself named; a customer taken from the directory is in customerId alone.
-      const customer = row.customer_id && details.customer ? { id: row.customer_id, name: details.customer.name } : null;
-      return { conversation: conversationFromRow(row)!, customer, subjectUser: subjectUserFromRow(row), csat: details.csat ?? null };
-    }
+    case AuditEventType.CONVERSATION:
+      return { conversation: conversationFromRow(row)!, customer: namedCustomerFromRow(row), subjectUser: subjectUserFromRow(row), csat: details.csat ?? null };
     case AuditEventType.CUSTOMER:
       return { customer: { id: row.customer_id!, name: details.customer?.name ?? "" } };
     case AuditEventType.SETTINGS:
       return { settings: { section: row.settings_section!, objectId: details.settings?.objectId ?? null, objectName: details.settings?.objectName ?? null } };
     case AuditEventType.WORK_SESSION:
-      return { workSession: details.workSession ?? null, conversation: conversationFromRow(row), subjectUser: subjectUserFromRow(row) };
+      return {
+        workSession: details.workSession ?? null,
+        conversation: conversationFromRow(row),
+        customer: namedCustomerFromRow(row),
+        subjectUser: subjectUserFromRow(row),
+      };
   }
+}
+
+/** Only a customer the event itself named; a customer taken from the directory is in customer_id alone. */
+function namedCustomerFromRow(row: AuditEventRow) {
+  return row.customer_id && row.details.customer ? { id: row.customer_id, name: row.details.customer.name } : null;
 }
 
 function subjectUserFromRow(row: AuditEventRow) {

@@ -165,7 +165,7 @@ function normalize(input: AuditEventInput, check: InputChecker, now: Date): NewA
       return {
         ...common,
         type,
-        targets: { workSession: targets.workSession, conversation: targets.conversation, subjectUser: targets.subjectUser },
+        targets: { workSession: targets.workSession, conversation: targets.conversation, customer: targets.customer, subjectUser: targets.subjectUser },
       };
   }
 }

@@ -5,7 +5,7 @@ import { ConflictError } from "../common/errors";
 import type { Conversation } from "../directory/conversation.type";
 import type { DirectoryMentions, DirectoryService } from "../directory/directory.service";
 import { BatchedTransaction, Statement } from "../database/statements";
-import { ActorKind, AuditEventType } from "./audit-event.enums";
+import { ActorKind } from "./audit-event.enums";
 import type { AuditEventInput } from "./audit-event.inputs";
 import type { AuditEventPublisher } from "./audit-event.publisher";
 import { AuditEventRecord, NewAuditEvent, targetsOf } from "./audit-event.record";
@@ -311,7 +311,8 @@ export class AuditRecorder {
       if (targets.subjectUser) mentions.users.push({ ...targets.subjectUser, occurredAt });
       if (targets.customer) mentions.customers.push({ ...targets.customer, occurredAt });
       if (targets.conversation) {
-        const customerId = event.type === AuditEventType.CONVERSATION ? (targets.customer?.id ?? null) : null;
+        // A customer named with a conversation (conversation and work-session events) ties the conversation to it.
+        const customerId = targets.customer?.id ?? null;
         mentions.conversations.push({ ...targets.conversation, customerId, occurredAt });
         if (!targets.customer || !targets.conversation.subject) needed.add(targets.conversation.id);
       }

@@ -55,6 +55,12 @@ const REQUIRES_QUEUE: Requirement = {
   message: "is required for this action",
   holds: (targets) => Boolean(targets.workSession?.queue),
 };
+/** Work-session actions that are not about a conversation name no customer. */
+const NO_CUSTOMER: Requirement = {
+  path: "customer",
+  message: "is allowed on WORK_SESSION events only with the conversation they are about (conversation_routed, conversation_accepted, conversation_rejected)",
+  holds: (targets) => targets.customer === null,
+};
 const REQUIRES_SUPPORT_ACCESS: Requirement = {
   path: "settings.section",
   message: "must be SUPPORT_ACCESS for support access actions",
@@ -249,17 +255,17 @@ const SETTINGS: TypeSpec = {
 };
 
 const WORK_SESSION: TypeSpec = {
-  targets: ["workSession", "conversation", "subjectUser"],
+  targets: ["workSession", "conversation", "customer", "subjectUser"],
   actions: {
-    "work_session.started": action([], () => "started a work session"),
-    "work_session.ended": action([], () => "ended a work session"),
-    "work_session.status_changed": action([], (t, e) => {
+    "work_session.started": action([NO_CUSTOMER], () => "started a work session"),
+    "work_session.ended": action([NO_CUSTOMER], () => "ended a work session"),
+    "work_session.status_changed": action([NO_CUSTOMER], (t, e) => {
       const change = fromTo(e, "status");
       if (change) return `changed their status${change}`;
       return t.workSession?.status ? `changed their status to ${quote(t.workSession.status)}` : "changed their status";
     }),
-    "work_session.queue_joined": action([REQUIRES_QUEUE], (t) => `joined the queue ${quote(t.workSession!.queue!)}`),
-    "work_session.queue_left": action([REQUIRES_QUEUE], (t) => `left the queue ${quote(t.workSession!.queue!)}`),
+    "work_session.queue_joined": action([REQUIRES_QUEUE, NO_CUSTOMER], (t) => `joined the queue ${quote(t.workSession!.queue!)}`),
+    "work_session.queue_left": action([REQUIRES_QUEUE, NO_CUSTOMER], (t) => `left the queue ${quote(t.workSession!.queue!)}`),
     "work_session.conversation_routed": action([REQUIRES_CONVERSATION], (t) => {
       const to = subjectUserName(t) ? ` to ${subjectUserName(t)}` : "";
       const queue = t.workSession?.queue ? ` from the queue ${quote(t.workSession.queue)}` : "";

@@ -59,7 +59,7 @@ export async function seedBulkEvents(dataSource: DataSource, options: BulkOption
         ...common,
         type: AuditEventType.WORK_SESSION,
         action: "work_session.conversation_routed",
-        targets: { workSession: { queue: "General", status: null }, conversation: { id: `c-${conversation}`, subject: null }, subjectUser: null },
+        targets: { workSession: { queue: "General", status: null }, conversation: { id: `c-${conversation}`, subject: null }, customer: null, subjectUser: null },
       };
     }
     if (pick < 0.9) return { ...common, type: AuditEventType.AUTHORIZATION, action: "authorization.login_succeeded", targets: { subjectUser: null } };

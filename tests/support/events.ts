@@ -33,7 +33,7 @@ export const EVENT_FIELDS = `
   }
   ... on CustomerEvent { customerOfEvent: customer { id name } }
   ... on SettingsEvent { section objectId objectName }
-  ... on WorkSessionEvent { queue status routedConversation: conversation { id subject } subjectUser { id name } }`;
+  ... on WorkSessionEvent { queue status routedConversation: conversation { id subject } customer { id name } subjectUser { id name } }`;
 
 export const AUDIT_EVENT = `query Event($id: ID!) { auditEvent(id: $id) { ${EVENT_FIELDS} } }`;
 
