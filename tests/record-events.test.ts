@@ -3,7 +3,7 @@ import { StoredNotice, workspaceTopic } from "../src/audit/audit-event.publisher
 import { EVENT_CATALOG } from "../src/audit/event-catalog";
 import { STATEMENT_SEPARATOR } from "../src/database/statements";
 import { useTestDatabase } from "./support/database";
-import { AUDIT_EVENT, BEN, eventInput, EventInput, PLATFORM, realisticEvent, RECORD_EVENTS, REFUND, VIP_RULE, ZAPIER, ZOE } from "./support/events";
+import { AUDIT_EVENT, BEN, EVENT_FIELDS, eventInput, EventInput, PLATFORM, realisticEvent, RECORD_EVENTS, REFUND, VIP_RULE, ZAPIER, ZOE } from "./support/events";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
 import { roundTripsDuring, statementsDuring } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
@@ -328,6 +328,38 @@ describe("recordAuditEvents and auditEvent", () => {
       expect(outcomes).toEqual(["OK", "OK", "OK", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND"]);
       const asAdmin = await Promise.all(ids.map(async (id) => errorCodes(await read(id, admin))[0] ?? "OK"));
       expect(asAdmin).toEqual(["OK", "OK", "OK", "OK", "OK", "OK"]);
+    });
+
+    it("answers a SERVICE client with what it sent, never the directory's names, emails or ties", async () => {
+      // The directory learns Ben's email, Zoë's current name and that conversation c-leak is hers.
+      await record([
+        eventInput(AuditEventType.AUTHORIZATION, "authorization.user_invited", { subjectUser: BEN }),
+        eventInput(AuditEventType.CONVERSATION, "conversation.created", { conversation: { id: "c-leak", subject: "Private subject" }, customer: ZOE }),
+      ]);
+      const sent = eventInput(AuditEventType.CONVERSATION, "conversation.assigned", {
+        actor: { kind: "USER", id: BEN.id, name: "B." },
+        conversation: { id: "c-leak" },
+        customer: null,
+        subjectUser: { id: BEN.id, name: "B." },
+      });
+      const payload = `mutation Record($events: [AuditEventInput!]!) {
+        recordAuditEvents(events: $events) { events { ${EVENT_FIELDS} } }
+      }`;
+      const response = await postGraphQL<{ recordAuditEvents: { events: Record<string, unknown>[] } }>(
+        server.graphqlUrl,
+        { query: payload, variables: { events: [sent] } },
+        { token: service },
+      );
+      expect(response.body.errors).toBeUndefined();
+      const [event] = response.body.data!.recordAuditEvents.events;
+      expect(event.actor).toEqual({ kind: "USER", id: BEN.id, name: "B.", user: null });
+      expect(event.subjectUser).toEqual({ id: BEN.id, name: "B." });
+      expect(event.conversation).toEqual({ id: "c-leak", subject: null, customer: null });
+      expect(event.customer).toBeNull();
+      // An admin reading the same event sees the directory.
+      const asAdmin = (await read(event.id as string)).body.data!.auditEvent!;
+      expect(asAdmin.customer).toEqual(ZOE);
+      expect(asAdmin.actor).toMatchObject({ user: { id: BEN.id, email: BEN.email } });
     });
 
     it("resolves the actor's user only for USER actors", async () => {

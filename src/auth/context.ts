@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../common/logger";
 import { AuthenticationError } from "../common/errors";
-import { createDirectoryLoaders, DirectoryLoaders } from "../directory/directory.loaders";
+import { createDirectoryLoaders, createEmptyDirectoryLoaders, DirectoryLoaders } from "../directory/directory.loaders";
 import type { TailConnection } from "../live-tail/live-tail.service";
 import type { AppServices } from "../server/services";
 import { isIntrospectionOnly } from "./introspection";
-import type { Principal } from "./principal";
+import { Principal, Role } from "./principal";
 import type { TokenVerifier } from "./tokens";
 
 /** What every resolver gets, over HTTP and WebSocket alike. */
@@ -75,14 +75,18 @@ export class ContextFactory {
   }
 
   private build(principal: Principal | null, requestId: string, connection: TailConnection | null): AppContext {
-    const { directory } = this.options.services;
     return {
       requestId,
       principal,
-      loaders: principal ? createDirectoryLoaders(directory, principal.workspaceId, { cache: connection === null }) : null,
+      loaders: principal ? this.loadersFor(principal, connection) : null,
       logger: this.options.logger.child({ requestId }),
       services: this.options.services,
       connection,
     };
+  }
+
+  private loadersFor(principal: Principal, connection: TailConnection | null): DirectoryLoaders {
+    if (principal.role === Role.SERVICE) return createEmptyDirectoryLoaders();
+    return createDirectoryLoaders(this.options.services.directory, principal.workspaceId, { cache: connection === null });
   }
 }

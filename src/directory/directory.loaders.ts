@@ -22,3 +22,13 @@ export function createDirectoryLoaders(
     conversation: new DataLoader((ids) => directory.conversationsByIds(workspaceId, ids), options),
   };
 }
+
+/**
+ * Loaders for a caller that reads nothing (a producer's SERVICE token): every
+ * entry is unknown, so the events it recorded resolve to what it sent, never
+ * to the directory's current names, emails or ties.
+ */
+export function createEmptyDirectoryLoaders(): DirectoryLoaders {
+  const unknown = async (ids: readonly string[]) => ids.map(() => null);
+  return { user: new DataLoader(unknown), customer: new DataLoader(unknown), conversation: new DataLoader(unknown) };
+}
