@@ -1,5 +1,5 @@
 import { createEventBus } from "../src/live-tail/event-bus";
-import { TailOptions, TailSubscription } from "../src/live-tail/tail-subscription";
+import { STALL_MS, TailOptions, TailSubscription } from "../src/live-tail/tail-subscription";
 import { conversationOf, WorkspaceStream } from "../src/live-tail/workspace-stream";
 import { workspaceTopic } from "../src/audit/audit-event.publisher";
 import type { AuditEventRecord } from "../src/audit/audit-event.record";
@@ -49,6 +49,7 @@ describe("live tail (in-process pub/sub)", () => {
   };
   const record = (events: unknown[], token = service) => recordOver(server.graphqlUrl, token, events);
   const tails = () => server.services.liveTail.activeSubscriptions;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   /** Subscribes and waits until the server follows the tail, so events recorded next are live ones. */
   const follow = async (ws: TestWsClient, query: string, variables: Record<string, unknown>) => {
@@ -345,6 +346,22 @@ describe("live tail (in-process pub/sub)", () => {
       expect((await socket.closed).code).toBe(1009);
     });
 
+    it("delivers a batch to a subscriber that was idle for longer than a stall, and keeps its socket open", async () => {
+      await record([conversationEvent("c-idle", 0)]);
+      const ws = await client();
+      let closedWith: number | undefined;
+      void ws.closed.then((event) => (closedWith = event.code));
+      const tail = await follow(ws, CONVERSATION_TAIL, { conversationId: "c-idle" });
+      // The transport asked for an event when the tail started; none comes for longer than a stall.
+      await sleep(STALL_MS + 1_000);
+
+      const batch = await record(Array.from({ length: 5 }, (_, n) => conversationEvent("c-idle", n + 1)));
+      expect((await take(tail, 5)).map((edge) => edge.node.id)).toEqual(batch);
+      const [later] = await record([conversationEvent("c-idle", 6)]);
+      expect((await take(tail, 1))[0].node.id).toBe(later);
+      expect(closedWith).toBeUndefined();
+    }, 30_000);
+
     it(`closes a subscriber that stops reading with ${CLOSE_TOO_SLOW}, without holding up the others`, async () => {
       await record([conversationEvent("c-slow", 0)]);
       // A raw client that subscribes, then stops reading from its TCP socket.
@@ -480,7 +497,7 @@ describe("the workspace stream", () => {
   });
 
   describe("a tail on it", () => {
-    const openTail = async (matches: TailOptions<string>["matches"]) => {
+    const openTail = async (matches: TailOptions<string>["matches"], options: Partial<TailOptions<string>> = {}) => {
       const bus = createEventBus({ logger: createLogger("silent") });
       const stream = new WorkspaceStream(WORKSPACE, dataSource, bus.target, createLogger("silent"), { gapWaitMs: 30, pollMs: 100 });
       await stream.whenReady();
@@ -496,9 +513,29 @@ describe("the workspace stream", () => {
         connectionCongested: () => false,
         onTooSlow: () => undefined,
         onEnd: () => (ended = true),
+        ...options,
       });
       return { stream, tail, ended: () => ended };
     };
+
+    it("counts a stall from when events start waiting: a quiet tail takes a burst, one that takes nothing is too slow", async () => {
+      const service = await tokenFor(Role.SERVICE);
+      let tooSlow = false;
+      const stallMs = 200;
+      const { stream, tail } = await openTail((event) => conversationOf(event) === "c-stall", { stallMs, onTooSlow: () => (tooSlow = true) });
+      // The transport asks, then nothing comes for longer than a stall (a quiet conversation, or the database away).
+      const first = tail.next();
+      await new Promise((resolve) => setTimeout(resolve, 2 * stallMs));
+      const burst = await recordOver(server.graphqlUrl, service, [1, 2, 3].map((n) => conversationEvent("c-stall", n)));
+      expect((await first).value).toBe(burst[0]);
+      expect(tooSlow).toBe(false);
+
+      // Now it takes nothing: the two events left wait a stall, and the next one to arrive finds it too slow.
+      await new Promise((resolve) => setTimeout(resolve, 2 * stallMs));
+      await recordOver(server.graphqlUrl, service, [conversationEvent("c-stall", 4)]);
+      await until(() => tooSlow, 5_000, "the tail to count as too slow");
+      stream.stop();
+    });
 
     it("keeps seq order when its predicate answers some events at once and others later", async () => {
       const service = await tokenFor(Role.SERVICE);
