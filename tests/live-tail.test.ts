@@ -19,7 +19,7 @@ import {
 import { postGraphQL, useTestServer } from "./support/server";
 import { statementsDuring } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
-import { QueuedSocket, TestWsClient } from "./support/ws-client";
+import { QueuedSocket, TestSubscription, TestWsClient } from "./support/ws-client";
 
 describe("live tail (in-process pub/sub)", () => {
   const dataSource = useTestDatabase();
@@ -29,6 +29,8 @@ describe("live tail (in-process pub/sub)", () => {
   let service: string;
   let foreignService: string;
   const clients: TestWsClient[] = [];
+  /** Raw sockets, closed after each test as clients are. */
+  const sockets: QueuedSocket[] = [];
 
   beforeAll(async () => {
     admin = await tokenFor(Role.ADMIN, { userId: "u-ana" });
@@ -39,6 +41,7 @@ describe("live tail (in-process pub/sub)", () => {
 
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.dispose()));
+    for (const socket of sockets.splice(0)) socket.close();
     await until(() => server.services.liveTail.activeSubscriptions === 0, 5_000, "tails to end");
   });
 
@@ -50,6 +53,16 @@ describe("live tail (in-process pub/sub)", () => {
   const record = (events: unknown[], token = service) => recordOver(server.graphqlUrl, token, events);
   const tails = () => server.services.liveTail.activeSubscriptions;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** An agent's token that expires `seconds` from now, and when exactly. */
+  const expiringToken = async (seconds: number) => {
+    // exp counts whole seconds: a token signed late in a second would die up to a second early.
+    await sleep(1_000 - (Date.now() % 1_000));
+    const token = await tokenFor(Role.AGENT, { userId: "u-expiring", ttlSeconds: seconds });
+    const expiresAtMs = (JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as { exp: number }).exp * 1_000;
+    return { token, expiresAtMs };
+  };
+  const pastExpiry = (expiresAtMs: number) => sleep(Math.max(0, expiresAtMs - Date.now() + 300));
 
   /** Subscribes and waits until the server follows the tail, so events recorded next are live ones. */
   const follow = async (ws: TestWsClient, query: string, variables: Record<string, unknown>) => {
@@ -304,16 +317,71 @@ describe("live tail (in-process pub/sub)", () => {
     expect(many).toBe(one);
   });
 
+  describe("token expiry", () => {
+    const expectEndsExpired = async (subscription: TestSubscription<TailData>) => {
+      const result = await subscription.next();
+      expect(result.data).toBeUndefined();
+      expect((result.errors ?? []).map((error) => [error.extensions?.code, error.message])).toEqual([["UNAUTHENTICATED", "The token has expired."]]);
+      await subscription.completed;
+    };
+
+    it.each([
+      { subscribedFirst: "the expired one", order: ["expiring", "valid"] as const, conversationId: "c-expired-first" },
+      { subscribedFirst: "the valid one", order: ["valid", "expiring"] as const, conversationId: "c-valid-first" },
+    ])(
+      "ends only the expired one of two subscriptions sharing an operation, when $subscribedFirst subscribed first",
+      async ({ order, conversationId }) => {
+        await record([conversationEvent(conversationId, 0)]);
+        const { token, expiresAtMs } = await expiringToken(3);
+        const tokens = { expiring: token, valid: agent };
+        // The same operation, workspace and role: the tails are offered each event in the order they subscribed.
+        const subscriptions = {} as Record<(typeof order)[number], TestSubscription<TailData>>;
+        for (const who of order) subscriptions[who] = await follow(await client(tokens[who]), CONVERSATION_TAIL, { conversationId });
+        const { expiring, valid } = subscriptions;
+        await pastExpiry(expiresAtMs);
+
+        const [id] = await record([conversationEvent(conversationId, 1)]);
+        expect((await take(valid, 1))[0].node.id).toBe(id);
+        await expectEndsExpired(expiring);
+        await until(() => tails() === 1, 5_000, "the expired tail to end");
+        const [next] = await record([conversationEvent(conversationId, 2)]);
+        expect((await take(valid, 1))[0].node.id).toBe(next);
+      },
+      20_000,
+    );
+
+    it("ends a subscription whose token expires mid-stream: one UNAUTHENTICATED error, then complete, then nothing", async () => {
+      await record([conversationEvent("c-midstream", 0)]);
+      const { token, expiresAtMs } = await expiringToken(3);
+      const socket = await QueuedSocket.open(server.wsUrl);
+      sockets.push(socket);
+      socket.send({ type: "connection_init", payload: { authorization: token } });
+      expect(await socket.next()).toMatchObject({ type: "connection_ack" });
+      socket.send({ id: "tail", type: "subscribe", payload: { query: CONVERSATION_TAIL, variables: { conversationId: "c-midstream" } } });
+      await until(() => tails() === 1, 5_000, "the tail to start");
+      const [before] = await record([conversationEvent("c-midstream", 1)]);
+      expect(await socket.next()).toMatchObject({ id: "tail", type: "next", payload: { data: { tail: { node: { id: before } } } } });
+
+      await pastExpiry(expiresAtMs);
+      await record([conversationEvent("c-midstream", 2)]);
+      const ended = await socket.next();
+      expect(ended).toMatchObject({ id: "tail", type: "next", payload: { errors: [{ message: "The token has expired.", extensions: { code: "UNAUTHENTICATED" } }] } });
+      expect((ended.payload as { errors: unknown[]; data?: unknown }).errors).toHaveLength(1);
+      expect(ended.payload).not.toHaveProperty("data");
+      expect(await socket.next()).toEqual({ id: "tail", type: "complete" });
+      await until(() => tails() === 0, 5_000, "the expired tail to end");
+
+      await record([conversationEvent("c-midstream", 3)]);
+      await expect(socket.next(300)).rejects.toThrow(/no message/);
+    }, 20_000);
+  });
+
   describe("socket hygiene", () => {
     it("refuses a subscription once the connection's token has expired", async () => {
       await record([conversationEvent("c-expiry", 0)]);
-      // exp counts whole seconds: a token signed late in a second would die before the socket connects.
-      await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() % 1_000)));
-      const token = await tokenFor(Role.AGENT, { ttlSeconds: 2 });
-      const expiresAtMs = (JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as { exp: number }).exp * 1_000;
-      const ws = await connectedClient(server.wsUrl, token);
-      clients.push(ws);
-      await new Promise((resolve) => setTimeout(resolve, expiresAtMs - Date.now() + 300));
+      const { token, expiresAtMs } = await expiringToken(2);
+      const ws = await client(token);
+      await pastExpiry(expiresAtMs);
       const result = await ws.subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId: "c-expiry" } }).next().catch((errors) => ({ errors }));
       expect((result.errors as { extensions?: { code?: string }; message: string }[]).map((error) => [error.extensions?.code, error.message])).toEqual([
         ["UNAUTHENTICATED", "The token has expired."],
