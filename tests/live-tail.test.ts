@@ -1,5 +1,5 @@
 import { createEventBus } from "../src/live-tail/event-bus";
-import { TailOptions, TailSubscription } from "../src/live-tail/tail-subscription";
+import { STALL_MS, TailOptions, TailSubscription } from "../src/live-tail/tail-subscription";
 import { conversationOf, WorkspaceStream } from "../src/live-tail/workspace-stream";
 import { workspaceTopic } from "../src/audit/audit-event.publisher";
 import type { AuditEventRecord } from "../src/audit/audit-event.record";
@@ -19,7 +19,7 @@ import {
 import { postGraphQL, useTestServer } from "./support/server";
 import { statementsDuring } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";
-import { QueuedSocket, TestWsClient } from "./support/ws-client";
+import { QueuedSocket, TestSubscription, TestWsClient } from "./support/ws-client";
 
 describe("live tail (in-process pub/sub)", () => {
   const dataSource = useTestDatabase();
@@ -29,6 +29,8 @@ describe("live tail (in-process pub/sub)", () => {
   let service: string;
   let foreignService: string;
   const clients: TestWsClient[] = [];
+  /** Raw sockets, closed after each test as clients are. */
+  const sockets: QueuedSocket[] = [];
 
   beforeAll(async () => {
     admin = await tokenFor(Role.ADMIN, { userId: "u-ana" });
@@ -39,6 +41,7 @@ describe("live tail (in-process pub/sub)", () => {
 
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.dispose()));
+    for (const socket of sockets.splice(0)) socket.close();
     await until(() => server.services.liveTail.activeSubscriptions === 0, 5_000, "tails to end");
   });
 
@@ -49,6 +52,17 @@ describe("live tail (in-process pub/sub)", () => {
   };
   const record = (events: unknown[], token = service) => recordOver(server.graphqlUrl, token, events);
   const tails = () => server.services.liveTail.activeSubscriptions;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** An agent's token that expires `seconds` from now, and when exactly. */
+  const expiringToken = async (seconds: number) => {
+    // exp counts whole seconds: a token signed late in a second would die up to a second early.
+    await sleep(1_000 - (Date.now() % 1_000));
+    const token = await tokenFor(Role.AGENT, { userId: "u-expiring", ttlSeconds: seconds });
+    const expiresAtMs = (JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as { exp: number }).exp * 1_000;
+    return { token, expiresAtMs };
+  };
+  const pastExpiry = (expiresAtMs: number) => sleep(Math.max(0, expiresAtMs - Date.now() + 300));
 
   /** Subscribes and waits until the server follows the tail, so events recorded next are live ones. */
   const follow = async (ws: TestWsClient, query: string, variables: Record<string, unknown>) => {
@@ -303,16 +317,71 @@ describe("live tail (in-process pub/sub)", () => {
     expect(many).toBe(one);
   });
 
+  describe("token expiry", () => {
+    const expectEndsExpired = async (subscription: TestSubscription<TailData>) => {
+      const result = await subscription.next();
+      expect(result.data).toBeUndefined();
+      expect((result.errors ?? []).map((error) => [error.extensions?.code, error.message])).toEqual([["UNAUTHENTICATED", "The token has expired."]]);
+      await subscription.completed;
+    };
+
+    it.each([
+      { subscribedFirst: "the expired one", order: ["expiring", "valid"] as const, conversationId: "c-expired-first" },
+      { subscribedFirst: "the valid one", order: ["valid", "expiring"] as const, conversationId: "c-valid-first" },
+    ])(
+      "ends only the expired one of two subscriptions sharing an operation, when $subscribedFirst subscribed first",
+      async ({ order, conversationId }) => {
+        await record([conversationEvent(conversationId, 0)]);
+        const { token, expiresAtMs } = await expiringToken(3);
+        const tokens = { expiring: token, valid: agent };
+        // The same operation, workspace and role: the tails are offered each event in the order they subscribed.
+        const subscriptions = {} as Record<(typeof order)[number], TestSubscription<TailData>>;
+        for (const who of order) subscriptions[who] = await follow(await client(tokens[who]), CONVERSATION_TAIL, { conversationId });
+        const { expiring, valid } = subscriptions;
+        await pastExpiry(expiresAtMs);
+
+        const [id] = await record([conversationEvent(conversationId, 1)]);
+        expect((await take(valid, 1))[0].node.id).toBe(id);
+        await expectEndsExpired(expiring);
+        await until(() => tails() === 1, 5_000, "the expired tail to end");
+        const [next] = await record([conversationEvent(conversationId, 2)]);
+        expect((await take(valid, 1))[0].node.id).toBe(next);
+      },
+      20_000,
+    );
+
+    it("ends a subscription whose token expires mid-stream: one UNAUTHENTICATED error, then complete, then nothing", async () => {
+      await record([conversationEvent("c-midstream", 0)]);
+      const { token, expiresAtMs } = await expiringToken(3);
+      const socket = await QueuedSocket.open(server.wsUrl);
+      sockets.push(socket);
+      socket.send({ type: "connection_init", payload: { authorization: token } });
+      expect(await socket.next()).toMatchObject({ type: "connection_ack" });
+      socket.send({ id: "tail", type: "subscribe", payload: { query: CONVERSATION_TAIL, variables: { conversationId: "c-midstream" } } });
+      await until(() => tails() === 1, 5_000, "the tail to start");
+      const [before] = await record([conversationEvent("c-midstream", 1)]);
+      expect(await socket.next()).toMatchObject({ id: "tail", type: "next", payload: { data: { tail: { node: { id: before } } } } });
+
+      await pastExpiry(expiresAtMs);
+      await record([conversationEvent("c-midstream", 2)]);
+      const ended = await socket.next();
+      expect(ended).toMatchObject({ id: "tail", type: "next", payload: { errors: [{ message: "The token has expired.", extensions: { code: "UNAUTHENTICATED" } }] } });
+      expect((ended.payload as { errors: unknown[]; data?: unknown }).errors).toHaveLength(1);
+      expect(ended.payload).not.toHaveProperty("data");
+      expect(await socket.next()).toEqual({ id: "tail", type: "complete" });
+      await until(() => tails() === 0, 5_000, "the expired tail to end");
+
+      await record([conversationEvent("c-midstream", 3)]);
+      await expect(socket.next(300)).rejects.toThrow(/no message/);
+    }, 20_000);
+  });
+
   describe("socket hygiene", () => {
     it("refuses a subscription once the connection's token has expired", async () => {
       await record([conversationEvent("c-expiry", 0)]);
-      // exp counts whole seconds: a token signed late in a second would die before the socket connects.
-      await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() % 1_000)));
-      const token = await tokenFor(Role.AGENT, { ttlSeconds: 2 });
-      const expiresAtMs = (JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as { exp: number }).exp * 1_000;
-      const ws = await connectedClient(server.wsUrl, token);
-      clients.push(ws);
-      await new Promise((resolve) => setTimeout(resolve, expiresAtMs - Date.now() + 300));
+      const { token, expiresAtMs } = await expiringToken(2);
+      const ws = await client(token);
+      await pastExpiry(expiresAtMs);
       const result = await ws.subscribe<TailData>({ query: CONVERSATION_TAIL, variables: { conversationId: "c-expiry" } }).next().catch((errors) => ({ errors }));
       expect((result.errors as { extensions?: { code?: string }; message: string }[]).map((error) => [error.extensions?.code, error.message])).toEqual([
         ["UNAUTHENTICATED", "The token has expired."],
@@ -344,6 +413,22 @@ describe("live tail (in-process pub/sub)", () => {
       socket.send({ id: "1", type: "subscribe", payload: { query: `{ viewer { userId } }`, variables: { padding: "x".repeat(65 * 1024) } } });
       expect((await socket.closed).code).toBe(1009);
     });
+
+    it("delivers a batch to a subscriber that was idle for longer than a stall, and keeps its socket open", async () => {
+      await record([conversationEvent("c-idle", 0)]);
+      const ws = await client();
+      let closedWith: number | undefined;
+      void ws.closed.then((event) => (closedWith = event.code));
+      const tail = await follow(ws, CONVERSATION_TAIL, { conversationId: "c-idle" });
+      // The transport asked for an event when the tail started; none comes for longer than a stall.
+      await sleep(STALL_MS + 1_000);
+
+      const batch = await record(Array.from({ length: 5 }, (_, n) => conversationEvent("c-idle", n + 1)));
+      expect((await take(tail, 5)).map((edge) => edge.node.id)).toEqual(batch);
+      const [later] = await record([conversationEvent("c-idle", 6)]);
+      expect((await take(tail, 1))[0].node.id).toBe(later);
+      expect(closedWith).toBeUndefined();
+    }, 30_000);
 
     it(`closes a subscriber that stops reading with ${CLOSE_TOO_SLOW}, without holding up the others`, async () => {
       await record([conversationEvent("c-slow", 0)]);
@@ -480,7 +565,7 @@ describe("the workspace stream", () => {
   });
 
   describe("a tail on it", () => {
-    const openTail = async (matches: TailOptions<string>["matches"]) => {
+    const openTail = async (matches: TailOptions<string>["matches"], options: Partial<TailOptions<string>> = {}) => {
       const bus = createEventBus({ logger: createLogger("silent") });
       const stream = new WorkspaceStream(WORKSPACE, dataSource, bus.target, createLogger("silent"), { gapWaitMs: 30, pollMs: 100 });
       await stream.whenReady();
@@ -496,9 +581,29 @@ describe("the workspace stream", () => {
         connectionCongested: () => false,
         onTooSlow: () => undefined,
         onEnd: () => (ended = true),
+        ...options,
       });
       return { stream, tail, ended: () => ended };
     };
+
+    it("counts a stall from when events start waiting: a quiet tail takes a burst, one that takes nothing is too slow", async () => {
+      const service = await tokenFor(Role.SERVICE);
+      let tooSlow = false;
+      const stallMs = 200;
+      const { stream, tail } = await openTail((event) => conversationOf(event) === "c-stall", { stallMs, onTooSlow: () => (tooSlow = true) });
+      // The transport asks, then nothing comes for longer than a stall (a quiet conversation, or the database away).
+      const first = tail.next();
+      await new Promise((resolve) => setTimeout(resolve, 2 * stallMs));
+      const burst = await recordOver(server.graphqlUrl, service, [1, 2, 3].map((n) => conversationEvent("c-stall", n)));
+      expect((await first).value).toBe(burst[0]);
+      expect(tooSlow).toBe(false);
+
+      // Now it takes nothing: the two events left wait a stall, and the next one to arrive finds it too slow.
+      await new Promise((resolve) => setTimeout(resolve, 2 * stallMs));
+      await recordOver(server.graphqlUrl, service, [conversationEvent("c-stall", 4)]);
+      await until(() => tooSlow, 5_000, "the tail to count as too slow");
+      stream.stop();
+    });
 
     it("keeps seq order when its predicate answers some events at once and others later", async () => {
       const service = await tokenFor(Role.SERVICE);

@@ -6,29 +6,36 @@ import {
   GraphQLError,
   print,
 } from "graphql";
+import type { AppContext } from "../auth/context";
+import type { Principal, Role } from "../auth/principal";
+import { TokenVerifier } from "../auth/tokens";
 import type { AuditEventEdge } from "../audit-log/audit-log.types";
+import { AuthenticationError } from "../common/errors";
 import { PerObjectMemo } from "../common/per-object-memo";
 
 /**
  * graphql-js executes a subscription's selection once per subscriber per
  * event. Subscribers of one process that run the same operation (same text,
- * same variables, same workspace) on the same stored event get the same
- * result, so it is computed once and shared: a thousand agents watching one
- * conversation cost one execution per event, not a thousand.
+ * same variables) with the same authorization on the same stored event get
+ * the same result, so it is computed once and shared: a thousand agents
+ * watching one conversation cost one execution per event, not a thousand.
  *
  * Sharing keys on the event record, which a workspace stream hands to all its
- * subscribers as one object; a result is dropped with its record.
+ * subscribers as one object; a result is dropped with its record. Whether a
+ * token has expired is the one thing about a subscriber a shared result must
+ * not depend on: each subscriber's own expiry is checked at its delivery.
  */
 export class SharedSubscriptionExecution {
   private readonly results = new PerObjectMemo<Promise<ExecutionResult>>();
 
-  /** graphql-ws's `subscribe`: the source stream of graphql-js, each event executed once per operation. */
+  /** graphql-ws's `subscribe`: the source stream of graphql-js, each event executed once per operation and authorization. */
   readonly subscribe = async (args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> => {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source as ExecutionResult;
-    const workspaceId = (args.contextValue as { principal?: { workspaceId?: string } } | undefined)?.principal?.workspaceId ?? "";
-    const operation = `${workspaceId}\n${args.operationName ?? ""}\n${JSON.stringify(args.variableValues ?? {})}\n${print(args.document)}`;
-    return mapResults(source, (payload) => this.execute(args, payload, operation));
+    const { principal } = args.contextValue as AppContext;
+    if (!principal) throw new AuthenticationError();
+    const operation = `${JSON.stringify([...authorizationOf(principal), args.operationName ?? "", args.variableValues ?? {}])}\n${print(args.document)}`;
+    return new SubscriberDelivery(source[Symbol.asyncIterator](), principal, (payload) => this.execute(args, payload, operation));
   };
 
   private execute(args: ExecutionArgs, payload: unknown, operation: string): Promise<ExecutionResult> {
@@ -39,37 +46,71 @@ export class SharedSubscriptionExecution {
   }
 }
 
+/**
+ * Everything a subscription's execution reads of its caller: the role (the
+ * auth checker) and the workspace (every loader and query). A field that
+ * comes to read more of the principal must add it here, or one caller's
+ * result would reach another.
+ */
+function authorizationOf(principal: Principal): [workspaceId: string, role: Role] {
+  return [principal.workspaceId, principal.role];
+}
+
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === "object" && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
 }
 
 /**
- * Maps each source event to a result. Not an async generator: return() must
- * reach the source at once, even while next() waits for an event, so that a
- * tail ends as soon as its client leaves.
+ * One subscriber's results: each source event mapped to a result, delivered
+ * only while the subscriber's own token is current. Once it has expired, the
+ * subscription ends with one UNAUTHENTICATED error (graphql-ws then sends
+ * `complete`), and its source ends with it.
+ *
+ * Not an async generator: return() must reach the source at once, even while
+ * next() waits for an event, so that a tail ends as soon as its client leaves.
  */
-function mapResults(source: AsyncIterable<unknown>, map: (payload: unknown) => Promise<ExecutionResult>): AsyncIterableIterator<ExecutionResult> {
-  const iterator = source[Symbol.asyncIterator]();
-  return {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    async next() {
-      const { value, done } = await iterator.next();
-      if (done) return { value: undefined, done: true };
-      try {
-        return { value: await map(value), done: false };
-      } catch (error) {
-        return { value: { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error))] }, done: false };
-      }
-    },
-    async return() {
-      await iterator.return?.();
-      return { value: undefined, done: true };
-    },
-    async throw(error?: unknown) {
-      await iterator.return?.();
-      throw error;
-    },
-  };
+class SubscriberDelivery implements AsyncIterableIterator<ExecutionResult> {
+  private ended = false;
+
+  constructor(
+    private readonly source: AsyncIterator<unknown>,
+    private readonly principal: Principal,
+    private readonly map: (payload: unknown) => Promise<ExecutionResult>,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.ended) return { value: undefined, done: true };
+    const { value, done } = await this.source.next();
+    if (done) return this.return();
+    // Before executing as well as at delivery: an expired subscriber costs no execution.
+    if (!TokenVerifier.isCurrent(this.principal)) return this.expire();
+    let result: ExecutionResult;
+    try {
+      result = await this.map(value);
+    } catch (error) {
+      result = { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error))] };
+    }
+    if (!TokenVerifier.isCurrent(this.principal)) return this.expire();
+    return { value: result, done: false };
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.ended = true;
+    await this.source.return?.();
+    return { value: undefined, done: true };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    await this.return();
+    throw error;
+  }
+
+  private async expire(): Promise<IteratorResult<ExecutionResult>> {
+    await this.return();
+    return { value: { errors: [new AuthenticationError("The token has expired.")] }, done: false };
+  }
 }

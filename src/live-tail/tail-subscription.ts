@@ -7,7 +7,9 @@ export const MAX_HELD_WHILE_REPLAYING = 10_000;
 /**
  * How long events may wait while the transport takes none of them. graphql-ws
  * takes the next event only once the previous one is written to the socket,
- * so a client that stops reading stalls its tail; a busy server does not.
+ * so a client that stops reading stalls its tail; a busy server does not, nor
+ * does a quiet one: the wait starts when an event arrives or is taken, never
+ * earlier.
  * @default 5000
  */
 export const STALL_MS = 5_000;
@@ -47,8 +49,8 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
   /** The last seq handled (delivered or filtered out). */
   private lastSeq: number;
   private finished = false;
-  /** When the transport last asked for an event. */
-  private lastTaken = Date.now();
+  /** Since when events have waited with none taken: the later of the oldest one's arrival and the last take; unset while none waits. */
+  private waitingSince: number | undefined;
   private wake: (() => void) | undefined;
   /**
    * Events are matched one after the other, in arrival (= seq) order: at once
@@ -72,10 +74,12 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
   }
 
   async next(): Promise<IteratorResult<TEdge>> {
-    this.lastTaken = Date.now();
     for (;;) {
       const event = this.queue.shift();
-      if (event) return { value: this.options.toEdge(event), done: false };
+      if (event) {
+        this.waitingSince = this.queue.length > 0 ? Date.now() : undefined;
+        return { value: this.options.toEdge(event), done: false };
+      }
       if (this.failure) throw this.failure.error;
       if (this.finished) return { value: undefined, done: true };
       if (this.replaying) {
@@ -146,7 +150,9 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
   private enqueue(event: AuditEventRecord): void {
     if (this.finished) return;
     this.queue.push(event);
-    const stalled = this.queue.length > 1 && Date.now() - this.lastTaken > (this.options.stallMs ?? STALL_MS);
+    const now = Date.now();
+    this.waitingSince ??= now;
+    const stalled = now - this.waitingSince > (this.options.stallMs ?? STALL_MS);
     if (stalled || this.queue.length > this.options.maxQueued || this.options.connectionCongested()) {
       this.options.onTooSlow();
       this.finish();

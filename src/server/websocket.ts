@@ -42,7 +42,9 @@ interface ConnectionExtra extends Record<PropertyKey, unknown> {
 /**
  * GraphQL over WebSocket (graphql-ws, subprotocol graphql-transport-ws) on the
  * HTTP server's `/graphql`. The token in `connectionParams.authorization` is
- * checked at connect (close 4403 when it fails); errors are masked as over HTTP.
+ * checked at connect (close 4403 when it fails), and its expiry again when an
+ * operation starts and before each subscription delivery (the latter in
+ * {@link SharedSubscriptionExecution}); errors are masked as over HTTP.
  */
 export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(): void | Promise<void> } {
   const { contexts, logger } = options;
