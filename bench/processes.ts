@@ -5,6 +5,7 @@ import net from "node:net";
 import path from "node:path";
 import Redis from "ioredis";
 import WebSocket from "ws";
+import { authEnvironment } from "./context";
 import { sleep, withTimeout } from "./stats";
 
 /**
@@ -79,7 +80,7 @@ export async function stopAllProcesses(): Promise<void> {
 export interface ServiceProcessOptions {
   /** DATABASE_URL of the bench database. */
   databaseUrl: string;
-  /** AUTH_JWT_SECRET shared with the bench, which signs the tokens. */
+  /** AUTH_JWT_SECRET shared with the bench, which signs the tokens (with the issuer and audience of {@link authEnvironment}). */
   secret: string;
   redisUrl?: string;
   /** Extra node flags, e.g. --cpu-prof. */
@@ -112,7 +113,7 @@ export class ServiceProcess {
         PORT: String(port),
         DATABASE_URL: options.databaseUrl,
         DB_MIGRATE: "false",
-        AUTH_JWT_SECRET: options.secret,
+        ...authEnvironment(options.secret),
         LOG_LEVEL: "warn",
         ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
       },

@@ -10,7 +10,18 @@ const VIEWER = `query Viewer { viewer { userId role workspaceId } }`;
 const INTROSPECTION = `query Introspect { __schema { queryType { name } } }`;
 
 const secret = () => new TextEncoder().encode(config.auth.jwtSecret);
-const inOneHour = () => Math.floor(Date.now() / 1000) + 3600;
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const inOneHour = () => nowSeconds() + 3600;
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+
+/** A token signed with the configured secret, with exactly these claims (no `iat` unless given). */
+async function signedClaims(claims: { sub?: string; wid?: string; role?: string; iat?: number; exp?: number }): Promise<string> {
+  const { sub = "u-1", wid = WORKSPACE, role = "admin", iat, exp = inOneHour() } = claims;
+  const jwt = new SignJWT({ wid, role }).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime(exp);
+  if (iat !== undefined) jwt.setIssuedAt(iat);
+  return jwt.sign(secret());
+}
 
 /** Tokens a client might send, none of which may authenticate. */
 const BAD_CREDENTIALS: [string, () => Promise<string>][] = [
@@ -66,6 +77,16 @@ const BAD_CREDENTIALS: [string, () => Promise<string>][] = [
         .setExpirationTime(inOneHour())
         .sign(secret())}`,
   ],
+  ["a workspace id with a trailing space", async () => `Bearer ${await signedClaims({ wid: `${WORKSPACE} ` })}`],
+  ["a workspace id with a leading space", async () => `Bearer ${await signedClaims({ wid: ` ${WORKSPACE}` })}`],
+  ["a workspace id with a control character", async () => `Bearer ${await signedClaims({ wid: `${WORKSPACE}\u0000` })}`],
+  ["a subject with a trailing newline", async () => `Bearer ${await signedClaims({ sub: "u-1\n" })}`],
+  ["a subject with a leading no-break space", async () => `Bearer ${await signedClaims({ sub: "\u00a0u-1" })}`],
+  ["a subject with a lone surrogate", async () => `Bearer ${await signedClaims({ sub: "u-\ud800" })}`],
+  ["a token issued more than 60 s in the future", async () => `Bearer ${await signedClaims({ iat: nowSeconds() + 120, exp: nowSeconds() + HOUR })}`],
+  ["an admin token that lives over 24 h", async () => `Bearer ${await signedClaims({ iat: nowSeconds(), exp: nowSeconds() + DAY + 60 })}`],
+  ["an agent token without iat that expires over 24 h from now", async () => `Bearer ${await signedClaims({ role: "agent", exp: nowSeconds() + DAY + 60 })}`],
+  ["a service token that lives over a year", async () => `Bearer ${await signedClaims({ role: "service", iat: nowSeconds(), exp: nowSeconds() + 366 * DAY })}`],
   [
     "an unsigned token (alg none)",
     async () => {
@@ -103,6 +124,24 @@ describe("tokens over HTTP", () => {
     const [, expired] = BAD_CREDENTIALS.find(([name]) => name === "an expired token")!;
     const response = await postGraphQL(server.graphqlUrl, { query: VIEWER }, { authorization: await expired() });
     expect(response.body.errors?.[0].message).toBe("The token has expired.");
+  });
+
+  it("says a token from the future was issued in the future, and a too long-lived one that its lifetime is too long", async () => {
+    const future = await signedClaims({ iat: nowSeconds() + 120 });
+    expect((await postGraphQL(server.graphqlUrl, { query: VIEWER }, { token: future })).body.errors?.[0].message).toContain("issued in the future");
+    const longLived = await signedClaims({ role: "agent", iat: nowSeconds(), exp: nowSeconds() + 2 * DAY });
+    expect((await postGraphQL(server.graphqlUrl, { query: VIEWER }, { token: longLived })).body.errors?.[0].message).toContain("lifetime is over the 1d");
+  });
+
+  it.each([
+    ["an iat up to 60 s ahead of the service's clock", () => ({ iat: nowSeconds() + 30 })],
+    ["an admin token that lives exactly 24 h", () => ({ iat: nowSeconds(), exp: nowSeconds() + DAY })],
+    ["an agent token without iat that expires within 24 h", () => ({ role: "agent", exp: nowSeconds() + DAY - 60 })],
+    ["a service token that lives a year", () => ({ role: "service", iat: nowSeconds(), exp: nowSeconds() + 365 * DAY })],
+  ])("accepts %s", async (_name, claims) => {
+    const response = await postGraphQL(server.graphqlUrl, { query: VIEWER }, { token: await signedClaims(claims()) });
+    expect(response.status).toBe(200);
+    expect(response.body.data?.viewer).toMatchObject({ userId: "u-1", workspaceId: WORKSPACE });
   });
 
   it("refuses a token once it expires, though it was accepted (and remembered) before", async () => {
@@ -160,6 +199,30 @@ describe("tokens with issuer and audience configured", () => {
     const response = await postGraphQL(server.graphqlUrl, { query: VIEWER }, { token });
     expect(response.status).toBe(401);
     expect(errorCodes(response)).toEqual(["UNAUTHENTICATED"]);
+  });
+});
+
+describe("tokens with configured maximum lifetimes", () => {
+  useTestDatabase();
+  const auth = { ...config.auth, maxLifetimeSeconds: { user: 10 * 60, service: 2 * HOUR } };
+  const server = useTestServer((base) => ({ ...base, auth }));
+
+  it.each([
+    ["an admin token of 10 minutes", 200, () => ({ iat: nowSeconds(), exp: nowSeconds() + 10 * 60 })],
+    ["an admin token of 11 minutes", 401, () => ({ iat: nowSeconds(), exp: nowSeconds() + 11 * 60 })],
+    ["an agent token without iat that expires in 11 minutes", 401, () => ({ role: "agent", exp: nowSeconds() + 11 * 60 })],
+    ["a service token of 2 hours", 200, () => ({ role: "service", iat: nowSeconds(), exp: nowSeconds() + 2 * HOUR })],
+    ["a service token of 3 hours", 401, () => ({ role: "service", iat: nowSeconds(), exp: nowSeconds() + 3 * HOUR })],
+  ])("answers %s with %d", async (_name, status, claims) => {
+    const response = await postGraphQL(server.graphqlUrl, { query: VIEWER }, { token: await signedClaims(claims()) });
+    expect(response.status).toBe(status);
+    if (status === 401) expect(errorCodes(response)).toEqual(["UNAUTHENTICATED"]);
+  });
+
+  it("closes a WebSocket whose token lives longer than the maximum with 4403", async () => {
+    const ws = createTestWsClient(server.wsUrl, { authorization: await signedClaims({ iat: nowSeconds(), exp: nowSeconds() + HOUR }) });
+    await expect(ws.connected).rejects.toMatchObject({ code: 4403 });
+    await ws.dispose();
   });
 });
 

@@ -2,6 +2,8 @@ import { ConfigError, DEFAULT_DATABASE_URL, DEVELOPMENT_JWT_SECRET, loadConfig, 
 import { runService } from "./support/process";
 
 const STRONG_SECRET = "a-test-secret-that-is-long-enough-0123456789";
+/** The least a production environment must set. */
+const PRODUCTION = { NODE_ENV: "production", AUTH_JWT_SECRET: STRONG_SECRET, AUTH_JWT_ISSUER: "platform", AUTH_JWT_AUDIENCE: "audit-log" };
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -33,6 +35,7 @@ describe("loadConfig", () => {
       jwtSecretIsDefault: true,
       jwtIssuer: undefined,
       jwtAudience: undefined,
+      maxLifetimeSeconds: { user: 24 * 3600, service: 365 * 86_400 },
     });
     expect(config.introspection).toBe(true);
     expect(config.logLevel).toBe("info");
@@ -56,21 +59,30 @@ describe("loadConfig", () => {
   });
 
   it("turns introspection off in production unless GRAPHQL_INTROSPECTION says otherwise", () => {
-    expect(loadConfig({ NODE_ENV: "production", AUTH_JWT_SECRET: STRONG_SECRET }).introspection).toBe(false);
-    expect(
-      loadConfig({ NODE_ENV: "production", AUTH_JWT_SECRET: STRONG_SECRET, GRAPHQL_INTROSPECTION: "true" }).introspection,
-    ).toBe(true);
+    expect(loadConfig(PRODUCTION).introspection).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, GRAPHQL_INTROSPECTION: "true" }).introspection).toBe(true);
     expect(loadConfig({ GRAPHQL_INTROSPECTION: "false" }).introspection).toBe(false);
   });
 
   it("keeps issuer and audience when set", () => {
     const config = loadConfig({ AUTH_JWT_SECRET: STRONG_SECRET, AUTH_JWT_ISSUER: "platform", AUTH_JWT_AUDIENCE: "audit-log" });
-    expect(config.auth).toEqual({
+    expect(config.auth).toMatchObject({
       jwtSecret: STRONG_SECRET,
       jwtSecretIsDefault: false,
       jwtIssuer: "platform",
       jwtAudience: "audit-log",
     });
+  });
+
+  it("requires issuer and audience in production", () => {
+    expect(loadConfig(PRODUCTION).auth).toMatchObject({ jwtIssuer: "platform", jwtAudience: "audit-log" });
+    expect(configError({ ...PRODUCTION, AUTH_JWT_ISSUER: "" }).variable).toBe("AUTH_JWT_ISSUER");
+    expect(configError({ ...PRODUCTION, AUTH_JWT_AUDIENCE: " " }).variable).toBe("AUTH_JWT_AUDIENCE");
+  });
+
+  it("takes the longest token lifetimes, for people and for services, as durations", () => {
+    const config = loadConfig({ AUTH_JWT_MAX_LIFETIME: "90m", AUTH_JWT_SERVICE_MAX_LIFETIME: "30d" });
+    expect(config.auth.maxLifetimeSeconds).toEqual({ user: 5400, service: 30 * 86_400 });
   });
 
   it.each([
@@ -85,6 +97,11 @@ describe("loadConfig", () => {
     [{ AUTH_JWT_SECRET: "short" }, "AUTH_JWT_SECRET"],
     [{ NODE_ENV: "production" }, "AUTH_JWT_SECRET"],
     [{ NODE_ENV: "production", AUTH_JWT_SECRET: DEVELOPMENT_JWT_SECRET }, "AUTH_JWT_SECRET"],
+    [{ NODE_ENV: "production", AUTH_JWT_SECRET: STRONG_SECRET }, "AUTH_JWT_ISSUER"],
+    [{ NODE_ENV: "production", AUTH_JWT_SECRET: STRONG_SECRET, AUTH_JWT_ISSUER: "platform" }, "AUTH_JWT_AUDIENCE"],
+    [{ AUTH_JWT_MAX_LIFETIME: "24" }, "AUTH_JWT_MAX_LIFETIME"],
+    [{ AUTH_JWT_MAX_LIFETIME: "0h" }, "AUTH_JWT_MAX_LIFETIME"],
+    [{ AUTH_JWT_SERVICE_MAX_LIFETIME: "1y" }, "AUTH_JWT_SERVICE_MAX_LIFETIME"],
     [{ GRAPHQL_INTROSPECTION: "1" }, "GRAPHQL_INTROSPECTION"],
     [{ NODE_ENV: "staging" }, "NODE_ENV"],
     [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
@@ -104,6 +121,8 @@ describe("starting with a bad configuration", () => {
   it.each([
     [{ PORT: "http" }, "PORT", "a port number from 0 to 65535"],
     [{ NODE_ENV: "production" }, "AUTH_JWT_SECRET", "at least 32 bytes"],
+    [{ NODE_ENV: "production", AUTH_JWT_SECRET: STRONG_SECRET }, "AUTH_JWT_ISSUER", "required when NODE_ENV=production"],
+    [{ AUTH_JWT_MAX_LIFETIME: "forever" }, "AUTH_JWT_MAX_LIFETIME", "a duration like 90s, 15m, 24h or 365d"],
     [{ DATABASE_URL: "postgres://root@localhost/audit" }, "DATABASE_URL", "mysql or mariadb"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", "one of fatal, error"],
   ])("%j stops the process with one line naming %s", async (env, variable, expected) => {

@@ -1,6 +1,9 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
+import { DataSource } from "typeorm";
+import { InitialSchema1795652400000 } from "../migrations/1795652400000-InitialSchema";
+import { dataSourceOptions } from "../src/database/data-source-options";
 import { TEST_DATABASE, useTestDatabase } from "./support/database";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -12,6 +15,27 @@ const typeormCli = (command: string) =>
   });
 
 const TABLES = ["audit_events", "conversations", "customers", "users", "workspaces"];
+const MIGRATIONS = ["InitialSchema1795652400000", "ExactIds1796527200000"];
+/** The NO PAD binary collations: MariaDB's, MySQL 8's. */
+const NO_PAD_BINARY = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"];
+
+interface ColumnInfo {
+  table: string;
+  name: string;
+  type: string;
+  collation: string | null;
+}
+
+async function columnsOf(dataSource: DataSource): Promise<ColumnInfo[]> {
+  return dataSource.query(
+    `SELECT table_name AS \`table\`, column_name AS name, column_type AS type, collation_name AS collation
+       FROM information_schema.columns WHERE table_schema = ? AND table_name <> 'schema_migrations'`,
+    [TEST_DATABASE.database],
+  );
+}
+
+/** Every column that holds an id or an idempotency key, in every table. */
+const isIdColumn = (column: ColumnInfo) => column.name === "id" || column.name.endsWith("_id") || column.name === "idempotency_key";
 
 describe("migrations", () => {
   const dataSource = useTestDatabase({ migrate: false });
@@ -37,11 +61,11 @@ describe("migrations", () => {
     expect(await tables()).toEqual([]);
 
     const applied = await dataSource.runMigrations({ transaction: "each" });
-    expect(applied.map((migration) => migration.name)).toEqual(["InitialSchema1795652400000"]);
+    expect(applied.map((migration) => migration.name)).toEqual(MIGRATIONS);
     expect(await tables()).toEqual(TABLES);
     expect(await dataSource.showMigrations()).toBe(false);
 
-    await dataSource.undoLastMigration({ transaction: "each" });
+    for (const _migration of MIGRATIONS) await dataSource.undoLastMigration({ transaction: "each" });
     expect(await tables()).toEqual([]);
     expect(await dataSource.showMigrations()).toBe(true);
 
@@ -51,9 +75,11 @@ describe("migrations", () => {
 
   it("run from the TypeORM CLI on the same DataSource", async () => {
     await dataSource.undoLastMigration({ transaction: "each" });
-    expect((await typeormCli("migration:show")).stdout).toContain("[ ] InitialSchema1795652400000");
+    expect((await typeormCli("migration:show")).stdout).toContain("[ ] ExactIds1796527200000");
     await typeormCli("migration:run");
-    expect((await typeormCli("migration:show")).stdout).toMatch(/\[X\] \d+ InitialSchema1795652400000/);
+    const shown = (await typeormCli("migration:show")).stdout;
+    expect(shown).toMatch(/\[X\] \d+ InitialSchema1795652400000/);
+    expect(shown).toMatch(/\[X\] \d+ ExactIds1796527200000/);
     expect(await tables()).toEqual(TABLES);
   });
 
@@ -79,23 +105,131 @@ describe("migrations", () => {
     });
   });
 
-  it("compare ids byte for byte, names ignoring case, and keep milliseconds", async () => {
-    const columns: { name: string; type: string; collation: string | null }[] = await dataSource.query(
-      `SELECT column_name AS name, column_type AS type, collation_name AS collation
-         FROM information_schema.columns WHERE table_schema = ? AND table_name = 'audit_events'`,
-      [TEST_DATABASE.database],
-    );
-    const column = (name: string) => columns.find((candidate) => candidate.name === name);
-    expect(column("workspace_id")?.collation).toBe("utf8mb4_bin");
-    expect(column("customer_id")?.collation).toBe("utf8mb4_bin");
-    expect(column("actor_name")?.collation).toBe("utf8mb4_unicode_ci");
-    expect(column("occurred_at")?.type).toBe("datetime(3)");
-    expect(column("recorded_at")?.type).toBe("datetime(3)");
+  it("compare every id byte for byte (NO PAD), names ignoring case, and keep milliseconds", async () => {
+    const columns = await columnsOf(dataSource);
+    const idColumns = columns.filter(isIdColumn);
+    expect(idColumns.map((column) => `${column.table}.${column.name}`).sort()).toEqual([
+      "audit_events.actor_id",
+      "audit_events.conversation_id",
+      "audit_events.customer_id",
+      "audit_events.id",
+      "audit_events.idempotency_key",
+      "audit_events.subject_user_id",
+      "audit_events.workspace_id",
+      "conversations.customer_id",
+      "conversations.id",
+      "conversations.workspace_id",
+      "customers.id",
+      "customers.workspace_id",
+      "users.id",
+      "users.workspace_id",
+      "workspaces.id",
+    ]);
+    const collations = new Set(idColumns.map((column) => column.collation));
+    expect(collations.size).toBe(1);
+    expect(NO_PAD_BINARY).toContain([...collations][0]);
+    const column = (table: string, name: string) => columns.find((candidate) => candidate.table === table && candidate.name === name);
+    expect(column("audit_events", "actor_name")?.collation).toBe("utf8mb4_unicode_ci");
+    expect(column("audit_events", "occurred_at")?.type).toBe("datetime(3)");
+    expect(column("audit_events", "recorded_at")?.type).toBe("datetime(3)");
 
     await dataSource.query(
-      `INSERT INTO customers (workspace_id, id, name, name_occurred_at) VALUES ('w', 'c-1', 'Zoë', NOW(3)), ('w', 'C-1', 'zoë', NOW(3))`,
+      `INSERT INTO customers (workspace_id, id, name, name_occurred_at)
+       VALUES ('w', 'c-1', 'Zoë', NOW(3)), ('w', 'C-1', 'zoë', NOW(3)), ('w', 'c-1 ', 'Other', NOW(3)), ('w ', 'c-1', 'Other', NOW(3))`,
     );
     const sameName: unknown[] = await dataSource.query(`SELECT id FROM customers WHERE workspace_id = 'w' AND name = 'ZOË'`);
     expect(sameName).toHaveLength(2);
+    const exact: { id: string }[] = await dataSource.query(`SELECT id FROM customers WHERE workspace_id = 'w' AND id = 'c-1'`);
+    expect(exact).toEqual([{ id: "c-1" }]);
+  });
+});
+
+/** A row of every table, with ids that PAD SPACE compared loosely: trailing spaces, accents, case. */
+const EXISTING_DATA = [
+  `INSERT INTO workspaces (id, last_seq) VALUES ('ws-a', 2), ('ws-é', 0)`,
+  `INSERT INTO users (workspace_id, id, name, email, name_occurred_at)
+   VALUES ('ws-a', 'u-ana', 'Ana Diaz', 'ana@example.com', '2026-01-02 03:04:05.678'), ('ws-a', 'u-ben ', 'Ben Ode', NULL, '2026-01-02 03:04:05.678')`,
+  `INSERT INTO customers (workspace_id, id, name, name_occurred_at)
+   VALUES ('ws-a', 'cu-1', 'Zoë Park', '2026-01-02 03:04:05.678'), ('ws-a', 'CU-ü', 'Ülla', '2026-01-02 03:04:05.678')`,
+  `INSERT INTO conversations (workspace_id, id, subject, subject_occurred_at, customer_id, customer_occurred_at)
+   VALUES ('ws-a', 'c-1', 'Refund', '2026-01-02 03:04:05.678', 'cu-1', '2026-01-02 03:04:05.678')`,
+  `INSERT INTO audit_events (workspace_id, seq, id, idempotency_key, content_hash, type, action, occurred_at, recorded_at,
+     actor_kind, actor_id, actor_name, customer_id, conversation_id, subject_user_id, settings_section, description, details, changes, metadata, search_text)
+   VALUES
+     ('ws-a', 1, '01JD0000000000000000000001', 'k', UNHEX(SHA2('one', 256)), 'CONVERSATION', 'conversation.created', '2026-01-02 03:04:05.678',
+      '2026-01-02 03:04:06.789', 'USER', 'u-ana', 'Ana Diaz', 'cu-1', 'c-1', 'u-ben ', NULL, 'Ana Diaz created a conversation',
+      '{"conversation": {"subject": "Refund"}}', '[]', '{"k": "v"}', 'Ana Diaz created a conversation'),
+     ('ws-a', 2, '01JD0000000000000000000002', 'k-2 ', UNHEX(SHA2('two', 256)), 'SETTINGS', 'settings.updated', '2026-01-02 03:04:07.000',
+      '2026-01-02 03:04:08.000', 'SYSTEM', NULL, 'Platform', NULL, NULL, NULL, 'SHORTCUTS', 'Platform updated a shortcut',
+      '{"settings": {"objectId": "sc-1", "objectName": null}}', '[]', NULL, 'Platform updated a shortcut')`,
+];
+
+/** Every row of every table, in key order. */
+async function snapshot(dataSource: DataSource): Promise<Record<string, unknown[]>> {
+  const keys: Record<string, string> = {
+    workspaces: "id",
+    users: "workspace_id, id",
+    customers: "workspace_id, id",
+    conversations: "workspace_id, id",
+    audit_events: "workspace_id, seq",
+  };
+  const rows: Record<string, unknown[]> = {};
+  for (const [table, key] of Object.entries(keys)) rows[table] = await dataSource.query(`SELECT * FROM ${table} ORDER BY ${key}`);
+  return rows;
+}
+
+describe("the ExactIds migration on a database that holds data", () => {
+  const dataSource = useTestDatabase({ migrate: false });
+  let before: Record<string, unknown[]>;
+
+  beforeAll(async () => {
+    // The schema and data as they stood before ExactIds: only the migrations that precede it.
+    const earlier = new DataSource({ ...dataSourceOptions(TEST_DATABASE, []), migrations: [InitialSchema1795652400000] });
+    await earlier.initialize();
+    try {
+      await earlier.runMigrations({ transaction: "each" });
+      for (const statement of EXISTING_DATA) await earlier.query(statement);
+      before = await snapshot(earlier);
+    } finally {
+      await earlier.destroy();
+    }
+  });
+
+  it("keeps every row and value, and then tells apart ids that differ only by trailing spaces", async () => {
+    expect(before.audit_events).toHaveLength(2);
+    const applied = await dataSource.runMigrations({ transaction: "each" });
+    expect(applied.map((migration) => migration.name)).toEqual(["ExactIds1796527200000"]);
+    expect(await snapshot(dataSource)).toEqual(before);
+
+    await dataSource.query(`INSERT INTO workspaces (id, last_seq) VALUES ('ws-a ', 0)`);
+    await dataSource.query(`INSERT INTO customers (workspace_id, id, name, name_occurred_at) VALUES ('ws-a', 'cu-1 ', 'Other', NOW(3))`);
+    await dataSource.query(
+      `INSERT INTO audit_events (workspace_id, seq, id, idempotency_key, content_hash, type, action, occurred_at, recorded_at,
+         actor_kind, actor_name, description, details, changes, search_text)
+       VALUES ('ws-a', 3, '01JD0000000000000000000003', 'k ', UNHEX(SHA2('three', 256)), 'SETTINGS', 'settings.updated', NOW(3), NOW(3),
+         'SYSTEM', 'Platform', 'Platform updated a shortcut', '{}', '[]', 'Platform updated a shortcut')`,
+    );
+    expect(await dataSource.query(`SELECT id FROM workspaces WHERE id = 'ws-a'`)).toEqual([{ id: "ws-a" }]);
+    expect(await dataSource.query(`SELECT id FROM customers WHERE workspace_id = 'ws-a' AND id = 'cu-1'`)).toEqual([{ id: "cu-1" }]);
+    expect(await dataSource.query(`SELECT seq FROM audit_events WHERE workspace_id = 'ws-a' AND idempotency_key = 'k'`)).toEqual([{ seq: 1 }]);
+    expect(await dataSource.query(`SELECT seq FROM audit_events WHERE workspace_id = 'ws-a' AND subject_user_id = 'u-ben'`)).toEqual([]);
+  });
+
+  it("refuses to revert, changing nothing, while ids differ only by trailing spaces; reverts once they do not", async () => {
+    await expect(dataSource.undoLastMigration({ transaction: "each" })).rejects.toThrow(
+      "workspaces holds rows whose (id) differ only by trailing spaces",
+    );
+    const collationOf = async (table: string, column: string): Promise<string> =>
+      (await columnsOf(dataSource)).find((candidate) => candidate.table === table && candidate.name === column)!.collation!;
+    expect(NO_PAD_BINARY).toContain(await collationOf("workspaces", "id"));
+    expect(await dataSource.showMigrations()).toBe(false);
+
+    await dataSource.query(`DELETE FROM workspaces WHERE id = 'ws-a '`);
+    await dataSource.query(`DELETE FROM customers WHERE id = 'cu-1 '`);
+    await dataSource.query(`DELETE FROM audit_events WHERE seq = 3`);
+    await dataSource.undoLastMigration({ transaction: "each" });
+    expect(await collationOf("workspaces", "id")).toBe("utf8mb4_bin");
+    expect(await collationOf("audit_events", "id")).toBe("ascii_bin");
+    expect(await snapshot(dataSource)).toEqual(before);
   });
 });

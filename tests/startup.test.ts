@@ -1,6 +1,13 @@
+import { readdirSync } from "node:fs";
+import path from "node:path";
 import mysql from "mysql2/promise";
+import { TokenVerifier } from "../src/auth/tokens";
+import { config } from "../src/config";
 import { TEST_DATABASE } from "./support/database";
 import { runService, waitUntilListening } from "./support/process";
+
+/** Every migration in the repository: a fresh database gets them all. */
+const MIGRATION_COUNT = readdirSync(path.resolve(__dirname, "..", "migrations")).filter((file) => file.endsWith(".ts")).length;
 
 /** A database name of its own for each start, dropped after the file. */
 const names: string[] = [];
@@ -45,7 +52,7 @@ describe("starting the service", () => {
     await waitUntilListening(service);
     service.child.kill("SIGTERM");
     expect(await service.exited).toEqual({ code: 0, signal: null });
-    expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.schema_migrations")).toBe(1);
+    expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.schema_migrations")).toBe(MIGRATION_COUNT);
     expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.audit_events")).toBe(0);
   });
 
@@ -66,8 +73,12 @@ describe("starting the service", () => {
     await service.exited;
     expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.audit_events WHERE workspace_id = 'demo'")).toBeGreaterThan(5_000);
     expect(service.stdout()).toMatch(/Open GraphiQL: http:\/\/localhost:\d+\/graphql/);
-    expect(service.stdout()).toMatch(/Admin token \(Ana Diaz, 30 days\):\n[\w-]+\.[\w-]+\.[\w-]+\n/);
-    expect(service.stdout()).toMatch(/Agent token \(Ben Ode, 30 days\):\n[\w-]+\.[\w-]+\.[\w-]+\n/);
+    const admin = /Admin token \(Ana Diaz, valid for 1d\):\n([\w-]+\.[\w-]+\.[\w-]+)\n/.exec(service.stdout());
+    const agent = /Agent token \(Ben Ode, valid for 1d\):\n([\w-]+\.[\w-]+\.[\w-]+)\n/.exec(service.stdout());
+    // The same (development) secret as this process's: the service would accept them.
+    const verifier = new TokenVerifier(config.auth);
+    await expect(verifier.verify(admin?.[1])).resolves.toMatchObject({ workspaceId: "demo", role: "ADMIN" });
+    await expect(verifier.verify(agent?.[1])).resolves.toMatchObject({ workspaceId: "demo", role: "AGENT" });
   }, 90_000);
 
   it("in development with DEMO_DATA=off leaves the database empty", async () => {

@@ -2,6 +2,7 @@ import { createSecretKey, KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { AuthConfig } from "../config";
 import { BoundedMap } from "../common/bounded-map";
+import { formatDuration } from "../common/duration";
 import { AuthenticationError } from "../common/errors";
 import { Principal, Role, ROLE_CLAIMS } from "./principal";
 
@@ -11,6 +12,8 @@ const MAX_NAME_LENGTH = 255;
 const ALGORITHM = "HS256";
 /** Verified tokens remembered, so that a client's next request skips the signature check. @default 10000 */
 export const VERIFIED_TOKENS_KEPT = 10_000;
+/** How far ahead of this service's clock a token's `iat` may be, for the issuer's clock. @default 60 */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
 
 /** Verifies bearer tokens (HS256) and turns their claims into a {@link Principal}. */
 export class TokenVerifier {
@@ -28,8 +31,9 @@ export class TokenVerifier {
 
   /**
    * Accepts `Bearer <jwt>` or the bare token. Any failure is an
-   * {@link AuthenticationError}; only an expired token says why, since that
-   * is the one a client can fix by itself.
+   * {@link AuthenticationError}. Only a token whose signature holds says why
+   * it is refused (expired, issued in the future, too long a lifetime): those
+   * are the failures its issuer can fix, and a forger learns nothing.
    */
   async verify(credential: string | undefined | null): Promise<Principal> {
     const token = stripBearer(credential);
@@ -49,7 +53,7 @@ export class TokenVerifier {
       if (error instanceof joseErrors.JWTExpired) throw new AuthenticationError("The token has expired.");
       throw new AuthenticationError("The token is invalid.");
     }
-    const principal = Object.freeze(principalFromClaims(payload));
+    const principal = Object.freeze(this.principalFromClaims(payload, Date.now() / 1000));
     this.verified.set(token, principal);
     return principal;
   }
@@ -58,6 +62,40 @@ export class TokenVerifier {
   static isCurrent(principal: Principal, now = Date.now()): boolean {
     return principal.expiresAt > now;
   }
+
+  /**
+   * The principal a signed token names, once its claims pass. A lifetime is
+   * `exp - iat`, or `exp - now` without `iat`. Both are checked only when the
+   * token is first verified: neither grows while it is remembered.
+   */
+  private principalFromClaims(payload: Record<string, unknown>, nowSeconds: number): Principal {
+    const { sub, wid, role, name, exp, iat } = payload;
+    const invalid = () => new AuthenticationError("The token is invalid.");
+    if (!isTokenId(sub) || !isTokenId(wid) || typeof exp !== "number") throw invalid();
+    if (typeof role !== "string" || !Object.hasOwn(ROLE_CLAIMS, role)) throw invalid();
+    if (name !== undefined && (typeof name !== "string" || name.length > MAX_NAME_LENGTH)) throw invalid();
+    // jose has already refused an `iat` that is not a number.
+    const issuedAt = typeof iat === "number" ? iat : undefined;
+    if (issuedAt !== undefined && issuedAt > nowSeconds + MAX_CLOCK_SKEW_SECONDS) {
+      throw new AuthenticationError("The token was issued in the future (iat): check the issuer's clock.");
+    }
+    const maxLifetime = maxLifetimeSeconds(this.auth, ROLE_CLAIMS[role]);
+    if (exp - (issuedAt ?? nowSeconds) > maxLifetime) {
+      throw new AuthenticationError(`The token's lifetime is over the ${formatDuration(maxLifetime)} this service accepts for its role.`);
+    }
+    return {
+      userId: sub,
+      workspaceId: wid,
+      role: ROLE_CLAIMS[role],
+      ...(name ? { name } : {}),
+      expiresAt: exp * 1000,
+    };
+  }
+}
+
+/** The longest lifetime the configuration allows a token of this role. */
+export function maxLifetimeSeconds(auth: AuthConfig, role: Role): number {
+  return role === Role.SERVICE ? auth.maxLifetimeSeconds.service : auth.maxLifetimeSeconds.user;
 }
 
 export interface TokenClaims {
@@ -72,11 +110,13 @@ export interface TokenClaims {
 /** Signs a token with the configured secret, issuer and audience. */
 export async function signToken(auth: AuthConfig, claims: TokenClaims): Promise<string> {
   const roleClaim = Object.keys(ROLE_CLAIMS).find((claim) => ROLE_CLAIMS[claim] === claims.role);
+  // One reading of the clock: `exp - iat` is exactly the lifetime asked for, which may be the maximum.
+  const now = Math.floor(Date.now() / 1000);
   const jwt = new SignJWT({ wid: claims.workspaceId, role: roleClaim, ...(claims.name ? { name: claims.name } : {}) })
     .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
     .setSubject(claims.userId)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + (claims.ttlSeconds ?? 3600));
+    .setIssuedAt(now)
+    .setExpirationTime(now + (claims.ttlSeconds ?? 3600));
   if (auth.jwtIssuer) jwt.setIssuer(auth.jwtIssuer);
   if (auth.jwtAudience) jwt.setAudience(auth.jwtAudience);
   return jwt.sign(new TextEncoder().encode(auth.jwtSecret));
@@ -90,21 +130,14 @@ function stripBearer(credential: string | undefined | null): string | undefined 
   return token === "" ? undefined : token;
 }
 
-function principalFromClaims(payload: Record<string, unknown>): Principal {
-  const { sub, wid, role, name, exp } = payload;
-  const invalid = () => new AuthenticationError("The token is invalid.");
-  if (!isId(sub) || !isId(wid) || typeof exp !== "number") throw invalid();
-  if (typeof role !== "string" || !Object.hasOwn(ROLE_CLAIMS, role)) throw invalid();
-  if (name !== undefined && (typeof name !== "string" || name.length > MAX_NAME_LENGTH)) throw invalid();
-  return {
-    userId: sub,
-    workspaceId: wid,
-    role: ROLE_CLAIMS[role],
-    ...(name ? { name } : {}),
-    expiresAt: exp * 1000,
-  };
-}
+/**
+ * Ids compare byte for byte everywhere, so `"A "` is not workspace `"A"`. An
+ * id with leading or trailing whitespace, a control character or a lone
+ * surrogate is a mistake or a probe, never an id a platform issued.
+ */
+const NOT_AN_ID = /^\s|\s$|[\p{Cc}\p{Cs}]/u;
 
-function isId(value: unknown): value is string {
-  return typeof value === "string" && value.trim() !== "" && value.length <= MAX_ID_LENGTH;
+/** Whether a `sub` or `wid` claim is one this service accepts. */
+export function isTokenId(value: unknown): value is string {
+  return typeof value === "string" && value !== "" && value.length <= MAX_ID_LENGTH && !NOT_AN_ID.test(value);
 }

@@ -1,3 +1,5 @@
+import { DURATION_FORMAT, parseDuration } from "../common/duration";
+
 /**
  * The service's configuration: one typed object, validated once at boot.
  * `loadConfig` is a pure function of an environment; `src/config/index.ts`
@@ -26,10 +28,19 @@ export interface AuthConfig {
   jwtSecret: string;
   /** True when the secret is the built-in development default. */
   jwtSecretIsDefault: boolean;
-  /** Expected `iss` claim; not checked when undefined. */
+  /** Expected `iss` claim; not checked when undefined. Required when NODE_ENV is production. */
   jwtIssuer?: string;
-  /** Expected `aud` claim; not checked when undefined. */
+  /** Expected `aud` claim; not checked when undefined. Required when NODE_ENV is production. */
   jwtAudience?: string;
+  /** Longest lifetime a token may have, in seconds: `exp - iat`, or `exp - now` without `iat`. */
+  maxLifetimeSeconds: TokenLifetimes;
+}
+
+export interface TokenLifetimes {
+  /** A person's token (role admin or agent). @default 86400 (24 hours) */
+  user: number;
+  /** An API client's token (role service). @default 31536000 (365 days) */
+  service: number;
 }
 
 export interface AppConfig {
@@ -70,6 +81,8 @@ export const DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/audit_log";
  */
 export const DEVELOPMENT_JWT_SECRET = "development-only-insecure-jwt-secret-do-not-use-in-production";
 export const MIN_JWT_SECRET_BYTES = 32;
+/** AUTH_JWT_MAX_LIFETIME and AUTH_JWT_SERVICE_MAX_LIFETIME when unset. */
+export const DEFAULT_MAX_TOKEN_LIFETIMES: Readonly<TokenLifetimes> = { user: 24 * 3600, service: 365 * 86_400 };
 
 const NODE_ENVS: readonly NodeEnv[] = ["development", "test", "production"];
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -149,27 +162,50 @@ export function maskDatabaseUrl(raw: string): string {
 }
 
 function authConfig(env: Env, production: boolean): AuthConfig {
+  const { jwtSecret, jwtSecretIsDefault } = jwtSecretOf(env, production);
+  return {
+    jwtSecret,
+    jwtSecretIsDefault,
+    jwtIssuer: requiredInProduction(env, "AUTH_JWT_ISSUER", "the issuer (iss) every token must name", production),
+    jwtAudience: requiredInProduction(env, "AUTH_JWT_AUDIENCE", "the audience (aud) every token must name", production),
+    maxLifetimeSeconds: {
+      user: duration(env, "AUTH_JWT_MAX_LIFETIME", DEFAULT_MAX_TOKEN_LIFETIMES.user),
+      service: duration(env, "AUTH_JWT_SERVICE_MAX_LIFETIME", DEFAULT_MAX_TOKEN_LIFETIMES.service),
+    },
+  };
+}
+
+function jwtSecretOf(env: Env, production: boolean): Pick<AuthConfig, "jwtSecret" | "jwtSecretIsDefault"> {
   const secret = value(env, "AUTH_JWT_SECRET");
   const expected = `a secret of at least ${MIN_JWT_SECRET_BYTES} bytes`;
   if (secret === undefined) {
     if (production) throw new ConfigError("AUTH_JWT_SECRET", `${expected} (required when NODE_ENV=production)`);
-    return {
-      jwtSecret: DEVELOPMENT_JWT_SECRET,
-      jwtSecretIsDefault: true,
-      jwtIssuer: value(env, "AUTH_JWT_ISSUER"),
-      jwtAudience: value(env, "AUTH_JWT_AUDIENCE"),
-    };
+    return { jwtSecret: DEVELOPMENT_JWT_SECRET, jwtSecretIsDefault: true };
   }
   if (Buffer.byteLength(secret, "utf8") < MIN_JWT_SECRET_BYTES) throw new ConfigError("AUTH_JWT_SECRET", expected);
   if (production && secret === DEVELOPMENT_JWT_SECRET) {
     throw new ConfigError("AUTH_JWT_SECRET", `${expected}, not the development default`);
   }
-  return {
-    jwtSecret: secret,
-    jwtSecretIsDefault: false,
-    jwtIssuer: value(env, "AUTH_JWT_ISSUER"),
-    jwtAudience: value(env, "AUTH_JWT_AUDIENCE"),
-  };
+  return { jwtSecret: secret, jwtSecretIsDefault: false };
+}
+
+/**
+ * A value production cannot do without. Issuer and audience tie a token to
+ * the platform that issued it for this service: without them, any token
+ * signed with the shared secret for another purpose would be accepted here.
+ */
+function requiredInProduction(env: Env, name: string, expected: string, production: boolean): string | undefined {
+  const given = value(env, name);
+  if (given === undefined && production) throw new ConfigError(name, `${expected} (required when NODE_ENV=production)`);
+  return given;
+}
+
+function duration(env: Env, name: string, fallbackSeconds: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallbackSeconds;
+  const seconds = parseDuration(raw);
+  if (seconds === undefined || seconds <= 0) throw new ConfigError(name, `${DURATION_FORMAT}, more than 0`);
+  return seconds;
 }
 
 /** A set, non-blank value, trimmed; undefined otherwise. */

@@ -1,6 +1,7 @@
 import type { DataSource } from "typeorm";
 import { Role } from "../auth/principal";
-import { signToken } from "../auth/tokens";
+import { maxLifetimeSeconds, signToken } from "../auth/tokens";
+import { formatDuration } from "../common/duration";
 import type { AuthConfig } from "../config";
 import type { AuditRecorder } from "../audit/audit-recorder.service";
 import { DEMO_USERS, DEMO_WORKSPACE, demoEvents } from "./demo-data";
@@ -31,18 +32,19 @@ export async function seedDemo(recorder: AuditRecorder, end = new Date()): Promi
   return { recorded: events.length - duplicates, duplicates };
 }
 
-/** Ready-to-paste tokens for the demo's first admin and first agent, valid 30 days. */
+/** Ready-to-paste tokens for the demo's first admin and first agent, valid as long as the configuration allows. */
 export async function demoAccess(auth: AuthConfig, port: number): Promise<string> {
-  const ttlSeconds = 30 * 86_400;
+  const ttlSeconds = maxLifetimeSeconds(auth, Role.ADMIN);
+  const valid = formatDuration(ttlSeconds);
   const admin = DEMO_USERS.find((user) => user.role === "admin")!;
   const agent = DEMO_USERS.find((user) => user.role === "agent")!;
   const adminToken = await signToken(auth, { role: Role.ADMIN, workspaceId: DEMO_WORKSPACE, userId: admin.id, name: admin.name, ttlSeconds });
   const agentToken = await signToken(auth, { role: Role.AGENT, workspaceId: DEMO_WORKSPACE, userId: agent.id, name: agent.name, ttlSeconds });
   return [
     `Demo workspace "${DEMO_WORKSPACE}" is ready. Open GraphiQL: http://localhost:${port}/graphql`,
-    `Admin token (${admin.name}, 30 days):`,
+    `Admin token (${admin.name}, valid for ${valid}):`,
     adminToken,
-    `Agent token (${agent.name}, 30 days):`,
+    `Agent token (${agent.name}, valid for ${valid}):`,
     agentToken,
     "",
   ].join("\n");
