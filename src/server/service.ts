@@ -14,7 +14,8 @@ import { WebSocketServer } from "ws";
 import { AppContext, ContextFactory } from "../auth/context";
 import { TokenVerifier } from "../auth/tokens";
 import type { AppConfig } from "../config";
-import { maskError, unwrap } from "../common/errors";
+import { checkDocumentLimits } from "../common/document-limits";
+import { BadUserInputError, maskError, unwrap } from "../common/errors";
 import type { Logger } from "../common/logger";
 import { graphiqlRouter } from "./graphiql";
 import { CompiledExecutor, compiledExecutionGateway } from "./compiled-execution";
@@ -98,6 +99,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
       // No HTTP caching of audit data, and no tracing: both would wrap every field resolver.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
+      subscriptionRefusalPlugin(),
       errorLoggingPlugin(exposeInternals),
     ],
   });
@@ -121,12 +123,12 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     requestIdMiddleware(contexts),
     express.json({ limit: MAX_BODY }),
     expressMiddleware(apollo, {
-      context: async ({ req, res }) =>
-        contexts.forHttp({
-          authorization: req.headers.authorization,
-          query: req.method === "GET" ? req.query.query : (req.body as { query?: unknown } | undefined)?.query,
-          requestId: String(res.getHeader("x-request-id")),
-        }),
+      context: async ({ req, res }) => {
+        const query = req.method === "GET" ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
+        // Before Apollo parses the document: the context is built first, and an error building it is the request's answer.
+        if (typeof query === "string") checkDocumentLimits(query);
+        return contexts.forHttp({ authorization: req.headers.authorization, query, requestId: String(res.getHeader("x-request-id")) });
+      },
     }),
   );
   app.use(bodyErrorHandler(logger));
@@ -169,6 +171,24 @@ function requestIdMiddleware(contexts: ContextFactory): RequestHandler {
   return (req, res, next) => {
     res.setHeader("x-request-id", contexts.newRequestId(req.headers["x-request-id"]));
     next();
+  };
+}
+
+/**
+ * A subscription needs the WebSocket's connection: over HTTP graphql-js would
+ * run its resolver without a source event.
+ */
+function subscriptionRefusalPlugin(): ApolloServerPlugin<AppContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          if (operation?.operation === "subscription") {
+            throw new BadUserInputError("Subscriptions run over WebSocket (graphql-transport-ws) on /graphql, not over HTTP.", [], { httpStatus: 400 });
+          }
+        },
+      };
+    },
   };
 }
 
