@@ -100,6 +100,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       subscriptionRefusalPlugin(),
+      responseExtensionsPlugin(),
       errorLoggingPlugin(exposeInternals),
     ],
   });
@@ -186,6 +187,21 @@ function subscriptionRefusalPlugin(): ApolloServerPlugin<AppContext> {
           if (operation?.operation === "subscription") {
             throw new BadUserInputError("Subscriptions run over WebSocket (graphql-transport-ws) on /graphql, not over HTTP.", [], { httpStatus: 400 });
           }
+        },
+      };
+    },
+  };
+}
+
+/** The response's `extensions` carry what the operation noted for the client (see {@link AppContext.responseExtensions}). */
+function responseExtensionsPlugin(): ApolloServerPlugin<AppContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, response }) {
+          if (response.body.kind !== "single" || Object.keys(contextValue.responseExtensions).length === 0) return;
+          const result = response.body.singleResult;
+          result.extensions = { ...result.extensions, ...contextValue.responseExtensions };
         },
       };
     },

@@ -2,7 +2,7 @@ import type { GraphQLSchema } from "graphql";
 import { DocumentNode, GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { WebSocketServer } from "ws";
-import type { ContextFactory } from "../auth/context";
+import type { AppContext, ContextFactory } from "../auth/context";
 import type { Principal } from "../auth/principal";
 import type { Logger } from "../common/logger";
 import { parseWithinLimits } from "../common/document-limits";
@@ -101,14 +101,16 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
           return maskError(tagged, error, { exposeInternals: options.exposeInternals }).formatted;
         }),
       onNext: (_ctx, _id, _payload, args, result) => {
-        if (!result.errors?.length) return;
-        const requestId = (args.contextValue as { requestId?: string } | undefined)?.requestId;
-        const errors = result.errors.map((error) => {
+        const context = args.contextValue as AppContext | undefined;
+        const noted = context && Object.keys(context.responseExtensions).length > 0 ? context.responseExtensions : undefined;
+        if (!result.errors?.length && !noted) return;
+        const requestId = context?.requestId;
+        const errors = result.errors?.map((error) => {
           const masked = maskError(error.toJSON(), error, { exposeInternals: options.exposeInternals, requestId });
           if (masked.unexpected) logger.error({ err: error.originalError ?? error, requestId }, "unexpected error over WebSocket");
           return masked.formatted;
         });
-        return { ...result, errors };
+        return { ...result, ...(errors ? { errors } : {}), ...(noted ? { extensions: { ...result.extensions, ...noted } } : {}) };
       },
     },
     options.wsServer,
