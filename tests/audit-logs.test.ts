@@ -7,6 +7,7 @@ import { BASE_TIME, byUser, expected, Facts, factsOf, fixtureInputs, minutes } f
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
 import { statementsDuring } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor } from "./support/tokens";
+import { createTestWsClient } from "./support/ws-client";
 
 const PAGE_FIELDS = `edges { cursor node { id description } } pageInfo { hasNextPage endCursor }`;
 
@@ -318,13 +319,67 @@ describe("the three logs", () => {
       expect(await search("   ")).toEqual(everything);
     });
 
-    it.each([`"unbalanced`, `+-<>()~*@`, `refund*"`, `(zipper`, `O'Brien`, `100%`, `a OR 1=1; --`, `\\`])(
+    it.each([`"unbalanced`, `refund*"`, `(zipper`, `O'Brien`, `100%`, `+refund -zipper <urgent> ~wonderful`])(
       "never fails on search syntax: %s",
       async (text) => {
         const response = await query(WORKSPACE_LOG, { search: text });
         expect(response.body.errors).toBeUndefined();
       },
     );
+
+    describe("words the index cannot find", () => {
+      let minWordLength: number;
+      beforeAll(async () => {
+        const [row]: { size: number }[] = await dataSource.query(`SELECT @@innodb_ft_min_token_size AS size`);
+        minWordLength = Number(row.size);
+      });
+
+      it.each([
+        ["a word too short for the index", "ab"],
+        ["a stop word", "the"],
+        ["stop words in capitals", "THE With Of"],
+        ["an emoji", "😀"],
+        ["an injection attempt", `'" OR 1=1`],
+        ["only search syntax", `+-<>()~*@`],
+        ["a backslash", `\\`],
+        ["short words and symbols", "a OR 1=1; --"],
+      ])("refuses %s as BAD_USER_INPUT naming the shortest word the index holds", async (_name, text) => {
+        const response = await query(WORKSPACE_LOG, { search: text });
+        expect(errorCodes(response)).toEqual(["BAD_USER_INPUT"]);
+        const [error] = response.body.errors!;
+        expect(error.message).toContain(`${minWordLength} or more letters or digits`);
+        expect(error.extensions!.invalid).toEqual([{ path: "search", message: expect.stringContaining(`${minWordLength} or more`) }]);
+      });
+
+      it("leaves them out of a search with real words, with the same result, and names them in extensions.searchIgnoredWords", async () => {
+        const alone = await query(WORKSPACE_LOG, { search: "routing rule", first: 200 });
+        const mixed = await query(WORKSPACE_LOG, { search: "The routing of ab rule 😀 the", first: 200 });
+        expect(alone.body.data!.log.edges.length).toBeGreaterThan(0);
+        expect(mixed.body.data).toEqual(alone.body.data);
+        expect(mixed.body.extensions).toEqual({ searchIgnoredWords: ["The", "of", "ab"] });
+        expect(alone.body.extensions).toBeUndefined();
+        expect(await search("the refund ab")).toEqual(await search("refund"));
+      });
+
+      it("names the words past the tenth as ignored too", async () => {
+        const words = ["refund", "request", "conversation", "status", "open", "done", "changed", "ana", "diaz", "customer", "zipper", "urgent"];
+        const response = await query(WORKSPACE_LOG, { search: words.join(" ") });
+        expect(response.body.errors).toBeUndefined();
+        expect(response.body.extensions).toEqual({ searchIgnoredWords: ["zipper", "urgent"] });
+      });
+
+      it("names them over WebSocket too", async () => {
+        const ws = createTestWsClient(server.wsUrl, { authorization: admin });
+        try {
+          await ws.connected;
+          const result = await ws.execute({ query: WORKSPACE_LOG, variables: { search: "refund ab" } });
+          expect(result.errors).toBeUndefined();
+          expect(result.extensions).toEqual({ searchIgnoredWords: ["ab"] });
+        } finally {
+          await ws.dispose();
+        }
+      });
+    });
 
     it("refuses a search over 200 characters", async () => {
       const response = await query(WORKSPACE_LOG, { search: "x".repeat(201) });

@@ -127,26 +127,3 @@ function withCommonConditions(part: Part, query: PageQuery): Part {
   }
   return { index: part.index, conditions, params };
 }
-
-/** InnoDB's default full-text stopwords: a required stopword would match nothing. */
-const STOPWORDS = new Set(
-  "a about an are as at be by com de en for from how i in is it la of on or that the this to was what when where who will with und www".split(" "),
-);
-/** InnoDB's innodb_ft_min_token_size default: shorter words are not indexed. */
-const MIN_WORD = 3;
-const MAX_WORDS = 10;
-
-/**
- * Turns what a user typed into a boolean-mode expression: every word
- * required, as a prefix. Search syntax in the text is only ever a separator,
- * so no input can make the query fail; words the index cannot hold
- * (stopwords, fewer than 3 letters) are left out. Null when no word is left.
- */
-export function searchExpression(text: string): string | null {
-  const words = text
-    .normalize("NFC")
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter((word) => word.length >= MIN_WORD && !STOPWORDS.has(word.toLowerCase()));
-  const unique = [...new Set(words.map((word) => word.toLowerCase()))].slice(0, MAX_WORDS);
-  return unique.length === 0 ? null : unique.map((word) => `+${word}*`).join(" ");
-}

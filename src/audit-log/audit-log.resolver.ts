@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from "type-graphql";
 import type { AppContext } from "../auth/context";
-import { authenticated } from "../auth/context";
+import { authenticated, noteIgnoredSearchWords } from "../auth/context";
 import { Role } from "../auth/principal";
 import type { AppServices } from "../server/services";
 import { AuditEventFilter, DateRange } from "./audit-log.inputs";
@@ -12,7 +12,7 @@ export class AuditLogResolver {
 
   @Authorized(Role.ADMIN)
   @Query(() => AuditEventConnection, { description: "Every event of the workspace. ADMIN only." })
-  workspaceAuditLog(
+  async workspaceAuditLog(
     @Arg("filter", () => AuditEventFilter, { nullable: true }) filter: AuditEventFilter | null,
     @Arg("range", () => DateRange, { nullable: true }) range: DateRange | null,
     @Arg("search", () => String, { nullable: true, description: "Words to find in descriptions, names and changed values." })
@@ -21,7 +21,9 @@ export class AuditLogResolver {
     @Arg("after", () => String, { nullable: true }) after: string | null,
     @Ctx() context: AppContext,
   ): Promise<AuditEventConnection> {
-    return this.services.logs.page(authenticated(context).principal, { log: "workspace", filter, range, search, first, after });
+    const page = await this.services.logs.page(authenticated(context).principal, { log: "workspace", filter, range, search, first, after });
+    noteIgnoredSearchWords(context, page.ignoredSearchWords);
+    return page;
   }
 
   @Authorized(Role.ADMIN, Role.AGENT)

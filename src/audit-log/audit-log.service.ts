@@ -5,9 +5,10 @@ import { AuditEventRow, recordFromRow } from "../audit/audit-event.storage";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
 import type { AuditEventFilter, DateRange } from "./audit-log.inputs";
-import { BuiltQuery, buildPageQuery, LogFilter, LogScope, PageQuery, searchExpression } from "./audit-log.query";
+import { BuiltQuery, buildPageQuery, LogFilter, LogScope, PageQuery } from "./audit-log.query";
 import type { AuditEventConnection } from "./audit-log.types";
 import type { CursorCodec, CursorPosition } from "./cursor";
+import { ParsedSearch, parseSearch, readSearchVocabulary, SearchVocabulary } from "./search-words";
 
 /** Page size bounds. */
 export const PAGE_SIZE = { default: 50, min: 1, max: 200 } as const;
@@ -27,6 +28,12 @@ export interface WorkspaceLogArgs extends LogArgs {
 
 export interface ScopedLogArgs extends LogArgs {
   userId?: string | null;
+}
+
+/** A page of a log, and the words of its search that could not narrow it. */
+export interface LogPage extends AuditEventConnection {
+  /** Words of the search left out, as typed (see {@link parseSearch}); empty without a search. */
+  ignoredSearchWords: string[];
 }
 
 /** A request for one page of one log. */
@@ -63,15 +70,18 @@ class LazyCursorEdge {
 
 /** Reads the three logs: keyset pages, newest first, within the caller's workspace and role. */
 export class AuditLogService {
+  /** The server's search vocabulary, read at the first search. */
+  private vocabulary: Promise<SearchVocabulary> | undefined;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly cursors: CursorCodec,
   ) {}
 
-  async page(principal: Principal, request: LogRequest): Promise<AuditEventConnection> {
-    const built = await this.pageQuery(principal, request);
-    if (!built) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
-    const { query, pageSize, logKey, subject } = built;
+  async page(principal: Principal, request: LogRequest): Promise<LogPage> {
+    const built = await this.plan(principal, request);
+    if (!built.query) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, ignoredSearchWords: built.ignoredSearchWords };
+    const { query, pageSize, logKey, subject, ignoredSearchWords } = built;
     const rows: AuditEventRow[] = await this.dataSource.query(query.sql, query.params);
     // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
     if (rows.length === 0 && subject) await this.requireExisting(subject);
@@ -79,7 +89,7 @@ export class AuditLogService {
     const encode = this.cursors.encoderFor(principal.workspaceId, logKey);
     const edges = events.map((node) => new LazyCursorEdge(node, encode));
     const last = edges[edges.length - 1];
-    return { edges, pageInfo: { hasNextPage: rows.length > pageSize, endCursor: last ? last.cursor : null } };
+    return { edges, pageInfo: { hasNextPage: rows.length > pageSize, endCursor: last ? last.cursor : null }, ignoredSearchWords };
   }
 
   /**
@@ -88,16 +98,19 @@ export class AuditLogService {
    * is the customer or conversation the log is of, whose existence an empty
    * page must check.
    */
-  async pageQuery(
-    principal: Principal,
-    request: LogRequest,
-  ): Promise<{ query: BuiltQuery; pageSize: number; logKey: string; subject: LogSubject | null } | null> {
+  async pageQuery(principal: Principal, request: LogRequest): Promise<(PagePlan & { query: BuiltQuery }) | null> {
+    const plan = await this.plan(principal, request);
+    return plan.query ? { ...plan, query: plan.query } : null;
+  }
+
+  /** {@link pageQuery}, with the words of the search left out even when the page needs no SQL. */
+  private async plan(principal: Principal, request: LogRequest): Promise<PagePlan> {
     this.authorize(principal, request);
     const logKey = logKeyOf(request);
     const invalid: InvalidInput[] = [];
     const pageSize = checkFirst(request.first, invalid);
     const { from, to } = checkRange(request.range, invalid);
-    const search = request.log === "workspace" ? checkSearch(request.search, invalid) : null;
+    const search = request.log === "workspace" ? await this.checkSearch(request.search, invalid) : null;
     let after: CursorPosition | null = null;
     if (request.after !== undefined && request.after !== null) {
       try {
@@ -121,8 +134,10 @@ export class AuditLogService {
       scope = { kind: "conversation", conversationId: request.conversationId };
     } else if (request.filter) {
       filter = await this.resolveFilter(workspaceId, request.filter);
-      if (filter.kind === "customer" && filter.customerIds.length === 0) return null;
     }
+    const ignoredSearchWords = search?.ignored ?? [];
+    // A customer filter naming no customer: the page is empty.
+    if (filter?.kind === "customer" && filter.customerIds.length === 0) return { query: null, pageSize, logKey, subject, ignoredSearchWords };
     const query: PageQuery = {
       workspaceId,
       scope,
@@ -130,11 +145,36 @@ export class AuditLogService {
       userId: request.log === "workspace" ? null : (request.userId ?? null),
       from,
       to,
-      search,
+      search: search?.expression ?? null,
       after,
       limit: pageSize + 1,
     };
-    return { query: buildPageQuery(query), pageSize, logKey, subject };
+    return { query: buildPageQuery(query), pageSize, logKey, subject, ignoredSearchWords };
+  }
+
+  /**
+   * The search as the index can run it; null without one. A search with no
+   * word the index can find is refused: run without any, it would show
+   * every event.
+   */
+  private async checkSearch(search: string | null | undefined, invalid: InvalidInput[]): Promise<ParsedSearch | null> {
+    if (search === undefined || search === null || search.trim() === "") return null;
+    if (search.length > MAX_SEARCH_LENGTH) {
+      invalid.push({ path: "search", message: `must be at most ${MAX_SEARCH_LENGTH} characters` });
+      return null;
+    }
+    const vocabulary = await (this.vocabulary ??= readSearchVocabulary(this.dataSource).catch((error: unknown) => {
+      this.vocabulary = undefined;
+      throw error;
+    }));
+    const parsed = parseSearch(search, vocabulary);
+    if (parsed.expression === null) {
+      invalid.push({
+        path: "search",
+        message: `must hold a word the index can find: ${vocabulary.minWordLength} or more letters or digits, and not a word as common as "the"`,
+      });
+    }
+    return parsed;
   }
 
   /** The workspace log is for admins; the customer and conversation logs for admins and agents. */
@@ -170,6 +210,14 @@ export class AuditLogService {
   }
 }
 
+interface PagePlan {
+  query: BuiltQuery | null;
+  pageSize: number;
+  logKey: string;
+  subject: LogSubject | null;
+  ignoredSearchWords: string[];
+}
+
 /** Customers one name filter covers; a name shared by more is cut to these, by id. @default 100 */
 export const MAX_CUSTOMERS_PER_NAME = 100;
 
@@ -197,13 +245,4 @@ function checkRange(range: DateRange | null | undefined, invalid: InvalidInput[]
   const to = range?.to ?? null;
   if (from && to && from.getTime() > to.getTime()) invalid.push({ path: "range", message: "from must not be after to" });
   return { from, to };
-}
-
-function checkSearch(search: string | null | undefined, invalid: InvalidInput[]): string | null {
-  if (search === undefined || search === null || search.trim() === "") return null;
-  if (search.length > MAX_SEARCH_LENGTH) {
-    invalid.push({ path: "search", message: `must be at most ${MAX_SEARCH_LENGTH} characters` });
-    return null;
-  }
-  return searchExpression(search);
 }

@@ -2,7 +2,7 @@ import type { DataSource } from "typeorm";
 import { Principal, Role } from "../auth/principal";
 import { ForbiddenError, NotFoundError } from "../common/errors";
 import type { AuditEventRecord } from "./audit-event.record";
-import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "./audit-event.storage";
+import { AuditEventRow, isEventId, recordFromRow, SELECT_EVENT_COLUMNS } from "./audit-event.storage";
 
 /** Reads single events, within the caller's workspace and role. */
 export class AuditEventService {
@@ -15,6 +15,7 @@ export class AuditEventService {
    */
   async findById(principal: Principal, id: string): Promise<AuditEventRecord> {
     if (principal.role === Role.SERVICE) throw new ForbiddenError();
+    if (!isEventId(id)) throw new NotFoundError(`Audit event ${JSON.stringify(id)}`);
     const rows: AuditEventRow[] = await this.dataSource.query(
       `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE id = ? AND workspace_id = ?`,
       [id, principal.workspaceId],

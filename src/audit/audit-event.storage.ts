@@ -250,6 +250,17 @@ function sortedKeys(record: Record<string, unknown>): string[] {
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+const EVENT_ID = new RegExp(`^[${CROCKFORD}]{26}$`);
+
+/**
+ * Whether a string has the form of an id {@link newEventId} makes. Nothing
+ * else can be an event's id, and the id column, ASCII, cannot even be
+ * compared with text outside ASCII: the database refuses the query.
+ */
+export function isEventId(id: string): boolean {
+  return EVENT_ID.test(id);
+}
+
 /**
  * A new event id: 26 characters of Crockford base32, the first 10 the time in
  * milliseconds (so new ids land near each other in the unique index), the

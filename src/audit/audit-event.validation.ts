@@ -1,4 +1,5 @@
 import { BadUserInputError, InvalidInput } from "../common/errors";
+import { isWellFormed, NOT_WELL_FORMED, valueProblems } from "../common/well-formed";
 import { ActorKind, AuditEventType, SettingsSection } from "./audit-event.enums";
 import type { AuditEventInput } from "./audit-event.inputs";
 import type {
@@ -34,6 +35,8 @@ export const LIMITS = {
   metadataBytes: 16 * 1024,
   /** Bytes of a change's `before` or `after`, serialized as JSON. */
   changeValueBytes: 16 * 1024,
+  /** Levels of arrays and objects in `metadata` or a change's value; the database refuses JSON nested 32 deep. */
+  jsonDepth: 16,
   /** Characters of a CSAT comment. */
   comment: 4000,
   /** Characters of a source's user agent. */
@@ -91,23 +94,33 @@ class InputChecker {
     this.invalid.push({ index: this.index, path, message });
   }
 
+  /** A string stored as it came: well-formed Unicode. */
+  text(value: string, path: string): string {
+    if (!isWellFormed(value)) this.fail(path, NOT_WELL_FORMED);
+    return value;
+  }
+
   /** A required string: not blank, at most `max` characters. */
   required(value: string, path: string, max: number): string {
     if (value.trim() === "") this.fail(path, "must not be blank");
     else if (value.length > max) this.fail(path, `must be at most ${max} characters`);
-    return value;
+    return this.text(value, path);
   }
 
   /** An optional string: blank becomes null; at most `max` characters. */
   optional(value: string | null | undefined, path: string, max: number): string | null {
     if (value === null || value === undefined || value.trim() === "") return null;
     if (value.length > max) this.fail(path, `must be at most ${max} characters`);
-    return value;
+    return this.text(value, path);
   }
 
-  /** JSON that serializes to at most `maxBytes`. */
+  /** JSON of well-formed strings and keys, at most {@link LIMITS.jsonDepth} levels deep, that serializes to at most `maxBytes`. */
   json(value: JsonValue | undefined, path: string, maxBytes: number): JsonValue {
     if (value === undefined) return null;
+    const problems = valueProblems(value, path, LIMITS.jsonDepth);
+    for (const problem of problems) this.fail(problem.path, problem.message);
+    // Checked first: serializing a value nested too deep could exhaust the stack.
+    if (problems.length > 0) return value;
     const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
     if (bytes > maxBytes) this.fail(path, `must serialize to at most ${maxBytes} bytes of JSON; it has ${bytes}`);
     return value;
@@ -117,7 +130,7 @@ class InputChecker {
 function normalize(input: AuditEventInput, check: InputChecker, now: Date): NewAuditEvent | undefined {
   const idempotencyKey = check.required(input.idempotencyKey, "idempotencyKey", LIMITS.idempotencyKey);
   const type = input.type;
-  const spec = actionSpec(type, input.action);
+  const spec = actionSpec(type, check.text(input.action, "action"));
   if (!spec) {
     const known = Object.keys(EVENT_CATALOG[type].actions).join(", ");
     check.fail("action", `${JSON.stringify(input.action)} is not a ${type} action; expected one of ${known}`);

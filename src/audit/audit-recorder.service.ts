@@ -183,8 +183,10 @@ export class AuditRecorder {
       } catch (error) {
         await transaction.rollback();
         const code = (error as { errno?: number }).errno;
-        const retriable = code === ER_LOCK_DEADLOCK || code === ER_LOCK_WAIT_TIMEOUT || (code === ER_DUP_ENTRY && isIdempotencyKeyClash(error));
-        if (!retriable || attempt >= MAX_ATTEMPTS) throw error;
+        const keyClash = code === ER_DUP_ENTRY && isIdempotencyKeyClash(error);
+        const retriable = code === ER_LOCK_DEADLOCK || code === ER_LOCK_WAIT_TIMEOUT || keyClash;
+        if (!retriable) throw error;
+        if (attempt >= MAX_ATTEMPTS) throw keyClash ? keysClashAmongThemselves() : error;
       } finally {
         await runner.release();
       }
@@ -209,11 +211,18 @@ export class AuditRecorder {
         { sql: `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`, values: [workspaceId, [...byKey.keys()]] },
       ]);
       const conflicts: number[] = [];
+      let unmatched = false;
       for (const row of rows as AuditEventRow[]) {
-        const item = byKey.get(row.idempotency_key)!;
+        const item = byKey.get(row.idempotency_key);
+        if (!item) {
+          unmatched = true;
+          continue;
+        }
         if (!Buffer.from(row.content_hash).equals(hashOf(item))) conflicts.push(...item.indexes);
         stored.set(row.idempotency_key, recordFromRow(row));
       }
+      // The database found a stored key equal to one of these that differs from it byte for byte (a PAD SPACE collation ignores trailing spaces): that key is another event's.
+      if (unmatched) conflicts.push(...(await this.keysTakenOtherwise(transaction, workspaceId, pending.filter((item) => !stored.has(item.event.idempotencyKey)))));
       if (conflicts.length > 0) throw idempotencyConflict(conflicts);
     }
 
@@ -288,6 +297,22 @@ export class AuditRecorder {
     });
     const tied = [...conversations.values()].filter((conversation) => conversation.customerId !== null).map((conversation) => conversation.id);
     return { stored, created, tied };
+  }
+
+  /**
+   * The input positions of the keys among `pending` that the database finds
+   * stored, asked key by key: each comparison is the key column's own, where
+   * the rows read back cannot tell which key matched them.
+   */
+  private async keysTakenOtherwise(transaction: BatchedTransaction, workspaceId: string, pending: PendingEvent[]): Promise<number[]> {
+    if (pending.length === 0) return [];
+    const [rows] = await transaction.run([
+      {
+        sql: pending.map(() => `SELECT ? AS position FROM audit_events WHERE workspace_id = ? AND idempotency_key = ?`).join(" UNION ALL "),
+        values: pending.flatMap((item, position) => [position, workspaceId, item.event.idempotencyKey]),
+      },
+    ]);
+    return (rows as { position: number }[]).flatMap((row) => pending[Number(row.position)].indexes);
   }
 
   /**
@@ -419,6 +444,15 @@ function idempotencyConflict(indexes: number[]): ConflictError {
     `The idempotency key of event ${sorted.join(", ")} was already used for an event with other content; nothing was recorded.`,
     { indexes: sorted },
   );
+}
+
+/**
+ * The insert still hit a stored key after every retry had looked the keys
+ * up: keys of the call that differ byte for byte but that the database takes
+ * for one (a PAD SPACE collation ignores trailing spaces).
+ */
+function keysClashAmongThemselves(): ConflictError {
+  return new ConflictError("Idempotency keys of this call are the same key to the database (which may ignore trailing spaces); nothing was recorded.");
 }
 
 function isIdempotencyKeyClash(error: unknown): boolean {

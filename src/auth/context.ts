@@ -20,6 +20,21 @@ export interface AppContext {
   services: AppServices;
   /** The WebSocket an operation runs on; null over HTTP. */
   connection: TailConnection | null;
+  /** What the response's `extensions` carry besides the result, set while the operation runs. */
+  responseExtensions: ResponseExtensions;
+}
+
+/** The `extensions` a response may carry. */
+export interface ResponseExtensions {
+  /** Words of a workspace log's search that could not narrow it and were left out, as typed. */
+  searchIgnoredWords?: string[];
+}
+
+/** Adds words to the response's `searchIgnoredWords`, once each: an operation may search more than one page. */
+export function noteIgnoredSearchWords(context: AppContext, words: readonly string[]): void {
+  if (words.length === 0) return;
+  const extensions = context.responseExtensions;
+  extensions.searchIgnoredWords = [...new Set([...(extensions.searchIgnoredWords ?? []), ...words])];
 }
 
 /** The caller and their loaders, for fields that require a token (all but introspection). */
@@ -82,6 +97,7 @@ export class ContextFactory {
       logger: this.options.logger.child({ requestId }),
       services: this.options.services,
       connection,
+      responseExtensions: {},
     };
   }
 

@@ -1,4 +1,5 @@
-import { DocumentNode, FragmentDefinitionNode, Kind, parse, SelectionSetNode } from "graphql";
+import { DocumentNode, FragmentDefinitionNode, Kind, SelectionSetNode } from "graphql";
+import { parseWithinLimits } from "../common/document-limits";
 
 /**
  * True when every operation of the document selects only introspection
@@ -9,7 +10,7 @@ export function isIntrospectionOnly(source: unknown): boolean {
   if (typeof source !== "string" || source.trim() === "") return false;
   let document: DocumentNode;
   try {
-    document = parse(source, { noLocation: true });
+    document = parseWithinLimits(source, { noLocation: true });
   } catch {
     return false;
   }

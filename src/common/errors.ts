@@ -52,8 +52,16 @@ export interface InvalidInput {
 
 export class BadUserInputError extends AppError {
   readonly code = ErrorCode.BAD_USER_INPUT;
-  constructor(message: string, readonly invalid: InvalidInput[] = []) {
-    super(message, ErrorCode.BAD_USER_INPUT, invalid.length > 0 ? { invalid } : {});
+  /**
+   * `httpStatus` is for a request refused before it runs (its document, its
+   * kind of operation): the HTTP response then carries that status. A
+   * resolver's error leaves the status alone, as other fields may have data.
+   */
+  constructor(message: string, readonly invalid: InvalidInput[] = [], options: { httpStatus?: number } = {}) {
+    super(message, ErrorCode.BAD_USER_INPUT, {
+      ...(invalid.length > 0 ? { invalid } : {}),
+      ...(options.httpStatus ? { http: { status: options.httpStatus } } : {}),
+    });
     this.name = "BadUserInputError";
   }
 

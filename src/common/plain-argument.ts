@@ -53,6 +53,11 @@ export function PlainArg(name: string, returnTypeFunc: ArgTypeFunc, options?: Ar
   };
 }
 
+/** The names of a field's plain arguments (declared with {@link PlainArg}). */
+export function plainArgumentsOf(field: { extensions?: Readonly<Record<string, unknown>> | null }): readonly string[] {
+  return (field.extensions?.[PLAIN_ARGUMENTS] as string[] | undefined) ?? [];
+}
+
 /**
  * Wraps the resolver of every field with plain arguments: their values move
  * out of sight of type-graphql's copy (which then has nothing to copy) to
@@ -61,8 +66,8 @@ export function PlainArg(name: string, returnTypeFunc: ArgTypeFunc, options?: Ar
 export function applyPlainArguments(schema: GraphQLSchema): GraphQLSchema {
   return mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (field) => {
-      const names = field.extensions?.[PLAIN_ARGUMENTS] as string[] | undefined;
-      if (!names || !field.resolve) return field;
+      const names = plainArgumentsOf(field);
+      if (names.length === 0 || !field.resolve) return field;
       const resolve: GraphQLFieldResolver<unknown, unknown> = field.resolve;
       return {
         ...field,

@@ -10,6 +10,7 @@ import { ViewerResolver } from "../auth/viewer.resolver";
 import { DirectoryResolver } from "../directory/directory.resolver";
 import { LiveTailResolver } from "../live-tail/live-tail.resolver";
 import { applyPlainArguments } from "../common/plain-argument";
+import { applyWellFormedArguments } from "../common/well-formed";
 import { DateTimeScalar } from "../common/scalars";
 import type { AppServices } from "./services";
 
@@ -28,8 +29,9 @@ const RESOLVERS = [
  * constructor; inputs declared with `@Directive("@oneOf")` become real
  * graphql-js oneOf inputs (see {@link applyOneOf}), arguments declared
  * with `@PlainArg` reach their resolvers as plain values (see
- * {@link applyPlainArguments}), and interfaces resolve their types without a
- * promise (see {@link applyTypeResolvers}).
+ * {@link applyPlainArguments}), other arguments must be well-formed Unicode
+ * (see {@link applyWellFormedArguments}), and interfaces resolve their types
+ * without a promise (see {@link applyTypeResolvers}).
  */
 export async function buildAppSchema(services: AppServices): Promise<GraphQLSchema> {
   const instances = new Map<unknown, unknown>();
@@ -48,7 +50,7 @@ export async function buildAppSchema(services: AppServices): Promise<GraphQLSche
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     pubSub: services.bus.pubSub,
   });
-  return applyTypeResolvers(applyPlainArguments(applyOneOf(schema)));
+  return applyTypeResolvers(applyWellFormedArguments(applyPlainArguments(applyOneOf(schema))));
 }
 
 /** Type resolvers by interface name; each is called only with values of its own interface. */

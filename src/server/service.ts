@@ -14,7 +14,8 @@ import { WebSocketServer } from "ws";
 import { AppContext, ContextFactory } from "../auth/context";
 import { TokenVerifier } from "../auth/tokens";
 import type { AppConfig } from "../config";
-import { maskError, unwrap } from "../common/errors";
+import { checkDocumentLimits } from "../common/document-limits";
+import { BadUserInputError, maskError, unwrap } from "../common/errors";
 import type { Logger } from "../common/logger";
 import { graphiqlRouter } from "./graphiql";
 import { CompiledExecutor, compiledExecutionGateway } from "./compiled-execution";
@@ -98,6 +99,8 @@ export async function startService({ config, dataSource, logger }: ServiceOption
       // No HTTP caching of audit data, and no tracing: both would wrap every field resolver.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
+      subscriptionRefusalPlugin(),
+      responseExtensionsPlugin(),
       errorLoggingPlugin(exposeInternals),
     ],
   });
@@ -121,12 +124,12 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     requestIdMiddleware(contexts),
     express.json({ limit: MAX_BODY }),
     expressMiddleware(apollo, {
-      context: async ({ req, res }) =>
-        contexts.forHttp({
-          authorization: req.headers.authorization,
-          query: req.method === "GET" ? req.query.query : (req.body as { query?: unknown } | undefined)?.query,
-          requestId: String(res.getHeader("x-request-id")),
-        }),
+      context: async ({ req, res }) => {
+        const query = req.method === "GET" ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
+        // Before Apollo parses the document: the context is built first, and an error building it is the request's answer.
+        if (typeof query === "string") checkDocumentLimits(query);
+        return contexts.forHttp({ authorization: req.headers.authorization, query, requestId: String(res.getHeader("x-request-id")) });
+      },
     }),
   );
   app.use(bodyErrorHandler(logger));
@@ -169,6 +172,39 @@ function requestIdMiddleware(contexts: ContextFactory): RequestHandler {
   return (req, res, next) => {
     res.setHeader("x-request-id", contexts.newRequestId(req.headers["x-request-id"]));
     next();
+  };
+}
+
+/**
+ * A subscription needs the WebSocket's connection: over HTTP graphql-js would
+ * run its resolver without a source event.
+ */
+function subscriptionRefusalPlugin(): ApolloServerPlugin<AppContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          if (operation?.operation === "subscription") {
+            throw new BadUserInputError("Subscriptions run over WebSocket (graphql-transport-ws) on /graphql, not over HTTP.", [], { httpStatus: 400 });
+          }
+        },
+      };
+    },
+  };
+}
+
+/** The response's `extensions` carry what the operation noted for the client (see {@link AppContext.responseExtensions}). */
+function responseExtensionsPlugin(): ApolloServerPlugin<AppContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, response }) {
+          if (response.body.kind !== "single" || Object.keys(contextValue.responseExtensions).length === 0) return;
+          const result = response.body.singleResult;
+          result.extensions = { ...result.extensions, ...contextValue.responseExtensions };
+        },
+      };
+    },
   };
 }
 

@@ -1,10 +1,11 @@
 import type { GraphQLSchema } from "graphql";
-import { GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate } from "graphql";
+import { DocumentNode, GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { WebSocketServer } from "ws";
-import type { ContextFactory } from "../auth/context";
+import type { AppContext, ContextFactory } from "../auth/context";
 import type { Principal } from "../auth/principal";
 import type { Logger } from "../common/logger";
+import { parseWithinLimits } from "../common/document-limits";
 import { AuthenticationError, BadUserInputError, maskError } from "../common/errors";
 import { TokenVerifier } from "../auth/tokens";
 import type { TailConnection } from "../live-tail/live-tail.service";
@@ -55,7 +56,6 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
       schema: options.schema,
       subscribe: shared.subscribe,
       connectionInitWaitTimeout: CONNECTION_INIT_TIMEOUT_MS,
-      validate: (schema, document) => validate(schema, document, rules),
       onConnect: async (ctx) => {
         try {
           ctx.extra.principal = await contexts.authenticateConnection(ctx.connectionParams?.authorization);
@@ -64,14 +64,24 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
           return false;
         }
       },
-      onSubscribe: (ctx) => {
+      // Parsed and validated here rather than by graphql-ws, which parses without limits and closes the socket (4500) on a syntax error.
+      onSubscribe: (ctx, _id, payload) => {
         const { principal } = ctx.extra;
         if (!principal || !TokenVerifier.isCurrent(principal)) return [new AuthenticationError("The token has expired.")];
         // graphql-ws has already reserved this operation's slot.
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [new BadUserInputError(`A connection may have at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} active operations; complete one first.`)];
         }
-        return undefined;
+        let document: DocumentNode;
+        try {
+          document = parseWithinLimits(payload.query);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        const errors = validate(options.schema, document, rules);
+        if (errors.length > 0) return errors;
+        return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx) => {
         const { principal, socket } = ctx.extra;
@@ -93,14 +103,16 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
           return maskError(tagged, error, { exposeInternals: options.exposeInternals }).formatted;
         }),
       onNext: (_ctx, _id, _payload, args, result) => {
-        if (!result.errors?.length) return;
-        const requestId = (args.contextValue as { requestId?: string } | undefined)?.requestId;
-        const errors = result.errors.map((error) => {
+        const context = args.contextValue as AppContext | undefined;
+        const noted = context && Object.keys(context.responseExtensions).length > 0 ? context.responseExtensions : undefined;
+        if (!result.errors?.length && !noted) return;
+        const requestId = context?.requestId;
+        const errors = result.errors?.map((error) => {
           const masked = maskError(error.toJSON(), error, { exposeInternals: options.exposeInternals, requestId });
           if (masked.unexpected) logger.error({ err: error.originalError ?? error, requestId }, "unexpected error over WebSocket");
           return masked.formatted;
         });
-        return { ...result, errors };
+        return { ...result, ...(errors ? { errors } : {}), ...(noted ? { extensions: { ...result.extensions, ...noted } } : {}) };
       },
     },
     options.wsServer,

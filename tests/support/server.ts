@@ -51,6 +51,7 @@ export interface GraphQLResponse<TData = Record<string, unknown>> {
   body: {
     data?: TData | null;
     errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+    extensions?: Record<string, unknown>;
   };
 }
 
