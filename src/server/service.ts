@@ -14,7 +14,8 @@ import { WebSocketServer } from "ws";
 import { AppContext, ContextFactory } from "../auth/context";
 import { TokenVerifier } from "../auth/tokens";
 import type { AppConfig } from "../config";
-import { maskError, unwrap } from "../common/errors";
+import { settleWithin } from "../common/deadline";
+import { AppError, ErrorCode, maskError, unwrap } from "../common/errors";
 import type { Logger } from "../common/logger";
 import { graphiqlRouter } from "./graphiql";
 import { CompiledExecutor, compiledExecutionGateway } from "./compiled-execution";
@@ -28,6 +29,8 @@ export const MAX_BODY = "2mb";
 export const STOP_GRACE_MS = 10_000;
 /** How long /readyz waits for the database. @default 2000 */
 export const READY_TIMEOUT_MS = 2_000;
+/** The `Retry-After` of a SERVICE_UNAVAILABLE answer (HTTP 503), in seconds. @default 5 */
+export const RETRY_AFTER_SECONDS = 5;
 
 export interface ServiceOptions {
   config: AppConfig;
@@ -98,7 +101,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
       // No HTTP caching of audit data, and no tracing: both would wrap every field resolver.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
-      errorLoggingPlugin(exposeInternals),
+      errorHandlingPlugin(exposeInternals),
     ],
   });
   await apollo.start();
@@ -107,10 +110,14 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     res.json({ status: "ok" });
   });
   app.get("/readyz", async (_req, res) => {
-    const [database, redis] = await Promise.all([databaseAnswers(dataSource), services.bus.redisAnswers()]);
-    const ready = database && redis !== false;
-    res.status(ready ? 200 : 503).json({
-      status: ready ? "ready" : "unavailable",
+    const [database, redis] = await Promise.all([
+      settleWithin(dataSource.query("SELECT 1").then(() => true), READY_TIMEOUT_MS, false),
+      services.bus.redisAnswers(),
+    ]);
+    // Without Redis, recording goes on and the live tail reads new events from the database: degraded, still serving.
+    const status = !database ? "unavailable" : redis === false ? "degraded" : "ready";
+    res.status(database ? 200 : 503).json({
+      status,
       database: database ? "up" : "down",
       ...(redis === null ? {} : { redis: redis ? "up" : "down" }),
     });
@@ -152,18 +159,6 @@ export async function startService({ config, dataSource, logger }: ServiceOption
   };
 }
 
-async function databaseAnswers(dataSource: DataSource): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([dataSource.query("SELECT 1").then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Every response carries `x-request-id`, the id its logs are written under. */
 function requestIdMiddleware(contexts: ContextFactory): RequestHandler {
   return (req, res, next) => {
@@ -172,16 +167,23 @@ function requestIdMiddleware(contexts: ContextFactory): RequestHandler {
   };
 }
 
-/** Logs each unexpected error once, with the request id the client sees. */
-function errorLoggingPlugin(exposeInternals: boolean): ApolloServerPlugin<AppContext> {
+/**
+ * Logs each unexpected error once, with the request id the client sees; a
+ * SERVICE_UNAVAILABLE error makes the answer a 503 with `Retry-After`.
+ */
+function errorHandlingPlugin(exposeInternals: boolean): ApolloServerPlugin<AppContext> {
   return {
     async requestDidStart() {
       return {
-        async didEncounterErrors({ contextValue, errors }) {
+        async didEncounterErrors({ contextValue, errors, response }) {
           for (const error of errors) {
-            if (maskError(error.toJSON(), error, { exposeInternals }).unexpected) {
-              contextValue.logger.error({ err: unwrap(error) }, "unexpected error");
-            }
+            const { formatted, unexpected } = maskError(error.toJSON(), error, { exposeInternals });
+            const cause = unwrap(error);
+            if (unexpected) contextValue.logger.error({ err: cause }, "unexpected error");
+            if (formatted.extensions?.code !== ErrorCode.SERVICE_UNAVAILABLE) continue;
+            response.http.status = 503;
+            response.http.headers.set("retry-after", String(RETRY_AFTER_SECONDS));
+            if (!(cause instanceof AppError)) contextValue.logger.warn({ err: cause }, "database unavailable");
           }
         },
         async willSendResponse({ contextValue, response }) {
