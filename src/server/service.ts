@@ -1,7 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
-import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
@@ -17,16 +16,22 @@ import type { AppConfig } from "../config";
 import { settleWithin } from "../common/deadline";
 import { AppError, ErrorCode, maskError, unwrap } from "../common/errors";
 import type { Logger } from "../common/logger";
+import { RunningStatements } from "../database/running-statements";
 import { graphiqlRouter } from "./graphiql";
 import { CompiledExecutor, compiledExecutionGateway } from "./compiled-execution";
+import { HttpDrain } from "./http-drain";
 import { buildAppSchema } from "./schema";
 import { AppServices, createServices } from "./services";
 import { MAX_WEBSOCKET_MESSAGE_BYTES, serveGraphQLOverWebSocket } from "./websocket";
 
 /** Largest accepted HTTP request body: a batch of 1000 events is about 0.5 MB. @default "2mb" */
 export const MAX_BODY = "2mb";
-/** How long in-flight requests may run on after a stop is asked for. @default 10000 */
-export const STOP_GRACE_MS = 10_000;
+/**
+ * How long the requests whose statements a stop cancelled (once
+ * `config.shutdownGraceMs` has passed) have to send their answers before
+ * their connections are cut. @default 2000
+ */
+export const CANCEL_MARGIN_MS = 2_000;
 /** How long /readyz waits for the database. @default 2000 */
 export const READY_TIMEOUT_MS = 2_000;
 /** The `Retry-After` of a SERVICE_UNAVAILABLE answer (HTTP 503), in seconds. @default 5 */
@@ -47,7 +52,13 @@ export interface RunningService {
   services: AppServices;
   /** Executes the HTTP operations; compiles the query and mutation documents that keep coming back. */
   executor: CompiledExecutor;
-  /** Stops accepting, lets in-flight requests finish (at most STOP_GRACE_MS), closes WebSockets with 1001. */
+  /**
+   * Stops accepting, closes WebSockets with 1001 and lets the requests it
+   * took finish and answer. Past `config.shutdownGraceMs` it refuses the
+   * recording calls still waiting and cancels the running statements: those
+   * requests answer SERVICE_UNAVAILABLE (at most CANCEL_MARGIN_MS later), then
+   * every connection left is cut. The pool stays open.
+   */
   stop(): Promise<void>;
 }
 
@@ -68,6 +79,8 @@ export async function startService({ config, dataSource, logger }: ServiceOption
   // An ETag is a hash of the whole body: GraphQL answers would pay it on every request, and no client revalidates them.
   app.disable("etag");
   const httpServer = http.createServer(app);
+  const drain = new HttpDrain(httpServer);
+  const statements = new RunningStatements(dataSource, config.database);
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql", maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
   const webSockets = serveGraphQLOverWebSocket({
     schema,
@@ -87,16 +100,6 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => maskError(formatted, error, { exposeInternals }).formatted,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: STOP_GRACE_MS }),
-      {
-        async serverWillStart() {
-          return {
-            async drainServer() {
-              await webSockets.dispose();
-            },
-          };
-        },
-      },
       ApolloServerPluginLandingPageDisabled(),
       // No HTTP caching of audit data, and no tracing: both would wrap every field resolver.
       ApolloServerPluginCacheControlDisabled(),
@@ -152,6 +155,21 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     services,
     executor,
     stop: async () => {
+      // graphql-ws closes each socket with 1001 and waits for its client's close; a failure there must not look like the grace ending.
+      const socketsClosed = Promise.resolve(webSockets.dispose()).catch((error: unknown) => logger.warn({ err: error }, "closing the WebSockets failed"));
+      const finished = Promise.all([drain.stop(), socketsClosed]).then(() => true);
+      if (!(await settleWithin(finished, config.shutdownGraceMs, false))) {
+        // What still runs would hold the pool's close until it ends: it is refused or cancelled, and answers so.
+        services.recorder.stop();
+        const cancelled = await statements.cancel().catch((error: unknown) => {
+          logger.warn({ err: error }, "could not cancel the running statements");
+          return 0;
+        });
+        logger.warn({ graceMs: config.shutdownGraceMs, connections: cancelled }, "shutdown grace over: running statements cancelled");
+        await settleWithin(finished, CANCEL_MARGIN_MS, false);
+      }
+      drain.destroyConnections();
+      for (const client of wsServer.clients) client.terminate();
       await apollo.stop();
       services.liveTail.close();
       await services.bus.close();
