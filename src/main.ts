@@ -3,7 +3,7 @@ import { dataSource } from "../ormconfig";
 import { config } from "./config";
 import { createLogger } from "./common/logger";
 import { DatabaseUnavailableError } from "./database/prepare";
-import { openDatabase } from "./database/setup";
+import { closeDatabase, openDatabase } from "./database/setup";
 import { demoAccess, eventCount, seedDemo } from "./demo/demo-seeder";
 import { startService } from "./server/service";
 
@@ -35,9 +35,9 @@ async function main(): Promise<void> {
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "stopping: finishing in-flight requests");
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, "stopping: finishing in-flight requests");
     await service.stop();
-    await dataSource.destroy();
+    if (!(await closeDatabase(dataSource))) logger.warn("the database pool did not close in time");
     logger.info("stopped");
     process.exit(0);
   };

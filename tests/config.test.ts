@@ -40,6 +40,12 @@ describe("loadConfig", () => {
     expect(config.introspection).toBe(true);
     expect(config.logLevel).toBe("info");
     expect(config.redisUrl).toBeUndefined();
+    expect(config.shutdownGraceMs).toBe(10_000);
+  });
+
+  it("takes the shutdown grace in milliseconds", () => {
+    expect(loadConfig({ SHUTDOWN_GRACE_MS: "2500" }).shutdownGraceMs).toBe(2_500);
+    expect(loadConfig({ SHUTDOWN_GRACE_MS: "0" }).shutdownGraceMs).toBe(0);
   });
 
   it("takes a Redis URL for pub/sub between instances", () => {
@@ -107,6 +113,9 @@ describe("loadConfig", () => {
     [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
     [{ REDIS_URL: "127.0.0.1:6379" }, "REDIS_URL"],
     [{ REDIS_URL: "http://127.0.0.1:6379" }, "REDIS_URL"],
+    [{ SHUTDOWN_GRACE_MS: "10s" }, "SHUTDOWN_GRACE_MS"],
+    [{ SHUTDOWN_GRACE_MS: "-1" }, "SHUTDOWN_GRACE_MS"],
+    [{ SHUTDOWN_GRACE_MS: "600001" }, "SHUTDOWN_GRACE_MS"],
   ])("rejects %j, naming %s", (env, variable) => {
     expect(configError(env).variable).toBe(variable);
   });

@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import type { Principal } from "../auth/principal";
 import { BoundedMap } from "../common/bounded-map";
-import { ConflictError } from "../common/errors";
+import { ConflictError, isDatabaseUnavailable, ServiceUnavailableError } from "../common/errors";
 import type { Conversation } from "../directory/conversation.type";
 import type { DirectoryMentions, DirectoryService } from "../directory/directory.service";
 import { BatchedTransaction, Statement } from "../database/statements";
@@ -85,6 +85,10 @@ interface QueuedCall {
  * (group commit): a burst of single-event calls costs a few transactions,
  * not one each. Should that transaction fail, its calls are stored one at a
  * time, so that only a failing call fails.
+ *
+ * Once {@link stop}ped it stores nothing more: the transactions already sent
+ * end as the database ends them, and every other call is refused with
+ * SERVICE_UNAVAILABLE before anything of it is written.
  */
 export class AuditRecorder {
   /** Per workspace: the calls waiting, and how many rounds run; a workspace is here while its transactions run. */
@@ -95,6 +99,7 @@ export class AuditRecorder {
    * processes write; an event naming one needs no look at it before.
    */
   private readonly tiedConversations = new BoundedMap<string, true>(TIED_CONVERSATIONS_KEPT);
+  private stopped = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -118,8 +123,21 @@ export class AuditRecorder {
     return { events: result, duplicates: events.length - createdHere };
   }
 
+  /**
+   * Refuses the calls waiting for a transaction, and every later call; a
+   * transaction under way is neither retried nor followed by another. For a
+   * stopping process, whose running statements are about to be cancelled.
+   */
+  stop(): void {
+    this.stopped = true;
+    for (const workspace of this.workspaces.values()) {
+      for (const call of workspace.queue.splice(0)) call.reject(stopping());
+    }
+  }
+
   /** Queues a call for its workspace's next transaction, starting one if fewer than {@link ROUNDS_IN_FLIGHT} run. */
   private submit(workspaceId: string, pending: PendingEvent[]): Promise<StoreOutcome> {
+    if (this.stopped) return Promise.reject(stopping());
     return new Promise((resolve, reject) => {
       let workspace = this.workspaces.get(workspaceId);
       if (!workspace) this.workspaces.set(workspaceId, (workspace = { queue: [], rounds: 0 }));
@@ -152,10 +170,15 @@ export class AuditRecorder {
       }
     }
     for (const call of calls) {
+      if (this.stopped) {
+        call.reject(stopping());
+        continue;
+      }
       try {
         call.resolve(await this.storeAndPublish(workspaceId, call.pending));
       } catch (error) {
-        call.reject(error);
+        // A statement cancelled by the stop says so, rather than that the database is unavailable.
+        call.reject(this.stopped && isDatabaseUnavailable(error) ? stopping() : error);
       }
     }
   }
@@ -185,7 +208,7 @@ export class AuditRecorder {
         const code = (error as { errno?: number }).errno;
         const keyClash = code === ER_DUP_ENTRY && isIdempotencyKeyClash(error);
         const retriable = code === ER_LOCK_DEADLOCK || code === ER_LOCK_WAIT_TIMEOUT || keyClash;
-        if (!retriable) throw error;
+        if (!retriable || this.stopped) throw error;
         if (attempt >= MAX_ATTEMPTS) throw keyClash ? keysClashAmongThemselves() : error;
       } finally {
         await runner.release();
@@ -436,6 +459,11 @@ function whileQueryRuns(work: () => void): Promise<void> {
 /** The content hash of a pending event, computed once. */
 function hashOf(item: PendingEvent): Buffer {
   return (item.hash ??= contentHash(item.event));
+}
+
+/** Nothing of the call was stored, or its commit was cut short: a retry with the same keys stores it once. */
+function stopping(): ServiceUnavailableError {
+  return new ServiceUnavailableError("The service is stopping. Send the call again, with the same idempotency keys.");
 }
 
 function idempotencyConflict(indexes: number[]): ConflictError {

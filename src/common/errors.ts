@@ -7,6 +7,8 @@ export enum ErrorCode {
   BAD_USER_INPUT = "BAD_USER_INPUT",
   NOT_FOUND = "NOT_FOUND",
   CONFLICT = "CONFLICT",
+  /** The service cannot do it now (its database is unreachable, or it is stopping): the same request may succeed later. */
+  SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE",
   INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
 }
 
@@ -87,6 +89,48 @@ export class ConflictError extends AppError {
   }
 }
 
+export class ServiceUnavailableError extends AppError {
+  readonly code = ErrorCode.SERVICE_UNAVAILABLE;
+  constructor(message: string) {
+    super(message, ErrorCode.SERVICE_UNAVAILABLE);
+    this.name = "ServiceUnavailableError";
+  }
+}
+
+/**
+ * Driver errors (mysql2's codes) that say the database could not be reached,
+ * dropped the connection or had the statement cancelled (KILL QUERY, a server
+ * shutting down), not that the statement was wrong: the same request may
+ * succeed later.
+ */
+const DATABASE_UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "ER_CON_COUNT_ERROR",
+  "ER_SERVER_SHUTDOWN",
+  "ER_QUERY_INTERRUPTED",
+  "ER_CONNECTION_KILLED",
+]);
+
+/** Whether an error (a driver's, or TypeORM's QueryFailedError, which copies its code) means the database is unavailable. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { code, fatal } = error as { code?: unknown; fatal?: unknown };
+  // mysql2 marks an error fatal when it ends the connection, whatever its code.
+  return fatal === true || (typeof code === "string" && DATABASE_UNAVAILABLE_CODES.has(code));
+}
+
+export const DATABASE_UNAVAILABLE_MESSAGE =
+  "The database is unavailable. Retry later; a recording call retries with the same idempotency keys.";
+
 /**
  * Codes that graphql-js and Apollo give to errors in the request itself
  * (syntax, validation, variable coercion). They carry no internals.
@@ -121,8 +165,9 @@ export interface MaskedError {
 
 /**
  * The one mapping from any error to what a client sees. Domain errors and
- * request errors pass through; anything else becomes INTERNAL_SERVER_ERROR
- * with no message, stack or SQL, unless `exposeInternals` (development).
+ * request errors pass through; a database that cannot be reached is
+ * SERVICE_UNAVAILABLE; anything else becomes INTERNAL_SERVER_ERROR with no
+ * message, stack or SQL, unless `exposeInternals` (development).
  */
 export function maskError(
   formatted: GraphQLFormattedError,
@@ -142,6 +187,14 @@ export function maskError(
       extensions.code = ErrorCode.BAD_USER_INPUT;
     }
     return { formatted: { ...formatted, extensions }, unexpected: false };
+  }
+  if (isDatabaseUnavailable(cause)) {
+    const extensions: Record<string, unknown> = { code: ErrorCode.SERVICE_UNAVAILABLE };
+    if (options.exposeInternals) extensions.detail = cause instanceof Error ? cause.message : String(cause);
+    return {
+      formatted: { message: DATABASE_UNAVAILABLE_MESSAGE, locations: formatted.locations, path: formatted.path, extensions },
+      unexpected: false,
+    };
   }
   const extensions: Record<string, unknown> = { code: ErrorCode.INTERNAL_SERVER_ERROR };
   if (options.requestId) extensions.requestId = options.requestId;

@@ -60,6 +60,11 @@ export interface AppConfig {
   redisUrl?: string;
   /** In development, seed the demo workspace when the database holds no event. @default true */
   demoData: boolean;
+  /**
+   * How long a stop lets accepted requests run on before it cancels their
+   * statements, in milliseconds. @default 10000
+   */
+  shutdownGraceMs: number;
 }
 
 /** A configuration variable has a value the service cannot use. */
@@ -83,6 +88,9 @@ export const DEVELOPMENT_JWT_SECRET = "development-only-insecure-jwt-secret-do-n
 export const MIN_JWT_SECRET_BYTES = 32;
 /** AUTH_JWT_MAX_LIFETIME and AUTH_JWT_SERVICE_MAX_LIFETIME when unset. */
 export const DEFAULT_MAX_TOKEN_LIFETIMES: Readonly<TokenLifetimes> = { user: 24 * 3600, service: 365 * 86_400 };
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** The largest SHUTDOWN_GRACE_MS accepted: 10 minutes. */
+export const MAX_SHUTDOWN_GRACE_MS = 600_000;
 
 const NODE_ENVS: readonly NodeEnv[] = ["development", "test", "production"];
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -104,6 +112,7 @@ export function loadConfig(env: Env): AppConfig {
     logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
     redisUrl: redisUrl(env),
     demoData: oneOf(env, "DEMO_DATA", ["on", "off"] as const, "on") === "on",
+    shutdownGraceMs: milliseconds(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, MAX_SHUTDOWN_GRACE_MS),
   };
 }
 
@@ -223,6 +232,14 @@ function port(env: Env, name: string, fallback: number): number {
   if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) {
     throw new ConfigError(name, "a port number from 0 to 65535");
   }
+  return parsed;
+}
+
+function milliseconds(env: Env, name: string, fallback: number, max: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(parsed <= max)) throw new ConfigError(name, `a whole number of milliseconds from 0 to ${max}`);
   return parsed;
 }
 

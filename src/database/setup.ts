@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config";
+import { settleWithin } from "../common/deadline";
 import type { Logger } from "../common/logger";
 import { connect, ensureDatabaseExists } from "./prepare";
 
@@ -14,4 +15,16 @@ export async function openDatabase(dataSource: DataSource, config: AppConfig, lo
     const applied = await dataSource.runMigrations({ transaction: "each" });
     for (const migration of applied) logger.info({ migration: migration.name }, "migration applied");
   }
+}
+
+/** How long closing the pool may take before a stopping process exits anyway. @default 2000 */
+export const CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * Closes the pool: each connection ends once its statement does. Returns
+ * whether it closed within {@link CLOSE_TIMEOUT_MS}; a database that no longer
+ * answers may never let it.
+ */
+export function closeDatabase(dataSource: DataSource): Promise<boolean> {
+  return settleWithin(dataSource.destroy().then(() => true), CLOSE_TIMEOUT_MS, false);
 }

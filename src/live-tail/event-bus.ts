@@ -1,6 +1,7 @@
 import { createPubSub, PubSub } from "@graphql-yoga/subscription";
 import Redis from "ioredis";
 import type { AuditEventTopics } from "../audit/audit-event.publisher";
+import { settleWithin } from "../common/deadline";
 import type { Logger } from "../common/logger";
 
 /** What the bus needs of an EventTarget: topics are strings, payloads are `CustomEvent.detail`. */
@@ -139,16 +140,8 @@ class RedisEventBus implements EventBus {
     this.pubSub = createPubSub<AuditEventTopics>({ eventTarget: this.target as unknown as EventTarget });
   }
 
-  async redisAnswers(): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), REDIS_PING_TIMEOUT_MS);
-    });
-    try {
-      return await Promise.race([this.publisher.ping().then(() => true, () => false), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  redisAnswers(): Promise<boolean> {
+    return settleWithin(this.publisher.ping().then(() => true), REDIS_PING_TIMEOUT_MS, false);
   }
 
   onReconnect(listener: () => void): void {

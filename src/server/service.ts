@@ -1,7 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
-import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
@@ -14,21 +13,30 @@ import { WebSocketServer } from "ws";
 import { AppContext, ContextFactory } from "../auth/context";
 import { TokenVerifier } from "../auth/tokens";
 import type { AppConfig } from "../config";
+import { settleWithin } from "../common/deadline";
 import { checkDocumentLimits } from "../common/document-limits";
-import { BadUserInputError, maskError, unwrap } from "../common/errors";
+import { AppError, BadUserInputError, ErrorCode, maskError, unwrap } from "../common/errors";
 import type { Logger } from "../common/logger";
+import { RunningStatements } from "../database/running-statements";
 import { graphiqlRouter } from "./graphiql";
 import { CompiledExecutor, compiledExecutionGateway } from "./compiled-execution";
+import { HttpDrain } from "./http-drain";
 import { buildAppSchema } from "./schema";
 import { AppServices, createServices } from "./services";
 import { MAX_WEBSOCKET_MESSAGE_BYTES, serveGraphQLOverWebSocket } from "./websocket";
 
 /** Largest accepted HTTP request body: a batch of 1000 events is about 0.5 MB. @default "2mb" */
 export const MAX_BODY = "2mb";
-/** How long in-flight requests may run on after a stop is asked for. @default 10000 */
-export const STOP_GRACE_MS = 10_000;
+/**
+ * How long the requests whose statements a stop cancelled (once
+ * `config.shutdownGraceMs` has passed) have to send their answers before
+ * their connections are cut. @default 2000
+ */
+export const CANCEL_MARGIN_MS = 2_000;
 /** How long /readyz waits for the database. @default 2000 */
 export const READY_TIMEOUT_MS = 2_000;
+/** The `Retry-After` of a SERVICE_UNAVAILABLE answer (HTTP 503), in seconds. @default 5 */
+export const RETRY_AFTER_SECONDS = 5;
 
 export interface ServiceOptions {
   config: AppConfig;
@@ -45,7 +53,13 @@ export interface RunningService {
   services: AppServices;
   /** Executes the HTTP operations; compiles the query and mutation documents that keep coming back. */
   executor: CompiledExecutor;
-  /** Stops accepting, lets in-flight requests finish (at most STOP_GRACE_MS), closes WebSockets with 1001. */
+  /**
+   * Stops accepting, closes WebSockets with 1001 and lets the requests it
+   * took finish and answer. Past `config.shutdownGraceMs` it refuses the
+   * recording calls still waiting and cancels the running statements: those
+   * requests answer SERVICE_UNAVAILABLE (at most CANCEL_MARGIN_MS later), then
+   * every connection left is cut. The pool stays open.
+   */
   stop(): Promise<void>;
 }
 
@@ -66,6 +80,8 @@ export async function startService({ config, dataSource, logger }: ServiceOption
   // An ETag is a hash of the whole body: GraphQL answers would pay it on every request, and no client revalidates them.
   app.disable("etag");
   const httpServer = http.createServer(app);
+  const drain = new HttpDrain(httpServer);
+  const statements = new RunningStatements(dataSource, config.database);
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql", maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
   const webSockets = serveGraphQLOverWebSocket({
     schema,
@@ -85,23 +101,13 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => maskError(formatted, error, { exposeInternals }).formatted,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: STOP_GRACE_MS }),
-      {
-        async serverWillStart() {
-          return {
-            async drainServer() {
-              await webSockets.dispose();
-            },
-          };
-        },
-      },
       ApolloServerPluginLandingPageDisabled(),
       // No HTTP caching of audit data, and no tracing: both would wrap every field resolver.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       subscriptionRefusalPlugin(),
       responseExtensionsPlugin(),
-      errorLoggingPlugin(exposeInternals),
+      errorHandlingPlugin(exposeInternals),
     ],
   });
   await apollo.start();
@@ -110,10 +116,14 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     res.json({ status: "ok" });
   });
   app.get("/readyz", async (_req, res) => {
-    const [database, redis] = await Promise.all([databaseAnswers(dataSource), services.bus.redisAnswers()]);
-    const ready = database && redis !== false;
-    res.status(ready ? 200 : 503).json({
-      status: ready ? "ready" : "unavailable",
+    const [database, redis] = await Promise.all([
+      settleWithin(dataSource.query("SELECT 1").then(() => true), READY_TIMEOUT_MS, false),
+      services.bus.redisAnswers(),
+    ]);
+    // Without Redis, recording goes on and the live tail reads new events from the database: degraded, still serving.
+    const status = !database ? "unavailable" : redis === false ? "degraded" : "ready";
+    res.status(database ? 200 : 503).json({
+      status,
       database: database ? "up" : "down",
       ...(redis === null ? {} : { redis: redis ? "up" : "down" }),
     });
@@ -148,23 +158,26 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     services,
     executor,
     stop: async () => {
+      // graphql-ws closes each socket with 1001 and waits for its client's close; a failure there must not look like the grace ending.
+      const socketsClosed = Promise.resolve(webSockets.dispose()).catch((error: unknown) => logger.warn({ err: error }, "closing the WebSockets failed"));
+      const finished = Promise.all([drain.stop(), socketsClosed]).then(() => true);
+      if (!(await settleWithin(finished, config.shutdownGraceMs, false))) {
+        // What still runs would hold the pool's close until it ends: it is refused or cancelled, and answers so.
+        services.recorder.stop();
+        const cancelled = await statements.cancel().catch((error: unknown) => {
+          logger.warn({ err: error }, "could not cancel the running statements");
+          return 0;
+        });
+        logger.warn({ graceMs: config.shutdownGraceMs, connections: cancelled }, "shutdown grace over: running statements cancelled");
+        await settleWithin(finished, CANCEL_MARGIN_MS, false);
+      }
+      drain.destroyConnections();
+      for (const client of wsServer.clients) client.terminate();
       await apollo.stop();
       services.liveTail.close();
       await services.bus.close();
     },
   };
-}
-
-async function databaseAnswers(dataSource: DataSource): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([dataSource.query("SELECT 1").then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Every response carries `x-request-id`, the id its logs are written under. */
@@ -208,16 +221,23 @@ function responseExtensionsPlugin(): ApolloServerPlugin<AppContext> {
   };
 }
 
-/** Logs each unexpected error once, with the request id the client sees. */
-function errorLoggingPlugin(exposeInternals: boolean): ApolloServerPlugin<AppContext> {
+/**
+ * Logs each unexpected error once, with the request id the client sees; a
+ * SERVICE_UNAVAILABLE error makes the answer a 503 with `Retry-After`.
+ */
+function errorHandlingPlugin(exposeInternals: boolean): ApolloServerPlugin<AppContext> {
   return {
     async requestDidStart() {
       return {
-        async didEncounterErrors({ contextValue, errors }) {
+        async didEncounterErrors({ contextValue, errors, response }) {
           for (const error of errors) {
-            if (maskError(error.toJSON(), error, { exposeInternals }).unexpected) {
-              contextValue.logger.error({ err: unwrap(error) }, "unexpected error");
-            }
+            const { formatted, unexpected } = maskError(error.toJSON(), error, { exposeInternals });
+            const cause = unwrap(error);
+            if (unexpected) contextValue.logger.error({ err: cause }, "unexpected error");
+            if (formatted.extensions?.code !== ErrorCode.SERVICE_UNAVAILABLE) continue;
+            response.http.status = 503;
+            response.http.headers.set("retry-after", String(RETRY_AFTER_SECONDS));
+            if (!(cause instanceof AppError)) contextValue.logger.warn({ err: cause }, "database unavailable");
           }
         },
         async willSendResponse({ contextValue, response }) {

@@ -29,6 +29,14 @@ export class TcpProxy {
     this.server = server;
   }
 
+  /** The URL (a database URL, say) with its host and port replaced by the proxy's: call once started. */
+  urlThrough(url: string): string {
+    const through = new URL(url);
+    through.hostname = "127.0.0.1";
+    through.port = String(this.port);
+    return through.toString();
+  }
+
   /** Stops listening and cuts every open connection. */
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
