@@ -1,10 +1,10 @@
-import { ActorKind, AuditEventType, SettingsSection } from "../src/audit/audit-event.enums";
-import type { ActorRecord, AuditEventRecord, FieldChangeRecord, JsonValue, NewAuditEvent } from "../src/audit/audit-event.record";
-import { targetsOf } from "../src/audit/audit-event.record";
-import { contentHash, EVENT_COLUMNS, insertValues, newEventId } from "../src/audit/audit-event.storage";
-import { describeEvent } from "../src/audit/event-catalog";
 import { seededRandom } from "../src/common/random";
+import { contentHash, EVENT_COLUMNS, insertValues, newEventId } from "../src/database/audit-event.storage";
 import { placeholders } from "../src/database/statements";
+import { ActorKind, AuditEventType, SettingsSection } from "../src/events/audit-event.enums";
+import { targetsOf } from "../src/events/audit-event.record";
+import type { ActorRecord, AuditEventRecord, FieldChangeRecord, JsonValue, NewAuditEvent } from "../src/events/audit-event.record";
+import { describeEvent } from "../src/events/event-catalog";
 
 /**
  * Deterministic, realistic events: a workspace has users, customers and

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { DocumentNode, execute, GraphQLSchema, parse, validate } from "graphql";
-import { ContextFactory } from "../src/auth/context";
 import { TokenVerifier } from "../src/auth/tokens";
 import { createLogger } from "../src/common/logger";
+import { AppServices, createServices } from "../src/server/app-services";
+import { ContextFactory } from "../src/server/context";
 import { buildAppSchema } from "../src/server/schema";
-import { AppServices, createServices } from "../src/server/services";
 import type { BenchDatabase } from "./bench-database";
 import { BenchContext, serviceConfig } from "./context";
 

@@ -1,6 +1,6 @@
+import { newEventId } from "../src/database/audit-event.storage";
 import { BenchDatabase } from "./bench-database";
 import { BenchContext, Role, token } from "./context";
-import { newEventId } from "../src/audit/audit-event.storage";
 import { insertEventsSql, makeEvent, rowValues, toInput, toRecord, workspacePlan } from "./event-factory";
 import { GraphQLHttpClient, operationBody } from "./http-client";
 import { InProcessApi } from "./in-process";

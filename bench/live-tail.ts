@@ -1,5 +1,5 @@
-import { CursorCodec } from "../src/audit-log/cursor";
-import { newEventId } from "../src/audit/audit-event.storage";
+import { newEventId } from "../src/database/audit-event.storage";
+import { CursorCodec } from "../src/logs/cursor";
 import { BenchDatabase } from "./bench-database";
 import { BenchContext, Role, token } from "./context";
 import { GraphQLHttpClient } from "./http-client";

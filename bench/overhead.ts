@@ -5,15 +5,15 @@ import { BenchDatabase } from "./bench-database";
 import { BenchContext, Role, token } from "./context";
 import { ProfileSummary, summarizeProfile } from "./cpu-profile";
 import { datasetPlan, loadDataset } from "./dataset";
+import { makeEvent, toInput, workspacePlan } from "./event-factory";
 import { GraphQLHttpClient, operationBody } from "./http-client";
-import type { PageLayersReply } from "./page-layers";
 import { InProcessApi } from "./in-process";
+import { RECORD_EVENTS } from "./ingest";
+import type { PageLayersReply } from "./page-layers";
 import { HelperProcess, ServiceProcess } from "./processes";
+import { WORKSPACE_LOG } from "./queries";
 import { ResourceMonitor, ResourceUse } from "./resources";
 import { closedLoop, LoadResult, ratio } from "./stats";
-import { makeEvent, toInput, workspacePlan } from "./event-factory";
-import { RECORD_EVENTS } from "./ingest";
-import { WORKSPACE_LOG } from "./queries";
 
 /**
  * 4. Execution overhead: requests per second of `viewer`, of a first page of

@@ -15,12 +15,12 @@
 import "reflect-metadata";
 import { randomUUID } from "node:crypto";
 import { OperationDefinitionNode, parse } from "graphql";
-import { ContextFactory } from "../src/auth/context";
 import { TokenVerifier } from "../src/auth/tokens";
 import { createLogger } from "../src/common/logger";
+import { createServices } from "../src/server/app-services";
 import { CompiledExecutor } from "../src/server/compiled-execution";
+import { ContextFactory } from "../src/server/context";
 import { buildAppSchema } from "../src/server/schema";
-import { createServices } from "../src/server/services";
 import { BenchDatabase, databaseServer } from "./bench-database";
 import { serviceConfig } from "./context";
 import type { PageLayer } from "./overhead";

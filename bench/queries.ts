@@ -1,9 +1,9 @@
 import type { Principal } from "../src/auth/principal";
-import { SettingsSection } from "../src/audit/audit-event.enums";
-import type { AuditEventFilter } from "../src/audit-log/audit-log.inputs";
-import type { LogRequest } from "../src/audit-log/audit-log.service";
 import { createLogger } from "../src/common/logger";
-import { createServices } from "../src/server/services";
+import { SettingsSection } from "../src/events/audit-event.enums";
+import type { AuditEventFilter } from "../src/logs/audit-log.inputs";
+import type { LogRequest } from "../src/logs/audit-log.service";
+import { createServices } from "../src/server/app-services";
 import { BenchDatabase } from "./bench-database";
 import { BenchContext, Role, serviceConfig, token } from "./context";
 import { datasetPlan, loadDataset, LoadReport } from "./dataset";

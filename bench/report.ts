@@ -1,11 +1,11 @@
-import { ROUNDS_IN_FLIGHT } from "../src/audit/audit-recorder.service";
-import type { InProcessSide, IngestConfiguration, IngestResults, IngestSide, RequestFloor } from "./ingest";
+import { ROUNDS_IN_FLIGHT } from "../src/recording/recorder.service";
 import { BATCHED_TARGET_RATIO, EMPTY_REQUEST, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
+import type { InProcessSide, IngestConfiguration, IngestResults, IngestSide, RequestFloor } from "./ingest";
 import type { LiveResults, LiveRun } from "./live-tail";
 import { CPU_ROUND_MS, CPU_ROUNDS, DATABASE_SAMPLES, MachineSpeed } from "./machine-speed";
 import { ONE_CALLER_HTTP, OverheadResults, PageLayer } from "./overhead";
-import type { Check, QueryMeasurement, QueryResult, QueryResults } from "./queries";
 import { QUERY_TARGETS } from "./queries";
+import type { Check, QueryMeasurement, QueryResult, QueryResults } from "./queries";
 import type { ResourceUse } from "./resources";
 import type { BenchResults } from "./results-file";
 

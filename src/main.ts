@@ -1,11 +1,11 @@
 import "reflect-metadata";
 import { dataSource } from "../ormconfig";
-import { config } from "./config";
 import { createLogger } from "./common/logger";
+import { config } from "./config";
 import { DatabaseUnavailableError } from "./database/prepare";
 import { closeDatabase, openDatabase } from "./database/setup";
 import { demoAccess, eventCount, seedDemo } from "./demo/demo-seeder";
-import { startService } from "./server/service";
+import { startService } from "./server/start-service";
 
 /** config -> database -> schema -> HTTP + WebSocket -> listen; SIGTERM/SIGINT stop it gracefully. */
 async function main(): Promise<void> {

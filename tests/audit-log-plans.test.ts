@@ -1,7 +1,7 @@
 import { Principal, Role } from "../src/auth/principal";
-import type { LogRequest } from "../src/audit-log/audit-log.service";
-import { useTestDatabase } from "./support/database";
+import type { LogRequest } from "../src/logs/audit-log.service";
 import { seedBulkEvents } from "./support/bulk-events";
+import { useTestDatabase } from "./support/database";
 import { useTestServer } from "./support/server";
 import { OTHER_WORKSPACE, WORKSPACE } from "./support/tokens";
 

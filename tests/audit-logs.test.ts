@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync } from "node:crypto";
-import { CursorCodec } from "../src/audit-log/cursor";
 import { config } from "../src/config";
+import { CursorCodec } from "../src/logs/cursor";
 import { useTestDatabase } from "./support/database";
 import { RECORD_EVENTS } from "./support/events";
 import { BASE_TIME, byUser, expected, Facts, factsOf, fixtureInputs, minutes } from "./support/log-fixture";

@@ -1,7 +1,7 @@
-import { AuditEventType } from "../src/audit/audit-event.enums";
-import type { JsonValue } from "../src/audit/audit-event.record";
-import { LIMITS } from "../src/audit/audit-event.validation";
 import { MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_TOKENS } from "../src/common/document-limits";
+import { AuditEventType } from "../src/events/audit-event.enums";
+import type { JsonValue } from "../src/events/audit-event.record";
+import { LIMITS } from "../src/events/audit-event.validation";
 import { useTestDatabase } from "./support/database";
 import { AUDIT_EVENT, eventInput, EventInput, RECORD_EVENTS } from "./support/events";
 import { CONVERSATION_TAIL, until, WORKSPACE_TAIL } from "./support/live";

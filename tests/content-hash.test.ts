@@ -1,6 +1,6 @@
-import { canonicalJson, contentHash, newEventId } from "../src/audit/audit-event.storage";
-import type { NewAuditEvent } from "../src/audit/audit-event.record";
 import { seededRandom } from "../src/common/random";
+import { canonicalJson, contentHash, newEventId } from "../src/database/audit-event.storage";
+import type { NewAuditEvent } from "../src/events/audit-event.record";
 
 /** An event with every awkward value: nested arrays and objects, unsorted keys, escapes, undefined, -0. */
 const EVENT = {

@@ -4,8 +4,8 @@ import { buildSchema, findBreakingChanges } from "graphql";
 import { dataSource } from "../ormconfig";
 import { createLogger } from "../src/common/logger";
 import { config } from "../src/config";
+import { createServices } from "../src/server/app-services";
 import { buildAppSchema } from "../src/server/schema";
-import { createServices } from "../src/server/services";
 
 /** The API contract clients build against, committed with the service. */
 const CONTRACT = path.resolve(__dirname, "..", "schema", "contract.graphql");

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Kind, OperationDefinitionNode, parse, print } from "graphql";
-import { EVENT_CATALOG } from "../src/audit/event-catalog";
 import { DEMO_WORKSPACE, demoEvents } from "../src/demo/demo-data";
 import { seedDemo } from "../src/demo/demo-seeder";
+import { EVENT_CATALOG } from "../src/events/event-catalog";
 import { useTestDatabase } from "./support/database";
 import { connectedClient, conversationEvent, recordOver } from "./support/live";
 import { postGraphQL, useTestServer } from "./support/server";

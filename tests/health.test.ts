@@ -1,4 +1,4 @@
-import { AuditEventType } from "../src/audit/audit-event.enums";
+import { AuditEventType } from "../src/events/audit-event.enums";
 import { TEST_DATABASE, useTestDatabase } from "./support/database";
 import { eventInput, RECORD_EVENTS } from "./support/events";
 import { runService, ServiceProcess, waitUntilListening } from "./support/process";

@@ -1,4 +1,4 @@
-import { workspaceTopic } from "../src/audit/audit-event.publisher";
+import { workspaceTopic } from "../src/recording/event-publisher";
 import { useTestDatabase } from "./support/database";
 import { connectedClient, CONVERSATION_TAIL, conversationEvent, recordOver, TailData, take, until, WORKSPACE_TAIL } from "./support/live";
 import { describeWith, REDIS_SERVER } from "./support/programs";

@@ -1,9 +1,9 @@
+import { createLogger } from "../src/common/logger";
+import type { AuditEventRecord } from "../src/events/audit-event.record";
 import { createEventBus } from "../src/live-tail/event-bus";
 import { STALL_MS, TailOptions, TailSubscription } from "../src/live-tail/tail-subscription";
 import { conversationOf, WorkspaceStream } from "../src/live-tail/workspace-stream";
-import { workspaceTopic } from "../src/audit/audit-event.publisher";
-import type { AuditEventRecord } from "../src/audit/audit-event.record";
-import { createLogger } from "../src/common/logger";
+import { workspaceTopic } from "../src/recording/event-publisher";
 import { CLOSE_TOO_SLOW, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../src/server/websocket";
 import { useTestDatabase } from "./support/database";
 import {

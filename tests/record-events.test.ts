@@ -1,7 +1,7 @@
-import { AuditEventType } from "../src/audit/audit-event.enums";
-import { StoredNotice, workspaceTopic } from "../src/audit/audit-event.publisher";
-import { EVENT_CATALOG } from "../src/audit/event-catalog";
 import { STATEMENT_SEPARATOR } from "../src/database/statements";
+import { AuditEventType } from "../src/events/audit-event.enums";
+import { EVENT_CATALOG } from "../src/events/event-catalog";
+import { StoredNotice, workspaceTopic } from "../src/recording/event-publisher";
 import { useTestDatabase } from "./support/database";
 import { AUDIT_EVENT, BEN, EVENT_FIELDS, eventInput, EventInput, PLATFORM, realisticEvent, RECORD_EVENTS, REFUND, VIP_RULE, ZAPIER, ZOE } from "./support/events";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";

@@ -1,9 +1,9 @@
-import { AuditEventType } from "../src/audit/audit-event.enums";
+import { ConflictError } from "../src/common/errors";
 import { STATEMENT_SEPARATOR } from "../src/database/statements";
+import { AuditEventType } from "../src/events/audit-event.enums";
+import type { AuditEventInput } from "../src/events/audit-event.inputs";
 import { useTestDatabase } from "./support/database";
 import { eventInput, realisticEvent, RECORD_EVENTS } from "./support/events";
-import type { AuditEventInput } from "../src/audit/audit-event.inputs";
-import { ConflictError } from "../src/common/errors";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
 import { roundTripsDuring, statementsDuring, statementsOf } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor, WORKSPACE } from "./support/tokens";

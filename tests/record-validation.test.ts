@@ -1,4 +1,4 @@
-import { AuditEventType } from "../src/audit/audit-event.enums";
+import { AuditEventType } from "../src/events/audit-event.enums";
 import { useTestDatabase } from "./support/database";
 import { eventInput, EventInput, realisticEvent, RECORD_EVENTS } from "./support/events";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";

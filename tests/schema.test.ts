@@ -3,14 +3,14 @@ import path from "node:path";
 import { graphql, GraphQLInputObjectType, GraphQLResolveInfo, GraphQLSchema, isAbstractType, isInterfaceType } from "graphql";
 import { Arg, buildSchema, Directive, Field, InputType, Int, InterfaceType, ObjectType, Query, Resolver } from "type-graphql";
 import { dataSource } from "../ormconfig";
+import { authChecker } from "../src/auth/auth-checker";
 import { createLogger } from "../src/common/logger";
 import { config } from "../src/config";
-import { authChecker } from "../src/auth/auth-checker";
-import { AuditEventType } from "../src/audit/audit-event.enums";
-import type { AuditEventRecord } from "../src/audit/audit-event.record";
-import { EVENT_TYPE_NAMES } from "../src/audit/audit-event.types";
+import { AuditEventType } from "../src/events/audit-event.enums";
+import type { AuditEventRecord } from "../src/events/audit-event.record";
+import { EVENT_TYPE_NAMES } from "../src/events/audit-event.types";
+import { createServices } from "../src/server/app-services";
 import { applyOneOf, applyTypeResolvers, buildAppSchema, printAppSchema } from "../src/server/schema";
-import { createServices } from "../src/server/services";
 
 const SCHEMA_FILE = path.resolve(__dirname, "..", "schema", "schema.graphql");
 

@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { DataSource, QueryRunner } from "typeorm";
-import { AuditEventType } from "../src/audit/audit-event.enums";
+import { AuditEventType } from "../src/events/audit-event.enums";
 import { TEST_DATABASE, useTestDatabase } from "./support/database";
 import { eventInput, EventInput, RECORD_EVENTS } from "./support/events";
 import { runService, ServiceProcess, waitUntilListening } from "./support/process";

@@ -1,6 +1,6 @@
 import { authChecker } from "../src/auth/auth-checker";
-import type { AppContext } from "../src/auth/context";
 import { ForbiddenError } from "../src/common/errors";
+import type { AppContext } from "../src/server/context";
 import { useTestDatabase } from "./support/database";
 import { postGraphQL, useTestServer } from "./support/server";
 import { Role, tokenFor, WORKSPACE, OTHER_WORKSPACE } from "./support/tokens";

@@ -1,6 +1,6 @@
 import type { AuthCheckerFn } from "type-graphql";
 import { AuthenticationError, ForbiddenError } from "../common/errors";
-import type { AppContext } from "./context";
+import type { AppContext } from "../server/context";
 import type { Role } from "./principal";
 
 /**

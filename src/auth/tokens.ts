@@ -1,9 +1,9 @@
 import { createSecretKey, KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import type { AuthConfig } from "../config";
 import { BoundedMap } from "../common/bounded-map";
 import { formatDuration } from "../common/duration";
 import { AuthenticationError } from "../common/errors";
+import type { AuthConfig } from "../config";
 import { Principal, Role, ROLE_CLAIMS } from "./principal";
 
 /** Longest `sub` and `wid` a token may carry, the same bound as every id in the service. */

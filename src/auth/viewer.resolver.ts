@@ -1,7 +1,7 @@
 import { Authorized, Ctx, FieldResolver, Query, Resolver, Root } from "type-graphql";
 import { User } from "../directory/user.type";
-import type { AppContext } from "./context";
-import { authenticated } from "./context";
+import { authenticated } from "../server/context";
+import type { AppContext } from "../server/context";
 import { Role } from "./principal";
 import { Viewer } from "./viewer.type";
 

@@ -7,7 +7,7 @@ import { DatabaseUnavailableError } from "../database/prepare";
 import { openDatabase } from "../database/setup";
 import { DEMO_WORKSPACE } from "../demo/demo-data";
 import { demoAccess, eventCount, seedDemo } from "../demo/demo-seeder";
-import { createServices } from "../server/services";
+import { createServices } from "../server/app-services";
 
 /** `npm run seed [-- --reset]`: records the demo workspace and prints tokens to try it with. */
 async function main(): Promise<void> {

@@ -4,8 +4,8 @@ import path from "node:path";
 import { dataSource } from "../../ormconfig";
 import { createLogger } from "../common/logger";
 import { config } from "../config";
+import { createServices } from "../server/app-services";
 import { buildAppSchema, printAppSchema } from "../server/schema";
-import { createServices } from "../server/services";
 
 /** Rewrites schema/schema.graphql from the code (no database needed). */
 export const SCHEMA_FILE = path.resolve(__dirname, "..", "..", "..", "schema", "schema.graphql");

@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
-import type { AppConfig } from "../config";
 import { settleWithin } from "../common/deadline";
 import type { Logger } from "../common/logger";
+import type { AppConfig } from "../config";
 import { connect, ensureDatabaseExists } from "./prepare";
 
 /**

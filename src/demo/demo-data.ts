@@ -1,7 +1,7 @@
-import { ActorKind, AuditEventType, SettingsSection } from "../audit/audit-event.enums";
 import { seededRandom } from "../common/random";
-import type { AuditEventInput } from "../audit/audit-event.inputs";
-import type { JsonValue } from "../audit/audit-event.record";
+import { ActorKind, AuditEventType, SettingsSection } from "../events/audit-event.enums";
+import type { AuditEventInput } from "../events/audit-event.inputs";
+import type { JsonValue } from "../events/audit-event.record";
 
 /**
  * A realistic, deterministic demo workspace: 10 users, 200 customers, 1,000

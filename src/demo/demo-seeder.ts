@@ -3,7 +3,7 @@ import { Role } from "../auth/principal";
 import { maxLifetimeSeconds, signToken } from "../auth/tokens";
 import { formatDuration } from "../common/duration";
 import type { AuthConfig } from "../config";
-import type { AuditRecorder } from "../audit/audit-recorder.service";
+import type { AuditRecorder } from "../recording/recorder.service";
 import { DEMO_USERS, DEMO_WORKSPACE, demoEvents } from "./demo-data";
 
 /** Events per recording call while seeding. @default 500 */

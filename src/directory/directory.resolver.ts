@@ -1,8 +1,8 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from "type-graphql";
-import type { AppContext } from "../auth/context";
-import { authenticated } from "../auth/context";
 import { Role } from "../auth/principal";
-import type { AppServices } from "../server/services";
+import type { AppServices } from "../server/app-services";
+import { authenticated } from "../server/context";
+import type { AppContext } from "../server/context";
 import { Customer } from "./customer.type";
 import { User } from "./user.type";
 

@@ -1,8 +1,8 @@
 import { createPubSub, PubSub } from "@graphql-yoga/subscription";
 import Redis from "ioredis";
-import type { AuditEventTopics } from "../audit/audit-event.publisher";
 import { settleWithin } from "../common/deadline";
 import type { Logger } from "../common/logger";
+import type { AuditEventTopics } from "../recording/event-publisher";
 
 /** What the bus needs of an EventTarget: topics are strings, payloads are `CustomEvent.detail`. */
 export interface TopicTarget {

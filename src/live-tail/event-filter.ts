@@ -1,8 +1,8 @@
 import type { DataSource } from "typeorm";
-import { ActorKind, AuditEventType } from "../audit/audit-event.enums";
-import type { AuditEventRecord } from "../audit/audit-event.record";
-import { targetsOf } from "../audit/audit-event.record";
-import type { AuditEventFilter } from "../audit-log/audit-log.inputs";
+import { ActorKind, AuditEventType } from "../events/audit-event.enums";
+import { targetsOf } from "../events/audit-event.record";
+import type { AuditEventRecord } from "../events/audit-event.record";
+import type { AuditEventFilter } from "../logs/audit-log.inputs";
 import type { StreamScope } from "./workspace-stream";
 
 /**

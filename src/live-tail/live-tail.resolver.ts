@@ -1,10 +1,10 @@
 import { Arg, Authorized, ID, Resolver, Root, Subscription } from "type-graphql";
-import type { AppContext } from "../auth/context";
-import { authenticated } from "../auth/context";
 import { Role } from "../auth/principal";
-import { AuditEventFilter } from "../audit-log/audit-log.inputs";
-import { AuditEventEdge } from "../audit-log/audit-log.types";
 import { BadUserInputError } from "../common/errors";
+import { AuditEventFilter } from "../logs/audit-log.inputs";
+import { AuditEventEdge } from "../logs/audit-log.types";
+import { authenticated } from "../server/context";
+import type { AppContext } from "../server/context";
 
 interface ConversationTailArgs {
   conversationId: string;

@@ -1,13 +1,13 @@
 import type { DataSource } from "typeorm";
-import type { AuditEventRecord } from "../audit/audit-event.record";
-import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../audit/audit-event.storage";
-import type { AuditEventFilter } from "../audit-log/audit-log.inputs";
-import type { AuditEventEdge } from "../audit-log/audit-log.types";
-import type { CursorCodec } from "../audit-log/cursor";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import { PerObjectMemo } from "../common/per-object-memo";
+import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../database/audit-event.storage";
+import type { AuditEventRecord } from "../events/audit-event.record";
+import type { AuditEventFilter } from "../logs/audit-log.inputs";
+import type { AuditEventEdge } from "../logs/audit-log.types";
+import type { CursorCodec } from "../logs/cursor";
 import type { EventBus } from "./event-bus";
 import { EventPredicate, predicateFor, scopeFor } from "./event-filter";
 import { TailSubscription } from "./tail-subscription";

@@ -6,12 +6,12 @@ import {
   GraphQLError,
   print,
 } from "graphql";
-import type { AppContext } from "../auth/context";
 import type { Principal, Role } from "../auth/principal";
 import { TokenVerifier } from "../auth/tokens";
-import type { AuditEventEdge } from "../audit-log/audit-log.types";
 import { AuthenticationError } from "../common/errors";
 import { PerObjectMemo } from "../common/per-object-memo";
+import type { AuditEventEdge } from "../logs/audit-log.types";
+import type { AppContext } from "../server/context";
 
 /**
  * graphql-js executes a subscription's selection once per subscriber per

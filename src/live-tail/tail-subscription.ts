@@ -1,4 +1,4 @@
-import type { AuditEventRecord } from "../audit/audit-event.record";
+import type { AuditEventRecord } from "../events/audit-event.record";
 import type { EventPredicate } from "./event-filter";
 import type { StreamScope, WorkspaceStream } from "./workspace-stream";
 

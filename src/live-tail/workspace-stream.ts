@@ -1,8 +1,8 @@
 import type { DataSource } from "typeorm";
-import type { AnyTargets, AuditEventRecord } from "../audit/audit-event.record";
-import { reviveRecord, StoredNotice, workspaceTopic } from "../audit/audit-event.publisher";
-import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../audit/audit-event.storage";
 import type { Logger } from "../common/logger";
+import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../database/audit-event.storage";
+import type { AnyTargets, AuditEventRecord } from "../events/audit-event.record";
+import { reviveRecord, StoredNotice, workspaceTopic } from "../recording/event-publisher";
 import type { TopicTarget } from "./event-bus";
 
 export interface StreamOptions {

@@ -2,22 +2,23 @@ import { MapperKind, mapSchema } from "@graphql-tools/utils";
 import { GraphQLInputObjectType, GraphQLInterfaceType, GraphQLSchema, GraphQLTypeResolver, printSchema } from "graphql";
 import { buildSchema, ContainerType } from "type-graphql";
 import { authChecker } from "../auth/auth-checker";
-import { AUDIT_EVENT_FIELD_RESOLVERS } from "../audit/audit-event-fields.resolver";
-import { AuditEventResolver } from "../audit/audit-event.resolver";
-import { resolveAuditEventType } from "../audit/audit-event.types";
-import { AuditLogResolver } from "../audit-log/audit-log.resolver";
+// Resolvers add their root fields as their modules load: the order of these imports is the order of Query's fields.
+import { AUDIT_EVENT_FIELD_RESOLVERS } from "../events/audit-event-fields.resolver";
+import { RecordingResolver } from "../recording/recording.resolver";
+import { resolveAuditEventType } from "../events/audit-event.types";
+import { AuditLogResolver } from "../logs/audit-log.resolver";
 import { ViewerResolver } from "../auth/viewer.resolver";
 import { DirectoryResolver } from "../directory/directory.resolver";
 import { LiveTailResolver } from "../live-tail/live-tail.resolver";
 import { applyPlainArguments } from "../common/plain-argument";
-import { applyWellFormedArguments } from "../common/well-formed";
 import { DateTimeScalar } from "../common/scalars";
-import type { AppServices } from "./services";
+import { applyWellFormedArguments } from "../common/well-formed";
+import type { AppServices } from "./app-services";
 
 /** Every resolver class; each is constructed once with the services. */
 const RESOLVERS = [
   ViewerResolver,
-  AuditEventResolver,
+  RecordingResolver,
   AuditLogResolver,
   DirectoryResolver,
   LiveTailResolver,

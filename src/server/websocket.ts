@@ -2,14 +2,14 @@ import type { GraphQLSchema } from "graphql";
 import { DocumentNode, GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { WebSocketServer } from "ws";
-import type { AppContext, ContextFactory } from "../auth/context";
 import type { Principal } from "../auth/principal";
-import type { Logger } from "../common/logger";
+import { TokenVerifier } from "../auth/tokens";
 import { parseWithinLimits } from "../common/document-limits";
 import { AuthenticationError, BadUserInputError, maskError } from "../common/errors";
-import { TokenVerifier } from "../auth/tokens";
+import type { Logger } from "../common/logger";
 import type { TailConnection } from "../live-tail/live-tail.service";
 import { SharedSubscriptionExecution } from "../live-tail/shared-execution";
+import type { AppContext, ContextFactory } from "./context";
 
 /** Time a client has to send `connection_init` before the socket is closed with 4408. @default 3000 */
 export const CONNECTION_INIT_TIMEOUT_MS = 3_000;

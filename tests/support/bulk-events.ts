@@ -1,10 +1,10 @@
 import type { DataSource } from "typeorm";
-import { ActorKind, AuditEventType, SettingsSection } from "../../src/audit/audit-event.enums";
-import type { AuditEventRecord, NewAuditEvent } from "../../src/audit/audit-event.record";
-import { contentHash, EVENT_COLUMNS, insertValues, newEventId } from "../../src/audit/audit-event.storage";
-import { placeholders } from "../../src/database/statements";
 import { seededRandom } from "../../src/common/random";
-import { describeEvent } from "../../src/audit/event-catalog";
+import { contentHash, EVENT_COLUMNS, insertValues, newEventId } from "../../src/database/audit-event.storage";
+import { placeholders } from "../../src/database/statements";
+import { ActorKind, AuditEventType, SettingsSection } from "../../src/events/audit-event.enums";
+import type { AuditEventRecord, NewAuditEvent } from "../../src/events/audit-event.record";
+import { describeEvent } from "../../src/events/event-catalog";
 
 /**
  * Seeds many events straight into the tables, for tests that need volume

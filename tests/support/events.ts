@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { AuditEventType } from "../../src/audit/audit-event.enums";
-import type { JsonValue } from "../../src/audit/audit-event.record";
+import { AuditEventType } from "../../src/events/audit-event.enums";
+import type { JsonValue } from "../../src/events/audit-event.record";
 
 /** An AuditEventInput as a client sends it (JSON). */
 export type EventInput = Record<string, JsonValue>;

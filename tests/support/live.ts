@@ -1,7 +1,7 @@
-import type { TestSubscription, TestWsClient } from "./ws-client";
-import { createTestWsClient } from "./ws-client";
-import { postGraphQL } from "./server";
 import { RECORD_EVENTS } from "./events";
+import { postGraphQL } from "./server";
+import { createTestWsClient } from "./ws-client";
+import type { TestSubscription, TestWsClient } from "./ws-client";
 
 export const CONVERSATION_TAIL = `
   subscription ConversationTail($conversationId: ID!, $after: String) {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { JsonValue } from "../../src/audit/audit-event.record";
+import type { JsonValue } from "../../src/events/audit-event.record";
 import type { EventInput } from "./events";
 
 /**

@@ -1,10 +1,10 @@
 import { PassThrough } from "node:stream";
-import { config as processConfig, AppConfig } from "../../src/config";
-import { createLogger } from "../../src/common/logger";
-import type { CompiledExecutor } from "../../src/server/compiled-execution";
-import { RunningService, startService } from "../../src/server/service";
-import type { AppServices } from "../../src/server/services";
 import { dataSource } from "../../ormconfig";
+import { createLogger } from "../../src/common/logger";
+import { config as processConfig, AppConfig } from "../../src/config";
+import type { AppServices } from "../../src/server/app-services";
+import type { CompiledExecutor } from "../../src/server/compiled-execution";
+import { RunningService, startService } from "../../src/server/start-service";
 
 export interface TestServer {
   /** http://localhost:port */

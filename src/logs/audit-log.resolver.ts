@@ -1,14 +1,22 @@
 import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from "type-graphql";
-import type { AppContext } from "../auth/context";
-import { authenticated, noteIgnoredSearchWords } from "../auth/context";
 import { Role } from "../auth/principal";
-import type { AppServices } from "../server/services";
+import type { AuditEventRecord } from "../events/audit-event.record";
+import { AuditEvent } from "../events/audit-event.types";
+import type { AppServices } from "../server/app-services";
+import { authenticated, noteIgnoredSearchWords } from "../server/context";
+import type { AppContext } from "../server/context";
 import { AuditEventFilter, DateRange } from "./audit-log.inputs";
 import { AuditEventConnection } from "./audit-log.types";
 
 @Resolver()
 export class AuditLogResolver {
   constructor(private readonly services: AppServices) {}
+
+  @Authorized(Role.ADMIN, Role.AGENT)
+  @Query(() => AuditEvent, { nullable: true, description: "One event, if the caller may see it." })
+  async auditEvent(@Arg("id", () => ID) id: string, @Ctx() context: AppContext): Promise<AuditEventRecord> {
+    return this.services.events.findById(authenticated(context).principal, id);
+  }
 
   @Authorized(Role.ADMIN)
   @Query(() => AuditEventConnection, { description: "Every event of the workspace. ADMIN only." })

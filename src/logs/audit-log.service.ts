@@ -1,9 +1,9 @@
 import type { DataSource } from "typeorm";
-import { AuditEventType } from "../audit/audit-event.enums";
-import type { AuditEventRecord } from "../audit/audit-event.record";
-import { AuditEventRow, recordFromRow } from "../audit/audit-event.storage";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
+import { AuditEventRow, recordFromRow } from "../database/audit-event.storage";
+import { AuditEventType } from "../events/audit-event.enums";
+import type { AuditEventRecord } from "../events/audit-event.record";
 import type { AuditEventFilter, DateRange } from "./audit-log.inputs";
 import { BuiltQuery, buildPageQuery, LogFilter, LogScope, PageQuery } from "./audit-log.query";
 import type { AuditEventConnection } from "./audit-log.types";

@@ -1,5 +1,5 @@
 import { Directive, Field, ID, InputType } from "type-graphql";
-import { SettingsSection } from "../audit/audit-event.enums";
+import { SettingsSection } from "../events/audit-event.enums";
 
 @InputType("DateRange", { description: "from is inclusive, to is exclusive; either may be omitted; from after to is BAD_USER_INPUT." })
 export class DateRange {

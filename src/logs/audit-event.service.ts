@@ -1,8 +1,8 @@
 import type { DataSource } from "typeorm";
 import { Principal, Role } from "../auth/principal";
 import { ForbiddenError, NotFoundError } from "../common/errors";
-import type { AuditEventRecord } from "./audit-event.record";
-import { AuditEventRow, isEventId, recordFromRow, SELECT_EVENT_COLUMNS } from "./audit-event.storage";
+import { AuditEventRow, isEventId, recordFromRow, SELECT_EVENT_COLUMNS } from "../database/audit-event.storage";
+import type { AuditEventRecord } from "../events/audit-event.record";
 
 /** Reads single events, within the caller's workspace and role. */
 export class AuditEventService {

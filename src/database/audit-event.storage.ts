@@ -1,5 +1,5 @@
 import { hash, randomBytes } from "node:crypto";
-import { ActorKind, AuditEventType, SettingsSection } from "./audit-event.enums";
+import { ActorKind, AuditEventType, SettingsSection } from "../events/audit-event.enums";
 import type {
   AuditEventRecord,
   CsatDetails,
@@ -8,8 +8,8 @@ import type {
   SourceDetails,
   TargetsByType,
   WorkSessionDetails,
-} from "./audit-event.record";
-import { targetsOf } from "./audit-event.record";
+} from "../events/audit-event.record";
+import { targetsOf } from "../events/audit-event.record";
 
 /**
  * How an event maps to a row of `audit_events`: typed columns for what

@@ -1,14 +1,14 @@
 import type { DataSource } from "typeorm";
-import { AuditEventPublisher } from "../audit/audit-event.publisher";
-import { AuditEventService } from "../audit/audit-event.service";
-import { AuditRecorder } from "../audit/audit-recorder.service";
-import { AuditLogService } from "../audit-log/audit-log.service";
-import { CursorCodec } from "../audit-log/cursor";
 import type { Logger } from "../common/logger";
 import type { AppConfig } from "../config";
 import { DirectoryService } from "../directory/directory.service";
 import { createEventBus, EventBus } from "../live-tail/event-bus";
 import { LiveTailService } from "../live-tail/live-tail.service";
+import { AuditEventService } from "../logs/audit-event.service";
+import { AuditLogService } from "../logs/audit-log.service";
+import { CursorCodec } from "../logs/cursor";
+import { AuditEventPublisher } from "../recording/event-publisher";
+import { AuditRecorder } from "../recording/recorder.service";
 
 /** The service layer, built once per process and handed to every resolver. */
 export interface AppServices {

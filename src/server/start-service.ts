@@ -10,19 +10,19 @@ import { expressMiddleware } from "@as-integrations/express5";
 import express, { ErrorRequestHandler, RequestHandler } from "express";
 import type { DataSource } from "typeorm";
 import { WebSocketServer } from "ws";
-import { AppContext, ContextFactory } from "../auth/context";
 import { TokenVerifier } from "../auth/tokens";
-import type { AppConfig } from "../config";
 import { settleWithin } from "../common/deadline";
 import { checkDocumentLimits } from "../common/document-limits";
 import { AppError, BadUserInputError, ErrorCode, maskError, unwrap } from "../common/errors";
 import type { Logger } from "../common/logger";
+import type { AppConfig } from "../config";
 import { RunningStatements } from "../database/running-statements";
-import { graphiqlRouter } from "./graphiql";
+import { AppServices, createServices } from "./app-services";
 import { CompiledExecutor, compiledExecutionGateway } from "./compiled-execution";
+import { AppContext, ContextFactory } from "./context";
+import { graphiqlRouter } from "./graphiql";
 import { HttpDrain } from "./http-drain";
 import { buildAppSchema } from "./schema";
-import { AppServices, createServices } from "./services";
 import { MAX_WEBSOCKET_MESSAGE_BYTES, serveGraphQLOverWebSocket } from "./websocket";
 
 /** Largest accepted HTTP request body: a batch of 1000 events is about 0.5 MB. @default "2mb" */

@@ -1,6 +1,6 @@
 import { Field, ObjectType } from "type-graphql";
-import type { AuditEventRecord } from "../audit/audit-event.record";
-import { AuditEvent } from "../audit/audit-event.types";
+import type { AuditEventRecord } from "../events/audit-event.record";
+import { AuditEvent } from "../events/audit-event.types";
 
 @ObjectType("PageInfo", { simpleResolvers: true })
 export class PageInfo {

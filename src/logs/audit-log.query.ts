@@ -1,5 +1,5 @@
-import { ActorKind, AuditEventType, SettingsSection } from "../audit/audit-event.enums";
-import { SELECT_EVENT_COLUMNS } from "../audit/audit-event.storage";
+import { SELECT_EVENT_COLUMNS } from "../database/audit-event.storage";
+import { ActorKind, AuditEventType, SettingsSection } from "../events/audit-event.enums";
 import type { CursorPosition } from "./cursor";
 
 /**

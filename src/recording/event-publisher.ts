@@ -1,5 +1,5 @@
 import type { PubSub } from "@graphql-yoga/subscription";
-import type { AuditEventRecord } from "./audit-event.record";
+import type { AuditEventRecord } from "../events/audit-event.record";
 
 export const WORKSPACE_EVENTS = "AUDIT_EVENTS_STORED";
 

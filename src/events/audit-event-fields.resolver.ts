@@ -1,12 +1,12 @@
 import { Ctx, FieldResolver, ID, Resolver, Root } from "type-graphql";
-import type { AppContext } from "../auth/context";
-import { authenticated } from "../auth/context";
 import { Conversation } from "../directory/conversation.type";
 import { Customer } from "../directory/customer.type";
 import { User } from "../directory/user.type";
+import { authenticated } from "../server/context";
+import type { AppContext } from "../server/context";
 import { ActorKind, AuditEventType, SettingsSection } from "./audit-event.enums";
-import type { AuditEventRecord } from "./audit-event.record";
 import { targetsOf } from "./audit-event.record";
+import type { AuditEventRecord } from "./audit-event.record";
 import {
   Actor,
   AuthorizationEvent,

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { Logger } from "../common/logger";
+import { isIntrospectionOnly } from "../auth/introspection";
+import { Principal, Role } from "../auth/principal";
+import type { TokenVerifier } from "../auth/tokens";
 import { AuthenticationError } from "../common/errors";
+import type { Logger } from "../common/logger";
 import { createDirectoryLoaders, createEmptyDirectoryLoaders, DirectoryLoaders } from "../directory/directory.loaders";
 import type { TailConnection } from "../live-tail/live-tail.service";
-import type { AppServices } from "../server/services";
-import { isIntrospectionOnly } from "./introspection";
-import { Principal, Role } from "./principal";
-import type { TokenVerifier } from "./tokens";
+import type { AppServices } from "./app-services";
 
 /** What every resolver gets, over HTTP and WebSocket alike. */
 export interface AppContext {

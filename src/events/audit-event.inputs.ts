@@ -1,7 +1,7 @@
 import { GraphQLJSON } from "graphql-scalars";
 import { Field, ID, InputType, Int } from "type-graphql";
-import type { JsonValue } from "./audit-event.record";
 import { ActorKind, AuditEventType, SettingsSection } from "./audit-event.enums";
+import type { JsonValue } from "./audit-event.record";
 
 @InputType()
 export class ActorInput {

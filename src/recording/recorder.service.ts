@@ -2,13 +2,13 @@ import type { DataSource } from "typeorm";
 import type { Principal } from "../auth/principal";
 import { BoundedMap } from "../common/bounded-map";
 import { ConflictError, isDatabaseUnavailable, ServiceUnavailableError } from "../common/errors";
+import { BatchedTransaction, Statement } from "../database/statements";
 import type { Conversation } from "../directory/conversation.type";
 import type { DirectoryMentions, DirectoryService } from "../directory/directory.service";
-import { BatchedTransaction, Statement } from "../database/statements";
-import { ActorKind } from "./audit-event.enums";
-import type { AuditEventInput } from "./audit-event.inputs";
-import type { AuditEventPublisher } from "./audit-event.publisher";
-import { AuditEventRecord, NewAuditEvent, targetsOf } from "./audit-event.record";
+import { ActorKind } from "../events/audit-event.enums";
+import type { AuditEventInput } from "../events/audit-event.inputs";
+import { AuditEventRecord, NewAuditEvent, targetsOf } from "../events/audit-event.record";
+import type { AuditEventPublisher } from "./event-publisher";
 import {
   AuditEventRow,
   contentHash,
@@ -17,9 +17,9 @@ import {
   newEventId,
   recordFromRow,
   SELECT_EVENT_COLUMNS,
-} from "./audit-event.storage";
-import { validateEventInputs } from "./audit-event.validation";
-import { describeEvent } from "./event-catalog";
+} from "../database/audit-event.storage";
+import { validateEventInputs } from "../events/audit-event.validation";
+import { describeEvent } from "../events/event-catalog";
 
 /** Rows per INSERT statement. @default 500 */
 export const INSERT_CHUNK = 500;
