@@ -18,32 +18,41 @@ function parseDateTime(value: unknown): Date {
 }
 
 const DAY_MS = 86_400_000;
+/** Days from 0000-03-01 to the epoch, the origin of {@link isoDateTime}'s calendar. */
+const EPOCH_FROM_MARCH_0000 = 719_468;
+const FIRST_FOUR_DIGIT_YEAR = Date.parse("0000-01-01T00:00:00Z");
+const FIRST_EXTENDED_YEAR = Date.parse("+010000-01-01T00:00:00Z");
 const PADDED = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, "0"));
-/** The day {@link isoDateTime} wrote last (days since the epoch), and its `YYYY-MM-DDT`. */
-let lastDay = NaN;
-let lastDayText = "";
 
 /**
- * What `date.toISOString()` returns, for a valid date, in a fifth of its
- * time: V8's costs about half a microsecond, and a page of 50 events writes
- * 100 date-times. The date part comes from toISOString, once per day in a
- * row (a page's events mostly share their day); the time of day is written
- * here.
+ * What `date.toISOString()` returns, for a valid date, without module state.
+ * Two date-times per event go through here on every page and delivery, and
+ * toISOString is a call into V8's C++ runtime, which formats with printf;
+ * this stays in optimized JavaScript. The calendar comes from days since the
+ * epoch as in H. Hinnant's `civil_from_days` (years counted from March, so a
+ * leap day is the last day of its year). Years outside 0000-9999 take
+ * toISOString's extended format.
  */
 export function isoDateTime(date: Date): string {
   const time = date.getTime();
+  if (!(time >= FIRST_FOUR_DIGIT_YEAR && time < FIRST_EXTENDED_YEAR)) return date.toISOString();
   const day = Math.floor(time / DAY_MS);
-  if (day !== lastDay) {
-    lastDayText = date.toISOString().slice(0, -"00:00:00.000Z".length);
-    lastDay = day;
-  }
+  const fromMarch0000 = day + EPOCH_FROM_MARCH_0000;
+  const era = Math.floor(fromMarch0000 / 146_097);
+  const dayOfEra = fromMarch0000 - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1_460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153);
+  const dayOfMonth = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1;
+  const month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9;
+  const year = era * 400 + yearOfEra + (month <= 2 ? 1 : 0);
   let rest = time - day * DAY_MS;
   const hours = Math.floor(rest / 3_600_000);
   rest -= hours * 3_600_000;
   const minutes = Math.floor(rest / 60_000);
   rest -= minutes * 60_000;
   const seconds = Math.floor(rest / 1_000);
-  return `${lastDayText}${PADDED[hours].slice(1)}:${PADDED[minutes].slice(1)}:${PADDED[seconds].slice(1)}.${PADDED[rest - seconds * 1_000]}Z`;
+  return `${PADDED[Math.floor(year / 10)]}${year % 10}-${PADDED[month].slice(1)}-${PADDED[dayOfMonth].slice(1)}T${PADDED[hours].slice(1)}:${PADDED[minutes].slice(1)}:${PADDED[seconds].slice(1)}.${PADDED[rest - seconds * 1_000]}Z`;
 }
 
 /** UTC date-time with millisecond precision, e.g. 2026-11-25T22:26:31.123Z. */
