@@ -1,4 +1,4 @@
-import { Arg, Authorized, ID, Resolver, Root, Subscription } from "type-graphql";
+import { Args, ArgsType, Authorized, Field, ID, Resolver, Root, Subscription } from "type-graphql";
 import { Role } from "../auth/principal";
 import { BadUserInputError } from "../common/errors";
 import { AuditEventFilter } from "../logs/audit-log.inputs";
@@ -6,14 +6,30 @@ import { AuditEventEdge } from "../logs/audit-log.types";
 import { authenticated } from "../server/context";
 import type { AppContext } from "../server/context";
 
-interface ConversationTailArgs {
-  conversationId: string;
+/*
+ * The arguments of each tail are one @ArgsType class, taken by the resolve
+ * method's @Args() parameter although only `subscribe` reads them:
+ * type-graphql 2.0 builds a field's arguments from the parameter decorators
+ * of its method alone (SchemaGenerator.generateHandlerArgs), and
+ * @Subscription's options have no place for them. The fields' order is the
+ * arguments' order in the published schema.
+ */
+@ArgsType()
+class ConversationTailArgs {
+  @Field(() => String, { nullable: true })
   after?: string | null;
+
+  @Field(() => ID)
+  conversationId!: string;
 }
 
-interface WorkspaceTailArgs {
-  filter?: AuditEventFilter | null;
+@ArgsType()
+class WorkspaceTailArgs {
+  @Field(() => String, { nullable: true })
   after?: string | null;
+
+  @Field(() => AuditEventFilter, { nullable: true })
+  filter?: AuditEventFilter | null;
 }
 
 /** Subscriptions run over WebSocket only: that is where the context carries the connection. */
@@ -36,8 +52,7 @@ export class LiveTailResolver {
   })
   conversationAuditEvents(
     @Root() edge: AuditEventEdge,
-    @Arg("conversationId", () => ID) _conversationId: string,
-    @Arg("after", () => String, { nullable: true }) _after: string | null,
+    @Args() _args: ConversationTailArgs,
   ): AuditEventEdge {
     return edge;
   }
@@ -53,8 +68,7 @@ export class LiveTailResolver {
   })
   workspaceAuditEvents(
     @Root() edge: AuditEventEdge,
-    @Arg("filter", () => AuditEventFilter, { nullable: true }) _filter: AuditEventFilter | null,
-    @Arg("after", () => String, { nullable: true }) _after: string | null,
+    @Args() _args: WorkspaceTailArgs,
   ): AuditEventEdge {
     return edge;
   }
