@@ -74,6 +74,12 @@ class LocalEventBus implements EventBus {
  * Redis pub/sub: one connection publishes, one subscribes (a subscribed
  * connection can do nothing else). A failed publish is logged, never thrown:
  * the events are stored, and tails catch up from the database.
+ *
+ * Not @graphql-yoga/redis-event-target, which is otherwise the same
+ * EventTarget over two ioredis clients: it leaves the promises of publish,
+ * subscribe and unsubscribe unhandled and parses messages inside ioredis'
+ * event handler, so a Redis outage or one unreadable message ends the
+ * process, and it cannot tell how many channels it holds.
  */
 class RedisEventBus implements EventBus {
   private readonly publisher: Redis;
