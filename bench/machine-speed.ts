@@ -14,7 +14,7 @@ export interface MachineSpeed {
   /**
    * Iterations per second of {@link cpuWork} on one core: the median round,
    * and the slowest and fastest: on a shared machine, work that allocates as
-   * much as the service does can run twice as fast in one round as in the next.
+   * much as the service does varies widely from one round to the next.
    */
   cpu: { p50: number; min: number; max: number };
   /** `SELECT 1` through mysql2 over one connection, p50 in ms: a database round trip. */

@@ -73,7 +73,7 @@ export interface SizeProfile {
 
 const FULL: SizeProfile = {
   size: "full",
-  // Single-event ingest runs at a few hundred events/s here: 200,000 of them would take hours, so each side stops after 2 minutes.
+  // Single-event ingest is too slow to send 200,000 events within a run, so each side stops after 2 minutes.
   ingest: { events: { 1: 200_000, 100: 200_000, 500: 200_000 }, maxMs: 120_000, shortRunMs: 15_000 },
   queries: { events: 2_000_000, deepPage: 100, requests: 1_000, warmup: 20, serviceWarmupMs: 30_000, maxMs: 20_000 },
   live: {

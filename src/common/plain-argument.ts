@@ -8,10 +8,10 @@ import { ArgOptions, createParameterDecorator, Extensions } from "type-graphql";
  *
  * type-graphql copies every input object of an `@Arg` into an instance of
  * its class before the resolver runs, walking its field metadata again for
- * each object. For `recordAuditEvents` with 500 events, leaving it out took
- * the service's CPU per call from 46-49 ms to 35-42 ms (measured under
- * ingest load), and the recorder validates and normalizes the plain values
- * anyway. type-graphql's own validation (off in this schema) sees nothing.
+ * each object: for a batch of `recordAuditEvents`, that is one copy per
+ * event and per nested input, and the recorder validates and normalizes the
+ * plain values anyway. type-graphql's own validation (off in this schema)
+ * sees nothing.
  * Such an argument is declared with {@link PlainArg};
  * {@link applyPlainArguments} hides its value from type-graphql's copy and
  * hands it to the resolver as it came.

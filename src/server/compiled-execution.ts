@@ -18,7 +18,7 @@ import { CompiledQuery, compileQuery, isCompiledQuery } from "graphql-jit";
 /**
  * A query or mutation document is compiled on this execution of it; the
  * ones before run through graphql-js, so a document sent once never pays for
- * compiling (2 to 20 ms, against about 1 ms to execute a page). @default 2
+ * compiling, which costs more than executing it. @default 2
  */
 export const COMPILE_ON_EXECUTION = 2;
 /** Documents whose executions are counted (and kept compiled); the oldest is forgotten first. @default 1000 */
@@ -58,11 +58,10 @@ export interface ExecutionCounts {
  * few queries, every producer the same recording mutation) is compiled by
  * graphql-jit into one function per document. It resolves the same fields
  * through the same resolvers, but without graphql-js's per-field work (a
- * first page of 50 events resolves about a thousand fields; graphql-js spent
- * more CPU on them than the page's SQL), and it coerces variables with code
- * generated for their types (a batch of 500 events: about a third of
- * graphql-js's time). One-off documents and subscriptions run through
- * graphql-js.
+ * first page resolves every selected field of every event, and graphql-js
+ * spent more CPU on them than the page's SQL), and it coerces variables with
+ * code generated for their types, which matters for a batch of events.
+ * One-off documents and subscriptions run through graphql-js.
  *
  * Clients get graphql-js's variable errors, whatever runs the operation:
  * when graphql-jit refuses the variables, graphql-js executes the operation
