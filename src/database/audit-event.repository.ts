@@ -17,13 +17,13 @@ export interface StoredEvent {
 }
 
 /** One event of the workspace by id, or null. */
-export async function findById(database: Queryable, workspaceId: string, id: string): Promise<AuditEventRecord | null> {
+export async function findEventById(database: Queryable, workspaceId: string, id: string): Promise<AuditEventRecord | null> {
   const rows = (await database.query(`SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE id = ? AND workspace_id = ?`, [id, workspaceId])) as AuditEventRow[];
   return rows.length > 0 ? recordFromRow(rows[0]) : null;
 }
 
 /** The workspace's stored events whose key the database takes for one of `keys` (each carries its own key as stored). */
-export function findByKeys(transaction: BatchedTransaction, workspaceId: string, keys: readonly string[]): Promise<StoredEvent[]> {
+export function findEventsByKeys(transaction: BatchedTransaction, workspaceId: string, keys: readonly string[]): Promise<StoredEvent[]> {
   return transaction.read(
     { sql: `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`, values: [workspaceId, keys] },
     (rows) => (rows as AuditEventRow[]).map((row) => ({ event: recordFromRow(row), contentHash: Buffer.from(row.content_hash) })),
@@ -46,7 +46,7 @@ export function positionsOfStoredKeys(transaction: BatchedTransaction, workspace
 }
 
 /** Gives each conversation's events that have no customer that customer: `ties` pairs a conversation's id with its new customer's. */
-export function tieToCustomers(transaction: BatchedTransaction, workspaceId: string, ties: ReadonlyArray<readonly [string, string]>): void {
+export function tieEventsToCustomers(transaction: BatchedTransaction, workspaceId: string, ties: ReadonlyArray<readonly [string, string]>): void {
   if (ties.length === 0) return;
   transaction.add({
     sql: `UPDATE audit_events SET customer_id = CASE conversation_id ${ties.map(() => "WHEN ? THEN ?").join(" ")} END
@@ -61,7 +61,7 @@ export function tieToCustomers(transaction: BatchedTransaction, workspaceId: str
  * reserved, each one before it the seq before. The seq column counts back
  * from the session's LAST_INSERT_ID(), which the reservation set.
  */
-export function insertReserved(transaction: BatchedTransaction, events: readonly AuditEventRecord[], contentHashOf: (position: number) => Buffer): void {
+export function insertReservedEvents(transaction: BatchedTransaction, events: readonly AuditEventRecord[], contentHashOf: (position: number) => Buffer): void {
   for (let start = 0; start < events.length; start += INSERT_CHUNK) {
     const end = Math.min(events.length, start + INSERT_CHUNK);
     const values: unknown[] = [];
@@ -76,5 +76,5 @@ export function insertReserved(transaction: BatchedTransaction, events: readonly
 
 /** Where the seq is among an INSERT row's values. */
 const SEQ_COLUMN = EVENT_COLUMNS.indexOf("seq");
-/** One row of {@link insertReserved}: every value a placeholder, the seq counted back from LAST_INSERT_ID(). */
+/** One row of {@link insertReservedEvents}: every value a placeholder, the seq counted back from LAST_INSERT_ID(). */
 const INSERT_ROW = `(${[...EVENT_COLUMNS, "search_text"].map((column) => (column === "seq" ? "LAST_INSERT_ID() - ?" : "?")).join(", ")})`;

@@ -23,13 +23,13 @@ interface ConversationRow {
 const SELECT_CONVERSATIONS = `SELECT id, subject, customer_id FROM conversations WHERE workspace_id = ? AND id IN (?)`;
 
 /** The conversations among `ids` that the workspace knows, in no order. */
-export async function findByIds(database: Queryable, workspaceId: string, ids: readonly string[]): Promise<ConversationEntry[]> {
+export async function findConversationsByIds(database: Queryable, workspaceId: string, ids: readonly string[]): Promise<ConversationEntry[]> {
   if (ids.length === 0) return [];
   return ((await database.query(SELECT_CONVERSATIONS, [workspaceId, ids])) as ConversationRow[]).map(entryFromRow);
 }
 
 /** Within a recording transaction, the entries of the conversations among `ids` that the workspace knows, by id. */
-export function readInTransaction(transaction: BatchedTransaction, workspaceId: string, ids: readonly string[]): Promise<Map<string, ConversationEntry>> {
+export function readConversationsByIds(transaction: BatchedTransaction, workspaceId: string, ids: readonly string[]): Promise<Map<string, ConversationEntry>> {
   return transaction.read({ sql: SELECT_CONVERSATIONS, values: [workspaceId, [...new Set(ids)]] }, (rows) =>
     new Map((rows as ConversationRow[]).map((row) => [row.id, entryFromRow(row)])),
   );
@@ -40,7 +40,7 @@ export function readInTransaction(transaction: BatchedTransaction, workspaceId: 
  * only replaced by one the mention carries, and only by a mention that is
  * not older.
  */
-export function upsert(transaction: BatchedTransaction, workspaceId: string, mentions: ConversationMention[]): void {
+export function upsertConversations(transaction: BatchedTransaction, workspaceId: string, mentions: ConversationMention[]): void {
   if (mentions.length === 0) return;
   const rows = inLockOrder(mentions);
   transaction.add({

@@ -13,7 +13,7 @@ export interface CustomerMention extends CustomerEntry {
 }
 
 /** Customers whose name contains `text` (ignoring case), by name; blank text lists the first ones. */
-export function search(database: Queryable, workspaceId: string, text: string, limit: number): Promise<CustomerEntry[]> {
+export function searchCustomers(database: Queryable, workspaceId: string, text: string, limit: number): Promise<CustomerEntry[]> {
   return database.query(
     `SELECT id, name FROM customers WHERE workspace_id = ? ${text ? "AND name LIKE ?" : ""} ORDER BY name, id LIMIT ?`,
     [workspaceId, ...(text ? [containsPattern(text)] : []), limit],
@@ -21,13 +21,13 @@ export function search(database: Queryable, workspaceId: string, text: string, l
 }
 
 /** The customers among `ids` that the workspace knows, in no order. */
-export async function findByIds(database: Queryable, workspaceId: string, ids: readonly string[]): Promise<CustomerEntry[]> {
+export async function findCustomersByIds(database: Queryable, workspaceId: string, ids: readonly string[]): Promise<CustomerEntry[]> {
   if (ids.length === 0) return [];
   return (await database.query(`SELECT id, name FROM customers WHERE workspace_id = ? AND id IN (?)`, [workspaceId, ids])) as CustomerEntry[];
 }
 
 /** Upserts customers in one multi-row statement; a name replaces the stored one only when the mention is not older. */
-export function upsert(transaction: BatchedTransaction, workspaceId: string, mentions: CustomerMention[]): void {
+export function upsertCustomers(transaction: BatchedTransaction, workspaceId: string, mentions: CustomerMention[]): void {
   if (mentions.length === 0) return;
   const rows = inLockOrder(mentions);
   transaction.add({

@@ -14,7 +14,7 @@ export interface UserMention extends UserEntry {
 }
 
 /** Users whose name or email contains `text` (ignoring case), by name; blank text lists the first ones. */
-export function search(database: Queryable, workspaceId: string, text: string, limit: number): Promise<UserEntry[]> {
+export function searchUsers(database: Queryable, workspaceId: string, text: string, limit: number): Promise<UserEntry[]> {
   return database.query(
     `SELECT id, name, email FROM users WHERE workspace_id = ? ${text ? "AND (name LIKE ? OR email LIKE ?)" : ""} ORDER BY name, id LIMIT ?`,
     [workspaceId, ...(text ? [containsPattern(text), containsPattern(text)] : []), limit],
@@ -22,7 +22,7 @@ export function search(database: Queryable, workspaceId: string, text: string, l
 }
 
 /** The users among `ids` that the workspace knows, in no order. */
-export async function findByIds(database: Queryable, workspaceId: string, ids: readonly string[]): Promise<UserEntry[]> {
+export async function findUsersByIds(database: Queryable, workspaceId: string, ids: readonly string[]): Promise<UserEntry[]> {
   if (ids.length === 0) return [];
   return (await database.query(`SELECT id, name, email FROM users WHERE workspace_id = ? AND id IN (?)`, [workspaceId, ids])) as UserEntry[];
 }
@@ -32,7 +32,7 @@ export async function findByIds(database: Queryable, workspaceId: string, ids: r
  * only when there is none or the mention is not older; a name, only when the
  * mention is not older.
  */
-export function upsert(transaction: BatchedTransaction, workspaceId: string, mentions: UserMention[]): void {
+export function upsertUsers(transaction: BatchedTransaction, workspaceId: string, mentions: UserMention[]): void {
   if (mentions.length === 0) return;
   const rows = inLockOrder(mentions);
   transaction.add({

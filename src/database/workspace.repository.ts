@@ -8,7 +8,7 @@ import type { BatchedTransaction } from "./statements";
  * order. The row stays locked until commit, so seq order is commit order.
  * Both ways, LAST_INSERT_ID(expr) sets the session's LAST_INSERT_ID() to the
  * new last seq: the event inserts that follow in the same round trip count
- * back from it (`insertReserved` of the audit-event repository).
+ * back from it (`insertReservedEvents` in audit-event.repository.ts).
  */
 export function reserveSeqs(transaction: BatchedTransaction, workspaceId: string, count: number): Promise<number> {
   return transaction.read(

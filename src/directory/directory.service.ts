@@ -1,13 +1,10 @@
 import type { DataSource } from "typeorm";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput } from "../common/errors";
-import * as conversations from "../database/conversation.repository";
-import type { ConversationMention } from "../database/conversation.repository";
-import * as customers from "../database/customer.repository";
-import type { CustomerMention } from "../database/customer.repository";
+import { ConversationMention, findConversationsByIds, readConversationsByIds, upsertConversations } from "../database/conversation.repository";
+import { CustomerMention, findCustomersByIds, searchCustomers, upsertCustomers } from "../database/customer.repository";
 import type { BatchedTransaction } from "../database/statements";
-import * as users from "../database/user.repository";
-import type { UserMention } from "../database/user.repository";
+import { findUsersByIds, searchUsers, upsertUsers, UserMention } from "../database/user.repository";
 import type { Conversation } from "./conversation.type";
 import type { Customer } from "./customer.type";
 import type { User } from "./user.type";
@@ -30,26 +27,26 @@ export class DirectoryService {
   /** Customers whose current name contains the text (ignoring case), by name; blank text lists the first ones. */
   async findCustomers(principal: Principal, nameContains: string, first: number | null): Promise<Customer[]> {
     const limit = checkPicker(principal, nameContains, first, "nameContains");
-    return customers.search(this.dataSource, principal.workspaceId, nameContains.trim(), limit);
+    return searchCustomers(this.dataSource, principal.workspaceId, nameContains.trim(), limit);
   }
 
   /** Users whose current name or email contains the text (ignoring case), by name; no text lists the first ones. */
   async findUsers(principal: Principal, search: string | null, first: number | null): Promise<User[]> {
     const limit = checkPicker(principal, search ?? "", first, "search");
-    return users.search(this.dataSource, principal.workspaceId, (search ?? "").trim(), limit);
+    return searchUsers(this.dataSource, principal.workspaceId, (search ?? "").trim(), limit);
   }
 
   /** The users with these ids in the workspace, in the order of `ids` (null where unknown). */
   async usersByIds(workspaceId: string, ids: readonly string[]): Promise<(User | null)[]> {
-    return inOrder(ids, await users.findByIds(this.dataSource, workspaceId, ids));
+    return inOrder(ids, await findUsersByIds(this.dataSource, workspaceId, ids));
   }
 
   async customersByIds(workspaceId: string, ids: readonly string[]): Promise<(Customer | null)[]> {
-    return inOrder(ids, await customers.findByIds(this.dataSource, workspaceId, ids));
+    return inOrder(ids, await findCustomersByIds(this.dataSource, workspaceId, ids));
   }
 
   async conversationsByIds(workspaceId: string, ids: readonly string[]): Promise<(Conversation | null)[]> {
-    return inOrder(ids, await conversations.findByIds(this.dataSource, workspaceId, ids));
+    return inOrder(ids, await findConversationsByIds(this.dataSource, workspaceId, ids));
   }
 
   /**
@@ -59,10 +56,10 @@ export class DirectoryService {
    */
   upsertMentions(transaction: BatchedTransaction, workspaceId: string, mentions: DirectoryMentions): void {
     // Per user: the latest mention, and the latest one carrying an email (the same upsert rules merge them).
-    users.upsert(transaction, workspaceId, latestPerId(mentions.users, (user) => user.email !== null));
-    customers.upsert(transaction, workspaceId, latestPerId(mentions.customers, () => false));
+    upsertUsers(transaction, workspaceId, latestPerId(mentions.users, (user) => user.email !== null));
+    upsertCustomers(transaction, workspaceId, latestPerId(mentions.customers, () => false));
     // Per conversation: the latest mention with a subject, the latest with a customer, and the latest of all.
-    conversations.upsert(transaction, workspaceId, [
+    upsertConversations(transaction, workspaceId, [
       ...new Set([
         ...latestPerId(mentions.conversations.filter((conversation) => conversation.subject !== null), () => false),
         ...latestPerId(mentions.conversations.filter((conversation) => conversation.customerId !== null), () => false),
@@ -77,7 +74,7 @@ export class DirectoryService {
    * transaction's next round trip reads them; absent: unknown conversation.
    */
   readConversations(transaction: BatchedTransaction, workspaceId: string, ids: readonly string[]): Promise<Map<string, Conversation>> {
-    return conversations.readInTransaction(transaction, workspaceId, ids);
+    return readConversationsByIds(transaction, workspaceId, ids);
   }
 }
 

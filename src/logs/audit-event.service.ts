@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import { Principal, Role } from "../auth/principal";
 import { ForbiddenError, NotFoundError } from "../common/errors";
-import * as auditEvents from "../database/audit-event.repository";
+import { findEventById } from "../database/audit-event.repository";
 import { isEventId } from "../database/audit-event.storage";
 import { AuditEventRecord, targetsOf } from "../events/audit-event.record";
 
@@ -17,7 +17,7 @@ export class AuditEventService {
   async findById(principal: Principal, id: string): Promise<AuditEventRecord> {
     if (principal.role === Role.SERVICE) throw new ForbiddenError();
     if (!isEventId(id)) throw new NotFoundError(`Audit event ${JSON.stringify(id)}`);
-    const event = await auditEvents.findById(this.dataSource, principal.workspaceId, id);
+    const event = await findEventById(this.dataSource, principal.workspaceId, id);
     if (!event) throw new NotFoundError(`Audit event ${JSON.stringify(id)}`);
     if (principal.role === Role.AGENT && event.customerId === null && targetsOf(event).conversation === null) {
       throw new NotFoundError(`Audit event ${JSON.stringify(id)}`);

@@ -2,10 +2,10 @@ import type { DataSource } from "typeorm";
 import type { Principal } from "../auth/principal";
 import { BoundedMap } from "../common/bounded-map";
 import { ConflictError } from "../common/errors";
-import * as auditEvents from "../database/audit-event.repository";
+import { findEventsByKeys, insertReservedEvents, positionsOfStoredKeys, tieEventsToCustomers } from "../database/audit-event.repository";
 import { contentHash, newEventId } from "../database/audit-event.storage";
 import { BatchedTransaction } from "../database/statements";
-import * as workspaces from "../database/workspace.repository";
+import { reserveSeqs } from "../database/workspace.repository";
 import type { Conversation } from "../directory/conversation.type";
 import type { DirectoryMentions, DirectoryService } from "../directory/directory.service";
 import { ActorKind } from "../events/audit-event.enums";
@@ -76,17 +76,7 @@ export class AuditRecorder {
   async record(principal: Principal, inputs: readonly AuditEventInput[]): Promise<RecordResult> {
     const events = validateEventInputs(inputs);
     const pending = groupByKey(events);
-    const { stored, created } = await this.queue.submit(principal.workspaceId, pending);
-
-    const createdKeys = new Set(created.map((event) => event.idempotencyKey));
-    const result: AuditEventRecord[] = new Array(events.length);
-    let createdHere = 0;
-    for (const item of pending) {
-      const event = stored.get(item.event.idempotencyKey)!;
-      for (const index of item.indexes) result[index] = event;
-      if (createdKeys.has(item.event.idempotencyKey)) createdHere++;
-    }
-    return { events: result, duplicates: events.length - createdHere };
+    return answerOf(events.length, pending, await this.queue.submit(principal.workspaceId, pending));
   }
 
   /**
@@ -174,13 +164,13 @@ export class AuditRecorder {
       };
     });
 
-    const reservedLastSeq = workspaces.reserveSeqs(transaction, workspaceId, created.length);
+    const reservedLastSeq = reserveSeqs(transaction, workspaceId, created.length);
     // Conversations this round gave their first customer: their earlier events join that customer's log.
     const newlyTied = plan.tied
       .filter((id) => before.get(id)?.customerId === null && conversations.get(id)?.customerId)
       .map((id) => [id, conversations.get(id)!.customerId!] as const);
-    auditEvents.tieToCustomers(transaction, workspaceId, newlyTied);
-    auditEvents.insertReserved(transaction, created, (position) => hashOf(fresh[position]));
+    tieEventsToCustomers(transaction, workspaceId, newlyTied);
+    insertReservedEvents(transaction, created, (position) => hashOf(fresh[position]));
     await transaction.commit();
 
     const lastSeq = await reservedLastSeq;
@@ -198,7 +188,7 @@ export class AuditRecorder {
    */
   private async findStored(transaction: BatchedTransaction, workspaceId: string, pending: PendingEvent[]): Promise<Map<string, AuditEventRecord>> {
     const byKey = new Map(pending.map((item) => [item.event.idempotencyKey, item]));
-    const found = auditEvents.findByKeys(transaction, workspaceId, [...byKey.keys()]);
+    const found = findEventsByKeys(transaction, workspaceId, [...byKey.keys()]);
     await transaction.send();
     const stored = new Map<string, AuditEventRecord>();
     const conflicts: number[] = [];
@@ -215,7 +205,7 @@ export class AuditRecorder {
     // The database found a stored key equal to one of these that differs from it byte for byte (a PAD SPACE collation ignores trailing spaces): that key is another event's.
     const unstored = unmatched ? pending.filter((item) => !stored.has(item.event.idempotencyKey)) : [];
     if (unstored.length > 0) {
-      const positions = auditEvents.positionsOfStoredKeys(transaction, workspaceId, unstored.map((item) => item.event.idempotencyKey));
+      const positions = positionsOfStoredKeys(transaction, workspaceId, unstored.map((item) => item.event.idempotencyKey));
       await transaction.send();
       for (const position of await positions) conflicts.push(...unstored[position].indexes);
     }
@@ -260,6 +250,19 @@ export class AuditRecorder {
     ];
     return { mentions, tied, read: [...new Set([...tied, ...needed])] };
   }
+}
+
+/** A call's answer from the outcome of the round that stored it: each input's event, and how many were repeats. */
+function answerOf(inputs: number, pending: PendingEvent[], { stored, created }: StoreOutcome): RecordResult {
+  const createdKeys = new Set(created.map((event) => event.idempotencyKey));
+  const events: AuditEventRecord[] = new Array(inputs);
+  let createdHere = 0;
+  for (const item of pending) {
+    const event = stored.get(item.event.idempotencyKey)!;
+    for (const index of item.indexes) events[index] = event;
+    if (createdKeys.has(item.event.idempotencyKey)) createdHere++;
+  }
+  return { events, duplicates: inputs - createdHere };
 }
 
 /** Inputs grouped by idempotency key; the same key with other content in one call is a conflict. */
