@@ -1,4 +1,4 @@
-import { ROUNDS_IN_FLIGHT } from "../src/recording/recorder.service";
+import { ROUNDS_IN_FLIGHT } from "../src/recording/record-queue";
 import { BATCHED_TARGET_RATIO, EMPTY_REQUEST, SINGLE_TARGET_EVENTS_PER_SECOND } from "./ingest";
 import type { InProcessSide, IngestConfiguration, IngestResults, IngestSide, RequestFloor } from "./ingest";
 import type { LiveResults, LiveRun } from "./live-tail";

@@ -26,25 +26,67 @@ export async function runStatements(runner: QueryRunner, statements: readonly St
   return statements.length === 1 ? [results] : (results as unknown[]);
 }
 
+/** What a repository runs a single statement on, outside a recording transaction: the DataSource, or a query runner. */
+export interface Queryable {
+  query(sql: string, values?: unknown[]): Promise<unknown>;
+}
+
+/** A read added to a transaction, waiting for the round trip that carries it. */
+interface PendingRead {
+  position: number;
+  resolve(result: unknown): void;
+  reject(error: unknown): void;
+}
+
 /**
  * A READ COMMITTED transaction whose statements travel in as few round trips
- * as its reads allow: the first {@link run} also begins it, {@link commit}
- * sends its last statements and the COMMIT together. Each round trip waits
+ * as its reads allow. Repositories {@link add} statements to it; {@link send}
+ * sends those added since the last round trip (beginning the transaction
+ * first), {@link commit} sends them with the COMMIT. Each round trip waits
  * for the network and the server once, however many statements it carries.
  */
 export class BatchedTransaction {
   private state: "new" | "open" | "ended" = "new";
+  private statements: Statement[] = [];
+  private reads: PendingRead[] = [];
 
   constructor(private readonly runner: QueryRunner) {}
 
-  /** Runs statements inside the transaction, beginning it first if need be; returns their results. */
-  run(statements: readonly Statement[]): Promise<unknown[]> {
-    return this.send(statements, false);
+  /** Adds a statement to the next round trip. */
+  add(statement: Statement): void {
+    this.statements.push(statement);
   }
 
-  /** Runs the transaction's last statements, then commits, in one round trip. */
-  commit(statements: readonly Statement[] = []): Promise<unknown[]> {
-    return this.send(statements, true);
+  /**
+   * Adds a statement to the next round trip and gives what `read` makes of
+   * its result once that round trip is back; the round trip's error, should
+   * it fail (awaiting the read is optional: the round trip throws it too).
+   */
+  read<T>(statement: Statement, read: (result: unknown) => T): Promise<T> {
+    const position = this.statements.push(statement) - 1;
+    const result = new Promise<T>((resolve, reject) => {
+      const settle = (value: unknown) => {
+        try {
+          resolve(read(value));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      this.reads.push({ position, resolve: settle, reject });
+    });
+    // Whoever awaits the round trip hears its error: an unawaited read must not report it a second time.
+    result.catch(() => undefined);
+    return result;
+  }
+
+  /** Sends the statements added since the last round trip, beginning the transaction first if need be. */
+  send(): Promise<void> {
+    return this.roundTrip(false);
+  }
+
+  /** Sends the statements added since the last round trip, then commits, in one round trip. */
+  commit(): Promise<void> {
+    return this.roundTrip(true);
   }
 
   /**
@@ -58,15 +100,37 @@ export class BatchedTransaction {
     await this.runner.query("ROLLBACK").catch(() => undefined);
   }
 
-  private async send(statements: readonly Statement[], commit: boolean): Promise<unknown[]> {
+  private async roundTrip(commit: boolean): Promise<void> {
     if (this.state === "ended") throw new Error("the transaction has ended");
+    const { statements, reads } = this;
+    this.statements = [];
+    this.reads = [];
     const opening = this.state === "new" ? [SET_READ_COMMITTED, BEGIN] : [];
     // Open from here on: should the round trip fail half-way, what ran must be rolled back.
     this.state = "open";
-    const results = await runStatements(this.runner, [...opening, ...statements, ...(commit ? [COMMIT] : [])]);
+    let results: unknown[];
+    try {
+      results = await runStatements(this.runner, [...opening, ...statements, ...(commit ? [COMMIT] : [])]);
+    } catch (error) {
+      for (const read of reads) read.reject(error);
+      throw error;
+    }
     if (commit) this.state = "ended";
-    return results.slice(opening.length, opening.length + statements.length);
+    for (const read of reads) read.resolve(results[opening.length + read.position]);
   }
+}
+
+/**
+ * Rows in id order: concurrent writers that upsert rows of one table in the
+ * same order cannot deadlock each other on them.
+ */
+export function inLockOrder<T extends { id: string }>(rows: T[]): T[] {
+  return [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** A LIKE pattern matching the text anywhere, its own % and _ taken literally. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
 }
 
 /** `(?, ?), (?, ?)` for a multi-row VALUES clause. */

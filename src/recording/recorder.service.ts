@@ -1,42 +1,25 @@
 import type { DataSource } from "typeorm";
 import type { Principal } from "../auth/principal";
 import { BoundedMap } from "../common/bounded-map";
-import { ConflictError, isDatabaseUnavailable, ServiceUnavailableError } from "../common/errors";
-import { BatchedTransaction, Statement } from "../database/statements";
+import { ConflictError } from "../common/errors";
+import { findEventsByKeys, insertReservedEvents, positionsOfStoredKeys, tieEventsToCustomers } from "../database/audit-event.repository";
+import { contentHash, newEventId } from "../database/audit-event.storage";
+import { BatchedTransaction } from "../database/statements";
+import { reserveSeqs } from "../database/workspace.repository";
 import type { Conversation } from "../directory/conversation.type";
 import type { DirectoryMentions, DirectoryService } from "../directory/directory.service";
 import { ActorKind } from "../events/audit-event.enums";
 import type { AuditEventInput } from "../events/audit-event.inputs";
 import { AuditEventRecord, NewAuditEvent, targetsOf } from "../events/audit-event.record";
-import type { AuditEventPublisher } from "./event-publisher";
-import {
-  AuditEventRow,
-  contentHash,
-  EVENT_COLUMNS,
-  insertValues,
-  newEventId,
-  recordFromRow,
-  SELECT_EVENT_COLUMNS,
-} from "../database/audit-event.storage";
 import { validateEventInputs } from "../events/audit-event.validation";
 import { describeEvent } from "../events/event-catalog";
+import type { AuditEventPublisher } from "./event-publisher";
+import { RecordQueue } from "./record-queue";
 
-/** Rows per INSERT statement. @default 500 */
-export const INSERT_CHUNK = 500;
 /** Attempts of a transaction that hits a deadlock or a concurrent duplicate key. @default 5 */
 export const MAX_ATTEMPTS = 5;
 /** Conversations remembered as tied to a customer, over all workspaces. @default 100000 */
 export const TIED_CONVERSATIONS_KEPT = 100_000;
-/** Events one transaction may gather from calls waiting on the same workspace. @default 2000 */
-export const MAX_ROUND_EVENTS = 2_000;
-/**
- * Transactions of one workspace this process runs at once. The second
- * prepares (directory upserts and reads) while the first commits, unless its
- * upserts touch directory rows the first holds (a busy user's, say): then it
- * waits for that commit. Their seq reservations take turns on the
- * workspace's row. @default 2
- */
-export const ROUNDS_IN_FLIGHT = 2;
 
 const ER_DUP_ENTRY = 1062;
 const ER_LOCK_DEADLOCK = 1213;
@@ -68,38 +51,21 @@ interface StoreOutcome {
   tied: string[];
 }
 
-/** A validated call waiting for its workspace's next transaction. */
-interface QueuedCall {
-  pending: PendingEvent[];
-  resolve(outcome: StoreOutcome): void;
-  reject(error: unknown): void;
-}
+const NO_CONVERSATIONS: ReadonlyMap<string, Conversation> = new Map();
 
 /**
- * Stores events: validation, idempotency, directory, one transaction, then
- * publication.
- *
- * A workspace's writers take turns on its seq lock anyway, so calls of one
- * workspace that arrive while {@link ROUNDS_IN_FLIGHT} of its transactions
- * run wait in this process and are then stored together, in one transaction
- * (group commit): a burst of single-event calls costs a few transactions,
- * not one each. Should that transaction fail, its calls are stored one at a
- * time, so that only a failing call fails.
- *
- * Once {@link stop}ped it stores nothing more: the transactions already sent
- * end as the database ends them, and every other call is refused with
- * SERVICE_UNAVAILABLE before anything of it is written.
+ * Records events: validate, queue (group commit, {@link RecordQueue}),
+ * store (idempotency, directory, seqs and rows in one transaction), publish.
+ * Once {@link stop}ped it stores nothing more.
  */
 export class AuditRecorder {
-  /** Per workspace: the calls waiting, and how many rounds run; a workspace is here while its transactions run. */
-  private readonly workspaces = new Map<string, { queue: QueuedCall[]; rounds: number }>();
+  private readonly queue = new RecordQueue<PendingEvent, StoreOutcome>((workspaceId, pending) => this.storeAndPublish(workspaceId, pending));
   /**
    * Conversations (`workspace\nid`) known to be tied to a customer in the
    * committed directory. Tied is for good, so this stays true whatever other
    * processes write; an event naming one needs no look at it before.
    */
   private readonly tiedConversations = new BoundedMap<string, true>(TIED_CONVERSATIONS_KEPT);
-  private stopped = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -110,17 +76,7 @@ export class AuditRecorder {
   async record(principal: Principal, inputs: readonly AuditEventInput[]): Promise<RecordResult> {
     const events = validateEventInputs(inputs);
     const pending = groupByKey(events);
-    const { stored, created } = await this.submit(principal.workspaceId, pending);
-
-    const createdKeys = new Set(created.map((event) => event.idempotencyKey));
-    const result: AuditEventRecord[] = new Array(events.length);
-    let createdHere = 0;
-    for (const item of pending) {
-      const event = stored.get(item.event.idempotencyKey)!;
-      for (const index of item.indexes) result[index] = event;
-      if (createdKeys.has(item.event.idempotencyKey)) createdHere++;
-    }
-    return { events: result, duplicates: events.length - createdHere };
+    return answerOf(events.length, pending, await this.queue.submit(principal.workspaceId, pending));
   }
 
   /**
@@ -129,60 +85,10 @@ export class AuditRecorder {
    * stopping process, whose running statements are about to be cancelled.
    */
   stop(): void {
-    this.stopped = true;
-    for (const workspace of this.workspaces.values()) {
-      for (const call of workspace.queue.splice(0)) call.reject(stopping());
-    }
+    this.queue.stop();
   }
 
-  /** Queues a call for its workspace's next transaction, starting one if fewer than {@link ROUNDS_IN_FLIGHT} run. */
-  private submit(workspaceId: string, pending: PendingEvent[]): Promise<StoreOutcome> {
-    if (this.stopped) return Promise.reject(stopping());
-    return new Promise((resolve, reject) => {
-      let workspace = this.workspaces.get(workspaceId);
-      if (!workspace) this.workspaces.set(workspaceId, (workspace = { queue: [], rounds: 0 }));
-      workspace.queue.push({ pending, resolve, reject });
-      if (workspace.rounds < ROUNDS_IN_FLIGHT) {
-        workspace.rounds++;
-        void this.drain(workspaceId, workspace);
-      }
-    });
-  }
-
-  /** Stores a workspace's waiting calls, round after round, until none wait. */
-  private async drain(workspaceId: string, workspace: { queue: QueuedCall[]; rounds: number }): Promise<void> {
-    try {
-      while (workspace.queue.length > 0) await this.storeRound(workspaceId, takeRound(workspace.queue));
-    } finally {
-      workspace.rounds--;
-      if (workspace.rounds === 0 && workspace.queue.length === 0) this.workspaces.delete(workspaceId);
-    }
-  }
-
-  private async storeRound(workspaceId: string, calls: QueuedCall[]): Promise<void> {
-    if (calls.length > 1) {
-      try {
-        const outcome = await this.storeAndPublish(workspaceId, calls.flatMap((call) => call.pending));
-        for (const call of calls) call.resolve(outcome);
-        return;
-      } catch {
-        // Nothing of the round was written: each call is tried alone, and only a failing one fails.
-      }
-    }
-    for (const call of calls) {
-      if (this.stopped) {
-        call.reject(stopping());
-        continue;
-      }
-      try {
-        call.resolve(await this.storeAndPublish(workspaceId, call.pending));
-      } catch (error) {
-        // A statement cancelled by the stop says so, rather than that the database is unavailable.
-        call.reject(this.stopped && isDatabaseUnavailable(error) ? stopping() : error);
-      }
-    }
-  }
-
+  /** One round of the queue: stored in one transaction, then published. */
   private async storeAndPublish(workspaceId: string, pending: PendingEvent[]): Promise<StoreOutcome> {
     // The first attempt takes every key for new: a repeat makes its insert fail, and the retry looks the keys up first.
     const outcome = await this.inTransaction((transaction, attempt) => this.store(transaction, workspaceId, pending, attempt > 1));
@@ -208,7 +114,7 @@ export class AuditRecorder {
         const code = (error as { errno?: number }).errno;
         const keyClash = code === ER_DUP_ENTRY && isIdempotencyKeyClash(error);
         const retriable = code === ER_LOCK_DEADLOCK || code === ER_LOCK_WAIT_TIMEOUT || keyClash;
-        if (!retriable || this.stopped) throw error;
+        if (!retriable || this.queue.stopping) throw error;
         if (attempt >= MAX_ATTEMPTS) throw keyClash ? keysClashAmongThemselves() : error;
       } finally {
         await runner.release();
@@ -227,28 +133,7 @@ export class AuditRecorder {
    * A retry looks the keys up first.
    */
   private async store(transaction: BatchedTransaction, workspaceId: string, pending: PendingEvent[], lookUpKeys: boolean): Promise<StoreOutcome> {
-    const stored = new Map<string, AuditEventRecord>();
-    if (lookUpKeys) {
-      const byKey = new Map(pending.map((item) => [item.event.idempotencyKey, item]));
-      const [rows] = await transaction.run([
-        { sql: `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`, values: [workspaceId, [...byKey.keys()]] },
-      ]);
-      const conflicts: number[] = [];
-      let unmatched = false;
-      for (const row of rows as AuditEventRow[]) {
-        const item = byKey.get(row.idempotency_key);
-        if (!item) {
-          unmatched = true;
-          continue;
-        }
-        if (!Buffer.from(row.content_hash).equals(hashOf(item))) conflicts.push(...item.indexes);
-        stored.set(row.idempotency_key, recordFromRow(row));
-      }
-      // The database found a stored key equal to one of these that differs from it byte for byte (a PAD SPACE collation ignores trailing spaces): that key is another event's.
-      if (unmatched) conflicts.push(...(await this.keysTakenOtherwise(transaction, workspaceId, pending.filter((item) => !stored.has(item.event.idempotencyKey)))));
-      if (conflicts.length > 0) throw idempotencyConflict(conflicts);
-    }
-
+    const stored = lookUpKeys ? await this.findStored(transaction, workspaceId, pending) : new Map<string, AuditEventRecord>();
     const fresh = pending.filter((item) => !stored.has(item.event.idempotencyKey));
     if (fresh.length === 0) {
       await transaction.commit();
@@ -256,20 +141,13 @@ export class AuditRecorder {
     }
 
     const plan = this.planDirectory(workspaceId, fresh.map((item) => item.event));
-    const upserts = this.directory.upsertStatements(workspaceId, plan.mentions);
+    const readBefore = plan.tied.length > 0 ? this.directory.readConversations(transaction, workspaceId, plan.tied) : undefined;
+    this.directory.upsertMentions(transaction, workspaceId, plan.mentions);
+    const readAfter = plan.read.length > 0 ? this.directory.readConversations(transaction, workspaceId, plan.read) : undefined;
     // The directory goes first, in a round trip of its own, only when the events need to read it back; otherwise the upserts travel with the inserts.
-    const reads = plan.tied.length > 0 || plan.read.length > 0;
-    let results: unknown[] = [];
-    if (reads) {
-      const directory = [
-        ...(plan.tied.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.tied)] : []),
-        ...upserts,
-        ...(plan.read.length > 0 ? [this.directory.conversationEntriesQuery(workspaceId, plan.read)] : []),
-      ];
-      [results] = await Promise.all([transaction.run(directory), whileQueryRuns(() => fresh.forEach(hashOf))]);
-    }
-    const before = plan.tied.length > 0 ? this.directory.conversationEntriesFrom(results[0]) : new Map<string, Conversation>();
-    const conversations = plan.read.length > 0 ? this.directory.conversationEntriesFrom(results[results.length - 1]) : new Map<string, Conversation>();
+    if (readBefore || readAfter) await Promise.all([transaction.send(), whileQueryRuns(() => fresh.forEach(hashOf))]);
+    const before = readBefore ? await readBefore : NO_CONVERSATIONS;
+    const conversations = readAfter ? await readAfter : NO_CONVERSATIONS;
 
     const recordedAt = new Date();
     const created = fresh.map((item): AuditEventRecord => {
@@ -286,34 +164,16 @@ export class AuditRecorder {
       };
     });
 
-    const last: Statement[] = reads ? [] : [...upserts];
-    const reservationIndex = last.push(reserveSeqs(workspaceId, created.length)) - 1;
+    const reservedLastSeq = reserveSeqs(transaction, workspaceId, created.length);
     // Conversations this round gave their first customer: their earlier events join that customer's log.
-    const newlyTied = plan.tied.filter((id) => before.get(id)?.customerId === null && conversations.get(id)?.customerId).map((id) => [id, conversations.get(id)!.customerId]);
-    if (newlyTied.length > 0) {
-      last.push({
-        sql: `UPDATE audit_events SET customer_id = CASE conversation_id ${newlyTied.map(() => "WHEN ? THEN ?").join(" ")} END
-         WHERE workspace_id = ? AND conversation_id IN (?) AND customer_id IS NULL`,
-        values: [...newlyTied.flat(), workspaceId, newlyTied.map(([id]) => id)],
-      });
-    }
-    for (let start = 0; start < created.length; start += INSERT_CHUNK) {
-      const end = Math.min(created.length, start + INSERT_CHUNK);
-      const values: unknown[] = [];
-      for (let position = start; position < end; position++) {
-        const row = insertValues(created[position], hashOf(fresh[position]));
-        // The seq column counts back from the last seq reserved: the round's last event takes it.
-        row[SEQ_COLUMN] = created.length - 1 - position;
-        for (const value of row) values.push(value);
-      }
-      last.push({
-        sql: `INSERT INTO audit_events (${EVENT_COLUMNS.join(", ")}, search_text) VALUES ${new Array(end - start).fill(INSERT_ROW).join(", ")}`,
-        values,
-      });
-    }
-    const lastResults = await transaction.commit(last);
+    const newlyTied = plan.tied
+      .filter((id) => before.get(id)?.customerId === null && conversations.get(id)?.customerId)
+      .map((id) => [id, conversations.get(id)!.customerId!] as const);
+    tieEventsToCustomers(transaction, workspaceId, newlyTied);
+    insertReservedEvents(transaction, created, (position) => hashOf(fresh[position]));
+    await transaction.commit();
 
-    const lastSeq = reservedLastSeq(lastResults[reservationIndex]);
+    const lastSeq = await reservedLastSeq;
     created.forEach((event, position) => {
       event.seq = lastSeq - (created.length - 1 - position);
       stored.set(event.idempotencyKey, event);
@@ -323,19 +183,34 @@ export class AuditRecorder {
   }
 
   /**
-   * The input positions of the keys among `pending` that the database finds
-   * stored, asked key by key: each comparison is the key column's own, where
-   * the rows read back cannot tell which key matched them.
+   * The events stored already among `pending`, by key; a key stored with
+   * other content is a conflict.
    */
-  private async keysTakenOtherwise(transaction: BatchedTransaction, workspaceId: string, pending: PendingEvent[]): Promise<number[]> {
-    if (pending.length === 0) return [];
-    const [rows] = await transaction.run([
-      {
-        sql: pending.map(() => `SELECT ? AS position FROM audit_events WHERE workspace_id = ? AND idempotency_key = ?`).join(" UNION ALL "),
-        values: pending.flatMap((item, position) => [position, workspaceId, item.event.idempotencyKey]),
-      },
-    ]);
-    return (rows as { position: number }[]).flatMap((row) => pending[Number(row.position)].indexes);
+  private async findStored(transaction: BatchedTransaction, workspaceId: string, pending: PendingEvent[]): Promise<Map<string, AuditEventRecord>> {
+    const byKey = new Map(pending.map((item) => [item.event.idempotencyKey, item]));
+    const found = findEventsByKeys(transaction, workspaceId, [...byKey.keys()]);
+    await transaction.send();
+    const stored = new Map<string, AuditEventRecord>();
+    const conflicts: number[] = [];
+    let unmatched = false;
+    for (const { event, contentHash: storedHash } of await found) {
+      const item = byKey.get(event.idempotencyKey);
+      if (!item) {
+        unmatched = true;
+        continue;
+      }
+      if (!storedHash.equals(hashOf(item))) conflicts.push(...item.indexes);
+      stored.set(event.idempotencyKey, event);
+    }
+    // The database found a stored key equal to one of these that differs from it byte for byte (a PAD SPACE collation ignores trailing spaces): that key is another event's.
+    const unstored = unmatched ? pending.filter((item) => !stored.has(item.event.idempotencyKey)) : [];
+    if (unstored.length > 0) {
+      const positions = positionsOfStoredKeys(transaction, workspaceId, unstored.map((item) => item.event.idempotencyKey));
+      await transaction.send();
+      for (const position of await positions) conflicts.push(...unstored[position].indexes);
+    }
+    if (conflicts.length > 0) throw idempotencyConflict(conflicts);
+    return stored;
   }
 
   /**
@@ -377,51 +252,17 @@ export class AuditRecorder {
   }
 }
 
-/**
- * Takes `count` seqs of the workspace, creating its row if need be; the row
- * stays locked until commit, so seq order is commit order. Both ways,
- * LAST_INSERT_ID(expr) sets the session's LAST_INSERT_ID() to the new last
- * seq: the inserts that follow in the same round trip count back from it,
- * and the result hands it back.
- */
-function reserveSeqs(workspaceId: string, count: number): Statement {
-  return {
-    sql: `INSERT INTO workspaces (id, last_seq) VALUES (?, LAST_INSERT_ID(?)) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + ?)`,
-    values: [workspaceId, count, count],
-  };
-}
-
-/** The new last seq, from {@link reserveSeqs}' result. */
-function reservedLastSeq(result: unknown): number {
-  const lastSeq = Number((result as { insertId: number }).insertId);
-  if (!Number.isSafeInteger(lastSeq) || lastSeq < 1) throw new Error(`the seq reservation returned ${lastSeq}`);
-  return lastSeq;
-}
-
-/** Where the seq is among an INSERT row's values. */
-const SEQ_COLUMN = EVENT_COLUMNS.indexOf("seq");
-/** One row of the recorder's INSERT: every value a placeholder, the seq counted back from LAST_INSERT_ID(). */
-const INSERT_ROW = `(${[...EVENT_COLUMNS, "search_text"].map((column) => (column === "seq" ? "LAST_INSERT_ID() - ?" : "?")).join(", ")})`;
-
-/**
- * The calls at the head of a workspace's queue that go into one transaction:
- * in arrival order, at most {@link MAX_ROUND_EVENTS} events (a larger call
- * goes alone), and no key in two calls (a later call with a key of an earlier
- * one waits for the next round, where it sees that key stored).
- */
-function takeRound(queue: QueuedCall[]): QueuedCall[] {
-  const round = [queue.shift()!];
-  const keys = new Set(round[0].pending.map((item) => item.event.idempotencyKey));
-  let events = round[0].pending.length;
-  while (queue.length > 0) {
-    const next = queue[0];
-    if (events + next.pending.length > MAX_ROUND_EVENTS) break;
-    if (next.pending.some((item) => keys.has(item.event.idempotencyKey))) break;
-    for (const item of next.pending) keys.add(item.event.idempotencyKey);
-    events += next.pending.length;
-    round.push(queue.shift()!);
+/** A call's answer from the outcome of the round that stored it: each input's event, and how many were repeats. */
+function answerOf(inputs: number, pending: PendingEvent[], { stored, created }: StoreOutcome): RecordResult {
+  const createdKeys = new Set(created.map((event) => event.idempotencyKey));
+  const events: AuditEventRecord[] = new Array(inputs);
+  let createdHere = 0;
+  for (const item of pending) {
+    const event = stored.get(item.event.idempotencyKey)!;
+    for (const index of item.indexes) events[index] = event;
+    if (createdKeys.has(item.event.idempotencyKey)) createdHere++;
   }
-  return round;
+  return { events, duplicates: inputs - createdHere };
 }
 
 /** Inputs grouped by idempotency key; the same key with other content in one call is a conflict. */
@@ -459,11 +300,6 @@ function whileQueryRuns(work: () => void): Promise<void> {
 /** The content hash of a pending event, computed once. */
 function hashOf(item: PendingEvent): Buffer {
   return (item.hash ??= contentHash(item.event));
-}
-
-/** Nothing of the call was stored, or its commit was cut short: a retry with the same keys stores it once. */
-function stopping(): ServiceUnavailableError {
-  return new ServiceUnavailableError("The service is stopping. Send the call again, with the same idempotency keys.");
 }
 
 function idempotencyConflict(indexes: number[]): ConflictError {
