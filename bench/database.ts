@@ -19,7 +19,8 @@ export const REPOSITORY = path.join(__dirname, "..", "..");
 
 /** The server, as loadConfig reads DATABASE_URL (default mysql://root@127.0.0.1:3306); its database part is ignored. */
 export function databaseServer(url = process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306"): DatabaseConfig {
-  const server = loadConfig({ NODE_ENV: "development", DATABASE_URL: url }).database;
+  const named = new URL(url).pathname.length > 1 ? url : `${url.replace(/\/$/, "")}/audit_bench`;
+  const server = loadConfig({ NODE_ENV: "development", DATABASE_URL: named }).database;
   if (!["127.0.0.1", "localhost", "::1"].includes(server.host)) throw new Error(`the bench only uses a database server on this machine, not ${server.host}`);
   return server;
 }

@@ -86,13 +86,9 @@ export const userId = (rank: number) => `u-${rank}`;
 export const customerId = (rank: number) => `cu-${rank}`;
 export const conversationId = (rank: number) => `c-${rank}`;
 
-export function userName(rank: number): string {
-  return `${FIRST[rank % FIRST.length]} ${LAST[Math.floor(rank / FIRST.length) % LAST.length]}${rank >= FIRST.length * LAST.length ? ` ${rank}` : ""}`;
-}
-
-export function userEmail(rank: number): string {
-  return `${userName(rank).toLowerCase().replace(/[^a-z0-9]+/g, ".")}@example.com`;
-}
+const userName = (rank: number) => `${FIRST[rank % FIRST.length]} ${LAST[Math.floor(rank / FIRST.length) % LAST.length]}${rank >= FIRST.length * LAST.length ? ` ${rank}` : ""}`;
+const userEmail = (rank: number) => `${userName(rank).toLowerCase().replace(/[^a-z0-9]+/g, ".")}@example.com`;
+const conversationSubject = (rank: number) => `${TOPICS[mix(rank, 3) % TOPICS.length]} ${10_000 + rank}`;
 
 /** Mostly distinct names; a few are shared, as in real customer bases. */
 export function customerName(rank: number): string {
@@ -101,37 +97,15 @@ export function customerName(rank: number): string {
   return `${FIRST[(h >>> 5) % FIRST.length]} ${initial}. ${LAST[(h >>> 11) % LAST.length]}`;
 }
 
-export function conversationSubject(rank: number): string {
-  return `${TOPICS[mix(rank, 3) % TOPICS.length]} ${10_000 + rank}`;
-}
+/** The Zipf laws of one workspace's directory. */
+export type WorkspacePlan = ReturnType<typeof workspacePlan>;
 
-/** Sizes and Zipf laws of one workspace's directory. */
-export interface WorkspacePlan {
-  id: string;
-  users: number;
-  customers: number;
-  conversations: number;
-  zipfUsers: Zipf;
-  zipfCustomers: Zipf;
-  zipfConversations: Zipf;
-  seed: number;
-}
-
-export function workspacePlan(id: string, sizes: { users: number; customers: number; conversations: number }, seed: number): WorkspacePlan {
-  return {
-    id,
-    ...sizes,
-    zipfUsers: new Zipf(sizes.users),
-    zipfCustomers: new Zipf(sizes.customers),
-    zipfConversations: new Zipf(sizes.conversations),
-    seed,
-  };
+export function workspacePlan(id: string, sizes: { users: number; customers: number; conversations: number }, seed: number) {
+  return { id, seed, zipfUsers: new Zipf(sizes.users), zipfCustomers: new Zipf(sizes.customers), zipfConversations: new Zipf(sizes.conversations) };
 }
 
 /** The customer a conversation belongs to: itself Zipf-distributed, fixed per conversation. */
-export function customerOfConversation(plan: WorkspacePlan, conversation: number): number {
-  return plan.zipfCustomers.rank(random(mix(plan.seed ^ 0x5bd1e995, conversation))());
-}
+const customerOfConversation = (plan: WorkspacePlan, conversation: number) => plan.zipfCustomers.rank(random(mix(plan.seed ^ 0x5bd1e995, conversation))());
 
 const change = (field: string, before: JsonValue, after: JsonValue): FieldChangeRecord => ({ field, before, after });
 
@@ -249,14 +223,8 @@ export function makeEvent(plan: WorkspacePlan, n: number, occurredAt: Date, keyP
 
 /** The AuditEventInput a producer sends for an event (JSON). */
 export function toInput(event: NewAuditEvent): Record<string, unknown> {
-  const input: Record<string, unknown> = {
-    idempotencyKey: event.idempotencyKey,
-    type: event.type,
-    action: event.action,
-    occurredAt: event.occurredAt.toISOString(),
-    actor: event.actor,
-    changes: event.changes,
-  };
+  const { idempotencyKey, type, action, actor, changes } = event;
+  const input: Record<string, unknown> = { idempotencyKey, type, action, occurredAt: event.occurredAt.toISOString(), actor, changes };
   for (const [name, value] of Object.entries(event.targets)) if (value !== null) input[name] = value;
   if (event.metadata !== null) input.metadata = event.metadata;
   if (event.source !== null) input.source = event.source;

@@ -2,7 +2,7 @@ import type mysql from "mysql2/promise";
 import { SettingsSection } from "../src/events/audit-event.enums";
 import { BenchContext, Role, token } from "./context";
 import { BenchDatabase } from "./database";
-import { conversationId, customerId, customerName, makeEvent, toInput, userId, workspacePlan } from "./events";
+import { conversationId, customerId, customerName, makeEvent, toInput, userId, WorkspacePlan, workspacePlan } from "./events";
 import { RECORD_EVENTS } from "./ingest";
 import { closedLoop, GraphQLHttpClient, LoadResult, monotonicMs, operationBody, round } from "./load";
 import { ServiceProcess } from "./processes";
@@ -195,7 +195,7 @@ async function cursorOf(client: GraphQLHttpClient, token: string, spec: QuerySpe
 }
 
 export interface DatasetPlan {
-  workspaces: { plan: ReturnType<typeof workspacePlan>; events: number }[];
+  workspaces: { plan: WorkspacePlan; events: number }[];
   total: number;
   startMs: number;
   endMs: number;

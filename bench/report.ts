@@ -149,7 +149,7 @@ function ingestSection(ingest: IngestResults): string[] {
   return [
     "## 1. Ingest",
     "",
-    `\`recordAuditEvents\` over HTTP, one keep-alive socket per client; raw: a multi-row INSERT per batch of rows of the same columns, through mysql2, one connection per client. Events per configuration and side: ${sizes} (at most 2 minutes each); ${number(ingest.eventBytes)} bytes of JSON per event. Every configuration starts from empty tables.`,
+    `\`recordAuditEvents\` over HTTP, one keep-alive socket per client; raw: a multi-row INSERT per batch of rows of the same columns, through mysql2, one connection per client. Events per configuration and side: ${sizes} (each side stops after 2 minutes at full size); ${number(ingest.eventBytes)} bytes of JSON per event. Every configuration starts from empty tables.`,
     "",
     table(
       ["batch", "clients", "workspaces", "events", "service events/s", "service p50 / p99 ms", "raw events/s", "raw p50 / p99 ms", "service / raw", "errors"],
