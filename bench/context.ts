@@ -1,18 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { Role } from "../src/auth/principal";
 import { signToken } from "../src/auth/tokens";
-import { AppConfig, loadConfig } from "../src/config/config";
-import type { DatabaseServer } from "./bench-database";
-import type { SizeProfile } from "./options";
+import { AppConfig, DatabaseConfig, loadConfig } from "../src/config/config";
 
 export { Role };
 
+/** `full`: the issue's counts; `smoke`: every part end to end with small counts, in a few minutes. */
+export type Size = "smoke" | "full";
+export type Part = "ingest" | "queries" | "live" | "overhead";
+export const PARTS: readonly Part[] = ["ingest", "queries", "live", "overhead"];
+
 /** What every part of a run shares. */
 export interface BenchContext {
-  server: DatabaseServer;
-  /** AUTH_JWT_SECRET of every service the run starts; the bench signs real tokens with it. */
+  server: DatabaseConfig;
+  /** AUTH_JWT_SECRET of every service the run starts: the bench signs real tokens with it. */
   secret: string;
-  profile: SizeProfile;
+  size: Size;
   log(line: string): void;
 }
 
@@ -20,26 +23,26 @@ export function newSecret(): string {
   return randomBytes(48).toString("base64url");
 }
 
-/** The token settings of every service the run starts (production requires issuer and audience). */
-export function authEnvironment(secret: string): Record<string, string> {
-  return { AUTH_JWT_SECRET: secret, AUTH_JWT_ISSUER: "audit-log-bench", AUTH_JWT_AUDIENCE: "audit-log" };
-}
-
-/** The service's config for a bench database, as loadConfig builds it for a service process. */
-export function serviceConfig(context: Pick<BenchContext, "secret">, databaseUrl: string, extra: Record<string, string> = {}): AppConfig {
-  return loadConfig({
+/** The environment of a service process on `databaseUrl`, as production runs it (migrations already applied). */
+export function serviceEnvironment(secret: string, databaseUrl: string): Record<string, string> {
+  return {
     NODE_ENV: "production",
-    PORT: "0",
     DATABASE_URL: databaseUrl,
     DB_MIGRATE: "false",
-    ...authEnvironment(context.secret),
+    AUTH_JWT_SECRET: secret,
+    AUTH_JWT_ISSUER: "audit-log-bench",
+    AUTH_JWT_AUDIENCE: "audit-log",
     LOG_LEVEL: "warn",
-    ...extra,
-  });
+  };
 }
 
-/** A real token (HS256 with the run's secret), valid for the whole run (within the 24 h an admin or agent token may live). */
+/** The config a service process on `databaseUrl` loads. */
+export function serviceConfig(context: Pick<BenchContext, "secret">, databaseUrl: string): AppConfig {
+  return loadConfig({ ...serviceEnvironment(context.secret, databaseUrl), PORT: "0" });
+}
+
+/** A real token, signed with the run's secret, valid for the whole run. */
 export function token(context: BenchContext, role: Role, workspaceId: string, userId = `${role.toLowerCase()}-bench`): Promise<string> {
-  const auth = loadConfig({ NODE_ENV: "production", ...authEnvironment(context.secret) }).auth;
+  const { auth } = serviceConfig(context, "mysql://root@127.0.0.1:3306/unused");
   return signToken(auth, { role, workspaceId, userId, name: "Bench", ttlSeconds: 6 * 3600 });
 }

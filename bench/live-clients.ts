@@ -7,7 +7,7 @@
  */
 import { Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { summarize, LatencySummary, sleep, wallClock } from "./stats";
+import { LatencySummary, sleep, summarize, wallClock } from "./load";
 
 export interface SubscriberSpec {
   /** ws:// URL of the service's /graphql, or of the floor server. */
@@ -43,11 +43,8 @@ export interface DeliveryResult {
   fromSent: LatencySummary;
   /** Latency from the recording response to receipt (lower bound: the service answers after commit). */
   fromResponse: LatencySummary;
-  /** How long after the last recording response the last delivery arrived. */
-  drainMs: number;
   errors: number;
   firstError?: string;
-  closes: Record<string, number>;
 }
 
 export type FromClients =
@@ -70,14 +67,12 @@ interface Subscriber {
   firstSeen: Map<string, number>;
   /** Receipts of each event id beyond the first. */
   repeats: number;
-  lastReceipt: number;
   close(): Promise<void> | void;
 }
 
 const subscribers: Subscriber[] = [];
 let errors = 0;
 let firstError: string | undefined;
-const closes: Record<string, number> = {};
 
 function fail(error: unknown): void {
   errors += 1;
@@ -89,11 +84,10 @@ function receive(subscriber: Subscriber, id: string | undefined): void {
   if (!id) return fail(new Error("a delivery without node.id"));
   if (subscriber.firstSeen.has(id)) subscriber.repeats += 1;
   else subscriber.firstSeen.set(id, at);
-  subscriber.lastReceipt = at;
 }
 
 function newSubscriber(conversationId: string | null): Subscriber {
-  return { conversationId, firstSeen: new Map(), repeats: 0, lastReceipt: 0, close: () => undefined };
+  return { conversationId, firstSeen: new Map(), repeats: 0, close: () => undefined };
 }
 
 /** graphql-ws's own client, one per socket, no retries. Resolves once acknowledged. */
@@ -116,9 +110,7 @@ function openGraphQL(spec: SubscriberSpec, token: string): Promise<Subscriber> {
           resolve(subscriber);
         },
         closed: (event) => {
-          const code = String((event as { code?: number }).code ?? "unknown");
-          closes[code] = (closes[code] ?? 0) + 1;
-          if (!acknowledged) reject(new Error(`closed with ${code} before acknowledgement`));
+          if (!acknowledged) reject(new Error(`closed with ${(event as { code?: number }).code} before acknowledgement`));
         },
       },
     });
@@ -145,9 +137,6 @@ function openFloor(spec: SubscriberSpec): Promise<Subscriber> {
     const socket = new WebSocket(url);
     socket.once("open", () => resolve(subscriber));
     socket.once("error", reject);
-    socket.on("close", (code) => {
-      closes[String(code)] = (closes[String(code)] ?? 0) + 1;
-    });
     socket.on("message", (data) => {
       try {
         const message = JSON.parse(data.toString()) as { payload?: { data?: { tail?: { node?: { id?: string } } } } };
@@ -193,7 +182,6 @@ async function awaitWarmup(message: Extract<ToClients, { type: "await" }>): Prom
 }
 
 async function collect(message: Extract<ToClients, { type: "collect" }>): Promise<FromClients> {
-  const lastResponse = message.events.reduce((latest, event) => Math.max(latest, event.respondedAt), 0);
   const deadline = Date.now() + message.drainMs;
   const measured = new Set(message.events.map((event) => event.id));
   const complete = () => subscribers.every((subscriber) => expectedOf(subscriber, message.events).every(({ id }) => subscriber.firstSeen.has(id)));
@@ -206,7 +194,6 @@ async function collect(message: Extract<ToClients, { type: "collect" }>): Promis
   let lost = 0;
   let duplicated = 0;
   let unexpected = 0;
-  let lastReceipt = 0;
   for (const subscriber of subscribers) {
     const wanted = expectedOf(subscriber, message.events);
     const wantedIds = new Set(wanted.map(({ id }) => id));
@@ -220,7 +207,6 @@ async function collect(message: Extract<ToClients, { type: "collect" }>): Promis
       const event = byId.get(id)!;
       fromSent.push(at - event.sentAt);
       fromResponse.push(at - event.respondedAt);
-      lastReceipt = Math.max(lastReceipt, at);
     }
     for (const id of subscriber.firstSeen.keys()) if (measured.has(id) && !wantedIds.has(id)) unexpected += 1;
     duplicated += subscriber.repeats;
@@ -236,10 +222,8 @@ async function collect(message: Extract<ToClients, { type: "collect" }>): Promis
       unexpected,
       fromSent: summarize(fromSent),
       fromResponse: summarize(fromResponse),
-      drainMs: lastReceipt > 0 ? Math.max(0, lastReceipt - lastResponse) : NaN,
       errors,
       ...(firstError ? { firstError } : {}),
-      closes,
     },
   };
 }

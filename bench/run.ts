@@ -1,42 +1,52 @@
 /**
- * `npm run bench`: ingest, queries, live tail and execution overhead of the
- * real service on this machine. Writes bench/results/<date>-<commit>.json
- * (`-smoke` before .json for the smoke size; the folder is not committed),
- * then docs/performance.md and beside it docs/performance.json, the copy of
- * the run that the report cites.
+ * `npm run bench`: ingest, queries, live tail and GraphQL overhead of the
+ * real service on this machine, each beside its baseline. Writes
+ * bench/results/<date>-<commit>[-smoke].json (not committed), then
+ * docs/performance.md and beside it docs/performance.json, the run it cites.
  *
  *   node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead]
- *   node dist/bench/run.js --report bench/results/<file>.json   (renders the report again, measures nothing)
- *
- * It creates its own databases (audit_bench_*) on the server DATABASE_URL
- * names (default mysql://root@127.0.0.1:3306, which must be on this machine)
- * and drops them at the end; every process it starts is stopped by its pid.
+ *   node dist/bench/run.js --report <results>.json   (renders docs/performance.md again, measures nothing)
  */
 import "reflect-metadata";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { BenchDatabase, databaseServer } from "./bench-database";
-import { BenchContext, newSecret } from "./context";
+import { BenchContext, newSecret, Part, PARTS, Size } from "./context";
+import { BenchDatabase, currentCommit, databaseServer, machineFacts, REPOSITORY } from "./database";
 import { runIngest } from "./ingest";
 import { runLiveTail } from "./live-tail";
-import { currentCommit, machineFacts, REPOSITORY } from "./machine";
-import { MachineSpeed, measureMachineSpeed } from "./machine-speed";
-import { parseOptions, Part } from "./options";
 import { runOverhead } from "./overhead";
 import { stopAllProcesses } from "./processes";
 import { runQueries } from "./queries";
-import { renderReport } from "./report";
-import type { BenchResults } from "./results-file";
+import { BenchResults, HAND_WRITTEN, renderReport } from "./report";
 
-const RUNNERS: Record<Part, (context: BenchContext) => Promise<unknown>> = {
-  ingest: runIngest,
-  queries: runQueries,
-  live: runLiveTail,
-  overhead: runOverhead,
-};
+const RUNNERS: Record<Part, (context: BenchContext) => Promise<unknown>> = { ingest: runIngest, queries: runQueries, live: runLiveTail, overhead: runOverhead };
+const REPORT = path.join(REPOSITORY, "docs", "performance.md");
+const CITED_RUN = path.join(REPOSITORY, "docs", "performance.json");
+const USAGE = "usage: node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead] | --report <results>.json";
 
 function log(line: string): void {
   process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+function parseOptions(argv: string[]): { size: Size; parts: Part[]; report?: string } {
+  const options: { size: Size; parts: Part[]; report?: string } = { size: "full", parts: [...PARTS] };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split("=", 2);
+    const value = inline ?? argv[++i] ?? "";
+    if (flag === "--size" && (value === "full" || value === "smoke")) options.size = value;
+    else if (flag === "--only" && value.split(",").every((part) => PARTS.includes(part as Part))) options.parts = PARTS.filter((part) => value.split(",").includes(part));
+    else if (flag === "--report" && value.endsWith(".json")) options.report = value;
+    else throw new Error(`${argv[i]}: ${USAGE}`);
+  }
+  return options;
+}
+
+/** Writes docs/performance.md above the hand-written marker, keeping what is below it, and copies the run to docs/performance.json. */
+function publish(results: BenchResults, jsonFile: string, renderedAt?: string): void {
+  const existing = existsSync(REPORT) ? readFileSync(REPORT, "utf8") : "";
+  const handWritten = existing.includes(HAND_WRITTEN) ? existing.slice(existing.indexOf(HAND_WRITTEN) + HAND_WRITTEN.length).replace(/^\n+/, "") : "";
+  if (path.resolve(jsonFile) !== CITED_RUN) copyFileSync(jsonFile, CITED_RUN);
+  writeFileSync(REPORT, renderReport(results, path.relative(REPOSITORY, CITED_RUN), renderedAt) + handWritten);
 }
 
 async function cleanUp(): Promise<void> {
@@ -44,53 +54,22 @@ async function cleanUp(): Promise<void> {
   await BenchDatabase.dropAll();
 }
 
-/** The report, and the one run it cites: the only results the repository keeps. */
-const REPORT = path.join(REPOSITORY, "docs", "performance.md");
-const CITED_RUN = path.join(REPOSITORY, "docs", "performance.json");
-
-/** Writes docs/performance.md from the results in `jsonFile`, and copies that file to docs/performance.json. */
-function publish(results: BenchResults, jsonFile: string, renderedAt?: string): void {
-  mkdirSync(path.dirname(REPORT), { recursive: true });
-  if (path.resolve(jsonFile) !== CITED_RUN) copyFileSync(jsonFile, CITED_RUN);
-  writeFileSync(REPORT, renderReport(results, path.relative(REPOSITORY, CITED_RUN), renderedAt));
-}
-
-/** Renders docs/performance.md again from a stored run: the report's wording changes, the figures do not. */
-function rerender(resultsFile: string): number {
-  const jsonFile = path.resolve(REPOSITORY, resultsFile);
-  const results = JSON.parse(readFileSync(jsonFile, "utf8")) as BenchResults;
-  publish(results, jsonFile, currentCommit());
-  log(`rendered docs/performance.md from ${path.relative(REPOSITORY, jsonFile)} (copied to docs/performance.json)`);
-  return 0;
-}
-
-function describeSpeed(speed: MachineSpeed): string {
-  return `reference CPU work ${speed.cpu.p50}/s (${speed.cpu.min}-${speed.cpu.max}), SELECT 1 ${speed.roundTripMs} ms, single-row commit ${speed.commitMs} ms (p50)`;
-}
-
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
-  if (options.report) return rerender(options.report);
+  if (options.report) {
+    const jsonFile = path.resolve(REPOSITORY, options.report);
+    publish(JSON.parse(readFileSync(jsonFile, "utf8")) as BenchResults, jsonFile, currentCommit());
+    log(`rendered docs/performance.md from ${path.relative(REPOSITORY, jsonFile)}`);
+    return 0;
+  }
   const server = databaseServer();
   const started = new Date();
   const machine = await machineFacts(server);
-  log(`size ${options.profile.size}, parts ${options.parts.join(", ")}, commit ${machine.commit}${machine.dirty ? " (dirty)" : ""}, ${machine.cores} cores, ${machine.database.version}`);
-  const context: BenchContext = { server, secret: newSecret(), profile: options.profile, log };
-  const results: BenchResults = {
-    format: 1,
-    size: options.profile.size,
-    parts: options.parts,
-    startedAt: started.toISOString(),
-    finishedAt: "",
-    durationMs: 0,
-    machine,
-    failures: [],
-  };
-  const speedAtStart = await measureMachineSpeed(server, "start");
-  log(`machine speed: ${describeSpeed(speedAtStart)}`);
+  log(`size ${options.size}, parts ${options.parts.join(", ")}, commit ${machine.commit}${machine.dirty ? " (dirty)" : ""}, ${machine.cores} cores, ${machine.database.version}`);
+  const context: BenchContext = { server, secret: newSecret(), size: options.size, log };
+  const results: BenchResults = { format: 1, size: options.size, parts: options.parts, startedAt: started.toISOString(), finishedAt: "", durationMs: 0, machine, failures: [] };
   for (const part of options.parts) {
     const partStarted = Date.now();
-    log(`${part}: starting`);
     try {
       (results as unknown as Record<Part, unknown>)[part] = await RUNNERS[part](context);
       log(`${part}: done in ${((Date.now() - partStarted) / 1000).toFixed(1)} s`);
@@ -102,34 +81,25 @@ async function main(): Promise<number> {
       await cleanUp();
     }
   }
-  const speedAtEnd = await measureMachineSpeed(server, "end");
-  log(`machine speed: ${describeSpeed(speedAtEnd)}`);
-  results.speed = { start: speedAtStart, end: speedAtEnd };
-  const finished = new Date();
-  results.finishedAt = finished.toISOString();
-  results.durationMs = finished.getTime() - started.getTime();
-
-  const name = `${started.toISOString().slice(0, 10)}-${machine.commit}${options.profile.size === "smoke" ? "-smoke" : ""}.json`;
-  const jsonFile = path.join(REPOSITORY, "bench", "results", name);
+  results.finishedAt = new Date().toISOString();
+  results.durationMs = Date.now() - started.getTime();
+  const jsonFile = path.join(REPOSITORY, "bench", "results", `${results.startedAt.slice(0, 10)}-${machine.commit}${options.size === "smoke" ? "-smoke" : ""}.json`);
   mkdirSync(path.dirname(jsonFile), { recursive: true });
   writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
   publish(results, jsonFile);
-  log(`wrote ${path.relative(REPOSITORY, jsonFile)}, docs/performance.md and docs/performance.json in ${(results.durationMs / 1000).toFixed(1)} s`);
+  log(`wrote ${path.relative(REPOSITORY, jsonFile)}, docs/performance.md and docs/performance.json`);
   return results.failures.length > 0 ? 1 : 0;
 }
 
-let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
     log(`${signal}: stopping the processes and dropping the databases`);
     cleanUp().finally(() => process.exit(130));
   });
 }
 
+// Exit explicitly: a driver's keep-alive timer must not keep a finished run alive.
 main().then(
-  // Exit explicitly: a driver's keep-alive timer must not keep a finished run alive.
   (code) => process.exit(code),
   async (error: unknown) => {
     process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -9,7 +9,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 
-export type FromFloor = { type: "listening"; port: number } | { type: "collected"; heapUsed: number } | { type: "error"; message: string };
+export type FromFloor = { type: "listening"; port: number } | { type: "collected" } | { type: "error"; message: string };
 
 const followers = new Map<string, Set<WebSocket>>();
 
@@ -52,7 +52,7 @@ process.on("message", (message: { type: string }) => {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   gc?.();
-  process.send!({ type: "collected", heapUsed: process.memoryUsage().heapUsed } satisfies FromFloor);
+  process.send!({ type: "collected" } satisfies FromFloor);
 });
 process.on("SIGTERM", () => {
   for (const socket of sockets.clients) socket.terminate();

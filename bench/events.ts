@@ -1,25 +1,28 @@
-import { seededRandom } from "../src/common/random";
-import { contentHash, EVENT_COLUMNS, insertValues, newEventId } from "../src/database/audit-event.storage";
-import { placeholders } from "../src/database/statements";
+import { createHash, randomUUID } from "node:crypto";
 import { ActorKind, AuditEventType, SettingsSection } from "../src/events/audit-event.enums";
-import { targetsOf } from "../src/events/audit-event.record";
-import type { ActorRecord, AuditEventRecord, FieldChangeRecord, JsonValue, NewAuditEvent } from "../src/events/audit-event.record";
-import { describeEvent } from "../src/events/event-catalog";
+import type { ActorRecord, FieldChangeRecord, JsonValue, NewAuditEvent } from "../src/events/audit-event.record";
 
 /**
  * Deterministic, realistic events: a workspace has users, customers and
  * conversations whose activity follows Zipf's law (a few take most events),
  * event types and actions in proportions like a help desk's, and subjects
  * drawn from a small vocabulary so that full-text search finds real words.
- * Event n of a workspace is always the same event, so the service and the raw
- * baseline store the same rows.
+ * Event n of a workspace is always the same event.
  */
 
-/** The project's seeded generator (mulberry32). */
-export const random = seededRandom;
+/** mulberry32: a small seeded generator of numbers in [0, 1). */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
 
 /** A well-mixed 32-bit seed from two integers. */
-export function mix(a: number, b: number): number {
+function mix(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
   h ^= h >>> 16;
   h = Math.imul(h, 0x7feb352d);
@@ -28,26 +31,19 @@ export function mix(a: number, b: number): number {
 }
 
 /** Ranks 0..n-1 with P(rank k) proportional to 1/(k+1)^s. */
-export class Zipf {
+class Zipf {
   private readonly cdf: Float64Array;
 
-  constructor(
-    readonly n: number,
-    readonly s = 1.07,
-  ) {
+  constructor(n: number, s = 1.07) {
     this.cdf = new Float64Array(n);
     let total = 0;
-    for (let k = 0; k < n; k++) {
-      total += 1 / (k + 1) ** s;
-      this.cdf[k] = total;
-    }
+    for (let k = 0; k < n; k++) this.cdf[k] = total += 1 / (k + 1) ** s;
     for (let k = 0; k < n; k++) this.cdf[k] /= total;
   }
 
-  /** The rank for a uniform number in [0, 1). */
   rank(u: number): number {
     let low = 0;
-    let high = this.n - 1;
+    let high = this.cdf.length - 1;
     while (low < high) {
       const middle = (low + high) >>> 1;
       if (this.cdf[middle] < u) low = middle + 1;
@@ -90,13 +86,9 @@ export const userId = (rank: number) => `u-${rank}`;
 export const customerId = (rank: number) => `cu-${rank}`;
 export const conversationId = (rank: number) => `c-${rank}`;
 
-export function userName(rank: number): string {
-  return `${FIRST[rank % FIRST.length]} ${LAST[Math.floor(rank / FIRST.length) % LAST.length]}${rank >= FIRST.length * LAST.length ? ` ${rank}` : ""}`;
-}
-
-export function userEmail(rank: number): string {
-  return `${userName(rank).toLowerCase().replace(/[^a-z0-9]+/g, ".")}@example.com`;
-}
+const userName = (rank: number) => `${FIRST[rank % FIRST.length]} ${LAST[Math.floor(rank / FIRST.length) % LAST.length]}${rank >= FIRST.length * LAST.length ? ` ${rank}` : ""}`;
+const userEmail = (rank: number) => `${userName(rank).toLowerCase().replace(/[^a-z0-9]+/g, ".")}@example.com`;
+const conversationSubject = (rank: number) => `${TOPICS[mix(rank, 3) % TOPICS.length]} ${10_000 + rank}`;
 
 /** Mostly distinct names; a few are shared, as in real customer bases. */
 export function customerName(rank: number): string {
@@ -105,37 +97,15 @@ export function customerName(rank: number): string {
   return `${FIRST[(h >>> 5) % FIRST.length]} ${initial}. ${LAST[(h >>> 11) % LAST.length]}`;
 }
 
-export function conversationSubject(rank: number): string {
-  return `${TOPICS[mix(rank, 3) % TOPICS.length]} ${10_000 + rank}`;
-}
+/** The Zipf laws of one workspace's directory. */
+export type WorkspacePlan = ReturnType<typeof workspacePlan>;
 
-/** Sizes and Zipf laws of one workspace's directory. */
-export interface WorkspacePlan {
-  id: string;
-  users: number;
-  customers: number;
-  conversations: number;
-  zipfUsers: Zipf;
-  zipfCustomers: Zipf;
-  zipfConversations: Zipf;
-  seed: number;
-}
-
-export function workspacePlan(id: string, sizes: { users: number; customers: number; conversations: number }, seed: number): WorkspacePlan {
-  return {
-    id,
-    ...sizes,
-    zipfUsers: new Zipf(sizes.users),
-    zipfCustomers: new Zipf(sizes.customers),
-    zipfConversations: new Zipf(sizes.conversations),
-    seed,
-  };
+export function workspacePlan(id: string, sizes: { users: number; customers: number; conversations: number }, seed: number) {
+  return { id, seed, zipfUsers: new Zipf(sizes.users), zipfCustomers: new Zipf(sizes.customers), zipfConversations: new Zipf(sizes.conversations) };
 }
 
 /** The customer a conversation belongs to: itself Zipf-distributed, fixed per conversation. */
-export function customerOfConversation(plan: WorkspacePlan, conversation: number): number {
-  return plan.zipfCustomers.rank(random(mix(plan.seed ^ 0x5bd1e995, conversation))());
-}
+const customerOfConversation = (plan: WorkspacePlan, conversation: number) => plan.zipfCustomers.rank(random(mix(plan.seed ^ 0x5bd1e995, conversation))());
 
 const change = (field: string, before: JsonValue, after: JsonValue): FieldChangeRecord => ({ field, before, after });
 
@@ -253,67 +223,64 @@ export function makeEvent(plan: WorkspacePlan, n: number, occurredAt: Date, keyP
 
 /** The AuditEventInput a producer sends for an event (JSON). */
 export function toInput(event: NewAuditEvent): Record<string, unknown> {
-  const input: Record<string, unknown> = {
-    idempotencyKey: event.idempotencyKey,
-    type: event.type,
-    action: event.action,
-    occurredAt: event.occurredAt.toISOString(),
-    actor: event.actor,
-    changes: event.changes,
-  };
+  const { idempotencyKey, type, action, actor, changes } = event;
+  const input: Record<string, unknown> = { idempotencyKey, type, action, occurredAt: event.occurredAt.toISOString(), actor, changes };
   for (const [name, value] of Object.entries(event.targets)) if (value !== null) input[name] = value;
   if (event.metadata !== null) input.metadata = event.metadata;
   if (event.source !== null) input.source = event.source;
   return input;
 }
 
+/** The columns the raw baseline fills: the migrations' audit_events table. */
+const RAW_COLUMNS = "workspace_id, seq, id, recorded_at, idempotency_key, content_hash, type, action, occurred_at, actor_kind, actor_id, actor_name, customer_id, conversation_id, subject_user_id, settings_section, description, details, changes, metadata, search_text";
+
+/** The raw baseline's multi-row INSERT. */
+export function rawInsertSql(rows: number): string {
+  const row = `(${RAW_COLUMNS.split(", ").map(() => "?").join(", ")})`;
+  return `INSERT INTO audit_events (${RAW_COLUMNS}) VALUES ${Array(rows).fill(row).join(", ")}`;
+}
+
 /**
- * The stored record, as the recorder builds it. The customer of an event on
- * a conversation that names none is the conversation's, as the directory
- * would give it.
+ * The raw baseline's row of an input: the columns the service fills, with
+ * values of about the same size, built by the bench (hash, description,
+ * details, search text). The first four (workspace, seq, id, recorded_at)
+ * are set per insert, as {@link withIdentity} does.
  */
-export function toRecord(plan: WorkspacePlan, event: NewAuditEvent, seq: number, recordedAt: Date): AuditEventRecord {
-  const targets = targetsOf(event);
-  const conversationCustomer = targets.conversation ? customerId(customerOfConversation(plan, Number(targets.conversation.id.slice(2)))) : null;
-  return {
-    ...event,
-    workspaceId: plan.id,
-    seq,
-    id: newEventId(recordedAt.getTime()),
-    recordedAt,
-    description: describeEvent(event),
-    customerId: targets.customer?.id ?? conversationCustomer,
-  } as AuditEventRecord;
+export function rawRow(input: Record<string, unknown>): unknown[] {
+  const event = input as { actor: ActorRecord; customer?: { id: string; name: string }; conversation?: { id: string; subject: string | null } } & Record<string, unknown>;
+  const subjectUser = event.subjectUser as { id: string; name: string } | undefined;
+  const settings = event.settings as { section: string } | undefined;
+  const description = `${event.actor.name} ${String(event.action).replace(/[._]/g, " ")}${event.conversation?.subject ? `: ${event.conversation.subject}` : ""}`;
+  const details = { customer: event.customer, conversation: event.conversation, subjectUser, settings, workSession: event.workSession, csat: event.csat, source: event.source };
+  const words = [description, event.customer?.name, subjectUser?.name, ...(event.changes as FieldChangeRecord[]).map((change) => JSON.stringify(change.after))];
+  return [
+    null, null, null, null,
+    event.idempotencyKey,
+    createHash("sha256").update(JSON.stringify(input)).digest(),
+    event.type,
+    event.action,
+    new Date(String(event.occurredAt)),
+    event.actor.kind,
+    event.actor.id,
+    event.actor.name,
+    event.customer?.id ?? null,
+    event.conversation?.id ?? null,
+    subjectUser?.id ?? null,
+    settings?.section ?? null,
+    description,
+    JSON.stringify(details),
+    JSON.stringify(event.changes),
+    event.metadata === undefined ? null : JSON.stringify(event.metadata),
+    words.filter(Boolean).join(" "),
+  ];
 }
 
-/** INSERT values of a record, exactly as the recorder maps it. */
-export function rowValues(record: AuditEventRecord, event: NewAuditEvent): unknown[] {
-  return insertValues(record, contentHash(event));
+/** A row of {@link rawRow} as one insert stores it. */
+export function withIdentity(row: unknown[], workspaceId: string, seq: number, recordedAt: Date): unknown[] {
+  const stored = row.slice();
+  stored[0] = workspaceId;
+  stored[1] = seq;
+  stored[2] = randomUUID().replace(/-/g, "").slice(0, 26);
+  stored[3] = recordedAt;
+  return stored;
 }
-
-/** A multi-row INSERT of `rows` events. */
-export function insertEventsSql(rows: number): string {
-  return `INSERT INTO audit_events (${EVENT_COLUMNS.join(", ")}, search_text) VALUES ${placeholders(rows, EVENT_COLUMNS.length + 1)}`;
-}
-
-/** The directory rows of a workspace plan: every user, customer and conversation it can mention. */
-export function directoryRows(plan: WorkspacePlan, asOf: Date): { users: unknown[][]; customers: unknown[][]; conversations: unknown[][] } {
-  const users = Array.from({ length: plan.users }, (_, k) => [plan.id, userId(k), userName(k), userEmail(k), asOf]);
-  const customers = Array.from({ length: plan.customers }, (_, k) => [plan.id, customerId(k), customerName(k), asOf]);
-  const conversations = Array.from({ length: plan.conversations }, (_, k) => [
-    plan.id,
-    conversationId(k),
-    conversationSubject(k),
-    asOf,
-    customerId(customerOfConversation(plan, k)),
-    asOf,
-  ]);
-  return { users, customers, conversations };
-}
-
-export const DIRECTORY_INSERTS = {
-  users: (rows: number) => `INSERT INTO users (workspace_id, id, name, email, name_occurred_at) VALUES ${placeholders(rows, 5)}`,
-  customers: (rows: number) => `INSERT INTO customers (workspace_id, id, name, name_occurred_at) VALUES ${placeholders(rows, 4)}`,
-  conversations: (rows: number) =>
-    `INSERT INTO conversations (workspace_id, id, subject, subject_occurred_at, customer_id, customer_occurred_at) VALUES ${placeholders(rows, 6)}`,
-};
