@@ -28,6 +28,7 @@ describe("loadConfig", () => {
       password: "",
       database: "audit_log",
       url: DEFAULT_DATABASE_URL,
+      poolSize: 10,
     });
     expect(config.migrateOnStart).toBe(true);
     expect(config.auth).toEqual({
@@ -46,6 +47,10 @@ describe("loadConfig", () => {
   it("takes the shutdown grace in milliseconds", () => {
     expect(loadConfig({ SHUTDOWN_GRACE_MS: "2500" }).shutdownGraceMs).toBe(2_500);
     expect(loadConfig({ SHUTDOWN_GRACE_MS: "0" }).shutdownGraceMs).toBe(0);
+  });
+
+  it("takes the pool's size", () => {
+    expect(loadConfig({ DB_POOL_SIZE: "32" }).database.poolSize).toBe(32);
   });
 
   it("takes a Redis URL for pub/sub between instances", () => {
@@ -100,6 +105,9 @@ describe("loadConfig", () => {
     [{ DATABASE_URL: "mysql://root@localhost:3306/" }, "DATABASE_URL"],
     [{ DATABASE_URL: "mysql://root@localhost:3306/bad-name;drop" }, "DATABASE_URL"],
     [{ DB_MIGRATE: "yes" }, "DB_MIGRATE"],
+    [{ DB_POOL_SIZE: "0" }, "DB_POOL_SIZE"],
+    [{ DB_POOL_SIZE: "ten" }, "DB_POOL_SIZE"],
+    [{ DB_POOL_SIZE: "1001" }, "DB_POOL_SIZE"],
     [{ AUTH_JWT_SECRET: "short" }, "AUTH_JWT_SECRET"],
     [{ NODE_ENV: "production" }, "AUTH_JWT_SECRET"],
     [{ NODE_ENV: "production", AUTH_JWT_SECRET: DEVELOPMENT_JWT_SECRET }, "AUTH_JWT_SECRET"],

@@ -30,7 +30,7 @@ function everyRootFieldHasData(data: Record<string, unknown>): boolean {
 }
 
 describe("schema/examples against the demo workspace", () => {
-  useTestDatabase();
+  const dataSource = useTestDatabase();
   const server = useTestServer();
   const tokens: Partial<Record<Role, string>> = {};
 
@@ -42,7 +42,6 @@ describe("schema/examples against the demo workspace", () => {
   }, 120_000);
 
   it("holds the demo workspace: every catalog action, 10 users, 200 customers, 1,000 conversations", async () => {
-    const { dataSource } = server.services;
     const actions: { action: string }[] = await dataSource.query(`SELECT DISTINCT action FROM audit_events WHERE workspace_id = ?`, [DEMO_WORKSPACE]);
     const catalog = Object.values(EVENT_CATALOG).flatMap((spec) => Object.keys(spec.actions));
     expect(actions.map((row) => row.action).sort()).toEqual([...catalog].sort());

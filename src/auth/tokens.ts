@@ -10,10 +10,10 @@ import { Principal, Role, ROLE_CLAIMS } from "./principal";
 export const MAX_ID_LENGTH = 128;
 const MAX_NAME_LENGTH = 255;
 const ALGORITHM = "HS256";
-/** Verified tokens remembered, so that a client's next request skips the signature check. @default 10000 */
-export const VERIFIED_TOKENS_KEPT = 10_000;
-/** How far ahead of this service's clock a token's `iat` may be, for the issuer's clock. @default 60 */
-export const MAX_CLOCK_SKEW_SECONDS = 60;
+/** Verified tokens remembered, so that a client's next request skips the signature check. */
+const VERIFIED_TOKENS_KEPT = 10_000;
+/** How far ahead of this service's clock a token's `iat` may be, for the issuer's clock. */
+const MAX_CLOCK_SKEW_SECONDS = 60;
 
 /** Verifies bearer tokens (HS256) and turns their claims into a {@link Principal}. */
 export class TokenVerifier {

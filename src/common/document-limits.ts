@@ -5,10 +5,10 @@ import { BadUserInputError } from "./errors";
  * Brackets (`{`, `[`, `(`) a document may nest. graphql-js parses, validates
  * and coerces nested selections and values recursively: a few thousand levels
  * exhaust the stack. Introspection nests about a dozen, JSON metadata written
- * inline up to 16 more. @default 64
+ * inline up to 16 more.
  */
 export const MAX_DOCUMENT_DEPTH = 64;
-/** Lexical tokens of a document: 1000 events written inline in a recording take about 75,000. @default 100000 */
+/** Lexical tokens of a document: 1000 events written inline in a recording take about 75,000. */
 export const MAX_DOCUMENT_TOKENS = 100_000;
 
 const OPENING = new Set<TokenKind>([TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L]);

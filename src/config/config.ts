@@ -21,6 +21,8 @@ export interface DatabaseConfig {
   database: string;
   /** The URL as given, for messages: use {@link maskDatabaseUrl} before printing it. */
   url: string;
+  /** Connections in the pool (`DB_POOL_SIZE`). @default 10 */
+  poolSize: number;
 }
 
 export interface AuthConfig {
@@ -89,6 +91,9 @@ export const MIN_JWT_SECRET_BYTES = 32;
 /** AUTH_JWT_MAX_LIFETIME and AUTH_JWT_SERVICE_MAX_LIFETIME when unset. */
 export const DEFAULT_MAX_TOKEN_LIFETIMES: Readonly<TokenLifetimes> = { user: 24 * 3600, service: 365 * 86_400 };
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+export const DEFAULT_POOL_SIZE = 10;
+/** The largest DB_POOL_SIZE accepted. */
+export const MAX_POOL_SIZE = 1_000;
 /** The largest SHUTDOWN_GRACE_MS accepted: 10 minutes. */
 export const MAX_SHUTDOWN_GRACE_MS = 600_000;
 
@@ -105,7 +110,10 @@ export function loadConfig(env: Env): AppConfig {
   return {
     nodeEnv,
     port: port(env, "PORT", DEFAULT_PORT),
-    database: parseDatabaseUrl(value(env, "DATABASE_URL") ?? DEFAULT_DATABASE_URL),
+    database: {
+      ...parseDatabaseUrl(value(env, "DATABASE_URL") ?? DEFAULT_DATABASE_URL),
+      poolSize: wholeNumber(env, "DB_POOL_SIZE", DEFAULT_POOL_SIZE, 1, MAX_POOL_SIZE),
+    },
     migrateOnStart: boolean(env, "DB_MIGRATE", true),
     auth: authConfig(env, production),
     introspection: boolean(env, "GRAPHQL_INTROSPECTION", !production),
@@ -132,7 +140,7 @@ function redisUrl(env: Env): string | undefined {
 }
 
 /** Parses `mysql://user:password@host:port/database` (or `mariadb://`). */
-export function parseDatabaseUrl(raw: string): DatabaseConfig {
+export function parseDatabaseUrl(raw: string): Omit<DatabaseConfig, "poolSize"> {
   const expected = "a URL like mysql://user:password@host:3306/database (scheme mysql or mariadb)";
   let url: URL;
   try {
@@ -240,6 +248,14 @@ function milliseconds(env: Env, name: string, fallback: number, max: number): nu
   if (raw === undefined) return fallback;
   const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!(parsed <= max)) throw new ConfigError(name, `a whole number of milliseconds from 0 to ${max}`);
+  return parsed;
+}
+
+function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(parsed >= min && parsed <= max)) throw new ConfigError(name, `a whole number from ${min} to ${max}`);
   return parsed;
 }
 

@@ -7,8 +7,8 @@ import type { BatchedTransaction, Queryable } from "./statements";
  * event. (The logs' page queries are built in src/logs.)
  */
 
-/** Rows per INSERT statement. @default 500 */
-export const INSERT_CHUNK = 500;
+/** Rows per INSERT statement. */
+const INSERT_CHUNK = 500;
 
 /** A stored event, with the hash of the content it was recorded with. */
 export interface StoredEvent {

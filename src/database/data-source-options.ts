@@ -1,9 +1,6 @@
 import type { DataSourceOptions } from "typeorm";
 import type { DatabaseConfig } from "../config";
 
-/** Connections in the pool. @default 10 */
-export const POOL_SIZE = 10;
-
 /**
  * TypeORM options for MySQL 8 and MariaDB 10.11+. Times are UTC both ways,
  * text is utf8mb4, and the schema only ever changes through migrations.
@@ -35,7 +32,7 @@ export function dataSourceOptions(database: DatabaseConfig, migrations: string[]
     entities: [],
     logging: false,
     extra: {
-      connectionLimit: POOL_SIZE,
+      connectionLimit: database.poolSize,
       connectTimeout: 5_000,
       enableKeepAlive: true,
       // Every session works in UTC so that CURRENT_TIMESTAMP and DATETIME agree with JS Dates.

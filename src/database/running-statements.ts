@@ -4,8 +4,8 @@ import type { DataSource } from "typeorm";
 import type { MysqlDriver } from "typeorm/driver/mysql/MysqlDriver";
 import type { DatabaseConfig } from "../config";
 
-/** How long cancelling waits for its own connection to the database. @default 2000 */
-export const CANCEL_CONNECT_TIMEOUT_MS = 2_000;
+/** How long cancelling waits for its own connection to the database. */
+const CANCEL_CONNECT_TIMEOUT_MS = 2_000;
 
 /** What this module uses of a mysql2 pool connection. */
 interface PooledConnection extends EventEmitter {

@@ -17,8 +17,8 @@ export async function openDatabase(dataSource: DataSource, config: AppConfig, lo
   }
 }
 
-/** How long closing the pool may take before a stopping process exits anyway. @default 2000 */
-export const CLOSE_TIMEOUT_MS = 2_000;
+/** How long closing the pool may take before a stopping process exits anyway. */
+const CLOSE_TIMEOUT_MS = 2_000;
 
 /**
  * Closes the pool: each connection ends once its statement does. Returns

@@ -6,8 +6,8 @@ import type { AuthConfig } from "../config";
 import type { AuditRecorder } from "../recording/recorder.service";
 import { DEMO_USERS, DEMO_WORKSPACE, demoEvents } from "./demo-data";
 
-/** Events per recording call while seeding. @default 500 */
-export const SEED_BATCH = 500;
+/** Events per recording call while seeding. */
+const SEED_BATCH = 500;
 
 /** How many events a workspace holds. */
 export async function eventCount(dataSource: DataSource, workspaceId?: string): Promise<number> {

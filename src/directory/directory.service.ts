@@ -101,9 +101,9 @@ function latestPerId<T extends { id: string; occurredAt: Date }>(mentions: T[], 
 }
 
 /** Picker page size. */
-export const PICKER_SIZE = { default: 20, min: 1, max: 100 } as const;
-/** Longest picker text, in characters. @default 255 */
-export const MAX_PICKER_TEXT = 255;
+const PICKER_SIZE = { default: 20, min: 1, max: 100 } as const;
+/** Longest picker text, in characters. */
+const MAX_PICKER_TEXT = 255;
 
 function checkPicker(principal: Principal, text: string, first: number | null, argument: string): number {
   if (principal.role === Role.SERVICE) throw new ForbiddenError();

@@ -1,15 +1,15 @@
 import { isDatabaseUnavailable, ServiceUnavailableError } from "../common/errors";
 
-/** Events one transaction may gather from calls waiting on the same workspace. @default 2000 */
-export const MAX_ROUND_EVENTS = 2_000;
+/** Events one transaction may gather from calls waiting on the same workspace. */
+const MAX_ROUND_EVENTS = 2_000;
 /**
  * Transactions of one workspace this process runs at once. The second
  * prepares (directory upserts and reads) while the first commits, unless its
  * upserts touch directory rows the first holds (a busy user's, say): then it
  * waits for that commit. Their seq reservations take turns on the
- * workspace's row. @default 2
+ * workspace's row.
  */
-export const ROUNDS_IN_FLIGHT = 2;
+const ROUNDS_IN_FLIGHT = 2;
 
 /** What the queue needs of a call's events: each one's idempotency key, once per call. */
 export interface KeyedEvent {

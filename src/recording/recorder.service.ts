@@ -16,10 +16,10 @@ import { describeEvent } from "../events/event-catalog";
 import type { AuditEventPublisher } from "./event-publisher";
 import { RecordQueue } from "./record-queue";
 
-/** Attempts of a transaction that hits a deadlock or a concurrent duplicate key. @default 5 */
-export const MAX_ATTEMPTS = 5;
-/** Conversations remembered as tied to a customer, over all workspaces. @default 100000 */
-export const TIED_CONVERSATIONS_KEPT = 100_000;
+/** Attempts of a transaction that hits a deadlock or a concurrent duplicate key. */
+const MAX_ATTEMPTS = 5;
+/** Conversations remembered as tied to a customer, over all workspaces. */
+const TIED_CONVERSATIONS_KEPT = 100_000;
 
 const ER_DUP_ENTRY = 1062;
 const ER_LOCK_DEADLOCK = 1213;

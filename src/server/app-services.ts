@@ -12,14 +12,11 @@ import { AuditRecorder } from "../recording/recorder.service";
 
 /** The service layer, built once per process and handed to every resolver. */
 export interface AppServices {
-  dataSource: DataSource;
   bus: EventBus;
   directory: DirectoryService;
-  publisher: AuditEventPublisher;
   recorder: AuditRecorder;
   events: AuditEventService;
   logs: AuditLogService;
-  cursors: CursorCodec;
   liveTail: LiveTailService;
 }
 
@@ -30,14 +27,11 @@ export function createServices(dataSource: DataSource, config: AppConfig, logger
   // Cursors are signed with a key derived from the token secret: no second secret to manage.
   const cursors = new CursorCodec(config.auth.jwtSecret);
   return {
-    dataSource,
     bus,
     directory,
-    publisher,
     recorder: new AuditRecorder(dataSource, directory, publisher),
     events: new AuditEventService(dataSource),
     logs: new AuditLogService(dataSource, cursors),
-    cursors,
     liveTail: new LiveTailService(dataSource, bus, cursors, logger),
   };
 }

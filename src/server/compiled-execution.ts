@@ -18,11 +18,11 @@ import { CompiledQuery, compileQuery, isCompiledQuery } from "graphql-jit";
 /**
  * A query or mutation document is compiled on this execution of it; the
  * ones before run through graphql-js, so a document sent once never pays for
- * compiling, which costs more than executing it. @default 2
+ * compiling, which costs more than executing it.
  */
-export const COMPILE_ON_EXECUTION = 2;
-/** Documents whose executions are counted (and kept compiled); the oldest is forgotten first. @default 1000 */
-export const MAX_TRACKED_DOCUMENTS = 1_000;
+const COMPILE_ON_EXECUTION = 2;
+/** Documents whose executions are counted (and kept compiled); the oldest is forgotten first. */
+const MAX_TRACKED_DOCUMENTS = 1_000;
 
 /** A compiled operation, with the default value of each variable that has one (as JSON). */
 interface Compiled {

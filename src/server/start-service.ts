@@ -1,42 +1,30 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
-import {
-  ApolloServerPluginCacheControlDisabled,
-  ApolloServerPluginInlineTraceDisabled,
-  ApolloServerPluginLandingPageDisabled,
-} from "@apollo/server/plugin/disabled";
-import { expressMiddleware } from "@as-integrations/express5";
-import express, { ErrorRequestHandler, RequestHandler } from "express";
+import express from "express";
 import type { DataSource } from "typeorm";
 import { WebSocketServer } from "ws";
 import { TokenVerifier } from "../auth/tokens";
 import { settleWithin } from "../common/deadline";
-import { checkDocumentLimits } from "../common/document-limits";
-import { AppError, BadUserInputError, ErrorCode, maskError, unwrap } from "../common/errors";
 import type { Logger } from "../common/logger";
 import type { AppConfig } from "../config";
 import { RunningStatements } from "../database/running-statements";
 import { AppServices, createServices } from "./app-services";
-import { CompiledExecutor, compiledExecutionGateway } from "./compiled-execution";
-import { AppContext, ContextFactory } from "./context";
+import { createApollo } from "./apollo";
+import { CompiledExecutor } from "./compiled-execution";
+import { ContextFactory } from "./context";
 import { graphiqlRouter } from "./graphiql";
+import { healthRouter } from "./health";
+import { graphqlHttpRouter } from "./http";
 import { HttpDrain } from "./http-drain";
 import { buildAppSchema } from "./schema";
 import { MAX_WEBSOCKET_MESSAGE_BYTES, serveGraphQLOverWebSocket } from "./websocket";
 
-/** Largest accepted HTTP request body: a batch of 1000 events is about 0.5 MB. @default "2mb" */
-export const MAX_BODY = "2mb";
 /**
  * How long the requests whose statements a stop cancelled (once
  * `config.shutdownGraceMs` has passed) have to send their answers before
- * their connections are cut. @default 2000
+ * their connections are cut.
  */
-export const CANCEL_MARGIN_MS = 2_000;
-/** How long /readyz waits for the database. @default 2000 */
-export const READY_TIMEOUT_MS = 2_000;
-/** The `Retry-After` of a SERVICE_UNAVAILABLE answer (HTTP 503), in seconds. @default 5 */
-export const RETRY_AFTER_SECONDS = 5;
+const CANCEL_MARGIN_MS = 2_000;
 
 export interface ServiceOptions {
   config: AppConfig;
@@ -63,7 +51,10 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** Builds the schema and serves HTTP and WebSocket on `config.port`. */
+/**
+ * Builds the services and the schema, and serves them on `config.port`:
+ * health, GraphiQL and GraphQL over HTTP, GraphQL over WebSocket.
+ */
 export async function startService({ config, dataSource, logger }: ServiceOptions): Promise<RunningService> {
   const services = createServices(dataSource, config, logger);
   const schema = await buildAppSchema(services);
@@ -93,56 +84,12 @@ export async function startService({ config, dataSource, logger }: ServiceOption
   });
 
   const executor = new CompiledExecutor(schema);
-  const apollo = new ApolloServer<AppContext>({
-    gateway: compiledExecutionGateway(schema, executor),
-    introspection: config.introspection,
-    includeStacktraceInErrorResponses: false,
-    // main.ts owns the signals: it stops the service, then the pool, then exits 0.
-    stopOnTerminationSignals: false,
-    formatError: (formatted, error) => maskError(formatted, error, { exposeInternals }).formatted,
-    plugins: [
-      ApolloServerPluginLandingPageDisabled(),
-      // No HTTP caching of audit data, and no tracing: both would wrap every field resolver.
-      ApolloServerPluginCacheControlDisabled(),
-      ApolloServerPluginInlineTraceDisabled(),
-      subscriptionRefusalPlugin(),
-      responseExtensionsPlugin(),
-      errorHandlingPlugin(exposeInternals),
-    ],
-  });
+  const apollo = createApollo(schema, executor, { introspection: config.introspection, exposeInternals });
   await apollo.start();
 
-  app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
-  });
-  app.get("/readyz", async (_req, res) => {
-    const [database, redis] = await Promise.all([
-      settleWithin(dataSource.query("SELECT 1").then(() => true), READY_TIMEOUT_MS, false),
-      services.bus.redisAnswers(),
-    ]);
-    // Without Redis, recording goes on and the live tail reads new events from the database: degraded, still serving.
-    const status = !database ? "unavailable" : redis === false ? "degraded" : "ready";
-    res.status(database ? 200 : 503).json({
-      status,
-      database: database ? "up" : "down",
-      ...(redis === null ? {} : { redis: redis ? "up" : "down" }),
-    });
-  });
+  app.use(healthRouter(dataSource, services.bus));
   app.use(graphiqlRouter());
-  app.use(
-    "/graphql",
-    requestIdMiddleware(contexts),
-    express.json({ limit: MAX_BODY }),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const query = req.method === "GET" ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
-        // Before Apollo parses the document: the context is built first, and an error building it is the request's answer.
-        if (typeof query === "string") checkDocumentLimits(query);
-        return contexts.forHttp({ authorization: req.headers.authorization, query, requestId: String(res.getHeader("x-request-id")) });
-      },
-    }),
-  );
-  app.use(bodyErrorHandler(logger));
+  app.use(graphqlHttpRouter(apollo, contexts, logger));
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);
@@ -177,98 +124,5 @@ export async function startService({ config, dataSource, logger }: ServiceOption
       services.liveTail.close();
       await services.bus.close();
     },
-  };
-}
-
-/** Every response carries `x-request-id`, the id its logs are written under. */
-function requestIdMiddleware(contexts: ContextFactory): RequestHandler {
-  return (req, res, next) => {
-    res.setHeader("x-request-id", contexts.newRequestId(req.headers["x-request-id"]));
-    next();
-  };
-}
-
-/**
- * A subscription needs the WebSocket's connection: over HTTP graphql-js would
- * run its resolver without a source event.
- */
-function subscriptionRefusalPlugin(): ApolloServerPlugin<AppContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operation }) {
-          if (operation?.operation === "subscription") {
-            throw new BadUserInputError("Subscriptions run over WebSocket (graphql-transport-ws) on /graphql, not over HTTP.", [], { httpStatus: 400 });
-          }
-        },
-      };
-    },
-  };
-}
-
-/** The response's `extensions` carry what the operation noted for the client (see {@link AppContext.responseExtensions}). */
-function responseExtensionsPlugin(): ApolloServerPlugin<AppContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ contextValue, response }) {
-          if (response.body.kind !== "single" || Object.keys(contextValue.responseExtensions).length === 0) return;
-          const result = response.body.singleResult;
-          result.extensions = { ...result.extensions, ...contextValue.responseExtensions };
-        },
-      };
-    },
-  };
-}
-
-/**
- * Logs each unexpected error once, with the request id the client sees; a
- * SERVICE_UNAVAILABLE error makes the answer a 503 with `Retry-After`.
- */
-function errorHandlingPlugin(exposeInternals: boolean): ApolloServerPlugin<AppContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ contextValue, errors, response }) {
-          for (const error of errors) {
-            const { formatted, unexpected } = maskError(error.toJSON(), error, { exposeInternals });
-            const cause = unwrap(error);
-            if (unexpected) contextValue.logger.error({ err: cause }, "unexpected error");
-            if (formatted.extensions?.code !== ErrorCode.SERVICE_UNAVAILABLE) continue;
-            response.http.status = 503;
-            response.http.headers.set("retry-after", String(RETRY_AFTER_SECONDS));
-            if (!(cause instanceof AppError)) contextValue.logger.warn({ err: cause }, "database unavailable");
-          }
-        },
-        async willSendResponse({ contextValue, response }) {
-          if (response.body.kind !== "single") return;
-          for (const error of response.body.singleResult.errors ?? []) {
-            if (error.extensions?.code === "INTERNAL_SERVER_ERROR") {
-              (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
-            }
-          }
-        },
-      };
-    },
-  };
-}
-
-/** Body parsing failures: a clear JSON error instead of Express's HTML page. */
-function bodyErrorHandler(logger: Logger): ErrorRequestHandler {
-  return (error, _req, res, next) => {
-    if (res.headersSent) return next(error);
-    const status = typeof error?.status === "number" ? error.status : 500;
-    if (status === 413) {
-      res.status(413).json({
-        errors: [{ message: `The request body is larger than the ${MAX_BODY.toUpperCase()} limit; send fewer events per call.`, extensions: { code: "PAYLOAD_TOO_LARGE" } }],
-      });
-      return;
-    }
-    if (status === 400) {
-      res.status(400).json({ errors: [{ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } }] });
-      return;
-    }
-    logger.error({ err: error }, "unexpected HTTP error");
-    res.status(500).json({ errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
   };
 }

@@ -11,14 +11,14 @@ import type { TailConnection } from "../live-tail/live-tail.service";
 import { SharedSubscriptionExecution } from "../live-tail/shared-execution";
 import type { AppContext, ContextFactory } from "./context";
 
-/** Time a client has to send `connection_init` before the socket is closed with 4408. @default 3000 */
-export const CONNECTION_INIT_TIMEOUT_MS = 3_000;
-/** Largest incoming WebSocket message; larger ones close the socket with 1009. @default 65536 */
+/** Time a client has to send `connection_init` before the socket is closed with 4408. */
+const CONNECTION_INIT_TIMEOUT_MS = 3_000;
+/** Largest incoming WebSocket message; larger ones close the socket with 1009. */
 export const MAX_WEBSOCKET_MESSAGE_BYTES = 64 * 1024;
-/** Active operations one socket may have; more are refused with an error. @default 50 */
+/** Active operations one socket may have; more are refused with an error. */
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
-/** Unsent bytes a socket may hold before its client counts as too slow. @default 1048576 */
-export const MAX_UNSENT_BYTES = 1024 * 1024;
+/** Unsent bytes a socket may hold before its client counts as too slow. */
+const MAX_UNSENT_BYTES = 1024 * 1024;
 /**
  * Close code for a client that does not read what it subscribed to: events
  * waited 5 s with none taken by the socket, more than 10,000 wait on one
