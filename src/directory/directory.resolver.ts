@@ -1,14 +1,14 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from "type-graphql";
 import { Role } from "../auth/principal";
-import type { AppServices } from "../server/app-services";
 import { authenticated } from "../server/context";
 import type { AppContext } from "../server/context";
 import { Customer } from "./customer.type";
+import type { DirectoryService } from "./directory.service";
 import { User } from "./user.type";
 
 @Resolver()
 export class DirectoryResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(private readonly directory: DirectoryService) {}
 
   @Authorized(Role.ADMIN, Role.AGENT)
   @Query(() => [Customer], { description: "Customers of the workspace whose name contains the text, for filter pickers." })
@@ -17,7 +17,7 @@ export class DirectoryResolver {
     @Arg("first", () => Int, { nullable: true, description: "1 to 100; default 20." }) first: number | null,
     @Ctx() context: AppContext,
   ): Promise<Customer[]> {
-    return this.services.directory.findCustomers(authenticated(context).principal, nameContains, first);
+    return this.directory.findCustomers(authenticated(context).principal, nameContains, first);
   }
 
   @Authorized(Role.ADMIN, Role.AGENT)
@@ -27,6 +27,6 @@ export class DirectoryResolver {
     @Arg("first", () => Int, { nullable: true, description: "1 to 100; default 20." }) first: number | null,
     @Ctx() context: AppContext,
   ): Promise<User[]> {
-    return this.services.directory.findUsers(authenticated(context).principal, search, first);
+    return this.directory.findUsers(authenticated(context).principal, search, first);
   }
 }

@@ -35,7 +35,7 @@ class WorkspaceTailArgs {
 /** Subscriptions run over WebSocket only: that is where the context carries the connection. */
 function tailContext(context: AppContext) {
   if (!context.connection) throw new BadUserInputError("Subscriptions run over WebSocket (graphql-transport-ws) on /graphql.");
-  return { principal: authenticated(context).principal, connection: context.connection, liveTail: context.services.liveTail };
+  return { principal: authenticated(context).principal, connection: context.connection, liveTail: context.liveTail };
 }
 
 @Resolver()

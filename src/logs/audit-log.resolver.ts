@@ -2,20 +2,24 @@ import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from "type-graphql";
 import { Role } from "../auth/principal";
 import type { AuditEventRecord } from "../events/audit-event.record";
 import { AuditEvent } from "../events/audit-event.types";
-import type { AppServices } from "../server/app-services";
 import { authenticated, noteIgnoredSearchWords } from "../server/context";
 import type { AppContext } from "../server/context";
+import type { AuditEventService } from "./audit-event.service";
 import { AuditEventFilter, DateRange } from "./audit-log.inputs";
+import type { AuditLogService } from "./audit-log.service";
 import { AuditEventConnection } from "./audit-log.types";
 
 @Resolver()
 export class AuditLogResolver {
-  constructor(private readonly services: AppServices) {}
+  constructor(
+    private readonly logs: AuditLogService,
+    private readonly events: AuditEventService,
+  ) {}
 
   @Authorized(Role.ADMIN, Role.AGENT)
   @Query(() => AuditEvent, { nullable: true, description: "One event, if the caller may see it." })
   async auditEvent(@Arg("id", () => ID) id: string, @Ctx() context: AppContext): Promise<AuditEventRecord> {
-    return this.services.events.findById(authenticated(context).principal, id);
+    return this.events.findById(authenticated(context).principal, id);
   }
 
   @Authorized(Role.ADMIN)
@@ -29,7 +33,7 @@ export class AuditLogResolver {
     @Arg("after", () => String, { nullable: true }) after: string | null,
     @Ctx() context: AppContext,
   ): Promise<AuditEventConnection> {
-    const page = await this.services.logs.page(authenticated(context).principal, { log: "workspace", filter, range, search, first, after });
+    const page = await this.logs.page(authenticated(context).principal, { log: "workspace", filter, range, search, first, after });
     noteIgnoredSearchWords(context, page.ignoredSearchWords);
     return page;
   }
@@ -46,7 +50,7 @@ export class AuditLogResolver {
     @Arg("after", () => String, { nullable: true }) after: string | null,
     @Ctx() context: AppContext,
   ): Promise<AuditEventConnection> {
-    return this.services.logs.page(authenticated(context).principal, { log: "customer", customerId, range, userId, first, after });
+    return this.logs.page(authenticated(context).principal, { log: "customer", customerId, range, userId, first, after });
   }
 
   @Authorized(Role.ADMIN, Role.AGENT)
@@ -59,6 +63,6 @@ export class AuditLogResolver {
     @Arg("after", () => String, { nullable: true }) after: string | null,
     @Ctx() context: AppContext,
   ): Promise<AuditEventConnection> {
-    return this.services.logs.page(authenticated(context).principal, { log: "conversation", conversationId, range, userId, first, after });
+    return this.logs.page(authenticated(context).principal, { log: "conversation", conversationId, range, userId, first, after });
   }
 }

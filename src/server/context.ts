@@ -5,7 +5,7 @@ import type { TokenVerifier } from "../auth/tokens";
 import { AuthenticationError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import { createDirectoryLoaders, createEmptyDirectoryLoaders, DirectoryLoaders } from "../directory/directory.loaders";
-import type { TailConnection } from "../live-tail/live-tail.service";
+import type { LiveTailService, TailConnection } from "../live-tail/live-tail.service";
 import type { AppServices } from "./app-services";
 
 /** What every resolver gets, over HTTP and WebSocket alike. */
@@ -16,8 +16,12 @@ export interface AppContext {
   /** Per-request DataLoaders, bound to the caller's workspace; null without a principal. */
   loaders: DirectoryLoaders | null;
   logger: Logger;
-  /** The service layer, for resolvers that are not constructed with it (subscriptions). */
-  services: AppServices;
+  /**
+   * The live tail, for subscriptions: type-graphql calls a subscription's
+   * `subscribe` with the context alone, not with its resolver, so this is the
+   * one service that reaches resolvers through the context.
+   */
+  liveTail: LiveTailService;
   /** The WebSocket an operation runs on; null over HTTP. */
   connection: TailConnection | null;
   /** What the response's `extensions` carry besides the result, set while the operation runs. */
@@ -95,7 +99,7 @@ export class ContextFactory {
       principal,
       loaders: principal ? this.loadersFor(principal, connection) : null,
       logger: this.options.logger.child({ requestId }),
-      services: this.options.services,
+      liveTail: this.options.services.liveTail,
       connection,
       responseExtensions: {},
     };

@@ -15,35 +15,40 @@ import { DateTimeScalar } from "../common/scalars";
 import { applyWellFormedArguments } from "../common/well-formed";
 import type { AppServices } from "./app-services";
 
-/** Every resolver class; each is constructed once with the services. */
-const RESOLVERS = [
-  ViewerResolver,
-  RecordingResolver,
-  AuditLogResolver,
-  DirectoryResolver,
-  LiveTailResolver,
-  ...AUDIT_EVENT_FIELD_RESOLVERS,
-] as const;
+/**
+ * Every resolver class, and how it is made from the services: each gets only
+ * what it uses, through its constructor. (Subscriptions' `subscribe` is the
+ * exception type-graphql imposes: it gets the live tail from the context.)
+ */
+const RESOLVERS: readonly (readonly [Function, (services: AppServices) => object])[] = [
+  [ViewerResolver, () => new ViewerResolver()],
+  [RecordingResolver, (services) => new RecordingResolver(services.recorder)],
+  [AuditLogResolver, (services) => new AuditLogResolver(services.logs, services.events)],
+  [DirectoryResolver, (services) => new DirectoryResolver(services.directory)],
+  [LiveTailResolver, () => new LiveTailResolver()],
+  ...AUDIT_EVENT_FIELD_RESOLVERS.map((resolver) => [resolver, () => new resolver()] as const),
+];
 
 /**
- * Builds the executable schema. Resolvers get the services through their
- * constructor; inputs declared with `@Directive("@oneOf")` become real
- * graphql-js oneOf inputs (see {@link applyOneOf}), arguments declared
+ * Builds the executable schema. Resolvers are made once, as RESOLVERS says;
+ * inputs declared with `@Directive("@oneOf")` become real graphql-js oneOf
+ * inputs (see {@link applyOneOf}), arguments declared
  * with `@PlainArg` reach their resolvers as plain values (see
  * {@link applyPlainArguments}), other arguments must be well-formed Unicode
  * (see {@link applyWellFormedArguments}), and interfaces resolve their types
  * without a promise (see {@link applyTypeResolvers}).
  */
 export async function buildAppSchema(services: AppServices): Promise<GraphQLSchema> {
-  const instances = new Map<unknown, unknown>();
+  const instances = new Map(RESOLVERS.map(([resolverClass, make]) => [resolverClass, make(services)]));
   const container: ContainerType = {
-    get(resolverClass: new (services: AppServices) => unknown) {
-      if (!instances.has(resolverClass)) instances.set(resolverClass, new resolverClass(services));
-      return instances.get(resolverClass);
+    get(resolverClass: Function) {
+      const instance = instances.get(resolverClass);
+      if (!instance) throw new Error(`${resolverClass.name} is not in RESOLVERS`);
+      return instance;
     },
   };
   const schema = await buildSchema({
-    resolvers: [...RESOLVERS],
+    resolvers: RESOLVERS.map(([resolverClass]) => resolverClass) as [Function, ...Function[]],
     container,
     authChecker,
     authMode: "error",
