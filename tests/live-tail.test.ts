@@ -569,7 +569,6 @@ describe("the workspace stream", () => {
       const bus = createEventBus({ logger: createLogger("silent") });
       const stream = new WorkspaceStream(WORKSPACE, dataSource, bus.target, createLogger("silent"), { gapWaitMs: 30, pollMs: 100 });
       await stream.whenReady();
-      let ended = false;
       const tail = new TailSubscription<string>({
         stream,
         scope: null,
@@ -580,10 +579,10 @@ describe("the workspace stream", () => {
         maxQueued: 100,
         connectionCongested: () => false,
         onTooSlow: () => undefined,
-        onEnd: () => (ended = true),
+        onEnd: () => undefined,
         ...options,
       });
-      return { stream, tail, ended: () => ended };
+      return { stream, tail };
     };
 
     it("counts a stall from when events start waiting: a quiet tail takes a burst, one that takes nothing is too slow", async () => {
@@ -602,42 +601,6 @@ describe("the workspace stream", () => {
       await new Promise((resolve) => setTimeout(resolve, 2 * stallMs));
       await recordOver(server.graphqlUrl, service, [conversationEvent("c-stall", 4)]);
       await until(() => tooSlow, 5_000, "the tail to count as too slow");
-      stream.stop();
-    });
-
-    it("keeps seq order when its predicate answers some events at once and others later", async () => {
-      const service = await tokenFor(Role.SERVICE);
-      const later = (answer: boolean) => new Promise<boolean>((resolve) => setTimeout(() => resolve(answer), 50));
-      const { stream, tail } = await openTail((event) => {
-        const conversation = conversationOf(event);
-        if (conversation === "c-order-slow") return later(true);
-        if (conversation === "c-order-slow-no") return later(false);
-        return conversation === "c-order-fast";
-      });
-      const ids = await recordOver(server.graphqlUrl, service, [
-        conversationEvent("c-order-slow", 1),
-        conversationEvent("c-order-fast", 1),
-        conversationEvent("c-order-slow-no", 1),
-        conversationEvent("c-order-fast", 2),
-        conversationEvent("c-order-other", 1),
-        conversationEvent("c-order-slow", 2),
-      ]);
-      const delivered: string[] = [];
-      for (let n = 0; n < 4; n++) delivered.push((await tail.next()).value as string);
-      expect(delivered).toEqual([ids[0], ids[1], ids[3], ids[5]]);
-      await tail.return();
-      stream.stop();
-    });
-
-    it("ends with the error when its predicate fails", async () => {
-      const service = await tokenFor(Role.SERVICE);
-      const { stream, tail, ended } = await openTail(async () => {
-        throw new Error("the database went away");
-      });
-      await recordOver(server.graphqlUrl, service, [conversationEvent("c-order-failing", 1)]);
-      await expect(tail.next()).rejects.toThrow("the database went away");
-      expect(ended()).toBe(true);
-      expect(stream.listenerCount).toBe(0);
       stream.stop();
     });
   });

@@ -5,13 +5,15 @@ import type { Logger } from "../common/logger";
 import { PerObjectMemo } from "../common/per-object-memo";
 import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../database/audit-event.storage";
 import type { AuditEventRecord } from "../events/audit-event.record";
+import { customersNamed } from "../directory/customer-names";
 import type { AuditEventFilter } from "../logs/audit-log.inputs";
 import type { AuditEventEdge } from "../logs/audit-log.types";
 import type { CursorCodec } from "../logs/cursor";
+import { conversationLogFilter, CustomersNamed, customersNamedIn, LogFilter, workspaceLogFilter } from "../logs/log-filter";
 import type { EventBus } from "./event-bus";
-import { EventPredicate, predicateFor, scopeFor } from "./event-filter";
+import { predicateOf, scopeOf } from "./event-filter";
 import { TailSubscription } from "./tail-subscription";
-import { conversationOf, DEFAULT_STREAM_OPTIONS, StreamOptions, StreamScope, WorkspaceStream } from "./workspace-stream";
+import { DEFAULT_STREAM_OPTIONS, StreamOptions, WorkspaceStream } from "./workspace-stream";
 
 /** Events a subscription may hold for its client in any case; past it the connection is closed as too slow. @default 10000 */
 export const MAX_QUEUED_PER_SUBSCRIPTION = 10_000;
@@ -77,12 +79,9 @@ export class LiveTailService {
     const known: unknown[] = await this.dataSource.query(`SELECT 1 FROM conversations WHERE workspace_id = ? AND id = ?`, [workspaceId, conversationId]);
     if (known.length === 0) throw new NotFoundError(`Conversation ${JSON.stringify(conversationId)}`);
     const log = `conversation:${conversationId}`;
-    return this.open(principal, afterSeq, connection, log, {
-      scope: { conversationId },
-      matches: (event) => event.workspaceId === workspaceId && conversationOf(event) === conversationId,
-      replayPage: (seq) =>
-        this.stored(`workspace_id = ? AND conversation_id = ? AND seq > ?`, [workspaceId, conversationId, seq]),
-    });
+    return this.open(principal, afterSeq, connection, log, conversationLogFilter(conversationId, null), (seq) =>
+      this.stored(`workspace_id = ? AND conversation_id = ? AND seq > ?`, [workspaceId, conversationId, seq]),
+    );
   }
 
   /** workspaceAuditEvents: ADMIN only, optionally filtered as the workspace log is. */
@@ -95,12 +94,10 @@ export class LiveTailService {
     if (principal.role !== Role.ADMIN) throw new ForbiddenError();
     const afterSeq = this.resumePoint(principal, after);
     const workspaceId = principal.workspaceId;
-    const predicate = predicateFor(this.dataSource, workspaceId, filter);
-    return this.open(principal, afterSeq, connection, "workspace", {
-      scope: scopeFor(filter),
-      matches: (event) => event.workspaceId === workspaceId && predicate(event),
-      replayPage: (seq) => this.stored(`workspace_id = ? AND seq > ?`, [workspaceId, seq]),
-    });
+    const logFilter = await workspaceLogFilter(filter, (name) => customersNamed(this.dataSource, workspaceId, name));
+    return this.open(principal, afterSeq, connection, "workspace", logFilter, (seq) =>
+      this.stored(`workspace_id = ? AND seq > ?`, [workspaceId, seq]),
+    );
   }
 
   /** Stops every stream (shutdown). */
@@ -124,7 +121,8 @@ export class LiveTailService {
     after: number | null,
     connection: TailConnection,
     log: string,
-    tail: { scope: StreamScope; matches: EventPredicate; replayPage(seq: number): Promise<AuditEventRecord[]> },
+    filter: LogFilter,
+    replayPage: (seq: number) => Promise<AuditEventRecord[]>,
   ): Promise<AsyncIterableIterator<AuditEventEdge>> {
     const workspaceId = principal.workspaceId;
     const entry = this.acquire(workspaceId);
@@ -135,12 +133,15 @@ export class LiveTailService {
       throw error;
     }
     this.active += 1;
+    const predicate = predicateOf(filter);
+    const named: CustomersNamed | null = customersNamedIn(filter);
+    const unfollow = named ? entry.stream.customerNames.follow(named) : undefined;
     return new TailSubscription<AuditEventEdge>({
       stream: entry.stream,
       after,
-      scope: tail.scope,
-      matches: tail.matches,
-      replayPage: tail.replayPage,
+      scope: scopeOf(filter),
+      matches: (event) => event.workspaceId === workspaceId && predicate(event),
+      replayPage,
       toEdge: (node) => this.edge(workspaceId, log, node),
       maxQueued: MAX_QUEUED_PER_SUBSCRIPTION,
       connectionCongested: () => connection.congested(),
@@ -149,6 +150,7 @@ export class LiveTailService {
         connection.closeTooSlow();
       },
       onEnd: () => {
+        unfollow?.();
         this.active -= 1;
         this.release(workspaceId);
       },

@@ -52,15 +52,6 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
   /** Since when events have waited with none taken: the later of the oldest one's arrival and the last take; unset while none waits. */
   private waitingSince: number | undefined;
   private wake: (() => void) | undefined;
-  /**
-   * Events are matched one after the other, in arrival (= seq) order: at once
-   * while the predicate answers at once; while it waits for the database,
-   * later events wait behind it here.
-   */
-  private matching: Promise<void> | undefined;
-  private readonly waiting: AuditEventRecord[] = [];
-  /** Why the tail ended, when its predicate failed (the database did not answer); next() throws it. */
-  private failure: { error: unknown } | undefined;
   private readonly onEvent = (event: AuditEventRecord) => this.receive(event);
 
   constructor(private readonly options: TailOptions<TEdge>) {
@@ -80,7 +71,6 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
         this.waitingSince = this.queue.length > 0 ? Date.now() : undefined;
         return { value: this.options.toEdge(event), done: false };
       }
-      if (this.failure) throw this.failure.error;
       if (this.finished) return { value: undefined, done: true };
       if (this.replaying) {
         await this.replayPage();
@@ -106,7 +96,6 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
     this.finished = true;
     this.options.stream.removeListener(this.onEvent);
     this.queue.length = 0;
-    this.waiting.length = 0;
     this.held = [];
     this.options.onEnd();
     this.wake?.();
@@ -123,28 +112,11 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
     this.offer(event);
   }
 
-  /** Matches the event after those before it, and queues it if it belongs to this tail. */
+  /** Queues the event if it is new to this tail and belongs to it. */
   private offer(event: AuditEventRecord): void {
-    if (this.matching) {
-      this.waiting.push(event);
-      return;
-    }
     if (this.finished || event.seq <= this.lastSeq) return;
     this.lastSeq = event.seq;
-    const matched = this.options.matches(event);
-    if (matched === true) this.enqueue(event);
-    else if (matched !== false) this.matching = this.settle(event, matched);
-  }
-
-  private async settle(event: AuditEventRecord, matched: Promise<boolean>): Promise<void> {
-    try {
-      if (await matched) this.enqueue(event);
-    } catch (error) {
-      this.failure = { error };
-      this.finish();
-    }
-    this.matching = undefined;
-    while (!this.matching && this.waiting.length > 0) this.offer(this.waiting.shift()!);
+    if (this.options.matches(event)) this.enqueue(event);
   }
 
   private enqueue(event: AuditEventRecord): void {
@@ -174,7 +146,5 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
       return;
     }
     for (const event of page) this.offer(event);
-    // The next page starts after the last event matched.
-    while (this.matching) await this.matching;
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from "../common/logger";
 import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../database/audit-event.storage";
 import type { AnyTargets, AuditEventRecord } from "../events/audit-event.record";
 import { reviveRecord, StoredNotice, workspaceTopic } from "../recording/event-publisher";
+import { FollowedCustomerNames } from "./customer-names";
 import type { TopicTarget } from "./event-bus";
 
 export interface StreamOptions {
@@ -57,6 +58,12 @@ export class WorkspaceStream {
   /** Database reads one after the other, so that fills never overlap. */
   private work: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The customer names this stream's tails filter by, kept current before the events they decide on are emitted. */
+  readonly customerNames: FollowedCustomerNames;
+  /** Events up to this seq were checked against the customer names; they go out as they are. */
+  private namesReadThrough = 0;
+  /** Emitting waits while the customer names are read again (true), or until the next poll after such a read failed ("failed"). */
+  private namesPending: boolean | "failed" = false;
   private readonly onNotice = (event: CustomEvent) => this.receive(event.detail as StoredNotice);
 
   constructor(
@@ -66,6 +73,7 @@ export class WorkspaceStream {
     private readonly logger: Logger,
     private readonly options: StreamOptions = DEFAULT_STREAM_OPTIONS,
   ) {
+    this.customerNames = new FollowedCustomerNames(dataSource, workspaceId);
     // Listen first, then read where the workspace stands: nothing stored in between is missed.
     this.target.addEventListener(workspaceTopic(workspaceId), this.onNotice);
     this.ready = this.work.then(() => this.locate());
@@ -120,6 +128,10 @@ export class WorkspaceStream {
   /** Checks the database for events past the stream's position (after Redis came back, and periodically). */
   catchUp(): void {
     if (this.stopped) return;
+    if (this.namesPending === "failed") {
+      this.namesPending = false;
+      this.drain();
+    }
     void this.serialized(async () => {
       if (this.nextSeq === null) return this.locate();
       const rows: { last_seq: number }[] = await this.dataSource.query(`SELECT last_seq FROM workspaces WHERE id = ?`, [this.workspaceId]);
@@ -158,8 +170,9 @@ export class WorkspaceStream {
 
   /** Emits every event that is next in line; arms the gap timer when one is missing. */
   private drain(): void {
-    if (this.nextSeq === null || this.stopped) return;
+    if (this.nextSeq === null || this.stopped || this.namesPending) return;
     for (let event = this.pending.get(this.nextSeq); event; event = this.pending.get(this.nextSeq)) {
+      if (event.seq > this.namesReadThrough && this.customerNames.outdatedBy(event)) return this.readNames();
       this.pending.delete(this.nextSeq);
       this.nextSeq += 1;
       this.emit(event);
@@ -172,6 +185,28 @@ export class WorkspaceStream {
         void this.serialized(() => this.fill(highest - 1));
       }, this.options.gapWaitMs);
     }
+  }
+
+  /**
+   * Reads the followed customer names again before the events in line go
+   * out, one query for them all; emitting resumes after it. When the
+   * database does not answer, the events wait for the next poll.
+   */
+  private readNames(): void {
+    const inLine: AuditEventRecord[] = [];
+    for (let event = this.pending.get(this.nextSeq!); event; event = this.pending.get(event.seq + 1)) inLine.push(event);
+    this.namesPending = true;
+    void this.serialized(async () => {
+      try {
+        await this.customerNames.refresh(inLine);
+        this.namesReadThrough = Math.max(this.namesReadThrough, inLine[inLine.length - 1].seq);
+        this.namesPending = false;
+      } catch (error) {
+        this.namesPending = "failed";
+        throw error;
+      }
+      this.drain();
+    });
   }
 
   /**
@@ -196,11 +231,21 @@ export class WorkspaceStream {
         [this.workspaceId, this.nextSeq, upTo, FILL_BATCH],
       );
       if (rows.length === 0) return;
+      const events: AuditEventRecord[] = [];
       for (const row of rows) {
         const event = recordFromRow(row);
         if (this.nextSeq !== null && event.seq >= this.nextSeq) this.pending.set(event.seq, event);
+        events.push(event);
       }
+      // Already in the stream's work queue: read the names here rather than queue a read behind this fill.
+      if (!this.namesPending && events.some((event) => event.seq > this.namesReadThrough && this.customerNames.outdatedBy(event))) {
+        await this.customerNames.refresh(events);
+        this.namesReadThrough = Math.max(this.namesReadThrough, events[events.length - 1].seq);
+      }
+      const before = this.nextSeq;
       this.drain();
+      // Emitting waits for a read of the names queued behind this fill: it resumes from there.
+      if (this.nextSeq === before) return;
     }
   }
 

@@ -2,12 +2,13 @@ import type { DataSource } from "typeorm";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
 import { AuditEventRow, recordFromRow } from "../database/audit-event.storage";
-import { AuditEventType } from "../events/audit-event.enums";
+import { customersNamed } from "../directory/customer-names";
 import type { AuditEventRecord } from "../events/audit-event.record";
 import type { AuditEventFilter, DateRange } from "./audit-log.inputs";
-import { BuiltQuery, buildPageQuery, LogFilter, LogScope, PageQuery } from "./audit-log.query";
+import { BuiltQuery, buildPageQuery } from "./audit-log.query";
 import type { AuditEventConnection } from "./audit-log.types";
 import type { CursorCodec, CursorPosition } from "./cursor";
+import { conversationLogFilter, customerLogFilter, LogFilter, workspaceLogFilter } from "./log-filter";
 import { ParsedSearch, parseSearch, readSearchVocabulary, SearchVocabulary } from "./search-words";
 
 /** Page size bounds. */
@@ -123,33 +124,21 @@ export class AuditLogService {
     if (invalid.length > 0) throw BadUserInputError.listing(invalid);
 
     const workspaceId = principal.workspaceId;
-    let scope: LogScope = { kind: "workspace" };
-    let filter: LogFilter | null = null;
+    const ignoredSearchWords = search?.ignored ?? [];
+    const bounds = { from, to, search: search?.expression ?? null };
+    let filter: LogFilter;
     let subject: LogSubject | null = null;
     if (request.log === "customer") {
       subject = { table: "customers", noun: "Customer", workspaceId, id: request.customerId };
-      scope = { kind: "customer", customerId: request.customerId };
+      filter = customerLogFilter(request.customerId, request.userId, bounds);
     } else if (request.log === "conversation") {
       subject = { table: "conversations", noun: "Conversation", workspaceId, id: request.conversationId };
-      scope = { kind: "conversation", conversationId: request.conversationId };
-    } else if (request.filter) {
-      filter = await this.resolveFilter(workspaceId, request.filter);
+      filter = conversationLogFilter(request.conversationId, request.userId, bounds);
+    } else {
+      filter = await workspaceLogFilter(request.filter, (name) => customersNamed(this.dataSource, workspaceId, name), bounds);
     }
-    const ignoredSearchWords = search?.ignored ?? [];
-    // A customer filter naming no customer: the page is empty.
-    if (filter?.kind === "customer" && filter.customerIds.length === 0) return { query: null, pageSize, logKey, subject, ignoredSearchWords };
-    const query: PageQuery = {
-      workspaceId,
-      scope,
-      filter,
-      userId: request.log === "workspace" ? null : (request.userId ?? null),
-      from,
-      to,
-      search: search?.expression ?? null,
-      after,
-      limit: pageSize + 1,
-    };
-    return { query: buildPageQuery(query), pageSize, logKey, subject, ignoredSearchWords };
+    const query = buildPageQuery({ workspaceId, filter, after, limit: pageSize + 1 });
+    return { query, pageSize, logKey, subject, ignoredSearchWords };
   }
 
   /**
@@ -188,26 +177,6 @@ export class AuditLogService {
     const rows: unknown[] = await this.dataSource.query(`SELECT 1 FROM ${table} WHERE workspace_id = ? AND id = ?`, [workspaceId, id]);
     if (rows.length === 0) throw new NotFoundError(`${noun} ${JSON.stringify(id)}`);
   }
-
-  private async resolveFilter(workspaceId: string, filter: AuditEventFilter): Promise<LogFilter> {
-    if (filter.allEvents) return { kind: "allEvents", userId: filter.allEvents.userId };
-    if (filter.authorization) return { kind: "userOfType", type: AuditEventType.AUTHORIZATION, userId: filter.authorization.userId };
-    if (filter.billing) return { kind: "userOfType", type: AuditEventType.BILLING, userId: filter.billing.userId };
-    if (filter.workSession) return { kind: "userOfType", type: AuditEventType.WORK_SESSION, userId: filter.workSession.userId };
-    if (filter.conversation) {
-      return { kind: "conversation", conversationId: filter.conversation.conversationId, userId: filter.conversation.userId ?? null };
-    }
-    if (filter.settings) return { kind: "settings", section: filter.settings.section, userId: filter.settings.userId ?? null };
-    if (filter.customer) {
-      const rows: { id: string }[] = await this.dataSource.query(
-        `SELECT id FROM customers WHERE workspace_id = ? AND name = ? ORDER BY id LIMIT ${MAX_CUSTOMERS_PER_NAME}`,
-        [workspaceId, filter.customer.customerName.trim()],
-      );
-      return { kind: "customer", customerIds: rows.map((row) => row.id), userId: filter.customer.userId ?? null };
-    }
-    // graphql-js's oneOf check lets no other shape through.
-    throw new BadUserInputError("filter must have exactly one member.");
-  }
 }
 
 interface PagePlan {
@@ -217,9 +186,6 @@ interface PagePlan {
   subject: LogSubject | null;
   ignoredSearchWords: string[];
 }
-
-/** Customers one name filter covers; a name shared by more is cut to these, by id. @default 100 */
-export const MAX_CUSTOMERS_PER_NAME = 100;
 
 function logKeyOf(request: LogRequest): string {
   switch (request.log) {
