@@ -2,9 +2,10 @@ import "reflect-metadata";
 import { dataSource } from "../ormconfig";
 import { createLogger } from "./common/logger";
 import { config } from "./config";
+import { countEvents } from "./database/audit-event.repository";
 import { DatabaseUnavailableError } from "./database/prepare";
 import { closeDatabase, openDatabase } from "./database/setup";
-import { demoAccess, eventCount, seedDemo } from "./demo/demo-seeder";
+import { demoAccess, seedDemo } from "./demo/demo-seeder";
 import { startService } from "./server/start-service";
 
 /** config -> database -> schema -> HTTP + WebSocket -> listen; SIGTERM/SIGINT stop it gracefully. */
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
 
   const service = await startService({ config, dataSource, logger });
   // A developer's first start on an empty database gets a workspace to explore.
-  if (config.nodeEnv === "development" && config.demoData && (await eventCount(dataSource)) === 0) {
+  if (config.nodeEnv === "development" && config.demoData && (await countEvents(dataSource)) === 0) {
     logger.info("empty database: recording the demo workspace (DEMO_DATA=off skips this)");
     const { recorded } = await seedDemo(service.services.recorder);
     logger.info({ events: recorded }, "demo workspace recorded");

@@ -3,10 +3,15 @@ import { parseArgs } from "node:util";
 import { dataSource } from "../../ormconfig";
 import { createLogger } from "../common/logger";
 import { config } from "../config";
+import { countEvents, deleteEventsOfWorkspace } from "../database/audit-event.repository";
+import { deleteConversationsOfWorkspace } from "../database/conversation.repository";
+import { deleteCustomersOfWorkspace } from "../database/customer.repository";
 import { DatabaseUnavailableError } from "../database/prepare";
 import { openDatabase } from "../database/setup";
+import { deleteUsersOfWorkspace } from "../database/user.repository";
+import { deleteWorkspace } from "../database/workspace.repository";
 import { DEMO_WORKSPACE } from "../demo/demo-data";
-import { demoAccess, eventCount, seedDemo } from "../demo/demo-seeder";
+import { demoAccess, seedDemo } from "../demo/demo-seeder";
 import { createServices } from "../server/app-services";
 
 /** `npm run seed [-- --reset]`: records the demo workspace and prints tokens to try it with. */
@@ -17,11 +22,13 @@ async function main(): Promise<void> {
   const services = createServices(dataSource, config, logger);
   try {
     if (values.reset) {
-      for (const table of ["audit_events", "users", "customers", "conversations", "workspaces"]) {
-        await dataSource.query(`DELETE FROM ${table} WHERE ${table === "workspaces" ? "id" : "workspace_id"} = ?`, [DEMO_WORKSPACE]);
-      }
+      await deleteEventsOfWorkspace(dataSource, DEMO_WORKSPACE);
+      await deleteUsersOfWorkspace(dataSource, DEMO_WORKSPACE);
+      await deleteCustomersOfWorkspace(dataSource, DEMO_WORKSPACE);
+      await deleteConversationsOfWorkspace(dataSource, DEMO_WORKSPACE);
+      await deleteWorkspace(dataSource, DEMO_WORKSPACE);
     }
-    const existing = await eventCount(dataSource, DEMO_WORKSPACE);
+    const existing = await countEvents(dataSource, DEMO_WORKSPACE);
     if (existing > 0) {
       process.stdout.write(`The demo workspace already holds ${existing} events (--reset records it anew).\n`);
     } else {

@@ -65,3 +65,14 @@ export function upsertConversations(transaction: BatchedTransaction, workspaceId
 function entryFromRow(row: ConversationRow): ConversationEntry {
   return { id: row.id, subject: row.subject, customerId: row.customer_id };
 }
+
+/** Whether the workspace knows the conversation. */
+export async function conversationExists(database: Queryable, workspaceId: string, id: string): Promise<boolean> {
+  const rows = (await database.query(`SELECT 1 FROM conversations WHERE workspace_id = ? AND id = ?`, [workspaceId, id])) as unknown[];
+  return rows.length > 0;
+}
+
+/** Deletes every conversation of the workspace. */
+export async function deleteConversationsOfWorkspace(database: Queryable, workspaceId: string): Promise<void> {
+  await database.query(`DELETE FROM conversations WHERE workspace_id = ?`, [workspaceId]);
+}

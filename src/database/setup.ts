@@ -3,6 +3,7 @@ import { settleWithin } from "../common/deadline";
 import type { Logger } from "../common/logger";
 import type { AppConfig } from "../config";
 import { connect, ensureDatabaseExists } from "./prepare";
+import type { Queryable } from "./statements";
 
 /**
  * Opens the pool; unless DB_MIGRATE=false, first creates the database when it
@@ -27,4 +28,9 @@ const CLOSE_TIMEOUT_MS = 2_000;
  */
 export function closeDatabase(dataSource: DataSource): Promise<boolean> {
   return settleWithin(dataSource.destroy().then(() => true), CLOSE_TIMEOUT_MS, false);
+}
+
+/** Resolves once the database has answered a statement that reads nothing. */
+export async function pingDatabase(database: Queryable): Promise<void> {
+  await database.query("SELECT 1");
 }

@@ -44,3 +44,8 @@ export function upsertUsers(transaction: BatchedTransaction, workspaceId: string
     values: rows.flatMap((user) => [workspaceId, user.id, user.name, user.email, user.occurredAt]),
   });
 }
+
+/** Deletes every user of the workspace. */
+export async function deleteUsersOfWorkspace(database: Queryable, workspaceId: string): Promise<void> {
+  await database.query(`DELETE FROM users WHERE workspace_id = ?`, [workspaceId]);
+}

@@ -1,8 +1,8 @@
-import type { BatchedTransaction } from "./statements";
+import type { BatchedTransaction, Queryable } from "./statements";
+
+/** `workspaces`: each workspace's seq counter. */
 
 /**
- * `workspaces`: each workspace's seq counter.
- *
  * Takes `count` seqs of the workspace, creating its row if need be, and
  * gives the last of them: the events take the `count` seqs up to it, in
  * order. The row stays locked until commit, so seq order is commit order.
@@ -24,4 +24,15 @@ function lastSeqFrom(result: unknown): number {
   const lastSeq = Number((result as { insertId: number }).insertId);
   if (!Number.isSafeInteger(lastSeq) || lastSeq < 1) throw new Error(`the seq reservation returned ${lastSeq}`);
   return lastSeq;
+}
+
+/** The last seq the workspace has taken; 0 before its first event. */
+export async function findLastSeq(database: Queryable, workspaceId: string): Promise<number> {
+  const rows = (await database.query(`SELECT last_seq FROM workspaces WHERE id = ?`, [workspaceId])) as { last_seq: number }[];
+  return Number(rows[0]?.last_seq ?? 0);
+}
+
+/** Deletes the workspace's row: its seqs start again from 1. */
+export async function deleteWorkspace(database: Queryable, workspaceId: string): Promise<void> {
+  await database.query(`DELETE FROM workspaces WHERE id = ?`, [workspaceId]);
 }

@@ -1,4 +1,3 @@
-import type { DataSource } from "typeorm";
 import { Role } from "../auth/principal";
 import { maxLifetimeSeconds, signToken } from "../auth/tokens";
 import { formatDuration } from "../common/duration";
@@ -8,14 +7,6 @@ import { DEMO_USERS, DEMO_WORKSPACE, demoEvents } from "./demo-data";
 
 /** Events per recording call while seeding. */
 const SEED_BATCH = 500;
-
-/** How many events a workspace holds. */
-export async function eventCount(dataSource: DataSource, workspaceId?: string): Promise<number> {
-  const rows: { n: number }[] = workspaceId
-    ? await dataSource.query(`SELECT COUNT(*) AS n FROM audit_events WHERE workspace_id = ?`, [workspaceId])
-    : await dataSource.query(`SELECT COUNT(*) AS n FROM audit_events`);
-  return Number(rows[0].n);
-}
 
 /**
  * Records the demo workspace through the recorder, as a producer would:

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { readCustomerNames } from "../directory/customer-names";
+import { findCustomerNames } from "../database/customer.repository";
 import type { AnyTargets, AuditEventRecord } from "../events/audit-event.record";
 import type { CustomersNamed } from "../logs/log-filter";
 
@@ -58,7 +58,7 @@ export class FollowedCustomerNames {
       const customer = (event.targets as Partial<AnyTargets>).customer;
       if (customer) mentioned.set(customer.id, customer.name);
     }
-    const found = await readCustomerNames(this.dataSource, this.workspaceId, names, [...mentioned.keys()]);
+    const found = await findCustomerNames(this.dataSource, this.workspaceId, names, [...mentioned.keys()]);
     for (const named of followed) named.ids = found.idsByName[names.indexOf(named.name)];
     if (generation !== this.generation) return;
     if (this.known.size + found.nameById.size + mentioned.size > MAX_KNOWN_CUSTOMER_NAMES) this.known.clear();

@@ -3,7 +3,8 @@ import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, NotFoundError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import { PerObjectMemo } from "../common/per-object-memo";
-import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../database/audit-event.storage";
+import { findEventsAfterSeq } from "../database/audit-event.repository";
+import { conversationExists } from "../database/conversation.repository";
 import type { AuditEventRecord } from "../events/audit-event.record";
 import { customersNamed } from "../directory/customer-names";
 import type { AuditEventFilter } from "../logs/audit-log.inputs";
@@ -76,11 +77,10 @@ export class LiveTailService {
     if (principal.role !== Role.ADMIN && principal.role !== Role.AGENT) throw new ForbiddenError();
     const afterSeq = this.resumePoint(principal, after);
     const workspaceId = principal.workspaceId;
-    const known: unknown[] = await this.dataSource.query(`SELECT 1 FROM conversations WHERE workspace_id = ? AND id = ?`, [workspaceId, conversationId]);
-    if (known.length === 0) throw new NotFoundError(`Conversation ${JSON.stringify(conversationId)}`);
+    if (!(await conversationExists(this.dataSource, workspaceId, conversationId))) throw new NotFoundError(`Conversation ${JSON.stringify(conversationId)}`);
     const log = `conversation:${conversationId}`;
     return this.open(principal, afterSeq, connection, log, conversationLogFilter(conversationId, null), (seq) =>
-      this.stored(`workspace_id = ? AND conversation_id = ? AND seq > ?`, [workspaceId, conversationId, seq]),
+      findEventsAfterSeq(this.dataSource, workspaceId, seq, REPLAY_PAGE, conversationId),
     );
   }
 
@@ -96,7 +96,7 @@ export class LiveTailService {
     const workspaceId = principal.workspaceId;
     const logFilter = await workspaceLogFilter(filter, (name) => customersNamed(this.dataSource, workspaceId, name));
     return this.open(principal, afterSeq, connection, "workspace", logFilter, (seq) =>
-      this.stored(`workspace_id = ? AND seq > ?`, [workspaceId, seq]),
+      findEventsAfterSeq(this.dataSource, workspaceId, seq, REPLAY_PAGE),
     );
   }
 
@@ -178,13 +178,5 @@ export class LiveTailService {
     if (entry.subscriptions > 0) return;
     entry.stream.stop();
     this.streams.delete(workspaceId);
-  }
-
-  private async stored(where: string, params: unknown[]): Promise<AuditEventRecord[]> {
-    const rows: AuditEventRow[] = await this.dataSource.query(
-      `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE ${where} ORDER BY seq LIMIT ${REPLAY_PAGE}`,
-      params,
-    );
-    return rows.map(recordFromRow);
   }
 }

@@ -1,6 +1,7 @@
 import type { DataSource } from "typeorm";
 import type { Logger } from "../common/logger";
-import { AuditEventRow, recordFromRow, SELECT_EVENT_COLUMNS } from "../database/audit-event.storage";
+import { findEventsInSeqRange } from "../database/audit-event.repository";
+import { findLastSeq } from "../database/workspace.repository";
 import type { AnyTargets, AuditEventRecord } from "../events/audit-event.record";
 import { reviveRecord, StoredNotice, workspaceTopic } from "../recording/event-publisher";
 import { FollowedCustomerNames } from "./customer-names";
@@ -134,8 +135,7 @@ export class WorkspaceStream {
     }
     void this.serialized(async () => {
       if (this.nextSeq === null) return this.locate();
-      const rows: { last_seq: number }[] = await this.dataSource.query(`SELECT last_seq FROM workspaces WHERE id = ?`, [this.workspaceId]);
-      const last = Number(rows[0]?.last_seq ?? 0);
+      const last = await findLastSeq(this.dataSource, this.workspaceId);
       if (this.nextSeq !== null && last >= this.nextSeq) await this.fill(last);
     });
   }
@@ -152,8 +152,7 @@ export class WorkspaceStream {
   }
 
   private async locate(): Promise<void> {
-    const rows: { last_seq: number }[] = await this.dataSource.query(`SELECT last_seq FROM workspaces WHERE id = ?`, [this.workspaceId]);
-    this.nextSeq = Number(rows[0]?.last_seq ?? 0) + 1;
+    this.nextSeq = (await findLastSeq(this.dataSource, this.workspaceId)) + 1;
     for (const seq of this.pending.keys()) if (seq < this.nextSeq) this.pending.delete(seq);
     this.drain();
   }
@@ -226,17 +225,9 @@ export class WorkspaceStream {
   /** Reads the events from the stream's position up to `upTo` (all committed) and emits them in order. */
   private async fill(upTo: number): Promise<void> {
     while (!this.stopped && this.nextSeq !== null && this.nextSeq <= upTo) {
-      const rows: AuditEventRow[] = await this.dataSource.query(
-        `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?`,
-        [this.workspaceId, this.nextSeq, upTo, FILL_BATCH],
-      );
-      if (rows.length === 0) return;
-      const events: AuditEventRecord[] = [];
-      for (const row of rows) {
-        const event = recordFromRow(row);
-        if (this.nextSeq !== null && event.seq >= this.nextSeq) this.pending.set(event.seq, event);
-        events.push(event);
-      }
+      const events = await findEventsInSeqRange(this.dataSource, this.workspaceId, this.nextSeq, upTo, FILL_BATCH);
+      if (events.length === 0) return;
+      for (const event of events) if (this.nextSeq !== null && event.seq >= this.nextSeq) this.pending.set(event.seq, event);
       // Already in the stream's work queue: read the names here rather than queue a read behind this fill.
       if (!this.namesPending && events.some((event) => event.seq > this.namesReadThrough && this.customerNames.outdatedBy(event))) {
         await this.customerNames.refresh(events);

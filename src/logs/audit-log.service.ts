@@ -1,15 +1,19 @@
 import type { DataSource } from "typeorm";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
-import { AuditEventRow, recordFromRow } from "../database/audit-event.storage";
+import { EventPageQuery, eventPageStatement, findEventPage, PageStatement } from "../database/audit-event.repository";
+import { conversationExists } from "../database/conversation.repository";
+import { customerExists } from "../database/customer.repository";
+import { readFulltextVocabulary } from "../database/fulltext-settings";
+import type { Queryable } from "../database/statements";
 import { customersNamed } from "../directory/customer-names";
 import type { AuditEventRecord } from "../events/audit-event.record";
 import type { AuditEventFilter, DateRange } from "./audit-log.inputs";
-import { BuiltQuery, buildPageQuery } from "./audit-log.query";
+import { eventPageQuery } from "./audit-log.query";
 import type { AuditEventConnection } from "./audit-log.types";
 import type { CursorCodec, CursorPosition } from "./cursor";
 import { conversationLogFilter, customerLogFilter, LogFilter, workspaceLogFilter } from "./log-filter";
-import { ParsedSearch, parseSearch, readSearchVocabulary, SearchVocabulary } from "./search-words";
+import { ParsedSearch, parseSearch, SearchVocabulary } from "./search-words";
 
 /** Page size bounds. */
 export const PAGE_SIZE = { default: 50, min: 1, max: 200 } as const;
@@ -45,7 +49,7 @@ export type LogRequest =
 
 /** The customer or conversation a log is of, in the caller's workspace. */
 interface LogSubject {
-  table: "customers" | "conversations";
+  exists(database: Queryable, workspaceId: string, id: string): Promise<boolean>;
   noun: string;
   workspaceId: string;
   id: string;
@@ -80,31 +84,31 @@ export class AuditLogService {
   ) {}
 
   async page(principal: Principal, request: LogRequest): Promise<LogPage> {
-    const built = await this.plan(principal, request);
-    if (!built.query) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, ignoredSearchWords: built.ignoredSearchWords };
-    const { query, pageSize, logKey, subject, ignoredSearchWords } = built;
-    const rows: AuditEventRow[] = await this.dataSource.query(query.sql, query.params);
+    const { query, logKey, subject, ignoredSearchWords } = await this.plan(principal, request);
+    const { events, hasMore } = await findEventPage(this.dataSource, query);
     // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
-    if (rows.length === 0 && subject) await this.requireExisting(subject);
-    const events = rows.slice(0, pageSize).map(recordFromRow);
+    if (events.length === 0 && subject) await this.requireExisting(subject);
     const encode = this.cursors.encoderFor(principal.workspaceId, logKey);
     const edges = events.map((node) => new LazyCursorEdge(node, encode));
     const last = edges[edges.length - 1];
-    return { edges, pageInfo: { hasNextPage: rows.length > pageSize, endCursor: last ? last.cursor : null }, ignoredSearchWords };
+    return { edges, pageInfo: { hasNextPage: hasMore, endCursor: last ? last.cursor : null }, ignoredSearchWords };
   }
 
   /**
-   * The SQL of a page, after every check and lookup; null when the page is
-   * empty without asking (a customer filter naming no customer). `subject`
-   * is the customer or conversation the log is of, whose existence an empty
-   * page must check.
+   * The statement a page sends, after every check and lookup; null when the
+   * page is empty without asking (a customer filter naming no customer).
    */
-  async pageQuery(principal: Principal, request: LogRequest): Promise<(PagePlan & { query: BuiltQuery }) | null> {
+  async pageQuery(principal: Principal, request: LogRequest): Promise<(Omit<PagePlan, "query"> & { query: PageStatement }) | null> {
     const plan = await this.plan(principal, request);
-    return plan.query ? { ...plan, query: plan.query } : null;
+    const statement = eventPageStatement(plan.query);
+    return statement ? { ...plan, query: statement } : null;
   }
 
-  /** {@link pageQuery}, with the words of the search left out even when the page needs no SQL. */
+  /**
+   * What a page asks, after every check and lookup. `subject` is the
+   * customer or conversation the log is of, whose existence an empty page
+   * must check.
+   */
   private async plan(principal: Principal, request: LogRequest): Promise<PagePlan> {
     this.authorize(principal, request);
     const logKey = logKeyOf(request);
@@ -129,16 +133,15 @@ export class AuditLogService {
     let filter: LogFilter;
     let subject: LogSubject | null = null;
     if (request.log === "customer") {
-      subject = { table: "customers", noun: "Customer", workspaceId, id: request.customerId };
+      subject = { exists: customerExists, noun: "Customer", workspaceId, id: request.customerId };
       filter = customerLogFilter(request.customerId, request.userId, bounds);
     } else if (request.log === "conversation") {
-      subject = { table: "conversations", noun: "Conversation", workspaceId, id: request.conversationId };
+      subject = { exists: conversationExists, noun: "Conversation", workspaceId, id: request.conversationId };
       filter = conversationLogFilter(request.conversationId, request.userId, bounds);
     } else {
       filter = await workspaceLogFilter(request.filter, (name) => customersNamed(this.dataSource, workspaceId, name), bounds);
     }
-    const query = buildPageQuery({ workspaceId, filter, after, limit: pageSize + 1 });
-    return { query, pageSize, logKey, subject, ignoredSearchWords };
+    return { query: eventPageQuery(workspaceId, filter, after, pageSize), logKey, subject, ignoredSearchWords };
   }
 
   /**
@@ -152,7 +155,7 @@ export class AuditLogService {
       invalid.push({ path: "search", message: `must be at most ${MAX_SEARCH_LENGTH} characters` });
       return null;
     }
-    const vocabulary = await (this.vocabulary ??= readSearchVocabulary(this.dataSource).catch((error: unknown) => {
+    const vocabulary = await (this.vocabulary ??= readFulltextVocabulary(this.dataSource).catch((error: unknown) => {
       this.vocabulary = undefined;
       throw error;
     }));
@@ -173,15 +176,13 @@ export class AuditLogService {
   }
 
   /** An unknown id and another workspace's id are the same NOT_FOUND. */
-  private async requireExisting({ table, noun, workspaceId, id }: LogSubject): Promise<void> {
-    const rows: unknown[] = await this.dataSource.query(`SELECT 1 FROM ${table} WHERE workspace_id = ? AND id = ?`, [workspaceId, id]);
-    if (rows.length === 0) throw new NotFoundError(`${noun} ${JSON.stringify(id)}`);
+  private async requireExisting({ exists, noun, workspaceId, id }: LogSubject): Promise<void> {
+    if (!(await exists(this.dataSource, workspaceId, id))) throw new NotFoundError(`${noun} ${JSON.stringify(id)}`);
   }
 }
 
 interface PagePlan {
-  query: BuiltQuery | null;
-  pageSize: number;
+  query: EventPageQuery;
   logKey: string;
   subject: LogSubject | null;
   ignoredSearchWords: string[];

@@ -6,7 +6,7 @@ import type { AuditEventFilter } from "./audit-log.inputs";
 /**
  * The one model of which events a log shows. Every log and every tail
  * states its rules here, as conditions on the fields of an event; a page's
- * SQL (`audit-log.query.ts`) and a tail's predicate (`live-tail/event-filter.ts`)
+ * query (`audit-log.query.ts`) and a tail's predicate (`live-tail/event-filter.ts`)
  * are each a translation of these conditions, field by field, and state no
  * rule of their own.
  */

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import type { DataSource } from "typeorm";
 import { settleWithin } from "../common/deadline";
+import { pingDatabase } from "../database/setup";
 import type { EventBus } from "../live-tail/event-bus";
 
 /** How long /readyz waits for the database. */
@@ -18,7 +19,7 @@ export function healthRouter(dataSource: DataSource, bus: EventBus): Router {
   });
   router.get("/readyz", async (_req, res) => {
     const [database, redis] = await Promise.all([
-      settleWithin(dataSource.query("SELECT 1").then(() => true), READY_TIMEOUT_MS, false),
+      settleWithin(pingDatabase(dataSource).then(() => true), READY_TIMEOUT_MS, false),
       bus.redisAnswers(),
     ]);
     const status = !database ? "unavailable" : redis === false ? "degraded" : "ready";
