@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { Role } from "../src/auth/principal";
 import { signToken } from "../src/auth/tokens";
 import { AppConfig, DatabaseConfig, loadConfig } from "../src/config/config";
@@ -17,10 +16,6 @@ export interface BenchContext {
   secret: string;
   size: Size;
   log(line: string): void;
-}
-
-export function newSecret(): string {
-  return randomBytes(48).toString("base64url");
 }
 
 /** The environment of a service process on `databaseUrl`, as production runs it (migrations already applied). */

@@ -93,18 +93,7 @@ export class BenchDatabase {
   }
 }
 
-export interface MachineFacts {
-  cores: number;
-  cpuModel: string;
-  memoryBytes: number;
-  os: string;
-  node: string;
-  database: { version: string; settings: Record<string, string> };
-  redisServer: string | null;
-  commit: string;
-  /** The work tree had uncommitted changes. */
-  dirty: boolean;
-}
+export type MachineFacts = Awaited<ReturnType<typeof machineFacts>>;
 
 /** The server settings that bear on the figures. */
 const SETTINGS = ["innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit", "innodb_log_file_size", "innodb_flush_method", "sync_binlog", "log_bin", "max_connections"];
@@ -121,7 +110,7 @@ export function currentCommit(): string {
   return command("git", ["rev-parse", "--short", "HEAD"]) || "unknown";
 }
 
-export async function machineFacts(server: DatabaseConfig): Promise<MachineFacts> {
+export async function machineFacts(server: DatabaseConfig) {
   const [{ version }] = await onServer<{ version: string }>(server, "SELECT VERSION() AS version");
   const rows = await onServer<{ Variable_name: string; Value: string }>(server, `SHOW GLOBAL VARIABLES WHERE Variable_name IN (${SETTINGS.map((name) => `'${name}'`).join(", ")})`);
   return {
@@ -133,6 +122,7 @@ export async function machineFacts(server: DatabaseConfig): Promise<MachineFacts
     database: { version, settings: Object.fromEntries(rows.map((row) => [row.Variable_name, row.Value])) },
     redisServer: /v=(\S+)/.exec(command("redis-server", ["--version"]))?.[1] ?? null,
     commit: currentCommit(),
+    // The work tree had uncommitted changes.
     dirty: command("git", ["status", "--porcelain", "--untracked-files=no"]) !== "",
   };
 }

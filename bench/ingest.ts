@@ -29,29 +29,9 @@ const SIZES = {
   smoke: { events: { 1: 300, 100: 2_000, 500: 3_000 }, maxMs: 8_000 },
 };
 
-export interface IngestSide {
-  events: number;
-  eventsPerSecond: number;
-  load: LoadResult;
-}
+export type IngestResults = Awaited<ReturnType<typeof runIngest>>;
 
-export interface IngestConfiguration {
-  batch: number;
-  clients: number;
-  workspaces: number;
-  service: IngestSide;
-  raw: IngestSide;
-  serviceOverRaw: number;
-}
-
-export interface IngestResults {
-  eventsPerConfiguration: Record<number, number>;
-  /** Mean bytes of an event's JSON. */
-  eventBytes: number;
-  configurations: IngestConfiguration[];
-}
-
-export async function runIngest(context: BenchContext): Promise<IngestResults> {
+export async function runIngest(context: BenchContext) {
   const size = SIZES[context.size];
   const database = await BenchDatabase.create(context.server, "ingest");
   const service = await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret });
@@ -65,7 +45,7 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
     const inputs = Array.from({ length: Math.max(...Object.values(size.events)) }, (_, n) => toInput({ ...makeEvent(plan, n, new Date(base + n)), idempotencyKey: `ingest-${n}` }));
     const json = inputs.map((input) => JSON.stringify(input));
     const rows = inputs.map(rawRow);
-    const configurations: IngestConfiguration[] = [];
+    const configurations = [];
     for (const batch of BATCH_SIZES) {
       for (const { clients, workspaces } of LAYOUTS) {
         const total = size.events[batch];
@@ -88,20 +68,21 @@ export async function runIngest(context: BenchContext): Promise<IngestResults> {
           return pool.query(rawInsertSql(to - from), values);
         });
 
-        const side = (load: LoadResult): IngestSide => {
+        const side = (load: LoadResult) => {
           const events = Math.min(total, load.completed * batch);
           return { events, eventsPerSecond: Math.round((events / load.elapsedMs) * 1000), load };
         };
-        const configuration = { batch, clients, workspaces, service: side(serviceRun), raw: side(rawRun), serviceOverRaw: 0 };
-        configuration.serviceOverRaw = ratio(configuration.service.eventsPerSecond, configuration.raw.eventsPerSecond);
-        configurations.push(configuration);
+        const served = side(serviceRun);
+        const raw = side(rawRun);
+        configurations.push({ batch, clients, workspaces, service: served, raw, serviceOverRaw: ratio(served.eventsPerSecond, raw.eventsPerSecond) });
         context.log(
-          `ingest: batch ${batch}, ${clients} client(s), ${workspaces} workspace(s): service ${configuration.service.eventsPerSecond} events/s` +
-            `${serviceRun.errors ? ` (${serviceRun.errors} errors: ${serviceRun.firstError})` : ""}, raw ${configuration.raw.eventsPerSecond} events/s`,
+          `ingest: batch ${batch}, ${clients} client(s), ${workspaces} workspace(s): service ${served.eventsPerSecond} events/s` +
+            `${serviceRun.errors ? ` (${serviceRun.errors} errors: ${serviceRun.firstError})` : ""}, raw ${raw.eventsPerSecond} events/s`,
         );
       }
     }
-    return { eventsPerConfiguration: size.events, eventBytes: Math.round(json.reduce((sum, text) => sum + Buffer.byteLength(text), 0) / json.length), configurations };
+    // eventBytes: the mean bytes of an event's JSON.
+    return { eventsPerConfiguration: size.events as Record<number, number>, eventBytes: Math.round(json.reduce((sum, text) => sum + Buffer.byteLength(text), 0) / json.length), configurations };
   } finally {
     await service.stop();
     await database.drop();

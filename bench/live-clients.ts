@@ -7,7 +7,7 @@
  */
 import { Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { LatencySummary, sleep, summarize, wallClock } from "./load";
+import { sleep, summarize, wallClock } from "./load";
 
 export interface SubscriberSpec {
   /** ws:// URL of the service's /graphql, or of the floor server. */
@@ -31,25 +31,9 @@ export type ToClients =
   | { type: "collect"; events: RecordedEvent[]; drainMs: number }
   | { type: "close" };
 
-export interface DeliveryResult {
-  subscribers: number;
-  expected: number;
-  delivered: number;
-  lost: number;
-  duplicated: number;
-  /** Events a subscription received that are not of its conversation. */
-  unexpected: number;
-  /** Latency from the recording request's send to receipt (upper bound of commit to receipt). */
-  fromSent: LatencySummary;
-  /** Latency from the recording response to receipt (lower bound: the service answers after commit). */
-  fromResponse: LatencySummary;
-  errors: number;
-  firstError?: string;
-}
-
 export type FromClients =
-  | { type: "opened"; connected: number; failed: number; elapsedMs: number; firstError?: string }
-  | { type: "ready"; ready: number; notReady: number; elapsedMs: number }
+  | { type: "opened"; connected: number; failed: number }
+  | { type: "ready"; ready: number; notReady: number }
   | { type: "result"; result: DeliveryResult }
   | { type: "closed" }
   | { type: "error"; message: string };
@@ -150,7 +134,6 @@ function openFloor(spec: SubscriberSpec): Promise<Subscriber> {
 }
 
 async function open(message: Extract<ToClients, { type: "open" }>): Promise<FromClients> {
-  const started = wallClock();
   const deadline = Date.now() + message.timeoutMs;
   for (let start = 0; start < message.subscribers.length && Date.now() < deadline; start += message.wave) {
     const wave = message.subscribers.slice(start, start + message.wave);
@@ -160,8 +143,7 @@ async function open(message: Extract<ToClients, { type: "open" }>): Promise<From
       else fail(outcome.reason);
     }
   }
-  const failed = message.subscribers.length - subscribers.length;
-  return { type: "opened", connected: subscribers.length, failed, elapsedMs: wallClock() - started, ...(firstError ? { firstError } : {}) };
+  return { type: "opened", connected: subscribers.length, failed: message.subscribers.length - subscribers.length };
 }
 
 function expectedOf(subscriber: Subscriber, events: { id: string; conversationId: string }[]): { id: string }[] {
@@ -169,7 +151,6 @@ function expectedOf(subscriber: Subscriber, events: { id: string; conversationId
 }
 
 async function awaitWarmup(message: Extract<ToClients, { type: "await" }>): Promise<FromClients> {
-  const started = wallClock();
   const deadline = Date.now() + message.timeoutMs;
   // Live once it has any warm-up event of its own: those recorded before its subscription started are not owed to it.
   const missing = () => subscribers.filter((subscriber) => !expectedOf(subscriber, message.warmup).some(({ id }) => subscriber.firstSeen.has(id))).length;
@@ -178,16 +159,22 @@ async function awaitWarmup(message: Extract<ToClients, { type: "await" }>): Prom
     await sleep(50);
     notReady = missing();
   }
-  return { type: "ready", ready: subscribers.length - notReady, notReady, elapsedMs: wallClock() - started };
+  return { type: "ready", ready: subscribers.length - notReady, notReady };
 }
 
 async function collect(message: Extract<ToClients, { type: "collect" }>): Promise<FromClients> {
   const deadline = Date.now() + message.drainMs;
-  const measured = new Set(message.events.map((event) => event.id));
   const complete = () => subscribers.every((subscriber) => expectedOf(subscriber, message.events).every(({ id }) => subscriber.firstSeen.has(id)));
   while (!complete() && Date.now() < deadline) await sleep(100);
+  return { type: "result", result: delivery(message.events) };
+}
 
-  const byId = new Map(message.events.map((event) => [event.id, event]));
+export type DeliveryResult = ReturnType<typeof delivery>;
+
+/** What the subscribers received of the measured events. */
+function delivery(events: RecordedEvent[]) {
+  const measured = new Set(events.map((event) => event.id));
+  const byId = new Map(events.map((event) => [event.id, event]));
   const fromSent: number[] = [];
   const fromResponse: number[] = [];
   let expected = 0;
@@ -195,7 +182,7 @@ async function collect(message: Extract<ToClients, { type: "collect" }>): Promis
   let duplicated = 0;
   let unexpected = 0;
   for (const subscriber of subscribers) {
-    const wanted = expectedOf(subscriber, message.events);
+    const wanted = expectedOf(subscriber, events);
     const wantedIds = new Set(wanted.map(({ id }) => id));
     expected += wanted.length;
     for (const { id } of wanted) {
@@ -212,19 +199,19 @@ async function collect(message: Extract<ToClients, { type: "collect" }>): Promis
     duplicated += subscriber.repeats;
   }
   return {
-    type: "result",
-    result: {
-      subscribers: subscribers.length,
-      expected,
-      delivered: fromSent.length,
-      lost,
-      duplicated,
-      unexpected,
-      fromSent: summarize(fromSent),
-      fromResponse: summarize(fromResponse),
-      errors,
-      ...(firstError ? { firstError } : {}),
-    },
+    subscribers: subscribers.length,
+    expected,
+    delivered: fromSent.length,
+    lost,
+    duplicated,
+    // Events a subscription received that are not of its conversation.
+    unexpected,
+    // From the recording request's send to receipt: an upper bound of commit to receipt.
+    fromSent: summarize(fromSent),
+    // From the recording response to receipt: a lower bound, as the service answers after commit.
+    fromResponse: summarize(fromResponse),
+    errors,
+    ...(firstError ? { firstError } : {}),
   };
 }
 
@@ -233,20 +220,10 @@ async function close(): Promise<FromClients> {
   return { type: "closed" };
 }
 
+const HANDLERS: { [T in ToClients["type"]]: (message: Extract<ToClients, { type: T }>) => Promise<FromClients> } = { open, await: awaitWarmup, collect, close };
+
 process.on("message", (message: ToClients) => {
-  const handle = async (): Promise<FromClients> => {
-    switch (message.type) {
-      case "open":
-        return open(message);
-      case "await":
-        return awaitWarmup(message);
-      case "collect":
-        return collect(message);
-      case "close":
-        return close();
-    }
-  };
-  handle().then(
+  (HANDLERS[message.type] as (message: ToClients) => Promise<FromClients>)(message).then(
     (reply) => {
       process.send!(reply);
       if (reply.type === "closed") setTimeout(() => process.exit(0), 100);

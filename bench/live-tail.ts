@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { BenchContext, Role, token } from "./context";
+import { BenchContext, Role, Size, token } from "./context";
 import { BenchDatabase } from "./database";
+import { RECORD_EVENTS } from "./ingest";
 import type { DeliveryResult, FromClients, RecordedEvent } from "./live-clients";
 import { GraphQLHttpClient, LatencySummary, monotonicMs, round, sleep, summarize, wallClock } from "./load";
 import { HelperProcess, RedisProcess, ServiceProcess } from "./processes";
@@ -20,35 +21,20 @@ interface LiveScenario {
   /** Conversations the subscribers are spread over; 0: workspace subscriptions. */
   conversations: number;
   eventsPerSecond: number;
-  /** The delivery p99 target in ms, where the issue sets one. */
+  /** The delivery p99 target in ms, where the issue sets one; those scenarios also run with two instances over Redis. */
   p99TargetMs?: number;
-  /** Also run with two service instances over Redis. */
-  redis: boolean;
 }
 
-const SIZES: Record<string, { scenarios: LiveScenario[]; seconds: number; drainMs: number }> = {
-  full: {
-    scenarios: [
-      { name: "1 subscriber", subscribers: 1, conversations: 1, eventsPerSecond: 10, redis: false },
-      { name: "100 subscribers / 50 conversations", subscribers: 100, conversations: 50, eventsPerSecond: 20, redis: false },
-      { name: "100 workspace subscribers", subscribers: 100, conversations: 0, eventsPerSecond: 20, redis: false },
-      { name: "1,000 subscribers / 1 conversation", subscribers: 1_000, conversations: 1, eventsPerSecond: 10, p99TargetMs: 250, redis: true },
-      { name: "5,000 subscribers / 50 conversations", subscribers: 5_000, conversations: 50, eventsPerSecond: 20, p99TargetMs: 100, redis: true },
-    ],
-    seconds: 30,
-    drainMs: 10_000,
-  },
-  smoke: {
-    scenarios: [
-      { name: "1 subscriber", subscribers: 1, conversations: 1, eventsPerSecond: 10, redis: false },
-      { name: "20 subscribers / 10 conversations", subscribers: 20, conversations: 10, eventsPerSecond: 20, redis: false },
-      { name: "10 workspace subscribers", subscribers: 10, conversations: 0, eventsPerSecond: 20, redis: false },
-      { name: "100 subscribers / 1 conversation", subscribers: 100, conversations: 1, eventsPerSecond: 10, p99TargetMs: 250, redis: true },
-      { name: "200 subscribers / 50 conversations", subscribers: 200, conversations: 50, eventsPerSecond: 20, p99TargetMs: 100, redis: true },
-    ],
-    seconds: 2,
-    drainMs: 3_000,
-  },
+const plural = (n: number, noun: string) => `${n.toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
+
+function liveScenario(subscribers: number, conversations: number, eventsPerSecond: number, p99TargetMs?: number): LiveScenario {
+  const name = conversations === 0 ? plural(subscribers, "workspace subscriber") : subscribers === 1 ? plural(1, "subscriber") : `${plural(subscribers, "subscriber")} / ${plural(conversations, "conversation")}`;
+  return { name, subscribers, conversations, eventsPerSecond, p99TargetMs };
+}
+
+const SIZES: Record<Size, { scenarios: LiveScenario[]; seconds: number; drainMs: number }> = {
+  full: { scenarios: [liveScenario(1, 1, 10), liveScenario(100, 50, 20), liveScenario(100, 0, 20), liveScenario(1_000, 1, 10, 250), liveScenario(5_000, 50, 20, 100)], seconds: 30, drainMs: 10_000 },
+  smoke: { scenarios: [liveScenario(1, 1, 10), liveScenario(20, 10, 20), liveScenario(10, 0, 20), liveScenario(100, 1, 10, 250), liveScenario(200, 50, 20, 100)], seconds: 2, drainMs: 3_000 },
 };
 
 const WORKSPACE = "ws-live";
@@ -60,30 +46,11 @@ const OPEN_WAVE = 250;
 const WARMUP_MS = 30_000;
 /** Recording requests in flight at most; past it the recorder falls behind its rate. */
 const MAX_IN_FLIGHT = 64;
-const RECORD = `mutation Record($events: [AuditEventInput!]!) { recordAuditEvents(events: $events) { events { id } } }`;
 
 export type LiveKind = "service" | "redis" | "floor";
 
-export interface LiveRun {
-  scenario: string;
-  kind: LiveKind;
-  subscribers: number;
-  conversations: number;
-  eventsPerSecond: number;
-  p99TargetMs?: number;
-  seconds: number;
-  opened: { connected: number; failed: number };
-  ready: { ready: number; notReady: number; warmupRounds: number };
-  /** Server RSS (both instances over Redis) after a full collection, before the subscribers connected and once they idle. */
-  rssBeforeBytes: number;
-  rssIdleBytes: number;
-  rssPerSubscriptionBytes: number;
-  recorded: number;
-  recordErrors: number;
-  firstRecordError?: string;
-  recordLatency: LatencySummary;
-  delivery: DeliveryResult;
-}
+/** One scenario on one kind of server: bench/results/*.json keeps it as is. */
+export type LiveRun = Awaited<ReturnType<typeof measureScenario>>;
 
 export interface LiveResults {
   redisSkipped?: string;
@@ -144,7 +111,7 @@ export async function runLiveTail(context: BenchContext): Promise<LiveResults> {
           return services.reduce((sum, service) => sum + service.rss(), 0);
         },
         record: async (conversationIds, n) => {
-          const data = await clients[n % clients.length].data<{ recordAuditEvents: { events: { id: string }[] } }>(RECORD, { events: conversationIds.map(liveEvent) }, tokens.service);
+          const data = await clients[n % clients.length].data<{ recordAuditEvents: { events: { id: string }[] } }>(RECORD_EVENTS, { events: conversationIds.map(liveEvent) }, tokens.service);
           return data.recordAuditEvents.events.map((event) => event.id);
         },
         stop: async () => {
@@ -206,7 +173,7 @@ export async function runLiveTail(context: BenchContext): Promise<LiveResults> {
       redisSkipped = error instanceof Error ? error.message : String(error);
       context.log(`live: Redis runs skipped: ${redisSkipped}`);
     }
-    if (redis) for (const scenario of size.scenarios.filter((scenario) => scenario.redis)) await runScenario(scenario, "redis");
+    if (redis) for (const scenario of size.scenarios.filter((scenario) => scenario.p99TargetMs !== undefined)) await runScenario(scenario, "redis");
     return { ...(redisSkipped ? { redisSkipped } : {}), runs };
   } finally {
     await redis?.stop();
@@ -220,7 +187,7 @@ async function measureScenario(
   clients: HelperProcess<FromClients>,
   tokens: { agent: string; admin: string },
   size: { seconds: number; drainMs: number },
-): Promise<LiveRun> {
+) {
   const workspaceScenario = scenario.conversations === 0;
   const conversations = Array.from({ length: workspaceScenario ? WORKSPACE_SCENARIO_CONVERSATIONS : scenario.conversations }, (_, k) => conversationOf(k));
   // Every conversation exists before it is followed, and the server is warm (JIT, pool) before its RSS is read.
@@ -256,6 +223,7 @@ async function measureScenario(
     seconds: size.seconds,
     opened: { connected: opened.connected, failed: opened.failed },
     ready: { ready: ready.ready, notReady: ready.notReady, warmupRounds },
+    // The server's RSS (both instances over Redis) after a full collection, before the subscribers connected and once they idle.
     rssBeforeBytes,
     rssIdleBytes,
     rssPerSubscriptionBytes: opened.connected > 0 ? Math.round((rssIdleBytes - rssBeforeBytes) / opened.connected) : NaN,

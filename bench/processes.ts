@@ -75,13 +75,32 @@ function get(url: string): Promise<{ status: number; text: string }> {
   });
 }
 
-/** One service instance, as `npm start` runs it. */
-export class ServiceProcess {
+/** A child process of the run: its RSS, and a stop that waits for its exit. */
+class Child {
+  constructor(
+    protected readonly child: ChildProcess,
+    /** How long SIGTERM gets before SIGKILL. */
+    private readonly graceMs: number,
+  ) {}
+
+  rss(): number {
+    return rssBytes(this.child.pid!);
+  }
+
+  async stop(): Promise<void> {
+    await stopChild(this.child, this.graceMs);
+  }
+}
+
+/** One service instance, as `npm start` runs it; SIGTERM drains it, SIGKILL follows after 20 s. */
+export class ServiceProcess extends Child {
   private constructor(
-    private readonly child: ChildProcess,
+    child: ChildProcess,
     private readonly port: number,
     private readonly inspectorPort: number | null,
-  ) {}
+  ) {
+    super(child, 20_000);
+  }
 
   /** `inspect`: open the inspector on a private port, so that {@link collectGarbage} can run. */
   static async start(options: { databaseUrl: string; secret: string; redisUrl?: string; inspect?: boolean }): Promise<ServiceProcess> {
@@ -89,11 +108,10 @@ export class ServiceProcess {
     const inspectorPort = options.inspect ? await freePort() : null;
     const child = spawn(process.execPath, [...(inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : []), SERVICE_MAIN], {
       env: { PATH: process.env.PATH ?? "", ...serviceEnvironment(options.secret, options.databaseUrl), PORT: String(port), ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}) },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["ignore", "ignore", "pipe"],
     });
     running.add(child);
     const output = tail(child.stderr);
-    tail(child.stdout);
     const service = new ServiceProcess(child, port, inspectorPort);
     for (const deadline = Date.now() + 30_000; (await get(`http://127.0.0.1:${port}/readyz`)).status !== 200; await sleep(100)) {
       if (child.exitCode !== null || Date.now() > deadline) {
@@ -104,20 +122,12 @@ export class ServiceProcess {
     return service;
   }
 
-  get pid(): number {
-    return this.child.pid!;
-  }
-
   get graphqlUrl(): string {
     return `http://127.0.0.1:${this.port}/graphql`;
   }
 
   get wsUrl(): string {
     return `ws://127.0.0.1:${this.port}/graphql`;
-  }
-
-  rss(): number {
-    return rssBytes(this.pid);
   }
 
   /** Two full garbage collections through the inspector, so that an RSS read after it holds no garbage. */
@@ -136,19 +146,16 @@ export class ServiceProcess {
       socket.close();
     }
   }
-
-  /** SIGTERM (the service drains and exits), SIGKILL after 20 s. */
-  async stop(): Promise<void> {
-    await stopChild(this.child, 20_000);
-  }
 }
 
 /** A private redis-server on a free port that keeps nothing on disk. */
-export class RedisProcess {
+export class RedisProcess extends Child {
   private constructor(
-    private readonly child: ChildProcess,
+    child: ChildProcess,
     readonly url: string,
-  ) {}
+  ) {
+    super(child, 5_000);
+  }
 
   static async start(): Promise<RedisProcess> {
     const port = await freePort();
@@ -166,19 +173,16 @@ export class RedisProcess {
     });
     return redis;
   }
-
-  async stop(): Promise<void> {
-    await stopChild(this.child, 5_000);
-  }
 }
 
 /** A bench script (dist/bench/<name>.js) in its own process, spoken to over IPC. */
-export class HelperProcess<TMessage extends { type: string }> {
+export class HelperProcess<TMessage extends { type: string }> extends Child {
   private readonly inbox: TMessage[] = [];
   private wake: () => void = () => undefined;
   private readonly stderr: () => string;
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(child: ChildProcess) {
+    super(child, 5_000);
     child.on("message", (message) => {
       this.inbox.push(message as TMessage);
       this.wake();
@@ -191,10 +195,6 @@ export class HelperProcess<TMessage extends { type: string }> {
     const child = fork(path.join(__dirname, `${script}.js`), [], { execArgv: nodeArgs, stdio: ["ignore", "inherit", "pipe", "ipc"], serialization: "advanced" });
     running.add(child);
     return new HelperProcess<TMessage>(child);
-  }
-
-  get pid(): number {
-    return this.child.pid!;
   }
 
   /** Waits for the next message of this type; an `error` message from the helper rejects. */
@@ -222,13 +222,5 @@ export class HelperProcess<TMessage extends { type: string }> {
   async request<T extends TMessage["type"]>(message: unknown, replyType: T, timeoutMs: number): Promise<Extract<TMessage, { type: T }>> {
     this.child.send(message as object);
     return this.receive(replyType, timeoutMs);
-  }
-
-  rss(): number {
-    return rssBytes(this.pid);
-  }
-
-  async stop(): Promise<void> {
-    await stopChild(this.child, 5_000);
   }
 }

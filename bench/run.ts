@@ -8,9 +8,10 @@
  *   node dist/bench/run.js --report <results>.json   (renders docs/performance.md again, measures nothing)
  */
 import "reflect-metadata";
+import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { BenchContext, newSecret, Part, PARTS, Size } from "./context";
+import { BenchContext, Part, PARTS, Size } from "./context";
 import { BenchDatabase, currentCommit, databaseServer, machineFacts, REPOSITORY } from "./database";
 import { runIngest } from "./ingest";
 import { runLiveTail } from "./live-tail";
@@ -66,7 +67,7 @@ async function main(): Promise<number> {
   const started = new Date();
   const machine = await machineFacts(server);
   log(`size ${options.size}, parts ${options.parts.join(", ")}, commit ${machine.commit}${machine.dirty ? " (dirty)" : ""}, ${machine.cores} cores, ${machine.database.version}`);
-  const context: BenchContext = { server, secret: newSecret(), size: options.size, log };
+  const context: BenchContext = { server, secret: randomBytes(48).toString("base64url"), size: options.size, log };
   const results: BenchResults = { format: 1, size: options.size, parts: options.parts, startedAt: started.toISOString(), finishedAt: "", durationMs: 0, machine, failures: [] };
   for (const part of options.parts) {
     const partStarted = Date.now();

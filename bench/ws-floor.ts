@@ -11,17 +11,8 @@ import { WebSocket, WebSocketServer } from "ws";
 
 export type FromFloor = { type: "listening"; port: number } | { type: "collected" } | { type: "error"; message: string };
 
+/** The sockets following each conversation, and `*`. */
 const followers = new Map<string, Set<WebSocket>>();
-
-function follow(key: string, socket: WebSocket): void {
-  let set = followers.get(key);
-  if (!set) {
-    set = new Set();
-    followers.set(key, set);
-  }
-  set.add(socket);
-  socket.on("close", () => set.delete(socket));
-}
 
 const server = http.createServer((request, response) => {
   if (request.method !== "POST" || request.url !== "/publish") {
@@ -39,8 +30,10 @@ const server = http.createServer((request, response) => {
 
 const sockets = new WebSocketServer({ server, maxPayload: 64 * 1024 });
 sockets.on("connection", (socket, request) => {
-  const conversation = new URL(request.url ?? "/", "http://localhost").searchParams.get("conversation") ?? "*";
-  follow(conversation, socket);
+  const key = new URL(request.url ?? "/", "http://localhost").searchParams.get("conversation") ?? "*";
+  const set = followers.get(key) ?? followers.set(key, new Set()).get(key)!;
+  set.add(socket);
+  socket.on("close", () => set.delete(socket));
 });
 
 server.listen(0, "127.0.0.1", () => {
