@@ -15,6 +15,8 @@ export interface BenchContext {
   /** AUTH_JWT_SECRET of every service the run starts: the bench signs real tokens with it. */
   secret: string;
   size: Size;
+  /** The service build every service process runs: this checkout's dist/src/main.js, or another's (`--service`). */
+  serviceMain: string;
   log(line: string): void;
 }
 

@@ -98,16 +98,17 @@ export type MachineFacts = Awaited<ReturnType<typeof machineFacts>>;
 /** The server settings that bear on the figures. */
 const SETTINGS = ["innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit", "innodb_log_file_size", "innodb_flush_method", "sync_binlog", "log_bin", "max_connections"];
 
-function command(file: string, args: string[]): string {
+function command(file: string, args: string[], cwd = REPOSITORY): string {
   try {
-    return execFileSync(file, args, { cwd: REPOSITORY, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return execFileSync(file, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
   } catch {
     return "";
   }
 }
 
-export function currentCommit(): string {
-  return command("git", ["rev-parse", "--short", "HEAD"]) || "unknown";
+/** The commit checked out in `checkout` (this repository by default). */
+export function currentCommit(checkout = REPOSITORY): string {
+  return command("git", ["rev-parse", "--short", "HEAD"], checkout) || "unknown";
 }
 
 export async function machineFacts(server: DatabaseConfig) {

@@ -34,7 +34,7 @@ export type IngestResults = Awaited<ReturnType<typeof runIngest>>;
 export async function runIngest(context: BenchContext) {
   const size = SIZES[context.size];
   const database = await BenchDatabase.create(context.server, "ingest");
-  const service = await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret });
+  const service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret });
   try {
     const pool = await database.pool(4);
     const workspaceIds = ["ws-ingest-0", "ws-ingest-1", "ws-ingest-2", "ws-ingest-3"];

@@ -100,7 +100,7 @@ export async function runLiveTail(context: BenchContext): Promise<LiveResults> {
 
     const serviceTarget = async (kind: "service" | "redis"): Promise<Target> => {
       const services: ServiceProcess[] = [];
-      for (let i = 0; i < (kind === "redis" ? 2 : 1); i++) services.push(await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret, redisUrl: redis?.url, inspect: true }));
+      for (let i = 0; i < (kind === "redis" ? 2 : 1); i++) services.push(await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret, redisUrl: redis?.url, inspect: true }));
       const clients = services.map((service) => new GraphQLHttpClient(service.graphqlUrl, 16));
       return {
         kind,

@@ -78,7 +78,7 @@ export async function runOverhead(context: BenchContext): Promise<OverheadResult
     return results;
   };
 
-  const service = await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret });
+  const service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret });
   let http: Map<string, LoadResult>;
   try {
     await recordDataset(context, service, plan);

@@ -13,7 +13,8 @@ import { sleep } from "./load";
  * redis-server, and the bench's helper scripts. Each is stopped by its pid.
  */
 
-const SERVICE_MAIN = path.join(__dirname, "..", "src", "main.js");
+/** This checkout's service build. */
+export const SERVICE_MAIN = path.join(__dirname, "..", "src", "main.js");
 const running = new Set<ChildProcess>();
 
 // A run that dies must not leave services holding database connections.
@@ -103,10 +104,10 @@ export class ServiceProcess extends Child {
   }
 
   /** `inspect`: open the inspector on a private port, so that {@link collectGarbage} can run. */
-  static async start(options: { databaseUrl: string; secret: string; redisUrl?: string; inspect?: boolean }): Promise<ServiceProcess> {
+  static async start(options: { main: string; databaseUrl: string; secret: string; redisUrl?: string; inspect?: boolean }): Promise<ServiceProcess> {
     const port = await freePort();
     const inspectorPort = options.inspect ? await freePort() : null;
-    const child = spawn(process.execPath, [...(inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : []), SERVICE_MAIN], {
+    const child = spawn(process.execPath, [...(inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : []), options.main], {
       env: { PATH: process.env.PATH ?? "", ...serviceEnvironment(options.secret, options.databaseUrl), PORT: String(port), ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}) },
       stdio: ["ignore", "ignore", "pipe"],
     });

@@ -126,7 +126,7 @@ function rawPage(scans: RawScan[], after: { occurred_at: Date; seq: number } | n
 export async function runQueries(context: BenchContext): Promise<QueryResults> {
   const size = SIZES[context.size];
   const database = await BenchDatabase.create(context.server, "queries");
-  const service = await ServiceProcess.start({ databaseUrl: database.url, secret: context.secret });
+  const service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret });
   try {
     const plan = datasetPlan(size.events, 100);
     context.log(`queries: recording ${plan.total.toLocaleString("en")} events in ${plan.workspaces.length} workspaces`);

@@ -22,6 +22,8 @@ export interface BenchResults {
   finishedAt: string;
   durationMs: number;
   machine: MachineFacts;
+  /** Set when the service processes ran another checkout's build (`--service`). */
+  service?: { checkout: string; commit: string };
   ingest?: IngestResults;
   queries?: QueryResults;
   live?: LiveResults;
@@ -259,6 +261,7 @@ export function renderReport(results: BenchResults, jsonPath: string, renderedAt
         ["started", results.startedAt],
         ["duration", `${number(results.durationMs / 60_000, 1)} min`],
         ["commit", `${m.commit}${m.dirty ? " (with uncommitted changes)" : ""}`],
+        ...(results.service ? [["service build", `${results.service.commit} (\`--service\`)`]] : []),
         ...(renderedAt && renderedAt !== m.commit ? [["report rendered at", `${renderedAt} (\`--report\`)`]] : []),
         ["failed parts", results.failures.map((failure) => `${failure.part}: ${failure.message.split("\n")[0]}`).join("; ") || "none"],
       ],

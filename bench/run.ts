@@ -6,6 +6,9 @@
  *
  *   node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead]
  *   node dist/bench/run.js --report <results>.json   (renders docs/performance.md again, measures nothing)
+ *   node dist/bench/run.js --only ingest,queries,live --service <checkout>
+ *     (measures another checkout's build, e.g. the code before a change, with this bench; writes
+ *     only its results file, since the report describes this checkout's code)
  */
 import "reflect-metadata";
 import { randomBytes } from "node:crypto";
@@ -16,30 +19,46 @@ import { BenchDatabase, currentCommit, databaseServer, machineFacts, REPOSITORY 
 import { runIngest } from "./ingest";
 import { runLiveTail } from "./live-tail";
 import { runOverhead } from "./overhead";
-import { stopAllProcesses } from "./processes";
+import { SERVICE_MAIN, stopAllProcesses } from "./processes";
 import { runQueries } from "./queries";
 import { BenchResults, HAND_WRITTEN, renderReport } from "./report";
 
 const RUNNERS: Record<Part, (context: BenchContext) => Promise<unknown>> = { ingest: runIngest, queries: runQueries, live: runLiveTail, overhead: runOverhead };
 const REPORT = path.join(REPOSITORY, "docs", "performance.md");
 const CITED_RUN = path.join(REPOSITORY, "docs", "performance.json");
-const USAGE = "usage: node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead] | --report <results>.json";
+const USAGE =
+  "usage: node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead] [--service <checkout>] | --report <results>.json";
+
+interface Options {
+  size: Size;
+  parts: Part[];
+  report?: string;
+  /** Another checkout whose dist/src/main.js the service processes run. */
+  service?: string;
+}
 
 function log(line: string): void {
   process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
-function parseOptions(argv: string[]): { size: Size; parts: Part[]; report?: string } {
-  const options: { size: Size; parts: Part[]; report?: string } = { size: "full", parts: [...PARTS] };
+function parseOptions(argv: string[]): Options {
+  const options: Options = { size: "full", parts: [...PARTS] };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
     const value = inline ?? argv[++i] ?? "";
     if (flag === "--size" && (value === "full" || value === "smoke")) options.size = value;
     else if (flag === "--only" && value.split(",").every((part) => PARTS.includes(part as Part))) options.parts = PARTS.filter((part) => value.split(",").includes(part));
     else if (flag === "--report" && value.endsWith(".json")) options.report = value;
-    else throw new Error(`${argv[i]}: ${USAGE}`);
+    else if (flag === "--service" && existsSync(serviceMainOf(value))) options.service = path.resolve(value);
+    else throw new Error(`${argv[i]}: ${USAGE}${flag === "--service" ? ` (${serviceMainOf(value)} must exist: build that checkout first)` : ""}`);
   }
+  // Part 4 sets the service over HTTP beside this checkout's schema in process: both must be the same code.
+  if (options.service && options.parts.includes("overhead")) throw new Error(`--service measures ingest, queries and live only: ${USAGE}`);
   return options;
+}
+
+function serviceMainOf(checkout: string): string {
+  return path.resolve(checkout, "dist", "src", "main.js");
 }
 
 /** Writes docs/performance.md above the hand-written marker, keeping what is below it, and copies the run to docs/performance.json. */
@@ -67,8 +86,13 @@ async function main(): Promise<number> {
   const started = new Date();
   const machine = await machineFacts(server);
   log(`size ${options.size}, parts ${options.parts.join(", ")}, commit ${machine.commit}${machine.dirty ? " (dirty)" : ""}, ${machine.cores} cores, ${machine.database.version}`);
-  const context: BenchContext = { server, secret: randomBytes(48).toString("base64url"), size: options.size, log };
+  const serviceMain = options.service ? serviceMainOf(options.service) : SERVICE_MAIN;
+  const context: BenchContext = { server, secret: randomBytes(48).toString("base64url"), size: options.size, serviceMain, log };
   const results: BenchResults = { format: 1, size: options.size, parts: options.parts, startedAt: started.toISOString(), finishedAt: "", durationMs: 0, machine, failures: [] };
+  if (options.service) {
+    results.service = { checkout: options.service, commit: currentCommit(options.service) };
+    log(`service: ${options.service} at ${results.service.commit}`);
+  }
   for (const part of options.parts) {
     const partStarted = Date.now();
     try {
@@ -84,9 +108,14 @@ async function main(): Promise<number> {
   }
   results.finishedAt = new Date().toISOString();
   results.durationMs = Date.now() - started.getTime();
-  const jsonFile = path.join(REPOSITORY, "bench", "results", `${results.startedAt.slice(0, 10)}-${machine.commit}${options.size === "smoke" ? "-smoke" : ""}.json`);
+  const serviceSuffix = results.service ? `-service-${results.service.commit}` : "";
+  const jsonFile = path.join(REPOSITORY, "bench", "results", `${results.startedAt.slice(0, 10)}-${machine.commit}${serviceSuffix}${options.size === "smoke" ? "-smoke" : ""}.json`);
   mkdirSync(path.dirname(jsonFile), { recursive: true });
   writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+  if (results.service) {
+    log(`wrote ${path.relative(REPOSITORY, jsonFile)} (another checkout's service: docs/performance.md is left as it is)`);
+    return results.failures.length > 0 ? 1 : 0;
+  }
   publish(results, jsonFile);
   log(`wrote ${path.relative(REPOSITORY, jsonFile)}, docs/performance.md and docs/performance.json`);
   return results.failures.length > 0 ? 1 : 0;
