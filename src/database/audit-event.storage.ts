@@ -1,6 +1,7 @@
 import { hash, randomBytes } from "node:crypto";
 import { ActorKind, AuditEventType, SettingsSection } from "../events/audit-event.enums";
 import type {
+  AnyTargets,
   AuditEventRecord,
   CsatDetails,
   JsonValue,
@@ -73,6 +74,25 @@ export const EVENT_COLUMNS = [
   "changes",
   "metadata",
 ] as const;
+
+/**
+ * A column of `audit_events` that log filters compare, and the same value read
+ * from an event record as {@link insertValues} stores it: a page's SQL compares
+ * the column, a tail's predicate the value (see `logs/log-filter.ts`).
+ */
+export interface EventField {
+  readonly column: string;
+  read(event: AuditEventRecord): string | null;
+}
+
+export const EVENT_FIELDS = {
+  type: { column: "type", read: (event) => event.type },
+  actorKind: { column: "actor_kind", read: (event) => event.actor.kind },
+  actorId: { column: "actor_id", read: (event) => event.actor.id },
+  conversationId: { column: "conversation_id", read: (event) => (event.targets as Partial<AnyTargets>).conversation?.id ?? null },
+  customerId: { column: "customer_id", read: (event) => event.customerId },
+  settingsSection: { column: "settings_section", read: (event) => (event.targets as Partial<AnyTargets>).settings?.section ?? null },
+} satisfies Record<string, EventField>;
 
 /** Column list for reading whole events. */
 export const SELECT_EVENT_COLUMNS = EVENT_COLUMNS.join(", ");

@@ -3,8 +3,8 @@ import { findCustomerNames } from "../database/customer.repository";
 import type { AnyTargets, AuditEventRecord } from "../events/audit-event.record";
 import type { CustomersNamed } from "../logs/log-filter";
 
-/** Current customer names a workspace's stream remembers to tell renames from repeats; past it, it forgets them all. @default 10000 */
-export const MAX_KNOWN_CUSTOMER_NAMES = 10_000;
+/** Current customer names a workspace's stream remembers to tell renames from repeats; past it, it forgets them all. */
+const MAX_KNOWN_CUSTOMER_NAMES = 10_000;
 
 /**
  * Keeps the customer-name filters of a workspace's tails current, without a

@@ -1,5 +1,6 @@
 import type { AuditEventRecord } from "../events/audit-event.record";
-import { EVENT_FIELDS, fixedValue, LogFilter } from "../logs/log-filter";
+import { EVENT_FIELDS } from "../database/audit-event.storage";
+import { fixedValue, LogFilter } from "../logs/log-filter";
 import type { StreamScope } from "./workspace-stream";
 
 /** Decides, event by event and at once, what a tail delivers. */

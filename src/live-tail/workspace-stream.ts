@@ -197,8 +197,7 @@ export class WorkspaceStream {
     this.namesPending = true;
     void this.serialized(async () => {
       try {
-        await this.customerNames.refresh(inLine);
-        this.namesReadThrough = Math.max(this.namesReadThrough, inLine[inLine.length - 1].seq);
+        await this.refreshNames(inLine);
         this.namesPending = false;
       } catch (error) {
         this.namesPending = "failed";
@@ -206,6 +205,12 @@ export class WorkspaceStream {
       }
       this.drain();
     });
+  }
+
+  /** Reads the followed names again for these events (in seq order); the events up to the last of them are then checked. */
+  private async refreshNames(events: readonly AuditEventRecord[]): Promise<void> {
+    await this.customerNames.refresh(events);
+    this.namesReadThrough = Math.max(this.namesReadThrough, events[events.length - 1].seq);
   }
 
   /**
@@ -230,8 +235,7 @@ export class WorkspaceStream {
       for (const event of events) if (this.nextSeq !== null && event.seq >= this.nextSeq) this.pending.set(event.seq, event);
       // Already in the stream's work queue: read the names here rather than queue a read behind this fill.
       if (!this.namesPending && events.some((event) => event.seq > this.namesReadThrough && this.customerNames.outdatedBy(event))) {
-        await this.customerNames.refresh(events);
-        this.namesReadThrough = Math.max(this.namesReadThrough, events[events.length - 1].seq);
+        await this.refreshNames(events);
       }
       const before = this.nextSeq;
       this.drain();

@@ -1,32 +1,16 @@
 import { BadUserInputError } from "../common/errors";
+import { EVENT_FIELDS, EventField } from "../database/audit-event.storage";
 import { ActorKind, AuditEventType } from "../events/audit-event.enums";
-import type { AnyTargets, AuditEventRecord } from "../events/audit-event.record";
 import type { AuditEventFilter } from "./audit-log.inputs";
 
 /**
  * The one model of which events a log shows. Every log and every tail
- * states its rules here, as conditions on the fields of an event; a page's
+ * states its rules here, as conditions on the event fields of `EVENT_FIELDS`
+ * (database/audit-event.storage.ts, beside the columns they are stored in); a page's
  * query (`audit-log.query.ts`) and a tail's predicate (`live-tail/event-filter.ts`)
  * are each a translation of these conditions, field by field, and state no
  * rule of their own.
  */
-
-/** A column of `audit_events` that filters compare, and the same value read from an event record (as it is stored in that column). */
-export interface EventField {
-  readonly column: string;
-  read(event: AuditEventRecord): string | null;
-}
-
-const targets = (event: AuditEventRecord): Partial<AnyTargets> => event.targets;
-
-export const EVENT_FIELDS = {
-  type: { column: "type", read: (event) => event.type },
-  actorKind: { column: "actor_kind", read: (event) => event.actor.kind },
-  actorId: { column: "actor_id", read: (event) => event.actor.id },
-  conversationId: { column: "conversation_id", read: (event) => targets(event).conversation?.id ?? null },
-  customerId: { column: "customer_id", read: (event) => event.customerId },
-  settingsSection: { column: "settings_section", read: (event) => targets(event).settings?.section ?? null },
-} satisfies Record<string, EventField>;
 
 /**
  * The customers whose current name, compared as the database compares it
