@@ -17,6 +17,8 @@ export interface BenchContext {
   size: Size;
   /** The service build every service process runs: this checkout's dist/src/main.js, or another's (`--service`). */
   serviceMain: string;
+  /** Leaves out the workspace log's search queries (`--skip-search`). */
+  skipSearch: boolean;
   log(line: string): void;
 }
 

@@ -24,6 +24,8 @@ export interface BenchResults {
   machine: MachineFacts;
   /** Set when the service processes ran another checkout's build (`--service`). */
   service?: { checkout: string; commit: string };
+  /** The run left out the search queries (`--skip-search`). */
+  skipSearch?: true;
   ingest?: IngestResults;
   queries?: QueryResults;
   live?: LiveResults;

@@ -9,6 +9,8 @@
  *   node dist/bench/run.js --only ingest,queries,live --service <checkout>
  *     (measures another checkout's build, e.g. the code before a change, with this bench; writes
  *     only its results file, since the report describes this checkout's code)
+ *   --skip-search leaves out the workspace log's search queries (minutes each at full size):
+ *     for comparisons that do not touch search; such a run writes only its results file.
  */
 import "reflect-metadata";
 import { randomBytes } from "node:crypto";
@@ -27,7 +29,7 @@ const RUNNERS: Record<Part, (context: BenchContext) => Promise<unknown>> = { ing
 const REPORT = path.join(REPOSITORY, "docs", "performance.md");
 const CITED_RUN = path.join(REPOSITORY, "docs", "performance.json");
 const USAGE =
-  "usage: node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead] [--service <checkout>] | --report <results>.json";
+  "usage: node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead] [--service <checkout>] [--skip-search] | --report <results>.json";
 
 interface Options {
   size: Size;
@@ -35,6 +37,7 @@ interface Options {
   report?: string;
   /** Another checkout whose dist/src/main.js the service processes run. */
   service?: string;
+  skipSearch: boolean;
 }
 
 function log(line: string): void {
@@ -42,8 +45,12 @@ function log(line: string): void {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { size: "full", parts: [...PARTS] };
+  const options: Options = { size: "full", parts: [...PARTS], skipSearch: false };
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--skip-search") {
+      options.skipSearch = true;
+      continue;
+    }
     const [flag, inline] = argv[i].split("=", 2);
     const value = inline ?? argv[++i] ?? "";
     if (flag === "--size" && (value === "full" || value === "smoke")) options.size = value;
@@ -87,12 +94,13 @@ async function main(): Promise<number> {
   const machine = await machineFacts(server);
   log(`size ${options.size}, parts ${options.parts.join(", ")}, commit ${machine.commit}${machine.dirty ? " (dirty)" : ""}, ${machine.cores} cores, ${machine.database.version}`);
   const serviceMain = options.service ? serviceMainOf(options.service) : SERVICE_MAIN;
-  const context: BenchContext = { server, secret: randomBytes(48).toString("base64url"), size: options.size, serviceMain, log };
+  const context: BenchContext = { server, secret: randomBytes(48).toString("base64url"), size: options.size, serviceMain, skipSearch: options.skipSearch, log };
   const results: BenchResults = { format: 1, size: options.size, parts: options.parts, startedAt: started.toISOString(), finishedAt: "", durationMs: 0, machine, failures: [] };
   if (options.service) {
     results.service = { checkout: options.service, commit: currentCommit(options.service) };
     log(`service: ${options.service} at ${results.service.commit}`);
   }
+  if (options.skipSearch) results.skipSearch = true;
   for (const part of options.parts) {
     const partStarted = Date.now();
     try {
@@ -109,11 +117,11 @@ async function main(): Promise<number> {
   results.finishedAt = new Date().toISOString();
   results.durationMs = Date.now() - started.getTime();
   const serviceSuffix = results.service ? `-service-${results.service.commit}` : "";
-  const jsonFile = path.join(REPOSITORY, "bench", "results", `${results.startedAt.slice(0, 10)}-${machine.commit}${serviceSuffix}${options.size === "smoke" ? "-smoke" : ""}.json`);
+  const jsonFile = path.join(REPOSITORY, "bench", "results", `${results.startedAt.slice(0, 10)}-${machine.commit}${serviceSuffix}${options.skipSearch ? "-no-search" : ""}${options.size === "smoke" ? "-smoke" : ""}.json`);
   mkdirSync(path.dirname(jsonFile), { recursive: true });
   writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
-  if (results.service) {
-    log(`wrote ${path.relative(REPOSITORY, jsonFile)} (another checkout's service: docs/performance.md is left as it is)`);
+  if (results.service || results.skipSearch) {
+    log(`wrote ${path.relative(REPOSITORY, jsonFile)} (${results.service ? "another checkout's service" : "no search queries"}: docs/performance.md is left as it is)`);
     return results.failures.length > 0 ? 1 : 0;
   }
   publish(results, jsonFile);
