@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { graphql, GraphQLInputObjectType, GraphQLResolveInfo, GraphQLSchema, isAbstractType, isInterfaceType } from "graphql";
+import { graphql, GraphQLInputObjectType, GraphQLResolveInfo, GraphQLSchema, isAbstractType, isInterfaceType, parse } from "graphql";
+import { compileQuery, isCompiledQuery } from "graphql-jit";
 import { Arg, buildSchema, Directive, Field, InputType, Int, InterfaceType, ObjectType, Query, Resolver } from "type-graphql";
 import { dataSource } from "../ormconfig";
 import { authChecker } from "../src/auth/auth-checker";
@@ -111,6 +112,19 @@ describe("applyTypeResolvers", () => {
     const expected = { data: { shapes: [{ __typename: "Triangle", sides: 3 }, { __typename: "Square", sides: 4 }] } };
     expect(await graphql({ schema: built, source })).toEqual(expected);
     expect(await graphql({ schema, source })).toEqual(expected);
+  });
+
+  it("lets graphql-jit complete an interface, which it cannot do from type-graphql's promise", async () => {
+    const built = await buildSchema({ resolvers: [ShapeResolver], orphanedTypes: [Triangle, Square], authChecker, validate: false });
+    const schema = applyTypeResolvers(built, { Shape: (shape: { sides: number }) => (shape.sides === 3 ? "Triangle" : "Square") });
+    const document = parse(`{ shapes { __typename sides } }`);
+    const run = async (target: GraphQLSchema) => {
+      const compiled = compileQuery(target, document);
+      if (!isCompiledQuery(compiled)) throw new Error("did not compile");
+      return compiled.query(undefined, {}, {});
+    };
+    expect((await run(built)).errors?.[0]?.message).toMatch(/Abstract type Shape must resolve to an Object type at runtime/);
+    expect(await run(schema)).toEqual({ data: { shapes: [{ __typename: "Triangle", sides: 3 }, { __typename: "Square", sides: 4 }] } });
   });
 
   it("covers every abstract type of the app's schema", async () => {

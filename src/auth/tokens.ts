@@ -1,7 +1,7 @@
 import { createSecretKey, KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { BoundedMap } from "../common/bounded-map";
-import { formatDuration } from "../common/duration";
+import { formatDuration } from "../config/duration";
 import { AuthenticationError } from "../common/errors";
 import type { AuthConfig } from "../config";
 import { Principal, Role, ROLE_CLAIMS } from "./principal";

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { Role, ROLE_CLAIMS } from "../auth/principal";
 import { isTokenId, MAX_ID_LENGTH, maxLifetimeSeconds, signToken } from "../auth/tokens";
-import { DURATION_FORMAT, formatDuration, parseDuration } from "../common/duration";
+import { DURATION_FORMAT, formatDuration, parseDuration } from "../config/duration";
 import { config } from "../config";
 
 const USAGE =

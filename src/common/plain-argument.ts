@@ -15,6 +15,10 @@ import { ArgOptions, createParameterDecorator, Extensions } from "type-graphql";
  * Such an argument is declared with {@link PlainArg};
  * {@link applyPlainArguments} hides its value from type-graphql's copy and
  * hands it to the resolver as it came.
+ *
+ * It works around type-graphql, so it stays only because part 1 of the bench
+ * shows it pays on large batches (`docs/performance.md`, "Figures behind
+ * choices in the code").
  */
 
 /** The field extension naming a field's plain arguments. */

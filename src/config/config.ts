@@ -1,4 +1,4 @@
-import { DURATION_FORMAT, parseDuration } from "../common/duration";
+import { DURATION_FORMAT, parseDuration } from "./duration";
 
 /**
  * The service's configuration: one typed object, validated once at boot.

@@ -1,6 +1,6 @@
 import { Role } from "../auth/principal";
 import { maxLifetimeSeconds, signToken } from "../auth/tokens";
-import { formatDuration } from "../common/duration";
+import { formatDuration } from "../config/duration";
 import type { AuthConfig } from "../config";
 import type { AuditRecorder } from "../recording/recorder.service";
 import { DEMO_USERS, DEMO_WORKSPACE, demoEvents } from "./demo-data";

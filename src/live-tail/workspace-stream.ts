@@ -4,7 +4,7 @@ import { findEventsInSeqRange } from "../database/audit-event.repository";
 import { findLastSeq } from "../database/workspace.repository";
 import type { AnyTargets, AuditEventRecord } from "../events/audit-event.record";
 import { reviveRecord, StoredNotice, workspaceTopic } from "../recording/event-publisher";
-import { FollowedCustomerNames } from "./customer-names";
+import { FollowedCustomerNames } from "./followed-customer-names";
 import type { TopicTarget } from "./event-bus";
 
 export interface StreamOptions {

@@ -16,7 +16,7 @@ import type { AuditEventFilter } from "./audit-log.inputs";
  * The customers whose current name, compared as the database compares it
  * (ignoring case), is `name`. The ids are what the directory answered when
  * they were last read: a page reads them once; a tail keeps reading them
- * again as customers are renamed (see `live-tail/customer-names.ts`), so an
+ * again as customers are renamed (see `live-tail/followed-customer-names.ts`), so an
  * event belongs to the filter when its customer carries the name at the time
  * the event is shown, in a page as in a tail. A log cannot be asked what a
  * name meant in the past, so this is the one rule both can keep.

@@ -68,10 +68,12 @@ const TYPE_RESOLVERS: TypeResolvers = {
 };
 
 /**
- * type-graphql wraps every `resolveType` in an async function, so graphql-js
- * completed each event of a page through a promise of its own (50 per page,
- * and in every page's profile). Each interface takes its own synchronous
- * resolver from {@link TYPE_RESOLVERS} instead.
+ * type-graphql wraps every `resolveType` in an async function. graphql-jit,
+ * which runs every operation once it is compiled (see CompiledExecutor),
+ * takes a type resolver's answer as it comes and cannot complete an
+ * abstract type from a promise: each event of a compiled operation would
+ * fail. Each interface takes its own synchronous resolver from
+ * {@link TYPE_RESOLVERS} instead, which graphql-js takes as well.
  */
 export function applyTypeResolvers(schema: GraphQLSchema, resolvers: TypeResolvers = TYPE_RESOLVERS): GraphQLSchema {
   return mapSchema(schema, {
