@@ -21,22 +21,45 @@ const SIZES = {
   smoke: { events: 40_000, deepPage: 10, requests: 30, warmup: 3, serviceWarmupMs: 1_000, maxMs: 1_000 },
 };
 
-const PAGE_FIELDS = `fragment Page on AuditEventConnection {
+/**
+ * What a log screen shows of each event: who acted, by their current name,
+ * the conversation's subject and its customer, the customer, the settings
+ * section. Every log and filter is measured with it.
+ */
+const SCREEN_FIELDS = `fragment Page on AuditEventConnection {
+  edges { cursor node { ...UiEvent } }
+  pageInfo { hasNextPage endCursor }
+}
+fragment UiEvent on AuditEvent {
+  id type action occurredAt description
+  actor { kind id name user { name } }
+  changes { field before after }
+  ... on ConversationEvent { conversation { id subject customer { name } } csat { rating } }
+  ... on CustomerEvent { customer { name } }
+  ... on SettingsEvent { section objectName }
+}`;
+/** An event's own columns only, no names from the directory: the second row of the workspace log. */
+const COLUMN_FIELDS = `fragment Page on AuditEventConnection {
   edges { cursor node { id type action occurredAt recordedAt description actor { kind id name } changes { field before after } } }
   pageInfo { hasNextPage endCursor }
 }`;
-export const WORKSPACE_LOG = `query WorkspaceLog($filter: AuditEventFilter, $range: DateRange, $search: String, $first: Int, $after: String) {
+const logQueries = (fields: string) => ({
+  workspace: `query WorkspaceLog($filter: AuditEventFilter, $range: DateRange, $search: String, $first: Int, $after: String) {
   log: workspaceAuditLog(filter: $filter, range: $range, search: $search, first: $first, after: $after) { ...Page }
 }
-${PAGE_FIELDS}`;
-const CUSTOMER_LOG = `query CustomerLog($customerId: ID!, $first: Int, $after: String) {
+${fields}`,
+  customer: `query CustomerLog($customerId: ID!, $first: Int, $after: String) {
   log: customerAuditLog(customerId: $customerId, first: $first, after: $after) { ...Page }
 }
-${PAGE_FIELDS}`;
-const CONVERSATION_LOG = `query ConversationLog($conversationId: ID!, $first: Int, $after: String) {
+${fields}`,
+  conversation: `query ConversationLog($conversationId: ID!, $first: Int, $after: String) {
   log: conversationAuditLog(conversationId: $conversationId, first: $first, after: $after) { ...Page }
 }
-${PAGE_FIELDS}`;
+${fields}`,
+});
+const SCREEN = logQueries(SCREEN_FIELDS);
+const COLUMNS = logQueries(COLUMN_FIELDS);
+export const WORKSPACE_LOG = SCREEN.workspace;
 
 /** One keyset scan of the raw page: an index (null: FULLTEXT decides) and conditions after `workspace_id = ?`. */
 interface RawScan {
@@ -53,6 +76,8 @@ interface QuerySpec {
   /** The raw page's scans (one per customer of the name, for that filter). */
   raw(pool: mysql.Pool): Promise<RawScan[]>;
   search: boolean;
+  /** Whether the raw page joins the directory rows that supply the screen's names. */
+  names: boolean;
 }
 
 export interface QueryMeasurement {
@@ -82,45 +107,75 @@ export interface QueryResults {
 /** The columns a page shows. */
 const RAW_SELECT = "seq, id, type, action, occurred_at, recorded_at, actor_kind, actor_id, actor_name, customer_id, conversation_id, subject_user_id, settings_section, description, details, changes, metadata";
 const ORDER = "ORDER BY occurred_at DESC, seq DESC";
+/** The directory rows that supply the screen's names, joined by primary key to each event of the raw page (`page`). */
+const RAW_NAMES = {
+  select: "actor_user.name AS actor_user_name, conversation.subject AS conversation_subject, conversation_customer.name AS conversation_customer_name, customer.name AS customer_name",
+  joins: [
+    "LEFT JOIN users AS actor_user ON actor_user.workspace_id = page.workspace_id AND page.actor_kind = 'USER' AND actor_user.id = page.actor_id",
+    "LEFT JOIN conversations AS conversation ON conversation.workspace_id = page.workspace_id AND conversation.id = page.conversation_id",
+    "LEFT JOIN customers AS conversation_customer ON conversation_customer.workspace_id = page.workspace_id AND conversation_customer.id = conversation.customer_id",
+    "LEFT JOIN customers AS customer ON customer.workspace_id = page.workspace_id AND customer.id = page.customer_id",
+  ].join(" "),
+};
 
 function specs(endMs: number): QuerySpec[] {
   const scan = (index: string | null, where: string[], ...params: unknown[]) => async (): Promise<RawScan[]> => [{ index, where, params }];
-  const byUser = (type: string) => scan("ix_audit_events_type_actor", ["type = ?", "actor_kind = 'USER'", "actor_id = ?"], type, userId(0));
-  const workspace = (name: string, variables: Record<string, unknown>, raw: QuerySpec["raw"]): QuerySpec => ({ name, query: WORKSPACE_LOG, variables, raw, search: "search" in variables });
+  const byUser = (type: string) => scan("ix_audit_events_type_actor", ["page.type = ?", "page.actor_kind = 'USER'", "page.actor_id = ?"], type, userId(0));
+  const workspace = (name: string, variables: Record<string, unknown>, raw: QuerySpec["raw"]): QuerySpec => ({ name, query: SCREEN.workspace, variables, raw, search: "search" in variables, names: true });
   const from = new Date(endMs - 30 * 24 * 3600_000);
   return [
     workspace("workspace log, no filter", {}, scan("ix_audit_events_time", [])),
-    workspace("workspace log, range: last 30 days", { range: { from: from.toISOString() } }, scan("ix_audit_events_time", ["occurred_at >= ?"], from)),
-    workspace("workspace log, allEvents (user)", { filter: { allEvents: { userId: userId(0) } } }, scan("ix_audit_events_actor", ["actor_kind = 'USER'", "actor_id = ?"], userId(0))),
+    { name: "workspace log, no filter, event columns only", query: COLUMNS.workspace, variables: {}, raw: scan("ix_audit_events_time", []), search: false, names: false },
+    workspace("workspace log, range: last 30 days", { range: { from: from.toISOString() } }, scan("ix_audit_events_time", ["page.occurred_at >= ?"], from)),
+    workspace("workspace log, allEvents (user)", { filter: { allEvents: { userId: userId(0) } } }, scan("ix_audit_events_actor", ["page.actor_kind = 'USER'", "page.actor_id = ?"], userId(0))),
     workspace("workspace log, authorization (user)", { filter: { authorization: { userId: userId(0) } } }, byUser("AUTHORIZATION")),
     workspace("workspace log, billing (user)", { filter: { billing: { userId: userId(0) } } }, byUser("BILLING")),
     workspace("workspace log, workSession (user)", { filter: { workSession: { userId: userId(0) } } }, byUser("WORK_SESSION")),
     workspace(
       "workspace log, conversation",
       { filter: { conversation: { conversationId: conversationId(0) } } },
-      scan("ix_audit_events_conversation", ["conversation_id = ?", "type = 'CONVERSATION'"], conversationId(0)),
+      scan("ix_audit_events_conversation", ["page.conversation_id = ?", "page.type = 'CONVERSATION'"], conversationId(0)),
     ),
     workspace("workspace log, customer (name)", { filter: { customer: { customerName: customerName(0) } } }, async (pool) => {
       const [ids] = (await pool.query("SELECT id FROM customers WHERE workspace_id = ? AND name = ?", [WORKSPACE, customerName(0)])) as unknown as [{ id: string }[]];
-      return ids.map(({ id }) => ({ index: "ix_audit_events_customer_type", where: ["customer_id = ?", "type = 'CUSTOMER'"], params: [id] }));
+      return ids.map(({ id }) => ({ index: "ix_audit_events_customer_type", where: ["page.customer_id = ?", "page.type = 'CUSTOMER'"], params: [id] }));
     }),
-    workspace("workspace log, settings (section)", { filter: { settings: { section: SettingsSection.BUSINESS_RULES } } }, scan("ix_audit_events_section", ["settings_section = ?"], SettingsSection.BUSINESS_RULES)),
-    workspace("workspace log, search one word", { search: "refund" }, scan(null, ["MATCH (search_text) AGAINST (? IN BOOLEAN MODE)"], "+refund*")),
-    workspace("workspace log, search two words", { search: "damaged order" }, scan(null, ["MATCH (search_text) AGAINST (? IN BOOLEAN MODE)"], "+damaged* +order*")),
-    { name: "customer log", query: CUSTOMER_LOG, variables: { customerId: customerId(0) }, raw: scan("ix_audit_events_customer", ["customer_id = ?"], customerId(0)), search: false },
-    { name: "conversation log", query: CONVERSATION_LOG, variables: { conversationId: conversationId(0) }, raw: scan("ix_audit_events_conversation", ["conversation_id = ?"], conversationId(0)), search: false },
+    workspace("workspace log, settings (section)", { filter: { settings: { section: SettingsSection.BUSINESS_RULES } } }, scan("ix_audit_events_section", ["page.settings_section = ?"], SettingsSection.BUSINESS_RULES)),
+    workspace("workspace log, search one word", { search: "refund" }, scan(null, ["MATCH (page.search_text) AGAINST (? IN BOOLEAN MODE)"], "+refund*")),
+    workspace("workspace log, search two words", { search: "damaged order" }, scan(null, ["MATCH (page.search_text) AGAINST (? IN BOOLEAN MODE)"], "+damaged* +order*")),
+    { name: "customer log", query: SCREEN.customer, variables: { customerId: customerId(0) }, raw: scan("ix_audit_events_customer", ["page.customer_id = ?"], customerId(0)), search: false, names: true },
+    {
+      name: "conversation log",
+      query: SCREEN.conversation,
+      variables: { conversationId: conversationId(0) },
+      raw: scan("ix_audit_events_conversation", ["page.conversation_id = ?"], conversationId(0)),
+      search: false,
+      names: true,
+    },
   ];
 }
 
-/** The raw page after `after` (the keyset of the previous page's last row), as SQL and parameters. */
-function rawPage(scans: RawScan[], after: { occurred_at: Date; seq: number } | null, limit: number): { sql: string; params: unknown[] } {
+/**
+ * The raw page after `after` (the keyset of the previous page's last row), as
+ * SQL and parameters; with `names`, its rows joined by primary key with the
+ * directory rows that supply the screen's names, in the same statement.
+ */
+function rawPage(scans: RawScan[], after: { occurred_at: Date; seq: number } | null, limit: number, names = false): { sql: string; params: unknown[] } {
+  const columns = ["workspace_id", ...RAW_SELECT.split(", ")].map((column) => `page.${column}`).join(", ");
   const parts = scans.map(({ index, where, params }) => {
-    const conditions = ["workspace_id = ?", ...where, ...(after ? ["(occurred_at < ? OR (occurred_at = ? AND seq < ?))"] : [])];
-    const sql = `SELECT ${RAW_SELECT} FROM audit_events${index ? ` FORCE INDEX (${index})` : ""} WHERE ${conditions.join(" AND ")} ${ORDER} LIMIT ${limit}`;
-    return { sql, params: [WORKSPACE, ...params, ...(after ? [after.occurred_at, after.occurred_at, after.seq] : [])] };
+    const conditions = ["page.workspace_id = ?", ...where, ...(after ? ["(page.occurred_at < ? OR (page.occurred_at = ? AND page.seq < ?))"] : [])];
+    const from = `audit_events AS page${index ? ` FORCE INDEX (${index})` : ""}`;
+    return { from, where: `WHERE ${conditions.join(" AND ")} ORDER BY page.occurred_at DESC, page.seq DESC LIMIT ${limit}`, params: [WORKSPACE, ...params, ...(after ? [after.occurred_at, after.occurred_at, after.seq] : [])] };
   });
-  if (parts.length === 1) return parts[0];
-  return { sql: `SELECT * FROM (${parts.map((part) => `(${part.sql})`).join(" UNION ALL ")}) AS page ${ORDER} LIMIT ${limit}`, params: parts.flatMap((part) => part.params) };
+  const withNames = names ? `, ${RAW_NAMES.select}` : "";
+  const joins = names ? ` ${RAW_NAMES.joins}` : "";
+  if (parts.length === 1) {
+    const [part] = parts;
+    return { sql: `SELECT ${columns}${withNames} FROM ${part.from}${joins} ${part.where}`, params: part.params };
+  }
+  // One keyset scan per customer of the name, merged; the page's rows then join the names.
+  const merged = `SELECT * FROM (${parts.map((part) => `(SELECT ${columns} FROM ${part.from} ${part.where})`).join(" UNION ALL ")}) AS merged ${ORDER} LIMIT ${limit}`;
+  return { sql: `SELECT page.*${withNames} FROM (${merged}) AS page${joins} ORDER BY page.occurred_at DESC, page.seq DESC`, params: parts.flatMap((part) => part.params) };
 }
 
 export async function runQueries(context: BenchContext): Promise<QueryResults> {
@@ -156,7 +211,7 @@ export async function runQueries(context: BenchContext): Promise<QueryResults> {
       for (const { page, after } of pages) {
         // The raw page starts after the same row as the cursor: the last row of the page before it.
         const boundary = after ? await lastRowBefore(pool, scans, (page - 1) * PAGE_SIZE) : null;
-        const raw = rawPage(scans, boundary, PAGE_SIZE + 1);
+        const raw = rawPage(scans, boundary, PAGE_SIZE + 1, spec.names);
         const body = operationBody(spec.query, { ...spec.variables, first: PAGE_SIZE, ...(after ? { after } : {}) });
         for (const concurrency of [1, 8]) {
           const http = await measure(concurrency, () => client.expectData(body, adminToken));

@@ -37,7 +37,7 @@ export interface BenchResults {
 export const HAND_WRITTEN = "<!-- Written by hand below this line; `npm run bench` rewrites only what is above it. -->";
 
 /** The issue's targets. */
-const TARGETS = { singleEventsPerSecond: 1_500, batchedOverRaw: 0.5, firstPageP95Ms: 10, p50OverRaw: 4, c8P95OverRaw: 3, deepOverFirstP95: 1.5, searchOverRawP95: 1.5, rssPerSubscriptionBytes: 50 * 1024 };
+const TARGETS = { singleEventsPerSecond: 1_500, batchedOverRaw: 0.5, pageP95Ms: 10, p50OverRaw: 3, c8P95OverRaw: 3, deepOverFirstP95: 1.5, searchOverRawP95: 1.5, rssPerSubscriptionBytes: 50 * 1024 };
 
 interface Check {
   part: string;
@@ -87,8 +87,8 @@ function queryChecks(queries: QueryResults): Check[] {
     };
     const first = query.measurements.find((m) => m.page === 1 && m.concurrency === 1);
     const deep = query.measurements.find((m) => m.page !== 1 && m.concurrency === 1);
-    if (first && !query.search) {
-      add(`first page, c=1: p95 <= ${TARGETS.firstPageP95Ms} ms`, `${ms(first.http.latency.p95)} ms`, `raw p95 ${ms(first.raw.latency.p95)} ms`, !failed(first) && first.http.latency.p95 <= TARGETS.firstPageP95Ms);
+    for (const m of query.search ? [] : [first, deep]) {
+      if (m) add(`page ${m.page}, c=1: p95 <= ${TARGETS.pageP95Ms} ms`, `${ms(m.http.latency.p95)} ms`, `raw p95 ${ms(m.raw.latency.p95)} ms`, !failed(m) && m.http.latency.p95 <= TARGETS.pageP95Ms);
     }
     worst(`every page and concurrency: p50 <= ${TARGETS.p50OverRaw} x raw p50`, "p50", TARGETS.p50OverRaw, query.measurements);
     worst(`c=8: p95 <= ${TARGETS.c8P95OverRaw} x raw p95`, "p95", TARGETS.c8P95OverRaw, query.measurements.filter((m) => m.concurrency === 8));
@@ -168,7 +168,9 @@ function querySection(queries: QueryResults): string[] {
     "## 2. Queries",
     "",
     `Dataset: ${number(d.events)} events over 12 months in ${d.workspaces} workspaces (the largest, where every query runs, holds ${number(d.largestWorkspaceEvents)}), loaded in ${number(d.elapsedMs / 1000, 1)} s. ` +
-      `Pages of ${queries.pageSize}, ADMIN token, ${number(queries.requestsPerMeasurement)} requests per measurement after a warm-up; page ${queries.deepPage} is reached by following endCursor. Raw: the same page as a keyset SELECT through mysql2, as many connections as HTTP clients. Latencies in ms.`,
+      `Pages of ${queries.pageSize}, ADMIN token, ${number(queries.requestsPerMeasurement)} requests per measurement after a warm-up; page ${queries.deepPage} is reached by following endCursor. ` +
+      "Each page selects what a log screen shows: the event, who acted by their current name, the conversation's subject and its customer's name, the customer's name, the settings section; the row marked 'event columns only' selects no names. " +
+      `Raw: the same page as a keyset SELECT through mysql2, joined by primary key with the directory rows that supply the names, in one statement; as many connections as HTTP clients. Latencies in ms.`,
     "",
     table(
       ["query", "page", "clients", "HTTP p50 / p95 / p99", "raw p50 / p95 / p99", "HTTP/raw p50", "HTTP/raw p95", "HTTP req/s", "errors"],

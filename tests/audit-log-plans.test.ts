@@ -68,33 +68,50 @@ describe("query plans on 50,000 events", () => {
     [`${name}, next page`, request, index, true],
   ]);
 
-  it.each(variants)("%s scans its index backwards, with no filesort and no full scan", async (_name, request, index, nextPage) => {
+  /** The directory's entries a page joins, by alias: one primary-key lookup each per event read. */
+  const ENTRY_JOINS = ["actor_user", "conversation", "conversation_customer", "customer", "subject_user"];
+
+  const expectEntryJoins = (joins: PlanRow[]) => {
+    expect(joins.map((step) => step.table).sort()).toEqual([...ENTRY_JOINS].sort());
+    for (const join of joins) {
+      expect(join.key).toBe("PRIMARY");
+      // const: the filter fixes the key, as a user filter fixes the acting user.
+      expect(["eq_ref", "const"]).toContain(join.type);
+    }
+  };
+
+  it.each(variants)("%s scans its index backwards, with no filesort and no full scan, and joins the names by primary key", async (_name, request, index, nextPage) => {
     const withCursor = nextPage ? { ...request, after: await middleCursor(request) } : request;
     const plan = await explain(withCursor);
-    expect(plan).toHaveLength(1);
-    const [step] = plan;
+    expect(plan).toHaveLength(1 + ENTRY_JOINS.length);
+    const [step, ...joins] = plan;
+    expect(step.table).toBe("e");
     expect(step.key).toBe(index);
     expect(["range", "ref"]).toContain(step.type);
     expect(step.Extra ?? "").not.toMatch(/filesort|temporary/i);
+    expectEntryJoins(joins);
   });
 
   it("merges several customers of one name from one keyset scan per customer", async () => {
     await dataSource.query(`UPDATE customers SET name = 'Twin' WHERE workspace_id = ? AND id IN ('cu-1', 'cu-2', 'cu-3')`, [WORKSPACE]);
     const plan = await explain({ log: "workspace", filter: { customer: { customerName: "twin" } } });
-    const scans = plan.filter((step) => step.table === "audit_events");
+    const scans = plan.filter((step) => step.table === "e");
     expect(scans).toHaveLength(3);
     for (const scan of scans) {
       expect(scan.key).toBe("ix_audit_events_customer_type");
       expect(scan.Extra ?? "").not.toMatch(/filesort/i);
     }
-    // Only the merge of at most 3 x (page + 1) rows is sorted.
-    const merge = plan.find((step) => step.select_type === "PRIMARY")!;
-    expect(merge.table).toMatch(/derived/);
+    // Only the merge of at most 3 x (page + 1) rows is sorted; the page's rows then join their names.
+    const [page, ...joins] = plan.filter((step) => step.select_type === "PRIMARY");
+    expect(page.table).toMatch(/derived/);
+    expectEntryJoins(joins);
   });
 
   it("searches through the FULLTEXT index", async () => {
     const plan = await explain({ log: "workspace", search: "routed", filter: { allEvents: { userId: "u-1" } }, range: RANGE });
-    expect(plan).toHaveLength(1);
-    expect(plan[0]).toMatchObject({ type: "fulltext", key: "ft_audit_events_search" });
+    expect(plan).toHaveLength(1 + ENTRY_JOINS.length);
+    const [step, ...joins] = plan;
+    expect(step).toMatchObject({ table: "e", type: "fulltext", key: "ft_audit_events_search" });
+    expectEntryJoins(joins);
   });
 });

@@ -535,7 +535,7 @@ describe("the three logs", () => {
         }
       }`;
 
-    it("resolves users, customers and conversations of a page of 200 in as many statements as for 10", async () => {
+    it("reads a page of 200 with its users, customers and conversations in one statement, as a page of 10", async () => {
       // Enough events for a page of 200 with many distinct users, customers and conversations.
       const events = Array.from({ length: 200 }, (_, n) => ({
         idempotencyKey: `n-plus-one-${n}`,
@@ -560,8 +560,8 @@ describe("the three logs", () => {
       };
       const small = await countFor(10);
       const large = await countFor(200);
-      expect(large).toBe(small);
-      expect(large).toBeLessThanOrEqual(6);
+      expect(small).toBe(1);
+      expect(large).toBe(1);
     });
   });
 });

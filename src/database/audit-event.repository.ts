@@ -1,3 +1,4 @@
+import { ActorKind } from "../events/audit-event.enums";
 import type { AuditEventRecord } from "../events/audit-event.record";
 import { AuditEventRow, EVENT_COLUMNS, insertValues, recordFromRow, SELECT_EVENT_COLUMNS } from "./audit-event.storage";
 import type { BatchedTransaction, Queryable } from "./statements";
@@ -16,10 +17,90 @@ export interface StoredEvent {
   contentHash: Buffer;
 }
 
-/** One event of the workspace by id, or null. */
+/** One event of the workspace by id, with the directory's entries for what it mentions, or null. */
 export async function findEventById(database: Queryable, workspaceId: string, id: string): Promise<AuditEventRecord | null> {
-  const rows = (await database.query(`SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE id = ? AND workspace_id = ?`, [id, workspaceId])) as AuditEventRow[];
-  return rows.length > 0 ? recordFromRow(rows[0]) : null;
+  const rows = (await database.query(
+    `SELECT ${columnsOf(EVENT)}, ${CURRENT_ENTRY_COLUMNS} FROM audit_events AS ${EVENT} ${currentEntryJoins(EVENT)} WHERE ${EVENT}.id = ? AND ${EVENT}.workspace_id = ?`,
+    [id, workspaceId],
+  )) as EventWithEntriesRow[];
+  return rows.length > 0 ? recordWithEntries(rows[0]) : null;
+}
+
+/*
+ * The directory's entries for what an event mentions, joined to the event by
+ * primary key in the statement that reads it: the acting user, the
+ * conversation and the customer the directory ties it to, the event's
+ * customer, and the user the action applied to. A page of a log thus reads
+ * the names it shows in its one statement, always as the directory holds
+ * them at that moment, whichever instance recorded them.
+ */
+
+/** The alias of `audit_events` in a statement that joins the directory. */
+const EVENT = "e";
+
+function columnsOf(alias: string): string {
+  return EVENT_COLUMNS.map((column) => `${alias}.${column}`).join(", ");
+}
+
+function currentEntryJoins(event: string): string {
+  return [
+    `LEFT JOIN users AS actor_user ON actor_user.workspace_id = ${event}.workspace_id AND ${event}.actor_kind = '${ActorKind.USER}' AND actor_user.id = ${event}.actor_id`,
+    `LEFT JOIN conversations AS conversation ON conversation.workspace_id = ${event}.workspace_id AND conversation.id = ${event}.conversation_id`,
+    `LEFT JOIN customers AS conversation_customer ON conversation_customer.workspace_id = ${event}.workspace_id AND conversation_customer.id = conversation.customer_id`,
+    `LEFT JOIN customers AS customer ON customer.workspace_id = ${event}.workspace_id AND customer.id = ${event}.customer_id`,
+    `LEFT JOIN users AS subject_user ON subject_user.workspace_id = ${event}.workspace_id AND subject_user.id = ${event}.subject_user_id`,
+  ].join(" ");
+}
+
+/** The joined entries' columns; a name is NOT NULL in its table, so a null name means no entry. */
+const CURRENT_ENTRY_COLUMNS = [
+  "actor_user.name AS current_actor_name",
+  "actor_user.email AS current_actor_email",
+  "conversation.id AS current_conversation_id",
+  "conversation.subject AS current_conversation_subject",
+  "conversation.customer_id AS current_conversation_customer_id",
+  "conversation_customer.name AS current_conversation_customer_name",
+  "customer.name AS current_customer_name",
+  "subject_user.name AS current_subject_user_name",
+  "subject_user.email AS current_subject_user_email",
+].join(", ");
+
+interface EventWithEntriesRow extends AuditEventRow {
+  current_actor_name: string | null;
+  current_actor_email: string | null;
+  current_conversation_id: string | null;
+  current_conversation_subject: string | null;
+  current_conversation_customer_id: string | null;
+  current_conversation_customer_name: string | null;
+  current_customer_name: string | null;
+  current_subject_user_name: string | null;
+  current_subject_user_email: string | null;
+}
+
+function recordWithEntries(row: EventWithEntriesRow): AuditEventRecord {
+  const event = recordFromRow(row);
+  const { actor } = event;
+  if (actor.kind === ActorKind.USER && actor.id !== null) {
+    actor.current = row.current_actor_name === null ? null : { id: actor.id, name: row.current_actor_name, email: row.current_actor_email };
+  }
+  const conversationCustomerId = row.current_conversation_customer_id;
+  event.current = {
+    conversation:
+      row.current_conversation_id === null
+        ? null
+        : {
+            id: row.current_conversation_id,
+            subject: row.current_conversation_subject,
+            customerId: conversationCustomerId,
+            customer: conversationCustomerId === null || row.current_conversation_customer_name === null ? null : { id: conversationCustomerId, name: row.current_conversation_customer_name },
+          },
+    customer: row.customer_id === null || row.current_customer_name === null ? null : { id: row.customer_id, name: row.current_customer_name },
+    subjectUser:
+      row.subject_user_id === null || row.current_subject_user_name === null
+        ? null
+        : { id: row.subject_user_id, name: row.current_subject_user_name, email: row.current_subject_user_email },
+  };
+  return event;
 }
 
 /** The workspace's stored events whose key the database takes for one of `keys` (each carries its own key as stored). */
@@ -137,8 +218,6 @@ const PAGE_INDEXES: readonly { name: string; columns: readonly string[] }[] = [
   { name: "ix_audit_events_time", columns: [] },
 ];
 
-const NEWEST_FIRST = "ORDER BY occurred_at DESC, seq DESC";
-
 /** One SELECT on one index, with its WHERE conditions. */
 interface ScanPart {
   conditions: string[];
@@ -146,17 +225,18 @@ interface ScanPart {
 }
 
 /**
- * One page of a log. Every page is a keyset scan, newest first, on an index
- * whose equality columns the conditions fix and that ends in
- * (occurred_at, seq): no OFFSET, no filesort. One row past the page tells
- * whether older events follow. A condition with no value covers no event:
- * such a page is empty without asking.
+ * One page of a log, with the directory's entries for what its events
+ * mention. Every page is a keyset scan, newest first, on an index whose
+ * equality columns the conditions fix and that ends in (occurred_at, seq):
+ * no OFFSET, no filesort. Each event read joins its entries by primary key.
+ * One row past the page tells whether older events follow. A condition with
+ * no value covers no event: such a page is empty without asking.
  */
 export async function findEventPage(database: Queryable, query: EventPageQuery): Promise<EventPage> {
   const statement = eventPageStatement(query);
   if (!statement) return { events: [], hasMore: false };
-  const rows = (await database.query(statement.sql, statement.params)) as AuditEventRow[];
-  const events = (rows.length > query.size ? rows.slice(0, query.size) : rows).map(recordFromRow);
+  const rows = (await database.query(statement.sql, statement.params)) as EventWithEntriesRow[];
+  const events = (rows.length > query.size ? rows.slice(0, query.size) : rows).map(recordWithEntries);
   return { events, hasMore: rows.length > query.size };
 }
 
@@ -168,19 +248,22 @@ export async function findEventPage(database: Queryable, query: EventPageQuery):
 export function eventPageStatement(query: EventPageQuery): PageStatement | null {
   // The FULLTEXT index finds the matches; the other conditions then narrow them.
   const index = query.search ? null : pageIndexFor(query.conditions);
+  const hint = index ? ` FORCE INDEX (${index})` : "";
   const parts = scanParts(query.workspaceId, query.conditions).map((part) => withRangeAndPosition(part, query));
   if (parts.length === 0) return null;
   const limit = query.size + 1;
-  const select = (part: ScanPart) => {
-    const hint = index ? ` FORCE INDEX (${index})` : "";
-    return `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events${hint} WHERE ${part.conditions.join(" AND ")} ${NEWEST_FIRST} LIMIT ?`;
-  };
+  const where = (part: ScanPart) => part.conditions.join(" AND ");
+  const newestFirst = (alias: string) => `ORDER BY ${alias}.occurred_at DESC, ${alias}.seq DESC`;
   if (parts.length === 1) {
+    // audit_events comes first in a LEFT JOIN: read in index order, it stops at the limit, and only those rows join.
     const [part] = parts;
-    return { sql: select(part), params: [...part.params, limit], index };
+    const sql = `SELECT ${columnsOf(EVENT)}, ${CURRENT_ENTRY_COLUMNS} FROM audit_events AS ${EVENT}${hint} ${currentEntryJoins(EVENT)} WHERE ${where(part)} ${newestFirst(EVENT)} LIMIT ?`;
+    return { sql, params: [...part.params, limit], index };
   }
-  // Several values of one column: each is a keyset scan of its own, merged over at most limit rows each.
-  const sql = `SELECT * FROM (${parts.map((part) => `(${select(part)})`).join(" UNION ALL ")}) AS page ${NEWEST_FIRST} LIMIT ?`;
+  // Several values of one column: each is a keyset scan of its own, merged over at most limit rows each; the page's rows then join.
+  const scan = (part: ScanPart) => `(SELECT ${columnsOf(EVENT)} FROM audit_events AS ${EVENT}${hint} WHERE ${where(part)} ${newestFirst(EVENT)} LIMIT ?)`;
+  const merged = `SELECT * FROM (${parts.map(scan).join(" UNION ALL ")}) AS merged ${newestFirst("merged")} LIMIT ?`;
+  const sql = `SELECT ${columnsOf("page")}, ${CURRENT_ENTRY_COLUMNS} FROM (${merged}) AS page ${currentEntryJoins("page")} ${newestFirst("page")}`;
   return { sql, params: [...parts.flatMap((part) => [...part.params, limit]), limit], index };
 }
 
@@ -191,9 +274,9 @@ function pageIndexFor(conditions: readonly ColumnCondition[]): string {
 
 /** The conditions as keyset scans: one, or for a condition of several values, one per value (each an equality the index can seek), in value order. */
 function scanParts(workspaceId: string, conditions: readonly ColumnCondition[]): ScanPart[] {
-  let parts: ScanPart[] = [{ conditions: ["workspace_id = ?"], params: [workspaceId] }];
+  let parts: ScanPart[] = [{ conditions: [`${EVENT}.workspace_id = ?`], params: [workspaceId] }];
   for (const condition of conditions) {
-    const comparison = `${condition.column} = ?`;
+    const comparison = `${EVENT}.${condition.column} = ?`;
     const values = condition.values.length === 1 ? condition.values : [...condition.values].sort();
     parts = parts.flatMap((part) => values.map((value) => ({ conditions: [...part.conditions, comparison], params: [...part.params, value] })));
   }
@@ -205,20 +288,20 @@ function withRangeAndPosition(part: ScanPart, query: EventPageQuery): ScanPart {
   const params = [...part.params];
   const { from, to, after, search } = query;
   if (from) {
-    conditions.push("occurred_at >= ?");
+    conditions.push(`${EVENT}.occurred_at >= ?`);
     params.push(from);
   }
   if (to) {
-    conditions.push("occurred_at < ?");
+    conditions.push(`${EVENT}.occurred_at < ?`);
     params.push(to);
   }
   if (after) {
     // Written out rather than as a row comparison, which MariaDB cannot range-scan.
-    conditions.push("(occurred_at < ? OR (occurred_at = ? AND seq < ?))");
+    conditions.push(`(${EVENT}.occurred_at < ? OR (${EVENT}.occurred_at = ? AND ${EVENT}.seq < ?))`);
     params.push(after.occurredAt, after.occurredAt, after.seq);
   }
   if (search) {
-    conditions.push("MATCH (search_text) AGAINST (? IN BOOLEAN MODE)");
+    conditions.push(`MATCH (${EVENT}.search_text) AGAINST (? IN BOOLEAN MODE)`);
     params.push(search);
   }
   return { conditions, params };

@@ -20,35 +20,55 @@ import {
 
 type EventOf<T extends AuditEventType> = Extract<AuditEventRecord, { type: T }>;
 
-/**
- * The directory's current entry, or when the directory has none, the values
- * recorded on the event: a reference on an event always resolves.
+/** A field's value, at once when the event was read with the directory's entries, otherwise through the loaders. */
+type Resolved<T> = T | Promise<T>;
+
+/*
+ * Each reference resolves to the directory's current entry, or when the
+ * directory has none, to the values recorded on the event: a reference on an
+ * event always resolves. A log's page carries the entries (`event.current`);
+ * other events ask the loaders, batched per tick.
  */
-async function conversationOf(event: AuditEventRecord, context: AppContext): Promise<Conversation | null> {
+
+function conversationOf(event: AuditEventRecord, context: AppContext): Resolved<Conversation | null> {
   const recorded = targetsOf(event).conversation;
   if (!recorded) return null;
-  const current = await authenticated(context).loaders.conversation.load(recorded.id);
-  return current ?? { id: recorded.id, subject: recorded.subject, customerId: event.customerId };
+  const asRecorded = (): Conversation => ({ id: recorded.id, subject: recorded.subject, customerId: event.customerId });
+  if (event.current) {
+    const { conversation, customer } = event.current;
+    if (!conversation) return { ...asRecorded(), currentCustomer: customer };
+    return { id: conversation.id, subject: conversation.subject, customerId: conversation.customerId, currentCustomer: conversation.customer };
+  }
+  return authenticated(context)
+    .loaders.conversation.load(recorded.id)
+    .then((current) => current ?? asRecorded());
 }
 
-async function customerOf(event: AuditEventRecord, context: AppContext): Promise<Customer | null> {
+function customerOf(event: AuditEventRecord, context: AppContext): Resolved<Customer | null> {
   if (!event.customerId) return null;
-  const current = await authenticated(context).loaders.customer.load(event.customerId);
   const recorded = targetsOf(event).customer;
-  return current ?? (recorded ? { id: recorded.id, name: recorded.name } : null);
+  const asRecorded = recorded ? { id: recorded.id, name: recorded.name } : null;
+  if (event.current) return event.current.customer ?? asRecorded;
+  return authenticated(context)
+    .loaders.customer.load(event.customerId)
+    .then((current) => current ?? asRecorded);
 }
 
-async function subjectUserOf(event: AuditEventRecord, context: AppContext): Promise<User | null> {
+function subjectUserOf(event: AuditEventRecord, context: AppContext): Resolved<User | null> {
   const recorded = targetsOf(event).subjectUser;
   if (!recorded) return null;
-  return (await authenticated(context).loaders.user.load(recorded.id)) ?? recorded;
+  if (event.current) return event.current.subjectUser ?? recorded;
+  return authenticated(context)
+    .loaders.user.load(recorded.id)
+    .then((current) => current ?? recorded);
 }
 
 @Resolver(() => Actor)
 export class ActorResolver {
   @FieldResolver(() => User, { nullable: true, description: "The user, when kind is USER and the user is known to the workspace." })
-  async user(@Root() actor: Actor, @Ctx() context: AppContext): Promise<User | null> {
+  user(@Root() actor: Actor, @Ctx() context: AppContext): Resolved<User | null> {
     if (actor.kind !== ActorKind.USER || !actor.id) return null;
+    if (actor.current !== undefined) return actor.current;
     return authenticated(context).loaders.user.load(actor.id);
   }
 }
@@ -56,8 +76,9 @@ export class ActorResolver {
 @Resolver(() => Conversation)
 export class ConversationResolver {
   @FieldResolver(() => Customer, { nullable: true })
-  async customer(@Root() conversation: Conversation, @Ctx() context: AppContext): Promise<Customer | null> {
+  customer(@Root() conversation: Conversation, @Ctx() context: AppContext): Resolved<Customer | null> {
     if (!conversation.customerId) return null;
+    if (conversation.currentCustomer !== undefined) return conversation.currentCustomer;
     return authenticated(context).loaders.customer.load(conversation.customerId);
   }
 }
@@ -65,7 +86,7 @@ export class ConversationResolver {
 @Resolver(() => AuthorizationEvent)
 export class AuthorizationEventResolver {
   @FieldResolver(() => User, { nullable: true, description: "The account the action applied to, e.g. the user whose role changed." })
-  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<User | null> {
+  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<User | null> {
     return subjectUserOf(event, context);
   }
 }
@@ -73,7 +94,7 @@ export class AuthorizationEventResolver {
 @Resolver(() => BillingEvent)
 export class BillingEventResolver {
   @FieldResolver(() => User, { nullable: true, description: "The user the action applied to, e.g. the new billing contact." })
-  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<User | null> {
+  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<User | null> {
     return subjectUserOf(event, context);
   }
 }
@@ -81,12 +102,12 @@ export class BillingEventResolver {
 @Resolver(() => ConversationEvent)
 export class ConversationEventResolver {
   @FieldResolver(() => Conversation)
-  async conversation(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<Conversation> {
-    return (await conversationOf(event, context))!;
+  conversation(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<Conversation | null> {
+    return conversationOf(event, context);
   }
 
   @FieldResolver(() => Customer, { nullable: true })
-  customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<Customer | null> {
+  customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<Customer | null> {
     return customerOf(event, context);
   }
 
@@ -96,7 +117,7 @@ export class ConversationEventResolver {
   }
 
   @FieldResolver(() => User, { nullable: true, description: "The user the conversation was assigned to or unassigned from." })
-  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<User | null> {
+  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<User | null> {
     return subjectUserOf(event, context);
   }
 }
@@ -104,8 +125,8 @@ export class ConversationEventResolver {
 @Resolver(() => CustomerEvent)
 export class CustomerEventResolver {
   @FieldResolver(() => Customer)
-  async customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<Customer> {
-    return (await customerOf(event, context))!;
+  customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<Customer | null> {
+    return customerOf(event, context);
   }
 }
 
@@ -140,7 +161,7 @@ export class WorkSessionEventResolver {
   }
 
   @FieldResolver(() => Conversation, { nullable: true, description: "The conversation routed, accepted or rejected, when there is one." })
-  conversation(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<Conversation | null> {
+  conversation(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<Conversation | null> {
     return conversationOf(event, context);
   }
 
@@ -148,12 +169,12 @@ export class WorkSessionEventResolver {
     nullable: true,
     description: "The conversation's customer: the one the event named, or else the one the directory ties the conversation to.",
   })
-  customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<Customer | null> {
+  customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<Customer | null> {
     return customerOf(event, context);
   }
 
   @FieldResolver(() => User, { nullable: true, description: "The user a conversation was routed to." })
-  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Promise<User | null> {
+  subjectUser(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<User | null> {
     return subjectUserOf(event, context);
   }
 }

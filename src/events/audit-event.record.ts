@@ -8,6 +8,12 @@ export interface ActorRecord {
   id: string | null;
   /** The name as recorded on the event. */
   name: string;
+  /**
+   * The directory's entry for a USER actor, read with the event (see
+   * {@link CurrentEntries}): null when the directory has none; absent when
+   * the event was read without it.
+   */
+  current?: UserRef | null;
 }
 
 export interface UserRef {
@@ -93,6 +99,22 @@ interface NewEventOf<T extends AuditEventType> {
 /** A validated input, ready to store: one shape per event type. */
 export type NewAuditEvent = { [T in AuditEventType]: NewEventOf<T> }[AuditEventType];
 
+/**
+ * What the directory holds now for what an event mentions, read in the same
+ * statement as the event: a log's page shows current names without asking
+ * the directory again. Each is null when the directory has no entry. Events
+ * read another way (the live tail, a recording's answer) carry none, and
+ * their fields ask the directory's loaders.
+ */
+export interface CurrentEntries {
+  /** The event's conversation, with the customer the directory ties it to. */
+  conversation: (ConversationRef & { customerId: string | null; customer: CustomerRef | null }) | null;
+  /** The event's customer (its `customerId`). */
+  customer: CustomerRef | null;
+  /** The user the action applied to. */
+  subjectUser: UserRef | null;
+}
+
 /** What the service adds when it stores an event. */
 export interface StoredFields {
   workspaceId: string;
@@ -107,6 +129,8 @@ export interface StoredFields {
    * conversation that names none, the conversation's customer in the directory.
    */
   customerId: string | null;
+  /** Set when the event was read with the directory's entries (see {@link CurrentEntries}). */
+  current?: CurrentEntries;
 }
 
 export type AuditEventRecord = NewAuditEvent & StoredFields;

@@ -13,6 +13,9 @@ export class Actor {
 
   @Field(() => String, { description: "The actor's name at the time of the event." })
   name!: string;
+
+  /** The directory's entry for a USER actor, when it was read with the event (see `ActorRecord.current`). */
+  current?: { id: string; name: string; email: string | null } | null;
 }
 
 @ObjectType("FieldChange", { simpleResolvers: true, description: "One changed property, with its value before and after." })

@@ -1,0 +1,174 @@
+import { useTestDatabase } from "./support/database";
+import { EVENT_FIELDS, RECORD_EVENTS } from "./support/events";
+import { fixtureInputs, minutes } from "./support/log-fixture";
+import { postGraphQL, useTestServer } from "./support/server";
+import { statementsDuring } from "./support/statements";
+import { OTHER_WORKSPACE, Role, tokenFor } from "./support/tokens";
+import { connectedClient, until } from "./support/live";
+
+/**
+ * A log's page carries the names a log screen shows: who acted, by their
+ * current name, the conversation's subject and its customer, the customer of
+ * the event, the user the action applied to. They are read with the page, in
+ * its one statement, as the directory holds them at that moment.
+ */
+
+const NODE = `node { ${EVENT_FIELDS} }`;
+const WORKSPACE_LOG = `query Log($filter: AuditEventFilter, $first: Int) { log: workspaceAuditLog(filter: $filter, first: $first) { edges { ${NODE} } } }`;
+const CUSTOMER_LOG = `query Log($customerId: ID!) { log: customerAuditLog(customerId: $customerId, first: 200) { edges { ${NODE} } } }`;
+const CONVERSATION_LOG = `query Log($conversationId: ID!) { log: conversationAuditLog(conversationId: $conversationId, first: 200) { edges { ${NODE} } } }`;
+const WORKSPACE_TAIL = `subscription Tail { tail: workspaceAuditEvents { ${NODE} } }`;
+
+type Node = Record<string, unknown> & { id: string };
+interface LogData {
+  log: { edges: { node: Node }[] };
+}
+
+/** Later events that rename a user, a customer, a conversation and a subject user. */
+function renames(): Record<string, unknown>[] {
+  return [
+    {
+      idempotencyKey: "rename-ana",
+      type: "AUTHORIZATION",
+      action: "authorization.login_succeeded",
+      occurredAt: minutes(100),
+      actor: { kind: "USER", id: "u-ana", name: "Ana Diaz-Ruiz" },
+    },
+    {
+      idempotencyKey: "rename-zoe",
+      type: "CUSTOMER",
+      action: "customer.updated",
+      occurredAt: minutes(101),
+      actor: { kind: "SYSTEM", id: null, name: "Platform" },
+      customer: { id: "cu-zoe", name: "Zoë Park-Lee" },
+    },
+    {
+      idempotencyKey: "rename-c-1",
+      type: "CONVERSATION",
+      action: "conversation.updated",
+      occurredAt: minutes(102),
+      actor: { kind: "SYSTEM", id: null, name: "Platform" },
+      conversation: { id: "c-1", subject: "Refund request #42" },
+    },
+    {
+      idempotencyKey: "rename-ben",
+      type: "AUTHORIZATION",
+      action: "authorization.role_changed",
+      occurredAt: minutes(103),
+      actor: { kind: "SYSTEM", id: null, name: "Platform" },
+      subjectUser: { id: "u-ben", name: "Benjamin Ode", email: "benjamin@example.com" },
+    },
+  ];
+}
+
+describe("the names a log's page shows", () => {
+  const dataSource = useTestDatabase();
+  const server = useTestServer();
+  /** Another instance of the service on the same database. */
+  const other = useTestServer();
+  let admin: string;
+  let service: string;
+  /** The fixture's events as the workspace tail delivered them, resolved through the directory's loaders. */
+  let delivered: Map<string, Node>;
+  const tails = () => server.services.liveTail.activeSubscriptions;
+
+  const page = async (source: string, variables: Record<string, unknown>, url = server.graphqlUrl): Promise<Node[]> => {
+    const response = await postGraphQL<LogData>(url, { query: source, variables }, { token: admin });
+    expect(response.body.errors).toBeUndefined();
+    return response.body.data!.log.edges.map((edge) => edge.node);
+  };
+  const record = async (events: unknown[], token = service, url = server.graphqlUrl) => {
+    const response = await postGraphQL(url, { query: RECORD_EVENTS, variables: { events } }, { token });
+    expect(response.body.errors).toBeUndefined();
+  };
+
+  beforeAll(async () => {
+    admin = await tokenFor(Role.ADMIN, { userId: "u-ana" });
+    service = await tokenFor(Role.SERVICE);
+    const inputs = fixtureInputs();
+    const ws = await connectedClient(server.wsUrl, admin);
+    try {
+      const tail = ws.subscribe<{ tail: { node: Node } }>({ query: WORKSPACE_TAIL });
+      await until(() => tails() === 1, 5_000, "the tail to start");
+      await record(inputs);
+      delivered = new Map();
+      while (delivered.size < inputs.length) {
+        const result = await tail.next(10_000);
+        expect(result.errors).toBeUndefined();
+        delivered.set(result.data!.tail.node.id, result.data!.tail.node);
+      }
+      tail.unsubscribe();
+    } finally {
+      await ws.dispose();
+    }
+    // The same ids name other people and things in another workspace: none of that may show.
+    const elsewhere = JSON.parse(JSON.stringify(fixtureInputs()).replace(/Ana Diaz/g, "Ana Elsewhere").replace(/Zoë Park/g, "Zoë Elsewhere"));
+    await record(elsewhere, await tokenFor(Role.SERVICE, { workspaceId: OTHER_WORKSPACE }));
+  });
+
+  it("are the names the live tail resolves through the directory, field by field", async () => {
+    const nodes = await page(WORKSPACE_LOG, { first: 200 });
+    expect(nodes).toHaveLength(delivered.size);
+    for (const node of nodes) expect(node).toEqual(delivered.get(node.id));
+    const named = nodes.filter((node) => (node.actor as { user: unknown }).user !== null);
+    expect(named.length).toBeGreaterThan(0);
+    expect(JSON.stringify(nodes)).not.toMatch(/Elsewhere/);
+  });
+
+  it.each([
+    ["the workspace log", WORKSPACE_LOG, { first: 200 }, 1],
+    ["the workspace log of a user", WORKSPACE_LOG, { first: 200, filter: { allEvents: { userId: "u-ben" } } }, 1],
+    ["the workspace log of a customer name (after the customers it covers)", WORKSPACE_LOG, { first: 200, filter: { customer: { customerName: "zoë park" } } }, 2],
+    ["a customer's log", CUSTOMER_LOG, { customerId: "cu-zoe" }, 1],
+    ["a conversation's log", CONVERSATION_LOG, { conversationId: "c-1" }, 1],
+  ])("come in the page's own statement, whatever its events mention: %s", async (_name, source, variables, expectedStatements) => {
+    let nodes: Node[] = [];
+    const statements = await statementsDuring(dataSource, async () => {
+      nodes = await page(source, variables);
+    });
+    expect(nodes.length).toBeGreaterThan(1);
+    expect(statements).toHaveLength(expectedStatements);
+    expect(statements[statements.length - 1]).toMatch(/FROM audit_events/);
+    for (const node of nodes) expect(node).toEqual(delivered.get(node.id));
+  });
+
+  it("follow a rename recorded through another instance on the next page this one reads", async () => {
+    const before = await page(WORKSPACE_LOG, { first: 200 });
+    await record(renames(), service, other.graphqlUrl);
+    const after = new Map((await page(WORKSPACE_LOG, { first: 200 })).map((node) => [node.id, node]));
+    const json = (value: unknown) => JSON.stringify(value);
+    let anaActs = 0;
+    for (const old of before) {
+      const node = after.get(old.id)!;
+      const actor = node.actor as { id: string | null; name: string; user: { name: string } | null };
+      // The name recorded on the event stays; the user's current name follows the directory.
+      expect(actor.name).toBe((old.actor as { name: string }).name);
+      if (actor.id === "u-ana" && actor.user) {
+        anaActs += 1;
+        expect(actor.user.name).toBe("Ana Diaz-Ruiz");
+      }
+      const conversation = node.conversation as { id: string; subject: string | null; customer: { id: string; name: string } | null } | undefined;
+      if (conversation?.id === "c-1") expect(conversation.subject).toBe("Refund request #42");
+      if (conversation?.customer?.id === "cu-zoe") expect(conversation.customer.name).toBe("Zoë Park-Lee");
+      const customer = (node.customer ?? node.customerOfEvent) as { id: string; name: string } | null | undefined;
+      if (customer?.id === "cu-zoe") expect(customer.name).toBe("Zoë Park-Lee");
+      const subjectUser = node.subjectUser as { id: string; name: string } | null | undefined;
+      if (subjectUser?.id === "u-ben") expect(subjectUser.name).toBe("Benjamin Ode");
+    }
+    expect(anaActs).toBeGreaterThan(5);
+    expect(json([...after.values()])).toMatch(/Refund request #42/);
+    expect(json([...after.values()])).not.toMatch(/"name":"Zoë Park"/);
+    // The instance that recorded the renames reads the same page.
+    expect(await page(WORKSPACE_LOG, { first: 200 }, other.graphqlUrl)).toEqual([...after.values()]);
+  });
+
+  it("fall back to what the event recorded where the directory has no entry", async () => {
+    await dataSource.query(`DELETE FROM customers WHERE workspace_id = 'ws-test' AND id = 'cu-ivo'`);
+    await dataSource.query(`DELETE FROM conversations WHERE workspace_id = 'ws-test' AND id = 'c-2'`);
+    const nodes = await page(CONVERSATION_LOG, { conversationId: "c-2" });
+    const created = nodes.find((node) => node.action === "conversation.created")!;
+    // The conversation as recorded, its customer the event's, whom the directory no longer knows; the customer as recorded.
+    expect(created.conversation).toEqual({ id: "c-2", subject: "Broken zipper", customer: null });
+    expect(created.customer).toEqual({ id: "cu-ivo", name: "Ivo Lind" });
+  });
+});
