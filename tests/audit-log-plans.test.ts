@@ -1,5 +1,8 @@
 import { Principal, Role } from "../src/auth/principal";
 import type { LogRequest } from "../src/logs/audit-log.service";
+import { createLogger } from "../src/common/logger";
+import { postingBlocksStatement, termsWithPrefixStatement } from "../src/database/search-postings.repository";
+import { SearchIndexer } from "../src/search/search-indexer";
 import { seedBulkEvents } from "./support/bulk-events";
 import { useTestDatabase } from "./support/database";
 import { useTestServer } from "./support/server";
@@ -107,11 +110,33 @@ describe("query plans on 50,000 events", () => {
     expectEntryJoins(joins);
   });
 
-  it("searches through the FULLTEXT index", async () => {
-    const plan = await explain({ log: "workspace", search: "routed", filter: { allEvents: { userId: "u-1" } }, range: RANGE });
-    expect(plan).toHaveLength(1 + ENTRY_JOINS.length);
-    const [step, ...joins] = plan;
-    expect(step).toMatchObject({ table: "e", type: "fulltext", key: "ft_audit_events_search" });
-    expectEntryJoins(joins);
+  describe("search", () => {
+    beforeAll(async () => {
+      await new SearchIndexer(dataSource, createLogger("silent")).catchUp();
+      await dataSource.query(`ANALYZE TABLE search_postings`);
+    }, 60_000);
+
+    const explainStatement = (statement: { sql: string; params: unknown[] }): Promise<PlanRow[]> => dataSource.query(`EXPLAIN ${statement.sql}`, statement.params);
+
+    it("reads the log's newest events first through the filter's own index, with no names joined", async () => {
+      const plan = await explain({ log: "workspace", search: "routing", filter: { allEvents: { userId: "u-1" } }, range: RANGE });
+      expect(plan).toHaveLength(1);
+      expect(plan[0]).toMatchObject({ table: "e", key: "ix_audit_events_actor" });
+      expect(plan[0].Extra ?? "").not.toMatch(/filesort/i);
+    });
+
+    it("lists the terms a word is the prefix of from the primary key alone", async () => {
+      const [step, ...more] = await explainStatement(termsWithPrefixStatement(WORKSPACE, "rou", 501));
+      expect(more).toEqual([]);
+      expect(step).toMatchObject({ table: "search_postings", key: "PRIMARY", type: "range" });
+      expect(step.Extra).toMatch(/Using index/);
+    });
+
+    it("reads a term's posting rows newest first along the primary key, without sorting", async () => {
+      const [step, ...more] = await explainStatement(postingBlocksStatement(WORKSPACE, ["routing"], { before: null, from: null, resume: null, limit: 64 }));
+      expect(more).toEqual([]);
+      expect(step).toMatchObject({ table: "search_postings", key: "PRIMARY" });
+      expect(step.Extra ?? "").not.toMatch(/filesort/i);
+    });
   });
 });

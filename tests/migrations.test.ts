@@ -14,8 +14,8 @@ const typeormCli = (command: string) =>
     env: { PATH: process.env.PATH, DATABASE_URL: TEST_DATABASE.url, LOG_LEVEL: "silent" },
   });
 
-const TABLES = ["audit_events", "conversations", "customers", "users", "workspaces"];
-const MIGRATIONS = ["InitialSchema1795652400000", "ExactIds1796527200000"];
+const TABLES = ["audit_events", "conversations", "customers", "search_postings", "search_progress", "users", "workspaces"];
+const MIGRATIONS = ["InitialSchema1795652400000", "ExactIds1796527200000", "SearchPostings1796544000000"];
 /** The NO PAD binary collations: MariaDB's, MySQL 8's. */
 const NO_PAD_BINARY = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"];
 
@@ -75,11 +75,10 @@ describe("migrations", () => {
 
   it("run from the TypeORM CLI on the same DataSource", async () => {
     await dataSource.undoLastMigration({ transaction: "each" });
-    expect((await typeormCli("migration:show")).stdout).toContain("[ ] ExactIds1796527200000");
+    expect((await typeormCli("migration:show")).stdout).toContain("[ ] SearchPostings1796544000000");
     await typeormCli("migration:run");
     const shown = (await typeormCli("migration:show")).stdout;
-    expect(shown).toMatch(/\[X\] \d+ InitialSchema1795652400000/);
-    expect(shown).toMatch(/\[X\] \d+ ExactIds1796527200000/);
+    for (const migration of MIGRATIONS) expect(shown).toMatch(new RegExp(`\\[X\\] \\d+ ${migration}`));
     expect(await tables()).toEqual(TABLES);
   });
 
@@ -101,8 +100,14 @@ describe("migrations", () => {
       ix_audit_events_customer: "workspace_id,customer_id,occurred_at,seq",
       ix_audit_events_customer_type: "workspace_id,customer_id,type,occurred_at,seq",
       ix_audit_events_section: "workspace_id,settings_section,occurred_at,seq",
-      ft_audit_events_search: "search_text",
     });
+  });
+
+  it("key the search index by workspace and term, each term's rows newest first", async () => {
+    expect(await indexColumns("search_postings")).toEqual({ PRIMARY: "workspace_id,term,newest_at,first_seq" });
+    expect(await indexColumns("search_progress")).toEqual({ PRIMARY: "workspace_id" });
+    const term = (await columnsOf(dataSource)).find((column) => column.table === "search_postings" && column.name === "term");
+    expect(NO_PAD_BINARY).toContain(term?.collation);
   });
 
   it("compare every id byte for byte (NO PAD), names ignoring case, and keep milliseconds", async () => {
@@ -121,6 +126,8 @@ describe("migrations", () => {
       "conversations.workspace_id",
       "customers.id",
       "customers.workspace_id",
+      "search_postings.workspace_id",
+      "search_progress.workspace_id",
       "users.id",
       "users.workspace_id",
       "workspaces.id",
@@ -198,7 +205,7 @@ describe("the ExactIds migration on a database that holds data", () => {
   it("keeps every row and value, and then tells apart ids that differ only by trailing spaces", async () => {
     expect(before.audit_events).toHaveLength(2);
     const applied = await dataSource.runMigrations({ transaction: "each" });
-    expect(applied.map((migration) => migration.name)).toEqual(["ExactIds1796527200000"]);
+    expect(applied.map((migration) => migration.name)).toEqual(["ExactIds1796527200000", "SearchPostings1796544000000"]);
     expect(await snapshot(dataSource)).toEqual(before);
 
     await dataSource.query(`INSERT INTO workspaces (id, last_seq) VALUES ('ws-a ', 0)`);
@@ -216,13 +223,16 @@ describe("the ExactIds migration on a database that holds data", () => {
   });
 
   it("refuses to revert, changing nothing, while ids differ only by trailing spaces; reverts once they do not", async () => {
+    // SearchPostings first: ExactIds is the one under test.
+    await dataSource.undoLastMigration({ transaction: "each" });
     await expect(dataSource.undoLastMigration({ transaction: "each" })).rejects.toThrow(
       "workspaces holds rows whose (id) differ only by trailing spaces",
     );
     const collationOf = async (table: string, column: string): Promise<string> =>
       (await columnsOf(dataSource)).find((candidate) => candidate.table === table && candidate.name === column)!.collation!;
     expect(NO_PAD_BINARY).toContain(await collationOf("workspaces", "id"));
-    expect(await dataSource.showMigrations()).toBe(false);
+    const applied: { name: string }[] = await dataSource.query(`SELECT name FROM schema_migrations ORDER BY id`);
+    expect(applied.map((migration) => migration.name)).toEqual(["InitialSchema1795652400000", "ExactIds1796527200000"]);
 
     await dataSource.query(`DELETE FROM workspaces WHERE id = 'ws-a '`);
     await dataSource.query(`DELETE FROM customers WHERE id = 'cu-1 '`);

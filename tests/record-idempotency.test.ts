@@ -145,7 +145,9 @@ describe("idempotency and atomicity", () => {
       const shared = realisticEvent(600);
       const results = await Promise.all([recordInProcess([realisticEvent(601)]), recordInProcess([shared]), recordInProcess([shared, realisticEvent(602)])]);
       expect(results[2].events[0]).toEqual(results[1].events[0]);
-      expect(results.map((result) => result.duplicates)).toEqual([0, 0, 1]);
+      // Which of the two calls stores the shared event depends on which transaction reaches its insert first.
+      expect(results[0].duplicates).toBe(0);
+      expect(results[1].duplicates + results[2].duplicates).toBe(1);
       expect(await countWithKey(shared.idempotencyKey as string)).toBe(1);
     });
   });

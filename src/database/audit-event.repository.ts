@@ -181,8 +181,6 @@ export interface EventPageQuery {
   from: Date | null;
   /** Exclusive; null: no upper bound. */
   to: Date | null;
-  /** A FULLTEXT boolean-mode expression, or null. */
-  search: string | null;
   /** Where the page starts; null: at the newest event. */
   after: KeysetPosition | null;
   /** Events in the page. */
@@ -193,8 +191,8 @@ export interface EventPageQuery {
 export interface PageStatement {
   sql: string;
   params: unknown[];
-  /** The index the page scans (for each part, when it is a union); null when search decides. */
-  index: string | null;
+  /** The index the page scans (for each part, when it is a union). */
+  index: string;
 }
 
 /** A page of events, newest first, and whether older ones follow. */
@@ -240,31 +238,112 @@ export async function findEventPage(database: Queryable, query: EventPageQuery):
   return { events, hasMore: rows.length > query.size };
 }
 
+/** What a statement reads of each event: columns of `audit_events`, and whether the directory's entries join. */
+interface RowShape {
+  eventColumns(alias: string): string;
+  entries: boolean;
+}
+
+/** The whole event, with the directory's entries for what it mentions. */
+const WHOLE_EVENT: RowShape = { eventColumns: columnsOf, entries: true };
+/** What search checks an event by: its position and its words. */
+const SEARCH_TERMS: RowShape = { eventColumns: (alias) => `${alias}.seq, ${alias}.occurred_at, ${alias}.search_text`, entries: false };
+
+const selectList = (shape: RowShape, alias: string) => (shape.entries ? `${shape.eventColumns(alias)}, ${CURRENT_ENTRY_COLUMNS}` : shape.eventColumns(alias));
+const joinsFor = (shape: RowShape, alias: string) => (shape.entries ? ` ${currentEntryJoins(alias)}` : "");
+
 /**
- * The statement {@link findEventPage} sends; null when it sends none. The
- * index is named in the SQL so that the plan does not depend on the
- * optimizer's statistics.
+ * The statement {@link findEventPage} sends (one more row than the page, to
+ * tell whether older events follow); null when it sends none. The index is
+ * named in the SQL so that the plan does not depend on the optimizer's
+ * statistics.
  */
-export function eventPageStatement(query: EventPageQuery): PageStatement | null {
-  // The FULLTEXT index finds the matches; the other conditions then narrow them.
-  const index = query.search ? null : pageIndexFor(query.conditions);
-  const hint = index ? ` FORCE INDEX (${index})` : "";
+export function eventPageStatement(query: EventPageQuery, shape: RowShape = WHOLE_EVENT, limit = query.size + 1): PageStatement | null {
+  const index = pageIndexFor(query.conditions);
+  const hint = ` FORCE INDEX (${index})`;
   const parts = scanParts(query.workspaceId, query.conditions).map((part) => withRangeAndPosition(part, query));
   if (parts.length === 0) return null;
-  const limit = query.size + 1;
   const where = (part: ScanPart) => part.conditions.join(" AND ");
   const newestFirst = (alias: string) => `ORDER BY ${alias}.occurred_at DESC, ${alias}.seq DESC`;
   if (parts.length === 1) {
     // audit_events comes first in a LEFT JOIN: read in index order, it stops at the limit, and only those rows join.
     const [part] = parts;
-    const sql = `SELECT ${columnsOf(EVENT)}, ${CURRENT_ENTRY_COLUMNS} FROM audit_events AS ${EVENT}${hint} ${currentEntryJoins(EVENT)} WHERE ${where(part)} ${newestFirst(EVENT)} LIMIT ?`;
+    const sql = `SELECT ${selectList(shape, EVENT)} FROM audit_events AS ${EVENT}${hint}${joinsFor(shape, EVENT)} WHERE ${where(part)} ${newestFirst(EVENT)} LIMIT ?`;
     return { sql, params: [...part.params, limit], index };
   }
   // Several values of one column: each is a keyset scan of its own, merged over at most limit rows each; the page's rows then join.
-  const scan = (part: ScanPart) => `(SELECT ${columnsOf(EVENT)} FROM audit_events AS ${EVENT}${hint} WHERE ${where(part)} ${newestFirst(EVENT)} LIMIT ?)`;
+  const scan = (part: ScanPart) => `(SELECT ${shape.eventColumns(EVENT)} FROM audit_events AS ${EVENT}${hint} WHERE ${where(part)} ${newestFirst(EVENT)} LIMIT ?)`;
   const merged = `SELECT * FROM (${parts.map(scan).join(" UNION ALL ")}) AS merged ${newestFirst("merged")} LIMIT ?`;
-  const sql = `SELECT ${columnsOf("page")}, ${CURRENT_ENTRY_COLUMNS} FROM (${merged}) AS page ${currentEntryJoins("page")} ${newestFirst("page")}`;
+  const sql = `SELECT ${selectList(shape, "page")} FROM (${merged}) AS page${joinsFor(shape, "page")} ${newestFirst("page")}`;
   return { sql, params: [...parts.flatMap((part) => [...part.params, limit]), limit], index };
+}
+
+/** An event as search checks it: where it is in the log's order, and the text its terms come from. */
+export interface EventSearchText {
+  /** occurred_at, in milliseconds. */
+  time: number;
+  seq: number;
+  searchText: string;
+}
+
+type SearchTextRow = { seq: number | string; occurred_at: Date; search_text: string };
+const searchTextOf = (row: SearchTextRow): EventSearchText => ({ time: row.occurred_at.getTime(), seq: Number(row.seq), searchText: row.search_text });
+
+/** Up to `limit` events of the page's log from its position on, newest first, with their search text. */
+export async function scanSearchText(database: Queryable, query: EventPageQuery, limit: number): Promise<EventSearchText[]> {
+  const statement = searchTextScanStatement(query, limit);
+  if (!statement) return [];
+  return ((await database.query(statement.sql, statement.params)) as SearchTextRow[]).map(searchTextOf);
+}
+
+/** The statement {@link scanSearchText} sends; null when it sends none. */
+export function searchTextScanStatement(query: EventPageQuery, limit: number): PageStatement | null {
+  return eventPageStatement(query, SEARCH_TERMS, limit);
+}
+
+/**
+ * Up to `limit` events of the page's log (conditions, range and position)
+ * with a seq after `afterSeq`, in seq order, with their search text.
+ */
+export async function searchTextAfterSeq(database: Queryable, query: EventPageQuery, afterSeq: number, limit: number): Promise<EventSearchText[]> {
+  const { conditions, params } = filterConditions(query);
+  const rows = (await database.query(
+    `SELECT ${selectList(SEARCH_TERMS, EVENT)} FROM audit_events AS ${EVENT} WHERE ${conditions.join(" AND ")} AND ${EVENT}.seq > ? ORDER BY ${EVENT}.seq LIMIT ?`,
+    [...params, afterSeq, limit],
+  )) as SearchTextRow[];
+  return rows.map(searchTextOf);
+}
+
+/** The events among `seqs` that the page's log (conditions and range) shows, with their search text, in no order. */
+export async function searchTextOfSeqs(database: Queryable, query: EventPageQuery, seqs: readonly number[]): Promise<EventSearchText[]> {
+  if (seqs.length === 0) return [];
+  const { conditions, params } = filterConditions({ ...query, after: null });
+  const rows = (await database.query(`SELECT ${selectList(SEARCH_TERMS, EVENT)} FROM audit_events AS ${EVENT} WHERE ${conditions.join(" AND ")} AND ${EVENT}.seq IN (?)`, [
+    ...params,
+    seqs,
+  ])) as SearchTextRow[];
+  return rows.map(searchTextOf);
+}
+
+/** The workspace's events with these seqs, whole, with the directory's entries, newest first. */
+export async function findEventsBySeqs(database: Queryable, workspaceId: string, seqs: readonly number[]): Promise<AuditEventRecord[]> {
+  if (seqs.length === 0) return [];
+  const rows = (await database.query(
+    `SELECT ${selectList(WHOLE_EVENT, EVENT)} FROM audit_events AS ${EVENT}${joinsFor(WHOLE_EVENT, EVENT)} WHERE ${EVENT}.workspace_id = ? AND ${EVENT}.seq IN (?) ORDER BY ${EVENT}.occurred_at DESC, ${EVENT}.seq DESC`,
+    [workspaceId, seqs],
+  )) as EventWithEntriesRow[];
+  return rows.map(recordWithEntries);
+}
+
+/** The page's conditions, range and position as one conjunction, a condition of several values as IN. */
+function filterConditions(query: EventPageQuery): ScanPart {
+  const base: ScanPart = { conditions: [`${EVENT}.workspace_id = ?`], params: [query.workspaceId] };
+  for (const condition of query.conditions) {
+    if (condition.values.length === 0) return { conditions: ["FALSE"], params: [] };
+    base.conditions.push(`${EVENT}.${condition.column} IN (?)`);
+    base.params.push(condition.values);
+  }
+  return withRangeAndPosition(base, query);
 }
 
 function pageIndexFor(conditions: readonly ColumnCondition[]): string {
@@ -286,7 +365,7 @@ function scanParts(workspaceId: string, conditions: readonly ColumnCondition[]):
 function withRangeAndPosition(part: ScanPart, query: EventPageQuery): ScanPart {
   const conditions = [...part.conditions];
   const params = [...part.params];
-  const { from, to, after, search } = query;
+  const { from, to, after } = query;
   if (from) {
     conditions.push(`${EVENT}.occurred_at >= ?`);
     params.push(from);
@@ -299,10 +378,6 @@ function withRangeAndPosition(part: ScanPart, query: EventPageQuery): ScanPart {
     // Written out rather than as a row comparison, which MariaDB cannot range-scan.
     conditions.push(`(${EVENT}.occurred_at < ? OR (${EVENT}.occurred_at = ? AND ${EVENT}.seq < ?))`);
     params.push(after.occurredAt, after.occurredAt, after.seq);
-  }
-  if (search) {
-    conditions.push(`MATCH (${EVENT}.search_text) AGAINST (? IN BOOLEAN MODE)`);
-    params.push(search);
   }
   return { conditions, params };
 }

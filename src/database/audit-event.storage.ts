@@ -11,6 +11,7 @@ import type {
   WorkSessionDetails,
 } from "../events/audit-event.record";
 import { targetsOf } from "../events/audit-event.record";
+import { termsOf } from "../search/search-terms";
 
 /**
  * How an event maps to a row of `audit_events`: typed columns for what
@@ -323,7 +324,10 @@ function randomId(): Buffer {
   return id;
 }
 
-/** The words search looks in: the sentence, every name, and the changed values. */
+/**
+ * What search finds an event by: the distinct terms (see search/search-terms.ts)
+ * of the sentence, every name and the changed values, separated by spaces.
+ */
 function searchText(event: AuditEventRecord): string {
   const targets = targetsOf(event);
   const parts: string[] = [event.description, event.actor.name];
@@ -334,8 +338,8 @@ function searchText(event: AuditEventRecord): string {
   if (targets.workSession) parts.push(targets.workSession.queue ?? "", targets.workSession.status ?? "");
   if (targets.csat?.comment) parts.push(targets.csat.comment);
   for (const change of event.changes) parts.push(change.field, plainText(change.before), plainText(change.after));
-  const text = parts.filter(Boolean).join("\n");
-  return text.length > MAX_SEARCH_TEXT ? text.slice(0, MAX_SEARCH_TEXT) : text;
+  const text = termsOf(parts.join("\n")).join(" ");
+  return text.length > MAX_SEARCH_TEXT ? text.slice(0, text.lastIndexOf(" ", MAX_SEARCH_TEXT)) : text;
 }
 
 function plainText(value: JsonValue): string {

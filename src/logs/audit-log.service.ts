@@ -1,10 +1,9 @@
 import type { DataSource } from "typeorm";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
-import { EventPageQuery, eventPageStatement, findEventPage, PageStatement } from "../database/audit-event.repository";
+import { EventPageQuery, eventPageStatement, findEventPage, PageStatement, searchTextScanStatement } from "../database/audit-event.repository";
 import { conversationExists } from "../database/conversation.repository";
 import { customerExists } from "../database/customer.repository";
-import { readFulltextVocabulary } from "../database/fulltext-settings";
 import type { Queryable } from "../database/statements";
 import { customersNamed } from "../directory/customer-names";
 import type { AuditEventRecord } from "../events/audit-event.record";
@@ -13,7 +12,8 @@ import { eventPageQuery } from "./audit-log.query";
 import type { AuditEventConnection } from "./audit-log.types";
 import type { CursorCodec, CursorPosition } from "./cursor";
 import { conversationLogFilter, customerLogFilter, LogFilter, workspaceLogFilter } from "./log-filter";
-import { ParsedSearch, parseSearch, SearchVocabulary } from "./search-words";
+import { findSearchPage, SEARCH_LIMITS } from "../search/search-page";
+import { MIN_WORD_LENGTH, ParsedSearch, parseSearch } from "../search/search-terms";
 
 /** Page size bounds. */
 export const PAGE_SIZE = { default: 50, min: 1, max: 200 } as const;
@@ -75,17 +75,14 @@ class LazyCursorEdge {
 
 /** Reads the three logs: keyset pages, newest first, within the caller's workspace and role. */
 export class AuditLogService {
-  /** The server's search vocabulary, read at the first search. */
-  private vocabulary: Promise<SearchVocabulary> | undefined;
-
   constructor(
     private readonly dataSource: DataSource,
     private readonly cursors: CursorCodec,
   ) {}
 
   async page(principal: Principal, request: LogRequest): Promise<LogPage> {
-    const { query, logKey, subject, ignoredSearchWords } = await this.plan(principal, request);
-    const { events, hasMore } = await findEventPage(this.dataSource, query);
+    const { query, search, logKey, subject, ignoredSearchWords } = await this.plan(principal, request);
+    const { events, hasMore } = search ? await findSearchPage(this.dataSource, query, search) : await findEventPage(this.dataSource, query);
     // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
     if (events.length === 0 && subject) await this.requireExisting(subject);
     const encode = this.cursors.encoderFor(principal.workspaceId, logKey);
@@ -95,12 +92,13 @@ export class AuditLogService {
   }
 
   /**
-   * The statement a page sends, after every check and lookup; null when the
-   * page is empty without asking (a customer filter naming no customer).
+   * The statement a page sends, after every check and lookup (for a search,
+   * the one that reads the log's newest events first); null when the page is
+   * empty without asking (a customer filter naming no customer).
    */
   async pageQuery(principal: Principal, request: LogRequest): Promise<(Omit<PagePlan, "query"> & { query: PageStatement }) | null> {
     const plan = await this.plan(principal, request);
-    const statement = eventPageStatement(plan.query);
+    const statement = plan.search ? searchTextScanStatement(plan.query, SEARCH_LIMITS.sampleEvents) : eventPageStatement(plan.query);
     return statement ? { ...plan, query: statement } : null;
   }
 
@@ -115,7 +113,7 @@ export class AuditLogService {
     const invalid: InvalidInput[] = [];
     const pageSize = checkFirst(request.first, invalid);
     const { from, to } = checkRange(request.range, invalid);
-    const search = request.log === "workspace" ? await this.checkSearch(request.search, invalid) : null;
+    const search = request.log === "workspace" ? checkSearch(request.search, invalid) : null;
     let after: CursorPosition | null = null;
     if (request.after !== undefined && request.after !== null) {
       try {
@@ -129,7 +127,7 @@ export class AuditLogService {
 
     const workspaceId = principal.workspaceId;
     const ignoredSearchWords = search?.ignored ?? [];
-    const bounds = { from, to, search: search?.expression ?? null };
+    const bounds = { from, to, search: search?.words ?? null };
     let filter: LogFilter;
     let subject: LogSubject | null = null;
     if (request.log === "customer") {
@@ -141,32 +139,7 @@ export class AuditLogService {
     } else {
       filter = await workspaceLogFilter(request.filter, (name) => customersNamed(this.dataSource, workspaceId, name), bounds);
     }
-    return { query: eventPageQuery(workspaceId, filter, after, pageSize), logKey, subject, ignoredSearchWords };
-  }
-
-  /**
-   * The search as the index can run it; null without one. A search with no
-   * word the index can find is refused: run without any, it would show
-   * every event.
-   */
-  private async checkSearch(search: string | null | undefined, invalid: InvalidInput[]): Promise<ParsedSearch | null> {
-    if (search === undefined || search === null || search.trim() === "") return null;
-    if (search.length > MAX_SEARCH_LENGTH) {
-      invalid.push({ path: "search", message: `must be at most ${MAX_SEARCH_LENGTH} characters` });
-      return null;
-    }
-    const vocabulary = await (this.vocabulary ??= readFulltextVocabulary(this.dataSource).catch((error: unknown) => {
-      this.vocabulary = undefined;
-      throw error;
-    }));
-    const parsed = parseSearch(search, vocabulary);
-    if (parsed.expression === null) {
-      invalid.push({
-        path: "search",
-        message: `must hold a word the index can find: ${vocabulary.minWordLength} or more letters or digits, and not a word as common as "the"`,
-      });
-    }
-    return parsed;
+    return { query: eventPageQuery(workspaceId, filter, after, pageSize), search: filter.search, logKey, subject, ignoredSearchWords };
   }
 
   /** The workspace log is for admins; the customer and conversation logs for admins and agents. */
@@ -183,6 +156,8 @@ export class AuditLogService {
 
 interface PagePlan {
   query: EventPageQuery;
+  /** The search's words; null without a search. */
+  search: readonly string[] | null;
   logKey: string;
   subject: LogSubject | null;
   ignoredSearchWords: string[];
@@ -212,4 +187,24 @@ function checkRange(range: DateRange | null | undefined, invalid: InvalidInput[]
   const to = range?.to ?? null;
   if (from && to && from.getTime() > to.getTime()) invalid.push({ path: "range", message: "from must not be after to" });
   return { from, to };
+}
+
+/**
+ * The search as the index runs it; null without one. A search with no word
+ * the index can find is refused: run without any, it would show every event.
+ */
+function checkSearch(search: string | null | undefined, invalid: InvalidInput[]): ParsedSearch | null {
+  if (search === undefined || search === null || search.trim() === "") return null;
+  if (search.length > MAX_SEARCH_LENGTH) {
+    invalid.push({ path: "search", message: `must be at most ${MAX_SEARCH_LENGTH} characters` });
+    return null;
+  }
+  const parsed = parseSearch(search);
+  if (parsed.words.length === 0) {
+    invalid.push({
+      path: "search",
+      message: `must hold a word the index can find: ${MIN_WORD_LENGTH} or more letters or digits, and not a word as common as "the"`,
+    });
+  }
+  return parsed;
 }

@@ -39,15 +39,15 @@ export interface LogFilter {
   readonly from: Date | null;
   /** Exclusive; null: no upper bound. */
   readonly to: Date | null;
-  /** A FULLTEXT boolean-mode expression; the workspace log's only (a tail takes no search). */
-  readonly search: string | null;
+  /** Folded words, each the prefix of a word every event holds (see search/search-terms.ts); the workspace log's only (a tail takes no search). */
+  readonly search: readonly string[] | null;
 }
 
 /** The range and search of a page; a tail has neither. */
 export interface PageBounds {
   from: Date | null;
   to: Date | null;
-  search: string | null;
+  search: readonly string[] | null;
 }
 
 const NO_BOUNDS: PageBounds = { from: null, to: null, search: null };

@@ -13,6 +13,7 @@ import type { AuditEventInput } from "../events/audit-event.inputs";
 import { AuditEventRecord, NewAuditEvent, targetsOf } from "../events/audit-event.record";
 import { validateEventInputs } from "../events/audit-event.validation";
 import { describeEvent } from "../events/event-catalog";
+import type { SearchIndexer } from "../search/search-indexer";
 import type { AuditEventPublisher } from "./event-publisher";
 import { RecordQueue } from "./record-queue";
 
@@ -71,6 +72,7 @@ export class AuditRecorder {
     private readonly dataSource: DataSource,
     private readonly directory: DirectoryService,
     private readonly publisher: AuditEventPublisher,
+    private readonly searchIndexer: SearchIndexer,
   ) {}
 
   async record(principal: Principal, inputs: readonly AuditEventInput[]): Promise<RecordResult> {
@@ -94,6 +96,7 @@ export class AuditRecorder {
     const outcome = await this.inTransaction((transaction, attempt) => this.store(transaction, workspaceId, pending, attempt > 1));
     for (const id of outcome.tied) this.tiedConversations.set(`${workspaceId}\n${id}`, true);
     this.publisher.publish(outcome.created);
+    if (outcome.created.length > 0) this.searchIndexer.notify(workspaceId);
     return outcome;
   }
 

@@ -9,6 +9,7 @@ import { AuditLogService } from "../logs/audit-log.service";
 import { CursorCodec } from "../logs/cursor";
 import { AuditEventPublisher } from "../recording/event-publisher";
 import { AuditRecorder } from "../recording/recorder.service";
+import { SearchIndexer } from "../search/search-indexer";
 
 /** The service layer, built once per process and handed to every resolver. */
 export interface AppServices {
@@ -18,6 +19,8 @@ export interface AppServices {
   events: AuditEventService;
   logs: AuditLogService;
   liveTail: LiveTailService;
+  /** Keeps the search index up with the events; started by the running service only. */
+  searchIndexer: SearchIndexer;
 }
 
 export function createServices(dataSource: DataSource, config: AppConfig, logger: Logger): AppServices {
@@ -26,12 +29,14 @@ export function createServices(dataSource: DataSource, config: AppConfig, logger
   const publisher = new AuditEventPublisher(bus.pubSub);
   // Cursors are signed with a key derived from the token secret: no second secret to manage.
   const cursors = new CursorCodec(config.auth.jwtSecret);
+  const searchIndexer = new SearchIndexer(dataSource, logger);
   return {
     bus,
     directory,
-    recorder: new AuditRecorder(dataSource, directory, publisher),
+    recorder: new AuditRecorder(dataSource, directory, publisher, searchIndexer),
     events: new AuditEventService(dataSource),
     logs: new AuditLogService(dataSource, cursors),
     liveTail: new LiveTailService(dataSource, bus, cursors, logger),
+    searchIndexer,
   };
 }

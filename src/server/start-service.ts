@@ -99,6 +99,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     });
   });
   const { port } = httpServer.address() as AddressInfo;
+  services.searchIndexer.start();
   return {
     url: `http://localhost:${port}`,
     port,
@@ -121,6 +122,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
       drain.destroyConnections();
       for (const client of wsServer.clients) client.terminate();
       await apollo.stop();
+      await services.searchIndexer.stop();
       services.liveTail.close();
       await services.bus.close();
     },

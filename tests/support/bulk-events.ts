@@ -19,6 +19,10 @@ export interface BulkOptions {
   conversations?: number;
   /** Deterministic pseudo-random seed. */
   seed?: number;
+  /** Words for event `n` to carry as a changed value, so that search finds it by them; none by default. */
+  words?: (n: number, next: () => number) => string | null;
+  /** When the events occur: from this instant over 180 days. @default 2026-01-01 */
+  start?: number;
 }
 
 export async function seedBulkEvents(dataSource: DataSource, options: BulkOptions): Promise<void> {
@@ -28,7 +32,7 @@ export async function seedBulkEvents(dataSource: DataSource, options: BulkOption
   const conversations = options.conversations ?? 8000;
   // Skewed like real traffic: a few actors and conversations take most events.
   const skewed = (n: number) => Math.floor(n * next() ** 3);
-  const start = Date.UTC(2026, 0, 1);
+  const start = options.start ?? Date.UTC(2026, 0, 1);
   const span = 180 * 24 * 3600_000;
   const known: { last: number }[] = await dataSource.query(`SELECT last_seq AS last FROM workspaces WHERE id = ?`, [options.workspaceId]);
   let seq = Number(known[0]?.last ?? 0);
@@ -43,7 +47,9 @@ export async function seedBulkEvents(dataSource: DataSource, options: BulkOption
         : { kind: ActorKind.USER, id: `u-${user}`, name: `User ${user}` };
     const conversation = skewed(conversations);
     const customer = customerOfConversation(conversation);
-    const common = { idempotencyKey: `bulk-${options.seed ?? 1}-${n}`, occurredAt, actor, changes: [], metadata: null, source: null };
+    const words = options.words?.(n, next) ?? null;
+    const changes = words === null ? [] : [{ field: "note", before: null, after: words }];
+    const common = { idempotencyKey: `bulk-${options.seed ?? 1}-${seq}-${n}`, occurredAt, actor, changes, metadata: null, source: null };
     const pick = next();
     if (pick < 0.55) {
       return {

@@ -1,0 +1,204 @@
+import type { QueryRunner } from "typeorm";
+import { placeholders, Queryable } from "./statements";
+
+/**
+ * `search_postings` and `search_progress`: the workspace log's inverted index
+ * (see migrations/1796544000000-SearchPostings.ts for the layout, and
+ * src/search/ for how it is written and read).
+ */
+
+/** Where an event is in a log's order, and so in a posting list. */
+export interface Posting {
+  /** occurred_at, in milliseconds. */
+  time: number;
+  seq: number;
+}
+
+/** Bytes of one posting: occurred_at in milliseconds, then seq, each a 48-bit unsigned integer. */
+const POSTING_BYTES = 12;
+
+/** A posting list, newest first, as stored. */
+export function encodePostings(postings: readonly Posting[]): Buffer {
+  const buffer = Buffer.allocUnsafe(postings.length * POSTING_BYTES);
+  postings.forEach((posting, index) => {
+    buffer.writeUIntBE(posting.time, index * POSTING_BYTES, 6);
+    buffer.writeUIntBE(posting.seq, index * POSTING_BYTES + 6, 6);
+  });
+  return buffer;
+}
+
+export function decodePostings(buffer: Buffer): Posting[] {
+  const postings: Posting[] = new Array(buffer.length / POSTING_BYTES);
+  for (let index = 0; index < postings.length; index++) {
+    postings[index] = { time: buffer.readUIntBE(index * POSTING_BYTES, 6), seq: buffer.readUIntBE(index * POSTING_BYTES + 6, 6) };
+  }
+  return postings;
+}
+
+/** One row of `search_postings`: a term's postings from one indexing round, newest first. */
+export interface PostingBlock {
+  term: string;
+  postings: Posting[];
+}
+
+/** An event as the indexer reads it. */
+export interface EventToIndex {
+  seq: number;
+  occurredAt: Date;
+  searchText: string;
+}
+
+/** Rows per INSERT into `search_postings`. */
+const INSERT_CHUNK = 1_000;
+
+/**
+ * Gives the workspace its progress row, at seq 0, unless it has one. Outside
+ * the indexing transaction: two transactions that both insert the missing
+ * row and then lock it deadlock each other.
+ */
+export async function ensureProgressRow(database: Queryable, workspaceId: string): Promise<void> {
+  await database.query(`INSERT IGNORE INTO search_progress (workspace_id, indexed_seq) VALUES (?, 0)`, [workspaceId]);
+}
+
+/**
+ * The seq up to which the workspace's events are indexed, locked until the
+ * transaction ends: indexers of several instances take turns per workspace,
+ * and none indexes an event twice. The row must exist ({@link ensureProgressRow}).
+ */
+export async function lockIndexedSeq(runner: QueryRunner, workspaceId: string): Promise<number> {
+  const rows = (await runner.query(`SELECT indexed_seq AS seq FROM search_progress WHERE workspace_id = ? FOR UPDATE`, [workspaceId])) as {
+    seq: number | string;
+  }[];
+  return Number(rows[0].seq);
+}
+
+export async function setIndexedSeq(runner: QueryRunner, workspaceId: string, seq: number): Promise<void> {
+  await runner.query(`UPDATE search_progress SET indexed_seq = ? WHERE workspace_id = ?`, [seq, workspaceId]);
+}
+
+/** The seq up to which the workspace's events are indexed (0: none). */
+export async function indexedSeq(database: Queryable, workspaceId: string): Promise<number> {
+  const rows = (await database.query(`SELECT indexed_seq AS seq FROM search_progress WHERE workspace_id = ?`, [workspaceId])) as { seq: number | string }[];
+  return rows.length > 0 ? Number(rows[0].seq) : 0;
+}
+
+/** Up to `limit` of the workspace's events after seq `afterSeq`, in seq order, as the indexer reads them. */
+export async function eventsToIndex(database: Queryable, workspaceId: string, afterSeq: number, limit: number): Promise<EventToIndex[]> {
+  const rows = (await database.query(`SELECT seq, occurred_at, search_text FROM audit_events WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?`, [
+    workspaceId,
+    afterSeq,
+    limit,
+  ])) as { seq: number | string; occurred_at: Date; search_text: string }[];
+  return rows.map((row) => ({ seq: Number(row.seq), occurredAt: row.occurred_at, searchText: row.search_text }));
+}
+
+/** Stores one indexing round's posting lists, one row per term. `firstSeq` is the round's first seq: it tells the rows of one term apart. */
+export async function insertPostingBlocks(runner: QueryRunner, workspaceId: string, firstSeq: number, blocks: readonly PostingBlock[]): Promise<void> {
+  for (let start = 0; start < blocks.length; start += INSERT_CHUNK) {
+    const chunk = blocks.slice(start, start + INSERT_CHUNK);
+    const values: unknown[] = [];
+    for (const { term, postings } of chunk) {
+      values.push(workspaceId, term, new Date(postings[0].time), firstSeq, new Date(postings[postings.length - 1].time), encodePostings(postings));
+    }
+    await runner.query(
+      `INSERT INTO search_postings (workspace_id, term, newest_at, first_seq, oldest_at, postings) VALUES ${placeholders(chunk.length, 6)}`,
+      values,
+    );
+  }
+}
+
+/** Workspaces whose last seq is past their indexed seq. */
+export async function workspacesBehind(database: Queryable): Promise<string[]> {
+  const rows = (await database.query(
+    `SELECT w.id FROM workspaces AS w LEFT JOIN search_progress AS p ON p.workspace_id = w.id WHERE w.last_seq > COALESCE(p.indexed_seq, 0)`,
+  )) as { id: string }[];
+  return rows.map((row) => row.id);
+}
+
+/**
+ * The workspace's terms that start with `prefix`, in term order, at most
+ * `limit`: read from the index's key, one entry per term however many rows
+ * it has.
+ */
+export async function termsWithPrefix(database: Queryable, workspaceId: string, prefix: string, limit: number): Promise<string[]> {
+  const { sql, params } = termsWithPrefixStatement(workspaceId, prefix, limit);
+  return ((await database.query(sql, params)) as { term: string }[]).map((row) => row.term);
+}
+
+/** The statement {@link termsWithPrefix} sends. */
+export function termsWithPrefixStatement(workspaceId: string, prefix: string, limit: number): { sql: string; params: unknown[] } {
+  // A search word holds only letters, marks and digits, so it has no LIKE wildcard to escape.
+  return {
+    sql: `SELECT DISTINCT term FROM search_postings WHERE workspace_id = ? AND term LIKE ? ORDER BY term LIMIT ?`,
+    params: [workspaceId, `${prefix}%`, limit],
+  };
+}
+
+/** Where a read of posting rows resumes: after this row in (newest_at, first_seq, term) descending order. */
+export interface BlockPosition {
+  newestAt: Date;
+  firstSeq: number;
+  term: string;
+}
+
+/** Posting rows read, and where the next read resumes (null: none left). */
+export interface BlockRead {
+  blocks: { newestAt: number; postings: Posting[] }[];
+  next: BlockPosition | null;
+}
+
+/**
+ * Up to `limit` posting rows of the terms, newest first, leaving out rows
+ * whose postings are all after `before` (their oldest is later: a later page
+ * starts where its cursor is) or all before `from` (their newest is earlier).
+ * Resumes after `resume`.
+ */
+export async function readPostingBlocks(database: Queryable, workspaceId: string, terms: readonly string[], options: BlockReadOptions): Promise<BlockRead> {
+  const { sql, params } = postingBlocksStatement(workspaceId, terms, options);
+  const rows = (await database.query(sql, params)) as { term: string; newest_at: Date; first_seq: number | string; postings: Buffer }[];
+  const last = rows[rows.length - 1];
+  return {
+    blocks: rows.map((row) => ({ newestAt: row.newest_at.getTime(), postings: decodePostings(row.postings) })),
+    next: rows.length < options.limit || !last ? null : { newestAt: last.newest_at, firstSeq: Number(last.first_seq), term: last.term },
+  };
+}
+
+export interface BlockReadOptions {
+  before: Date | null;
+  from: Date | null;
+  resume: BlockPosition | null;
+  limit: number;
+}
+
+/** The statement {@link readPostingBlocks} sends. */
+export function postingBlocksStatement(workspaceId: string, terms: readonly string[], options: BlockReadOptions): { sql: string; params: unknown[] } {
+  // One term reads along the key in order; several are merged by a sort of their rows (the page's LIMIT bounds what it returns).
+  const one = terms.length === 1;
+  const conditions = ["workspace_id = ?", one ? "term = ?" : "term IN (?)"];
+  const params: unknown[] = [workspaceId, one ? terms[0] : terms];
+  if (options.before) {
+    conditions.push("oldest_at <= ?");
+    params.push(options.before);
+  }
+  if (options.from) {
+    conditions.push("newest_at >= ?");
+    params.push(options.from);
+  }
+  if (options.resume) {
+    const { newestAt, firstSeq, term } = options.resume;
+    conditions.push("(newest_at < ? OR (newest_at = ? AND (first_seq < ? OR (first_seq = ? AND term < ?))))");
+    params.push(newestAt, newestAt, firstSeq, firstSeq, term);
+  }
+  return {
+    sql: `SELECT term, newest_at, first_seq, postings FROM search_postings WHERE ${conditions.join(" AND ")} ORDER BY newest_at DESC, first_seq DESC${one ? "" : ", term DESC"} LIMIT ?`,
+    params: [...params, options.limit],
+  };
+}
+
+/** Bytes the index takes on disk (data and indexes), as the server reports them. */
+export async function searchIndexSize(database: Queryable): Promise<number> {
+  const rows = (await database.query(
+    `SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('search_postings', 'search_progress')`,
+  )) as { bytes: number | string }[];
+  return Number(rows[0].bytes);
+}

@@ -1,0 +1,97 @@
+import { Role } from "../src/auth/principal";
+import { createLogger } from "../src/common/logger";
+import { decodePostings, indexedSeq } from "../src/database/search-postings.repository";
+import { AuditEventType } from "../src/events/audit-event.enums";
+import { SearchIndexer } from "../src/search/search-indexer";
+import { termsOf } from "../src/search/search-terms";
+import { seedBulkEvents } from "./support/bulk-events";
+import { useTestDatabase } from "./support/database";
+import { eventInput, RECORD_EVENTS } from "./support/events";
+import { postGraphQL, useTestServer } from "./support/server";
+import { OTHER_WORKSPACE, tokenFor, WORKSPACE } from "./support/tokens";
+
+const THIRD_WORKSPACE = "ws-third";
+
+describe("the search indexer", () => {
+  const dataSource = useTestDatabase();
+  const server = useTestServer();
+
+  const lastSeq = async (workspaceId: string): Promise<number> => {
+    const rows: { last: number | string }[] = await dataSource.query(`SELECT last_seq AS last FROM workspaces WHERE id = ?`, [workspaceId]);
+    return Number(rows[0].last);
+  };
+
+  const waitUntilIndexed = async (workspaceId: string, seq: number, withinMs: number) => {
+    const deadline = Date.now() + withinMs;
+    while ((await indexedSeq(dataSource, workspaceId)) < seq) {
+      if (Date.now() > deadline) throw new Error(`${workspaceId} not indexed up to ${seq} within ${withinMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  /** Every (term, seq) the index holds for the workspace, and how often. */
+  const postingsOf = async (workspaceId: string): Promise<Map<string, number>> => {
+    const rows: { term: string; postings: Buffer }[] = await dataSource.query(`SELECT term, postings FROM search_postings WHERE workspace_id = ?`, [
+      workspaceId,
+    ]);
+    const counted = new Map<string, number>();
+    for (const row of rows) {
+      for (const posting of decodePostings(row.postings)) {
+        const key = `${row.term} ${posting.seq}`;
+        counted.set(key, (counted.get(key) ?? 0) + 1);
+      }
+    }
+    return counted;
+  };
+
+  /** Every (term, seq) the workspace's events hold. */
+  const termsOfEvents = async (workspaceId: string): Promise<Set<string>> => {
+    const rows: { seq: number | string; search_text: string }[] = await dataSource.query(`SELECT seq, search_text FROM audit_events WHERE workspace_id = ?`, [
+      workspaceId,
+    ]);
+    return new Set(rows.flatMap((row) => termsOf(row.search_text).map((term) => `${term} ${Number(row.seq)}`)));
+  };
+
+  it("indexes what is recorded through the API within moments, by itself", async () => {
+    const token = await tokenFor(Role.SERVICE);
+    const events = ["quokka sighting", "wombat burrow"].map((subject, n) =>
+      eventInput(AuditEventType.CONVERSATION, "conversation.created", { conversation: { id: `c-idx-${n}`, subject } }),
+    );
+    const response = await postGraphQL(server.graphqlUrl, { query: RECORD_EVENTS, variables: { events } }, { token });
+    expect(response.body.errors).toBeUndefined();
+    await waitUntilIndexed(WORKSPACE, await lastSeq(WORKSPACE), 5_000);
+    const postings = await postingsOf(WORKSPACE);
+    expect([...postings.keys()].filter((key) => key.startsWith("quokka ") || key.startsWith("wombat "))).toHaveLength(2);
+  });
+
+  it("indexes events stored before it started (the backlog after the migration), in rounds", async () => {
+    await seedBulkEvents(dataSource, { workspaceId: OTHER_WORKSPACE, events: 12_000, seed: 5 });
+    expect(await indexedSeq(dataSource, OTHER_WORKSPACE)).toBe(0);
+    const indexer = new SearchIndexer(dataSource, createLogger("silent"), { roundDelayMs: 10, sweepIntervalMs: 60_000 });
+    indexer.start();
+    try {
+      await waitUntilIndexed(OTHER_WORKSPACE, 12_000, 60_000);
+    } finally {
+      await indexer.stop();
+    }
+    const rounds: { n: number | string }[] = await dataSource.query(`SELECT COUNT(DISTINCT first_seq) AS n FROM search_postings WHERE workspace_id = ?`, [
+      OTHER_WORKSPACE,
+    ]);
+    expect(Number(rounds[0].n)).toBe(3);
+    const expected = await termsOfEvents(OTHER_WORKSPACE);
+    const indexed = await postingsOf(OTHER_WORKSPACE);
+    expect(indexed.size).toBe(expected.size);
+    for (const key of expected) expect(indexed.get(key)).toBe(1);
+  }, 90_000);
+
+  it("indexes each event once when two indexers (two instances) work on the same workspace", async () => {
+    await seedBulkEvents(dataSource, { workspaceId: THIRD_WORKSPACE, events: 9_000, seed: 6 });
+    const indexers = [0, 1].map(() => new SearchIndexer(dataSource, createLogger("silent")));
+    await Promise.all(indexers.map((indexer) => indexer.catchUp()));
+    expect(await indexedSeq(dataSource, THIRD_WORKSPACE)).toBe(9_000);
+    const expected = await termsOfEvents(THIRD_WORKSPACE);
+    const indexed = await postingsOf(THIRD_WORKSPACE);
+    expect([...indexed.values()].filter((count) => count !== 1)).toEqual([]);
+    expect(new Set(indexed.keys())).toEqual(expected);
+  }, 90_000);
+});
