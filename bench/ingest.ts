@@ -1,7 +1,7 @@
 import { BenchContext, Role, token } from "./context";
 import { BenchDatabase } from "./database";
 import { makeEvent, rawInsertSql, rawRow, toInput, withIdentity, workspacePlan } from "./events";
-import { closedLoop, GraphQLHttpClient, LoadResult, ratio } from "./load";
+import { closedLoop, GraphQLHttpClient, LoadResult, monotonicMs, ratio, sleep } from "./load";
 import { ServiceProcess } from "./processes";
 
 /**
@@ -9,6 +9,9 @@ import { ServiceProcess } from "./processes";
  * 1 and 4 clients, beside the raw baseline: a multi-row INSERT of rows of the
  * same columns into the same table, through mysql2, from as many connections.
  * Every configuration starts from empty tables, for the service and for raw.
+ * The service's time runs until its search index has caught up too; at
+ * batch 100 and 500 a second instance that does not index (SEARCH_INDEXING
+ * off) records the same events, which prices the index.
  */
 
 export const RECORD_EVENTS = `mutation Record($events: [AuditEventInput!]!) {
@@ -16,6 +19,8 @@ export const RECORD_EVENTS = `mutation Record($events: [AuditEventInput!]!) {
 }`;
 
 const BATCH_SIZES = [1, 100, 500] as const;
+/** Batches at which the service also records without its search index. */
+const WITHOUT_INDEX_BATCHES: readonly number[] = [100, 500];
 /** 1 client; 4 clients of one workspace; 4 clients of 4 workspaces. */
 const LAYOUTS = [
   { clients: 1, workspaces: 1 },
@@ -29,12 +34,27 @@ const SIZES = {
   smoke: { events: { 1: 300, 100: 2_000, 500: 3_000 }, maxMs: 8_000 },
 };
 
+type Side = { events: number; eventsPerSecond: number; load: LoadResult };
+
+export interface IngestConfiguration {
+  batch: number;
+  clients: number;
+  workspaces: number;
+  /** Until the last event is in the search index as well (`indexedAfterMs` after the last call returned). */
+  service: Side & { indexedAfterMs: number };
+  raw: Side;
+  serviceOverRaw: number;
+  /** The same events through an instance that does not index (batches 100 and 500). */
+  withoutIndex?: Side;
+  indexedOverWithout?: number;
+}
+
 export type IngestResults = Awaited<ReturnType<typeof runIngest>>;
 
 export async function runIngest(context: BenchContext) {
   const size = SIZES[context.size];
   const database = await BenchDatabase.create(context.server, "ingest");
-  const service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret });
+  let service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret });
   try {
     const pool = await database.pool(4);
     const workspaceIds = ["ws-ingest-0", "ws-ingest-1", "ws-ingest-2", "ws-ingest-3"];
@@ -54,12 +74,18 @@ export async function runIngest(context: BenchContext) {
         const loop = (run: (from: number, to: number, worker: number) => Promise<unknown>) =>
           closedLoop({ concurrency: clients, operations: Math.ceil(total / batch), maxMs: size.maxMs, run: (index, worker) => run(...range(index), worker) });
 
-        await emptyTables(pool);
-        const client = new GraphQLHttpClient(service.graphqlUrl, clients);
-        const serviceRun = await loop((from, to, worker) =>
-          client.expectData(`{"query":${JSON.stringify(RECORD_EVENTS)},"variables":{"events":[${json.slice(from, to).join(",")}]}}`, tokens[workspaceOf(worker)]),
-        );
-        client.close();
+        const record = async (instance: ServiceProcess) => {
+          await emptyTables(pool);
+          const client = new GraphQLHttpClient(instance.graphqlUrl, clients);
+          const run = await loop((from, to, worker) =>
+            client.expectData(`{"query":${JSON.stringify(RECORD_EVENTS)},"variables":{"events":[${json.slice(from, to).join(",")}]}}`, tokens[workspaceOf(worker)]),
+          );
+          client.close();
+          return run;
+        };
+        const serviceRun = await record(service);
+        // The events count as stored once searches find them through the index.
+        const indexedAfterMs = await untilIndexed(pool);
 
         await emptyTables(pool);
         const rawRun = await loop((from, to, worker) => {
@@ -72,17 +98,33 @@ export async function runIngest(context: BenchContext) {
           const events = Math.min(total, load.completed * batch);
           return { events, eventsPerSecond: Math.round((events / load.elapsedMs) * 1000), load };
         };
-        const served = side(serviceRun);
+        const served = { ...side({ ...serviceRun, elapsedMs: serviceRun.elapsedMs + indexedAfterMs }), indexedAfterMs };
         const raw = side(rawRun);
-        configurations.push({ batch, clients, workspaces, service: served, raw, serviceOverRaw: ratio(served.eventsPerSecond, raw.eventsPerSecond) });
+        configurations.push({ batch, clients, workspaces, service: served, raw, serviceOverRaw: ratio(served.eventsPerSecond, raw.eventsPerSecond), record });
         context.log(
-          `ingest: batch ${batch}, ${clients} client(s), ${workspaces} workspace(s): service ${served.eventsPerSecond} events/s` +
+          `ingest: batch ${batch}, ${clients} client(s), ${workspaces} workspace(s): service ${served.eventsPerSecond} events/s (indexed ${indexedAfterMs} ms after the last call)` +
             `${serviceRun.errors ? ` (${serviceRun.errors} errors: ${serviceRun.firstError})` : ""}, raw ${raw.eventsPerSecond} events/s`,
         );
       }
     }
+    // The same events through an instance that leaves the index alone, while no instance indexes.
+    await service.stop();
+    service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret, searchIndexing: false });
+    for (const configuration of configurations.filter((c) => WITHOUT_INDEX_BATCHES.includes(c.batch))) {
+      const run = await configuration.record(service);
+      const events = Math.min(size.events[configuration.batch as 100 | 500], run.completed * configuration.batch);
+      const withoutIndex = { events, eventsPerSecond: Math.round((events / run.elapsedMs) * 1000), load: run };
+      Object.assign(configuration, { withoutIndex, indexedOverWithout: ratio(configuration.service.eventsPerSecond, withoutIndex.eventsPerSecond) });
+      context.log(
+        `ingest: batch ${configuration.batch}, ${configuration.clients} client(s), ${configuration.workspaces} workspace(s), without the search index: ${withoutIndex.eventsPerSecond} events/s`,
+      );
+    }
     // eventBytes: the mean bytes of an event's JSON.
-    return { eventsPerConfiguration: size.events as Record<number, number>, eventBytes: Math.round(json.reduce((sum, text) => sum + Buffer.byteLength(text), 0) / json.length), configurations };
+    return {
+      eventsPerConfiguration: size.events as Record<number, number>,
+      eventBytes: Math.round(json.reduce((sum, text) => sum + Buffer.byteLength(text), 0) / json.length),
+      configurations: configurations.map(({ record: _record, ...configuration }) => configuration as IngestConfiguration),
+    };
   } finally {
     await service.stop();
     await database.drop();
@@ -90,5 +132,19 @@ export async function runIngest(context: BenchContext) {
 }
 
 async function emptyTables(pool: import("mysql2/promise").Pool): Promise<void> {
-  for (const table of ["audit_events", "users", "customers", "conversations", "workspaces"]) await pool.query(`TRUNCATE TABLE ${table}`);
+  for (const table of ["audit_events", "users", "customers", "conversations", "workspaces", "search_postings", "search_progress"]) await pool.query(`TRUNCATE TABLE ${table}`);
+}
+
+/** Milliseconds until every workspace's events are in the search index. */
+export async function untilIndexed(pool: import("mysql2/promise").Pool, maxMs = 600_000): Promise<number> {
+  const started = monotonicMs();
+  for (;;) {
+    const [behind] = (await pool.query(
+      "SELECT COUNT(*) AS n FROM workspaces AS w LEFT JOIN search_progress AS p ON p.workspace_id = w.id WHERE w.last_seq > COALESCE(p.indexed_seq, 0)",
+    )) as unknown as [{ n: number }[]];
+    const elapsed = monotonicMs() - started;
+    if (Number(behind[0].n) === 0) return Math.round(elapsed);
+    if (elapsed > maxMs) throw new Error(`the search index did not catch up within ${maxMs} ms`);
+    await sleep(20);
+  }
 }

@@ -104,11 +104,17 @@ export class ServiceProcess extends Child {
   }
 
   /** `inspect`: open the inspector on a private port, so that {@link collectGarbage} can run. */
-  static async start(options: { main: string; databaseUrl: string; secret: string; redisUrl?: string; inspect?: boolean }): Promise<ServiceProcess> {
+  static async start(options: { main: string; databaseUrl: string; secret: string; redisUrl?: string; inspect?: boolean; searchIndexing?: boolean }): Promise<ServiceProcess> {
     const port = await freePort();
     const inspectorPort = options.inspect ? await freePort() : null;
     const child = spawn(process.execPath, [...(inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : []), options.main], {
-      env: { PATH: process.env.PATH ?? "", ...serviceEnvironment(options.secret, options.databaseUrl), PORT: String(port), ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}) },
+      env: {
+        PATH: process.env.PATH ?? "",
+        ...serviceEnvironment(options.secret, options.databaseUrl),
+        PORT: String(port),
+        ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+        ...(options.searchIndexing === false ? { SEARCH_INDEXING: "false" } : {}),
+      },
       stdio: ["ignore", "ignore", "pipe"],
     });
     running.add(child);

@@ -3,7 +3,7 @@ import { SettingsSection } from "../src/events/audit-event.enums";
 import { BenchContext, Role, token } from "./context";
 import { BenchDatabase } from "./database";
 import { conversationId, customerId, customerName, makeEvent, toInput, userId, WorkspacePlan, workspacePlan } from "./events";
-import { RECORD_EVENTS } from "./ingest";
+import { RECORD_EVENTS, untilIndexed } from "./ingest";
 import { closedLoop, GraphQLHttpClient, LoadResult, monotonicMs, operationBody, round } from "./load";
 import { ServiceProcess } from "./processes";
 
@@ -17,8 +17,8 @@ import { ServiceProcess } from "./processes";
 const PAGE_SIZE = 50;
 const WORKSPACE = "ws-large";
 const SIZES = {
-  full: { events: 2_000_000, deepPage: 100, requests: 1_000, warmup: 20, serviceWarmupMs: 30_000, maxMs: 20_000 },
-  smoke: { events: 40_000, deepPage: 10, requests: 30, warmup: 3, serviceWarmupMs: 1_000, maxMs: 1_000 },
+  full: { events: 2_000_000, deepPage: 100, searchDeepPage: 20, requests: 1_000, warmup: 20, serviceWarmupMs: 30_000, maxMs: 20_000 },
+  smoke: { events: 40_000, deepPage: 10, searchDeepPage: 3, requests: 30, warmup: 3, serviceWarmupMs: 1_000, maxMs: 1_000 },
 };
 
 /**
@@ -78,6 +78,8 @@ interface QuerySpec {
   search: boolean;
   /** Whether the raw page joins the directory rows that supply the screen's names. */
   names: boolean;
+  /** The deep page measured; null: only the first; absent: the size's `deepPage`. */
+  deepPage?: number | null;
 }
 
 export interface QueryMeasurement {
@@ -96,8 +98,38 @@ export interface QueryResult {
   measurements: QueryMeasurement[];
 }
 
+/** The words the search queries use, chosen from the dataset's index by how many of the largest workspace's events hold them. */
+export interface SearchWords {
+  common: WordShare;
+  rare: WordShare;
+  /** A word that most often comes with the common one, searched with it. */
+  companion: WordShare;
+  /** The common word's first three letters. */
+  prefix: WordShare;
+  absent: string;
+}
+
+export interface WordShare {
+  word: string;
+  /** Events of the largest workspace that hold a term starting with the word. */
+  events: number;
+}
+
+/** What the search index took, beside the table it indexes. */
+export interface SearchIndexFacts {
+  /** Milliseconds from the dataset's last recording until every event was indexed. */
+  indexedAfterMs: number;
+  /** Data and indexes on disk, as the server reports them after ANALYZE TABLE. */
+  postingsBytes: number;
+  eventsBytes: number;
+  postingRows: number;
+  /** The raw baseline's FULLTEXT index on search_text, built for the comparison, and how long it took. */
+  fulltextBuildMs: number;
+}
+
 export interface QueryResults {
   dataset: { events: number; workspaces: number; largestWorkspaceEvents: number; elapsedMs: number; eventsPerSecond: number };
+  search?: { words: SearchWords; index: SearchIndexFacts };
   pageSize: number;
   deepPage: number;
   requestsPerMeasurement: number;
@@ -141,8 +173,6 @@ function specs(endMs: number): QuerySpec[] {
       return ids.map(({ id }) => ({ index: "ix_audit_events_customer_type", where: ["page.customer_id = ?", "page.type = 'CUSTOMER'"], params: [id] }));
     }),
     workspace("workspace log, settings (section)", { filter: { settings: { section: SettingsSection.BUSINESS_RULES } } }, scan("ix_audit_events_section", ["page.settings_section = ?"], SettingsSection.BUSINESS_RULES)),
-    workspace("workspace log, search one word", { search: "refund" }, scan(null, ["MATCH (page.search_text) AGAINST (? IN BOOLEAN MODE)"], "+refund*")),
-    workspace("workspace log, search two words", { search: "damaged order" }, scan(null, ["MATCH (page.search_text) AGAINST (? IN BOOLEAN MODE)"], "+damaged* +order*")),
     { name: "customer log", query: SCREEN.customer, variables: { customerId: customerId(0) }, raw: scan("ix_audit_events_customer", ["page.customer_id = ?"], customerId(0)), search: false, names: true },
     {
       name: "conversation log",
@@ -188,10 +218,26 @@ export async function runQueries(context: BenchContext): Promise<QueryResults> {
     const dataset = await recordDataset(context, service, plan);
     context.log(`queries: dataset recorded in ${round(dataset.elapsedMs / 1000, 1)} s (${dataset.eventsPerSecond} events/s)`);
     const pool = await database.pool(8);
-    await pool.query("ANALYZE TABLE audit_events, users, customers, conversations");
+    const indexedAfterMs = await untilIndexed(pool);
+    context.log(`queries: search index complete ${round(indexedAfterMs / 1000, 1)} s after the last recording`);
+    await pool.query("ANALYZE TABLE audit_events, users, customers, conversations, search_postings");
+    let search: QueryResults["search"];
+    const searches: QuerySpec[] = [];
+    if (!context.skipSearch) {
+      const words = await chooseSearchWords(pool, plan.workspaces[0].events);
+      context.log(`queries: search words ${JSON.stringify(words)}`);
+      const sizes = await indexSizes(pool);
+      // The raw baseline is the FULLTEXT query search used to run: its index is built on this dataset for it.
+      const fulltextStarted = monotonicMs();
+      await pool.query("ALTER TABLE audit_events ADD FULLTEXT INDEX ft_bench_search (search_text)");
+      const fulltextBuildMs = Math.round(monotonicMs() - fulltextStarted);
+      await pool.query("ANALYZE TABLE audit_events");
+      search = { words, index: { indexedAfterMs, fulltextBuildMs, ...sizes } };
+      searches.push(...searchSpecs(words, size.searchDeepPage));
+    }
     const adminToken = await token(context, Role.ADMIN, WORKSPACE);
     const client = new GraphQLHttpClient(service.graphqlUrl, 8);
-    const all = specs(plan.endMs).filter((spec) => !(context.skipSearch && spec.search));
+    const all = [...specs(plan.endMs), ...searches];
     // V8 optimizes the service's code only after many requests: every non-search first page is served unmeasured first.
     for (const spec of all.filter((spec) => !spec.search)) {
       const body = operationBody(spec.query, { ...spec.variables, first: PAGE_SIZE });
@@ -204,9 +250,10 @@ export async function runQueries(context: BenchContext): Promise<QueryResults> {
     const queries: QueryResult[] = [];
     for (const spec of all) {
       const scans = await spec.raw(pool);
-      const walk = await cursorOf(client, adminToken, spec, size.deepPage, size.maxMs * 10);
+      const deepPage = spec.deepPage === undefined ? size.deepPage : spec.deepPage;
+      const walk = deepPage === null ? { cursor: null, pages: 1 } : await cursorOf(client, adminToken, spec, deepPage, size.maxMs * 10);
       const pages: { page: number; after: string | null }[] = [{ page: 1, after: null }];
-      if (walk.cursor) pages.push({ page: size.deepPage, after: walk.cursor });
+      if (walk.cursor && deepPage !== null) pages.push({ page: deepPage, after: walk.cursor });
       const measurements: QueryMeasurement[] = [];
       for (const { page, after } of pages) {
         // The raw page starts after the same row as the cursor: the last row of the page before it.
@@ -220,14 +267,87 @@ export async function runQueries(context: BenchContext): Promise<QueryResults> {
           context.log(`queries: ${spec.name}, page ${page}, c=${concurrency}: HTTP p50 ${http.latency.p50} / p95 ${http.latency.p95} ms, raw p50 ${rawLoad.latency.p50} / p95 ${rawLoad.latency.p95} ms${http.errors ? `, ${http.errors} errors: ${http.firstError}` : ""}`);
         }
       }
-      queries.push({ name: spec.name, search: spec.search, deepPage: walk.cursor ? size.deepPage : null, ...(walk.cursor ? {} : { pagesAvailable: walk.pages }), measurements });
+      const measuredDeep = walk.cursor ? deepPage : null;
+      queries.push({ name: spec.name, search: spec.search, deepPage: measuredDeep, ...(walk.cursor || deepPage === null ? {} : { pagesAvailable: walk.pages }), measurements });
     }
     client.close();
-    return { dataset, pageSize: PAGE_SIZE, deepPage: size.deepPage, requestsPerMeasurement: size.requests, queries };
+    return { dataset, ...(search ? { search } : {}), pageSize: PAGE_SIZE, deepPage: size.deepPage, requestsPerMeasurement: size.requests, queries };
   } finally {
     await service.stop();
     await database.drop();
   }
+}
+
+/** The search queries: each word's first page, the common word's deep page too, raw as the FULLTEXT query search used to run. */
+function searchSpecs(words: SearchWords, deepPage: number): QuerySpec[] {
+  const fulltext = (...prefixes: string[]) => async (): Promise<RawScan[]> => [
+    { index: null, where: ["MATCH (page.search_text) AGAINST (? IN BOOLEAN MODE)"], params: [prefixes.map((word) => `+${word}*`).join(" ")] },
+  ];
+  const spec = (name: string, search: string, raw: QuerySpec["raw"], deep: number | null = null): QuerySpec => ({
+    name: `workspace log, search: ${name}`,
+    query: SCREEN.workspace,
+    variables: { search },
+    raw,
+    search: true,
+    names: true,
+    deepPage: deep,
+  });
+  const share = (word: WordShare) => `"${word.word}", ${word.events.toLocaleString("en")} events`;
+  return [
+    spec(`common word (${share(words.common)})`, words.common.word, fulltext(words.common.word), deepPage),
+    spec(`rare word (${share(words.rare)})`, words.rare.word, fulltext(words.rare.word)),
+    spec(`two words ("${words.common.word} ${words.companion.word}")`, `${words.common.word} ${words.companion.word}`, fulltext(words.common.word, words.companion.word)),
+    spec(`3-letter prefix (${share(words.prefix)})`, words.prefix.word, fulltext(words.prefix.word)),
+    spec(`absent word ("${words.absent}")`, words.absent, fulltext(words.absent)),
+  ];
+}
+
+/**
+ * Words of the largest workspace, read from its search index: a common word
+ * in about 1% of its events, a rare one (or number) in about 0.01%, the word
+ * that comes most often with the common one, and the common word's first
+ * three letters.
+ */
+async function chooseSearchWords(pool: mysql.Pool, events: number): Promise<SearchWords> {
+  const [rows] = (await pool.query(
+    "SELECT term, SUM(LENGTH(postings)) DIV 12 AS events FROM search_postings WHERE workspace_id = ? GROUP BY term",
+    [WORKSPACE],
+  )) as unknown as [{ term: string; events: number | string }[]];
+  const all = rows.map((row) => ({ word: row.term, events: Number(row.events) }));
+  // Words of letters; a rare one may be a number too, as a ticket number is.
+  const terms = all.filter((term) => /^[a-z]{4,}$/.test(term.word));
+  const closestTo = (target: number, among = terms) => among.reduce((a, b) => (Math.abs(Math.log(b.events / target)) < Math.abs(Math.log(a.events / target)) ? b : a));
+  const common = closestTo(events * 0.01);
+  const rare = closestTo(events * 0.0001, all.filter((term) => /^[a-z0-9]{4,}$/.test(term.word)));
+  // The newest events with the common word: the term that most often comes with it.
+  const [texts] = (await pool.query(
+    "SELECT search_text FROM audit_events WHERE workspace_id = ? AND (search_text LIKE ? OR search_text LIKE ?) ORDER BY occurred_at DESC, seq DESC LIMIT 2000",
+    [WORKSPACE, `${common.word}%`, `% ${common.word}%`],
+  )) as unknown as [{ search_text: string }[]];
+  const together = new Map<string, number>();
+  for (const { search_text } of texts) for (const term of new Set(search_text.split(" "))) if (term !== common.word) together.set(term, (together.get(term) ?? 0) + 1);
+  const companion = terms.filter((term) => term.word !== common.word && together.has(term.word)).reduce((a, b) => (together.get(b.word)! > together.get(a.word)! ? b : a));
+  const prefix = common.word.slice(0, 3);
+  const prefixEvents = await eventsWithPrefix(pool, prefix);
+  return { common, rare, companion, prefix: { word: prefix, events: prefixEvents }, absent: "qzxjvk" };
+}
+
+/** Events of the largest workspace with a term that starts with `prefix`. */
+async function eventsWithPrefix(pool: mysql.Pool, prefix: string): Promise<number> {
+  const [rows] = (await pool.query(
+    "SELECT COUNT(*) AS n FROM audit_events WHERE workspace_id = ? AND (search_text LIKE ? OR search_text LIKE ?)",
+    [WORKSPACE, `${prefix}%`, `% ${prefix}%`],
+  )) as unknown as [{ n: number | string }[]];
+  return Number(rows[0].n);
+}
+
+async function indexSizes(pool: mysql.Pool): Promise<Omit<SearchIndexFacts, "indexedAfterMs" | "fulltextBuildMs">> {
+  const [tables] = (await pool.query(
+    "SELECT TABLE_NAME AS name, DATA_LENGTH + INDEX_LENGTH AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('search_postings', 'audit_events')",
+  )) as unknown as [{ name: string; bytes: number | string }[]];
+  const bytesOf = (name: string) => Number(tables.find((table) => table.name === name)?.bytes ?? NaN);
+  const [rows] = (await pool.query("SELECT COUNT(*) AS n FROM search_postings")) as unknown as [{ n: number | string }[]];
+  return { postingsBytes: bytesOf("search_postings"), eventsBytes: bytesOf("audit_events"), postingRows: Number(rows[0].n) };
 }
 
 async function lastRowBefore(pool: mysql.Pool, scans: RawScan[], rows: number): Promise<{ occurred_at: Date; seq: number }> {

@@ -37,7 +37,19 @@ export interface BenchResults {
 export const HAND_WRITTEN = "<!-- Written by hand below this line; `npm run bench` rewrites only what is above it. -->";
 
 /** The issue's targets. */
-const TARGETS = { singleEventsPerSecond: 1_500, batchedOverRaw: 0.5, pageP95Ms: 10, p50OverRaw: 3, c8P95OverRaw: 3, deepOverFirstP95: 1.5, searchOverRawP95: 1.5, rssPerSubscriptionBytes: 50 * 1024 };
+const TARGETS = {
+  singleEventsPerSecond: 1_500,
+  batchedOverRaw: 0.5,
+  /** Events/s with the search index kept up, over the same without it. */
+  indexedOverWithout: 0.9,
+  pageP95Ms: 10,
+  p50OverRaw: 3,
+  c8P95OverRaw: 3,
+  deepOverFirstP95: 1.5,
+  searchP95Ms: 50,
+  searchC8P95Ms: 150,
+  rssPerSubscriptionBytes: 50 * 1024,
+};
 
 interface Check {
   part: string;
@@ -62,14 +74,28 @@ function table(header: string[], rows: string[][]): string {
 }
 
 function ingestChecks(ingest: IngestResults): Check[] {
-  return ingest.configurations.map((c) => {
+  const indexCost = ingest.configurations.flatMap((c): Check[] =>
+    c.withoutIndex && c.indexedOverWithout !== undefined
+      ? [
+          {
+            part: "ingest",
+            subject: `batch ${c.batch}, ${c.clients} client(s), ${c.workspaces} workspace(s): the search index's cost`,
+            target: `>= ${TARGETS.indexedOverWithout} x without the index`,
+            measured: `${c.indexedOverWithout} x (${number(c.service.eventsPerSecond)} events/s, indexed ${number(c.service.indexedAfterMs)} ms after the last call)`,
+            baseline: `without the index ${number(c.withoutIndex.eventsPerSecond)} events/s`,
+            met: c.service.load.errors === 0 && c.withoutIndex.load.errors === 0 && c.indexedOverWithout >= TARGETS.indexedOverWithout,
+          },
+        ]
+      : [],
+  );
+  return [...ingest.configurations.map((c): Check => {
     const subject = `batch ${c.batch}, ${c.clients} client(s), ${c.workspaces} workspace(s)`;
     const baseline = `raw ${number(c.raw.eventsPerSecond)} events/s`;
     const ok = c.service.load.errors === 0;
     return c.batch === 1
       ? { part: "ingest", subject, target: `>= ${number(TARGETS.singleEventsPerSecond)} events/s`, measured: `${number(c.service.eventsPerSecond)} events/s`, baseline, met: ok && c.service.eventsPerSecond >= TARGETS.singleEventsPerSecond }
       : { part: "ingest", subject, target: `>= ${TARGETS.batchedOverRaw} x raw`, measured: `${c.serviceOverRaw} x raw (${number(c.service.eventsPerSecond)} events/s)`, baseline, met: ok && c.serviceOverRaw >= TARGETS.batchedOverRaw };
-  });
+  }), ...indexCost];
 }
 
 function queryChecks(queries: QueryResults): Check[] {
@@ -87,17 +113,21 @@ function queryChecks(queries: QueryResults): Check[] {
     };
     const first = query.measurements.find((m) => m.page === 1 && m.concurrency === 1);
     const deep = query.measurements.find((m) => m.page !== 1 && m.concurrency === 1);
-    for (const m of query.search ? [] : [first, deep]) {
-      if (m) add(`page ${m.page}, c=1: p95 <= ${TARGETS.pageP95Ms} ms`, `${ms(m.http.latency.p95)} ms`, `raw p95 ${ms(m.raw.latency.p95)} ms`, !failed(m) && m.http.latency.p95 <= TARGETS.pageP95Ms);
+    const within = (m: QueryMeasurement, limit: number) =>
+      add(`page ${m.page}, c=${m.concurrency}: p95 <= ${limit} ms`, `${ms(m.http.latency.p95)} ms`, `raw p95 ${ms(m.raw.latency.p95)} ms`, !failed(m) && m.http.latency.p95 <= limit);
+    if (query.search) {
+      // Search is judged in milliseconds: the raw FULLTEXT query it replaced is no bar to clear.
+      for (const m of query.measurements.filter((n) => n.page === 1)) within(m, m.concurrency === 1 ? TARGETS.searchP95Ms : TARGETS.searchC8P95Ms);
+    } else {
+      for (const m of [first, deep]) if (m) within(m, TARGETS.pageP95Ms);
+      worst(`every page and concurrency: p50 <= ${TARGETS.p50OverRaw} x raw p50`, "p50", TARGETS.p50OverRaw, query.measurements);
+      worst(`c=8: p95 <= ${TARGETS.c8P95OverRaw} x raw p95`, "p95", TARGETS.c8P95OverRaw, query.measurements.filter((m) => m.concurrency === 8));
     }
-    worst(`every page and concurrency: p50 <= ${TARGETS.p50OverRaw} x raw p50`, "p50", TARGETS.p50OverRaw, query.measurements);
-    worst(`c=8: p95 <= ${TARGETS.c8P95OverRaw} x raw p95`, "p95", TARGETS.c8P95OverRaw, query.measurements.filter((m) => m.concurrency === 8));
-    if (query.search) worst(`search: p95 <= ${TARGETS.searchOverRawP95} x raw FULLTEXT p95`, "p95", TARGETS.searchOverRawP95, query.measurements);
-    const deepTarget = `page ${queries.deepPage} p95 <= ${TARGETS.deepOverFirstP95} x page 1 p95 (c=1)`;
+    const deepTarget = `page ${deep?.page ?? query.deepPage ?? queries.deepPage} p95 <= ${TARGETS.deepOverFirstP95} x page 1 p95 (c=1)`;
     if (first && deep) {
       add(deepTarget, `${ms(deep.http.latency.p95)} ms`, `page 1: ${ms(first.http.latency.p95)} ms`, !failed(deep) && deep.http.latency.p95 <= TARGETS.deepOverFirstP95 * first.http.latency.p95);
-    } else if (first) {
-      add(deepTarget, `not measured: the log has ${query.pagesAvailable ?? "fewer"} pages`, "", null);
+    } else if (first && query.pagesAvailable !== undefined) {
+      add(deepTarget, `not measured: the log has ${query.pagesAvailable} pages`, "", null);
     }
   }
   return checks;
@@ -155,9 +185,22 @@ function ingestSection(ingest: IngestResults): string[] {
     "",
     `\`recordAuditEvents\` over HTTP, one keep-alive socket per client; raw: a multi-row INSERT per batch of rows of the same columns, through mysql2, one connection per client. Events per configuration and side: ${sizes} (each side stops after 2 minutes at full size); ${number(ingest.eventBytes)} bytes of JSON per event. Every configuration starts from empty tables.`,
     "",
+    "Service events/s count until the search index holds the last event too (`indexed after`, from the last call's answer); 'without index' is an instance with `SEARCH_INDEXING=false` recording the same events while no instance indexes.",
+    "",
     table(
-      ["batch", "clients", "workspaces", "events", "service events/s", "service p50 / p99 ms", "raw events/s", "raw p50 / p99 ms", "service / raw", "errors"],
-      ingest.configurations.map((c) => [String(c.batch), String(c.clients), String(c.workspaces), number(c.service.events), ...side(c.service), ...side(c.raw), String(c.serviceOverRaw), number(c.service.load.errors + c.raw.load.errors)]),
+      ["batch", "clients", "workspaces", "events", "service events/s", "service p50 / p99 ms", "indexed after ms", "without index events/s", "raw events/s", "raw p50 / p99 ms", "service / raw", "errors"],
+      ingest.configurations.map((c) => [
+        String(c.batch),
+        String(c.clients),
+        String(c.workspaces),
+        number(c.service.events),
+        ...side(c.service),
+        c.service.indexedAfterMs === undefined ? "-" : number(c.service.indexedAfterMs),
+        c.withoutIndex ? number(c.withoutIndex.eventsPerSecond) : "-",
+        ...side(c.raw),
+        String(c.serviceOverRaw),
+        number(c.service.load.errors + c.raw.load.errors + (c.withoutIndex?.load.errors ?? 0)),
+      ]),
     ),
   ];
 }
@@ -171,6 +214,7 @@ function querySection(queries: QueryResults): string[] {
       `Pages of ${queries.pageSize}, ADMIN token, ${number(queries.requestsPerMeasurement)} requests per measurement after a warm-up; page ${queries.deepPage} is reached by following endCursor. ` +
       "Each page selects what a log screen shows: the event, who acted by their current name, the conversation's subject and its customer's name, the customer's name, the settings section; the row marked 'event columns only' selects no names. " +
       `Raw: the same page as a keyset SELECT through mysql2, joined by primary key with the directory rows that supply the names, in one statement; as many connections as HTTP clients. Latencies in ms.`,
+    ...(queries.search ? ["", searchParagraph(queries.search)] : []),
     "",
     table(
       ["query", "page", "clients", "HTTP p50 / p95 / p99", "raw p50 / p95 / p99", "HTTP/raw p50", "HTTP/raw p95", "HTTP req/s", "errors"],
@@ -189,6 +233,15 @@ function querySection(queries: QueryResults): string[] {
       ),
     ),
   ];
+}
+
+function searchParagraph({ words, index }: NonNullable<QueryResults["search"]>): string {
+  const mib = (bytes: number) => `${number(bytes / 2 ** 20, 0)} MiB`;
+  return (
+    `Search: words chosen from the largest workspace's index by how many of its events hold them (a common word near 1%, a rare one near 0.01%, the word most often with the common one, the common word's first three letters, a word no event holds); ` +
+    `the search's deep page is page 20 of the common word. Raw: the FULLTEXT query search used to run (\`MATCH … AGAINST\` in boolean mode, every word a required prefix), on a FULLTEXT index the bench builds on the same rows (in ${number(index.fulltextBuildMs / 1000, 1)} s). ` +
+    `The search index was complete ${number(index.indexedAfterMs / 1000, 1)} s after the last recording; it takes ${mib(index.postingsBytes)} on disk (${number(index.postingRows)} rows) beside ${mib(index.eventsBytes)} for audit_events (data and indexes, after ANALYZE TABLE, before the FULLTEXT index).`
+  );
 }
 
 function liveSection(live: LiveResults): string[] {

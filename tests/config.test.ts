@@ -42,6 +42,11 @@ describe("loadConfig", () => {
     expect(config.logLevel).toBe("info");
     expect(config.redisUrl).toBeUndefined();
     expect(config.shutdownGraceMs).toBe(10_000);
+    expect(config.searchIndexing).toBe(true);
+  });
+
+  it("lets an instance leave search indexing to others", () => {
+    expect(loadConfig({ SEARCH_INDEXING: "false" }).searchIndexing).toBe(false);
   });
 
   it("takes the shutdown grace in milliseconds", () => {
@@ -124,6 +129,7 @@ describe("loadConfig", () => {
     [{ SHUTDOWN_GRACE_MS: "10s" }, "SHUTDOWN_GRACE_MS"],
     [{ SHUTDOWN_GRACE_MS: "-1" }, "SHUTDOWN_GRACE_MS"],
     [{ SHUTDOWN_GRACE_MS: "600001" }, "SHUTDOWN_GRACE_MS"],
+    [{ SEARCH_INDEXING: "off" }, "SEARCH_INDEXING"],
   ])("rejects %j, naming %s", (env, variable) => {
     expect(configError(env).variable).toBe(variable);
   });

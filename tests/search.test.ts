@@ -2,7 +2,7 @@ import { Role } from "../src/auth/principal";
 import { indexedSeq } from "../src/database/search-postings.repository";
 import { SearchIndexer } from "../src/search/search-indexer";
 import { findSearchPage } from "../src/search/search-page";
-import { matchesEveryWord, parseSearch, termsOf } from "../src/search/search-terms";
+import { matchesEveryWord, parseSearch, storedTerms, termsOf } from "../src/search/search-terms";
 import { createLogger } from "../src/common/logger";
 import { seedBulkEvents } from "./support/bulk-events";
 import { useTestDatabase } from "./support/database";
@@ -180,6 +180,14 @@ describe("search terms", () => {
   it("gives the same terms for its own output", () => {
     const text = "Ana Díaz changed status from open to Überprüfung, ticket ÆØÅ-7";
     expect(termsOf(termsOf(text).join(" "))).toEqual(termsOf(text));
+  });
+
+  it("reads stored terms back as they were written, and tokenizes text stored before the index", () => {
+    const text = "Ana Díaz changed status from open to Überprüfung";
+    const stored = termsOf(text).join(" ");
+    expect(storedTerms(stored)).toEqual(termsOf(text));
+    expect(storedTerms(`${text}\nAna Díaz`)).toEqual(termsOf(text));
+    expect(storedTerms("")).toEqual([]);
   });
 
   it("matches every word as a prefix", () => {

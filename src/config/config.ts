@@ -63,6 +63,12 @@ export interface AppConfig {
   /** In development, seed the demo workspace when the database holds no event. @default true */
   demoData: boolean;
   /**
+   * Whether this instance keeps the search index up (src/search/search-indexer.ts).
+   * Off, its searches still find everything, reading what is not indexed; some
+   * instance of the fleet should index. @default true
+   */
+  searchIndexing: boolean;
+  /**
    * How long a stop lets accepted requests run on before it cancels their
    * statements, in milliseconds. @default 10000
    */
@@ -120,6 +126,7 @@ export function loadConfig(env: Env): AppConfig {
     logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
     redisUrl: redisUrl(env),
     demoData: oneOf(env, "DEMO_DATA", ["on", "off"] as const, "on") === "on",
+    searchIndexing: boolean(env, "SEARCH_INDEXING", true),
     shutdownGraceMs: milliseconds(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, MAX_SHUTDOWN_GRACE_MS),
   };
 }

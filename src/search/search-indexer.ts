@@ -10,7 +10,7 @@ import {
   setIndexedSeq,
   workspacesBehind,
 } from "../database/search-postings.repository";
-import { termsOf } from "./search-terms";
+import { storedTerms } from "./search-terms";
 
 /** Events one indexing round takes at most: a round writes one row per distinct term, so larger rounds write fewer rows per event. */
 export const MAX_ROUND_EVENTS = 5_000;
@@ -166,7 +166,7 @@ export function postingBlocks(events: readonly { seq: number; occurredAt: Date; 
   const byTerm = new Map<string, Posting[]>();
   for (const event of events) {
     const posting = { time: event.occurredAt.getTime(), seq: event.seq };
-    for (const term of termsOf(event.searchText)) {
+    for (const term of storedTerms(event.searchText)) {
       const postings = byTerm.get(term);
       if (postings) postings.push(posting);
       else byTerm.set(term, [posting]);

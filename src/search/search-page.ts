@@ -10,7 +10,7 @@ import {
 import { BlockPosition, indexedSeq, Posting, readPostingBlocks, termsWithPrefix } from "../database/search-postings.repository";
 import type { Queryable } from "../database/statements";
 import { newestFirst } from "./search-indexer";
-import { matchesEveryWord, termsOf } from "./search-terms";
+import { matchesEveryWord, storedTerms } from "./search-terms";
 
 /** How far a search page goes each way before it takes another. */
 export interface SearchLimits {
@@ -59,7 +59,7 @@ export async function findSearchPage(database: Queryable, query: EventPageQuery,
     const events = await scanSearchText(database, position, chunk);
     scanned += events.length;
     for (const event of events) {
-      const terms = termsOf(event.searchText);
+      const terms = storedTerms(event.searchText);
       words.forEach((word, index) => {
         if (terms.some((term) => term.startsWith(word))) wordHits[index] += 1;
       });
@@ -93,7 +93,7 @@ async function indexedAndUnindexed(
   const unindexed = await searchTextAfterSeq(database, query, indexed, limits.maxUnindexedEvents + 1);
   // The indexer far behind (after the migration, say): the log is scanned instead, which finds every event.
   if (unindexed.length > limits.maxUnindexedEvents) return scanAll(database, query, words, need, limits);
-  const fresh = unindexed.filter((event) => matchesEveryWord(termsOf(event.searchText), words));
+  const fresh = unindexed.filter((event) => matchesEveryWord(storedTerms(event.searchText), words));
 
   // The rarest word of the sample drives (the longest among equals: a longer word tends to be rarer).
   const driver = words.map((word, index) => ({ word, hits: wordHits[index] })).sort((a, b) => a.hits - b.hits || b.word.length - a.word.length)[0].word;
@@ -158,7 +158,7 @@ async function checked(database: Queryable, query: EventPageQuery, candidates: r
   const matches: EventSearchText[] = [];
   for (const candidate of candidates) {
     const event = events.get(candidate.seq);
-    if (event && matchesEveryWord(termsOf(event.searchText), words)) matches.push(event);
+    if (event && matchesEveryWord(storedTerms(event.searchText), words)) matches.push(event);
   }
   return matches;
 }
@@ -169,7 +169,7 @@ async function scanAll(database: Queryable, query: EventPageQuery, words: readon
   let position = query;
   for (;;) {
     const events = await scanSearchText(database, position, limits.maxScannedEvents);
-    for (const event of events) if (matchesEveryWord(termsOf(event.searchText), words)) matches.push(event);
+    for (const event of events) if (matchesEveryWord(storedTerms(event.searchText), words)) matches.push(event);
     if (matches.length >= need || events.length < limits.maxScannedEvents) return matches.slice(0, need);
     const last = events[events.length - 1];
     position = { ...query, after: { occurredAt: new Date(last.time), seq: last.seq } };

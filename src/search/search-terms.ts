@@ -73,6 +73,19 @@ export function termsOf(text: string): string[] {
   return [...terms];
 }
 
+/**
+ * The terms of an event's stored `search_text`. Since the search index
+ * exists, the recorder stores {@link termsOf} joined by single spaces, which
+ * is read back by splitting; rows stored before it hold the raw text, whose
+ * parts (the description, the actor's name, ...) are joined by newlines, and
+ * are tokenized again. Terms never hold a newline, so the two cannot be
+ * mistaken for each other.
+ */
+export function storedTerms(searchText: string): string[] {
+  if (searchText.includes("\n")) return termsOf(searchText);
+  return searchText === "" ? [] : searchText.split(" ");
+}
+
 /** A search as the index runs it. */
 export interface ParsedSearch {
   /** Folded words, each required as the prefix of a term; empty when no word can be found. */

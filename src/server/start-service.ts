@@ -99,7 +99,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     });
   });
   const { port } = httpServer.address() as AddressInfo;
-  services.searchIndexer.start();
+  if (config.searchIndexing) services.searchIndexer.start();
   return {
     url: `http://localhost:${port}`,
     port,
