@@ -2,15 +2,17 @@ import { Role } from "../src/auth/principal";
 import { createLogger } from "../src/common/logger";
 import { decodePostings, indexedSeq } from "../src/database/search-postings.repository";
 import { AuditEventType } from "../src/events/audit-event.enums";
-import { SearchIndexer } from "../src/search/search-indexer";
+import { ROUND_DELAY_MS, SearchIndexer } from "../src/search/search-indexer";
 import { termsOf } from "../src/search/search-terms";
 import { seedBulkEvents } from "./support/bulk-events";
-import { useTestDatabase } from "./support/database";
+import { TEST_DATABASE, useTestDatabase } from "./support/database";
+import { runService, waitUntilListening } from "./support/process";
 import { eventInput, RECORD_EVENTS } from "./support/events";
 import { postGraphQL, useTestServer } from "./support/server";
 import { OTHER_WORKSPACE, tokenFor, WORKSPACE } from "./support/tokens";
 
 const THIRD_WORKSPACE = "ws-third";
+const QUIET_WORKSPACE = "ws-quiet";
 
 describe("the search indexer", () => {
   const dataSource = useTestDatabase();
@@ -94,4 +96,28 @@ describe("the search indexer", () => {
     expect([...indexed.values()].filter((count) => count !== 1)).toEqual([]);
     expect(new Set(indexed.keys())).toEqual(expected);
   }, 90_000);
+
+  it("leaves the index alone on an instance started with SEARCH_INDEXING=false, whose searches still find what it records", async () => {
+    // This file's in-process service indexes too: it stops, so that nothing else indexes meanwhile.
+    await server.services.searchIndexer.stop();
+    const service = runService({ PORT: "0", DATABASE_URL: TEST_DATABASE.url, SEARCH_INDEXING: "false" });
+    try {
+      const url = await waitUntilListening(service);
+      const event = eventInput(AuditEventType.CONVERSATION, "conversation.created", { conversation: { id: "c-quiet", subject: "platypus escape" } });
+      const recorded = await postGraphQL(`${url}/graphql`, { query: RECORD_EVENTS, variables: { events: [event] } }, { token: await tokenFor(Role.SERVICE, { workspaceId: QUIET_WORKSPACE }) });
+      expect(recorded.body.errors).toBeUndefined();
+      // Longer than an indexer waits before a round.
+      await new Promise((resolve) => setTimeout(resolve, 3 * ROUND_DELAY_MS));
+      expect(await indexedSeq(dataSource, QUIET_WORKSPACE)).toBe(0);
+      const found = await postGraphQL<{ workspaceAuditLog: { edges: unknown[] } }>(
+        `${url}/graphql`,
+        { query: `query { workspaceAuditLog(search: "platypus") { edges { node { id } } } }` },
+        { token: await tokenFor(Role.ADMIN, { workspaceId: QUIET_WORKSPACE }) },
+      );
+      expect(found.body.data?.workspaceAuditLog.edges).toHaveLength(1);
+    } finally {
+      service.child.kill("SIGKILL");
+      await service.exited;
+    }
+  }, 60_000);
 });
