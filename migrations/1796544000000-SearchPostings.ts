@@ -13,8 +13,11 @@ import { MigrationInterface, QueryRunner } from "typeorm";
  * is one term of one workspace in one indexing round: the (occurred_at, seq)
  * of every event of the round that holds the term, packed newest first. A
  * round covers up to thousands of events, so a term costs one row per round,
- * not one per event. The key orders a term's rows by their newest event, so a
- * page reads a term's newest rows first and stops once it has enough.
+ * not one per event. The primary key keeps a round's rows together, so a round
+ * appends to the table rather than writing into a page per term; a secondary
+ * index orders a term's rows by their newest event, so a page reads a term's
+ * newest rows first and stops once it has enough (its entries are small, and
+ * InnoDB can buffer their writes).
  *
  * `search_progress` is, per workspace, the seq up to which every event is in
  * `search_postings`; events after it are searched by reading them.
@@ -39,8 +42,10 @@ export class SearchPostings1796544000000 implements MigrationInterface {
         first_seq BIGINT UNSIGNED NOT NULL,
         oldest_at DATETIME(3) NOT NULL,
         postings MEDIUMBLOB NOT NULL,
-        -- a term's rows newest first; the prefix (workspace_id, term) lists the workspace's terms
-        PRIMARY KEY (workspace_id, term, newest_at, first_seq)
+        -- a round's rows side by side, after the workspace's earlier rounds: each round appends
+        PRIMARY KEY (workspace_id, first_seq, term),
+        -- a term's rows newest first; its prefix (workspace_id, term) lists the workspace's terms
+        KEY ix_search_postings_term (workspace_id, term, newest_at, first_seq)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`);
     await queryRunner.query(`
       CREATE TABLE search_progress (

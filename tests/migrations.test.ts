@@ -103,8 +103,11 @@ describe("migrations", () => {
     });
   });
 
-  it("key the search index by workspace and term, each term's rows newest first", async () => {
-    expect(await indexColumns("search_postings")).toEqual({ PRIMARY: "workspace_id,term,newest_at,first_seq" });
+  it("key the search index by round, so that rounds append, and index each term's rows newest first", async () => {
+    expect(await indexColumns("search_postings")).toEqual({
+      PRIMARY: "workspace_id,first_seq,term",
+      ix_search_postings_term: "workspace_id,term,newest_at,first_seq",
+    });
     expect(await indexColumns("search_progress")).toEqual({ PRIMARY: "workspace_id" });
     const term = (await columnsOf(dataSource)).find((column) => column.table === "search_postings" && column.name === "term");
     expect(NO_PAD_BINARY).toContain(term?.collation);

@@ -92,7 +92,7 @@ export async function eventsToIndex(database: Queryable, workspaceId: string, af
   return rows.map((row) => ({ seq: Number(row.seq), occurredAt: row.occurred_at, searchText: row.search_text }));
 }
 
-/** Stores one indexing round's posting lists, one row per term. `firstSeq` is the round's first seq: it tells the rows of one term apart. */
+/** Stores one indexing round's posting lists, one row per term, after the workspace's earlier rounds. `firstSeq` is the round's first seq. */
 export async function insertPostingBlocks(runner: QueryRunner, workspaceId: string, firstSeq: number, blocks: readonly PostingBlock[]): Promise<void> {
   for (let start = 0; start < blocks.length; start += INSERT_CHUNK) {
     const chunk = blocks.slice(start, start + INSERT_CHUNK);
@@ -129,7 +129,7 @@ export async function termsWithPrefix(database: Queryable, workspaceId: string, 
 export function termsWithPrefixStatement(workspaceId: string, prefix: string, limit: number): { sql: string; params: unknown[] } {
   // A search word holds only letters, marks and digits, so it has no LIKE wildcard to escape.
   return {
-    sql: `SELECT DISTINCT term FROM search_postings WHERE workspace_id = ? AND term LIKE ? ORDER BY term LIMIT ?`,
+    sql: `SELECT DISTINCT term FROM search_postings FORCE INDEX (ix_search_postings_term) WHERE workspace_id = ? AND term LIKE ? ORDER BY term LIMIT ?`,
     params: [workspaceId, `${prefix}%`, limit],
   };
 }
@@ -190,7 +190,7 @@ export function postingBlocksStatement(workspaceId: string, terms: readonly stri
     params.push(newestAt, newestAt, firstSeq, firstSeq, term);
   }
   return {
-    sql: `SELECT term, newest_at, first_seq, postings FROM search_postings WHERE ${conditions.join(" AND ")} ORDER BY newest_at DESC, first_seq DESC${one ? "" : ", term DESC"} LIMIT ?`,
+    sql: `SELECT term, newest_at, first_seq, postings FROM search_postings FORCE INDEX (ix_search_postings_term) WHERE ${conditions.join(" AND ")} ORDER BY newest_at DESC, first_seq DESC${one ? "" : ", term DESC"} LIMIT ?`,
     params: [...params, options.limit],
   };
 }
