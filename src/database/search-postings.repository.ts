@@ -14,6 +14,11 @@ export interface Posting {
   seq: number;
 }
 
+/** Newest first: later occurred_at, then higher seq (the logs' order). */
+export function newestFirst(a: Posting, b: Posting): number {
+  return b.time - a.time || b.seq - a.seq;
+}
+
 /** Bytes of one posting: occurred_at in milliseconds, then seq, each a 48-bit unsigned integer. */
 const POSTING_BYTES = 12;
 
@@ -193,12 +198,4 @@ export function postingBlocksStatement(workspaceId: string, terms: readonly stri
     sql: `SELECT term, newest_at, first_seq, postings FROM search_postings FORCE INDEX (ix_search_postings_term) WHERE ${conditions.join(" AND ")} ORDER BY newest_at DESC, first_seq DESC${one ? "" : ", term DESC"} LIMIT ?`,
     params: [...params, options.limit],
   };
-}
-
-/** Bytes the index takes on disk (data and indexes), as the server reports them. */
-export async function searchIndexSize(database: Queryable): Promise<number> {
-  const rows = (await database.query(
-    `SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('search_postings', 'search_progress')`,
-  )) as { bytes: number | string }[];
-  return Number(rows[0].bytes);
 }

@@ -5,6 +5,7 @@ import {
   eventsToIndex,
   insertPostingBlocks,
   lockIndexedSeq,
+  newestFirst,
   Posting,
   PostingBlock,
   setIndexedSeq,
@@ -175,9 +176,4 @@ export function postingBlocks(events: readonly { seq: number; occurredAt: Date; 
   const blocks: PostingBlock[] = [];
   for (const [term, postings] of byTerm) blocks.push({ term, postings: postings.sort(newestFirst) });
   return blocks;
-}
-
-/** Newest first: later occurred_at, then higher seq. */
-export function newestFirst(a: Posting, b: Posting): number {
-  return b.time - a.time || b.seq - a.seq;
 }

@@ -7,9 +7,8 @@ import {
   searchTextAfterSeq,
   searchTextOfSeqs,
 } from "../database/audit-event.repository";
-import { BlockPosition, indexedSeq, Posting, readPostingBlocks, termsWithPrefix } from "../database/search-postings.repository";
+import { BlockPosition, indexedSeq, newestFirst, Posting, readPostingBlocks, termsWithPrefix } from "../database/search-postings.repository";
 import type { Queryable } from "../database/statements";
-import { newestFirst } from "./search-indexer";
 import { matchesEveryWord, storedTerms } from "./search-terms";
 
 /** How far a search page goes each way before it takes another. */
@@ -67,8 +66,7 @@ export async function findSearchPage(database: Queryable, query: EventPageQuery,
       if (found.length === need) break;
     }
     if (found.length >= need || events.length < chunk) return pageOf(database, query, found.slice(0, need));
-    const last = events[events.length - 1];
-    position = { ...query, after: { occurredAt: new Date(last.time), seq: last.seq } };
+    position = after(query, events[events.length - 1]);
     // Read on only while the share of matches so far promises a full page soon.
     const share = found.length / scanned;
     const toRead = share > 0 ? (need - found.length) / share : Infinity;
@@ -100,7 +98,7 @@ async function indexedAndUnindexed(
   const terms = await termsWithPrefix(database, query.workspaceId, driver, limits.maxTermsPerWord + 1);
   if (terms.length > limits.maxTermsPerWord) return scanAll(database, query, words, need, limits);
   const postings = terms.length === 0 ? [] : await postingMatches(database, query, terms, words, indexed, need);
-  return [...postings, ...fresh].sort((a, b) => newestFirst(a, b)).slice(0, need);
+  return [...postings, ...fresh].sort(newestFirst).slice(0, need);
 }
 
 /** Up to `need` of the indexed events (seq up to `indexed`) older than the position that hold one of `terms` and every word, newest first. */
@@ -171,9 +169,13 @@ async function scanAll(database: Queryable, query: EventPageQuery, words: readon
     const events = await scanSearchText(database, position, limits.maxScannedEvents);
     for (const event of events) if (matchesEveryWord(storedTerms(event.searchText), words)) matches.push(event);
     if (matches.length >= need || events.length < limits.maxScannedEvents) return matches.slice(0, need);
-    const last = events[events.length - 1];
-    position = { ...query, after: { occurredAt: new Date(last.time), seq: last.seq } };
+    position = after(query, events[events.length - 1]);
   }
+}
+
+/** The query, from just after an event it read on. */
+function after(query: EventPageQuery, event: EventSearchText): EventPageQuery {
+  return { ...query, after: { occurredAt: new Date(event.time), seq: event.seq } };
 }
 
 /** The page of the matches (one more than the page when older ones follow), whole, with the directory's entries. */
