@@ -9,9 +9,9 @@ import { ServiceProcess } from "./processes";
  * 1 and 4 clients, beside the raw baseline: a multi-row INSERT of rows of the
  * same columns into the same table, through mysql2, from as many connections.
  * Every configuration starts from empty tables, for the service and for raw.
- * The service's time runs until its search index has caught up too; at
- * batch 100 and 500 a second instance that does not index (SEARCH_INDEXING
- * off) records the same events, which prices the index.
+ * The service's time runs until its search index has caught up too. At
+ * batch 100 and 500 an instance that does not index (SEARCH_INDEXING off)
+ * records the same events, which prices the index: see {@link IndexPrice}.
  */
 
 export const RECORD_EVENTS = `mutation Record($events: [AuditEventInput!]!) {
@@ -19,8 +19,8 @@ export const RECORD_EVENTS = `mutation Record($events: [AuditEventInput!]!) {
 }`;
 
 const BATCH_SIZES = [1, 100, 500] as const;
-/** Batches at which the service also records without its search index. */
-const WITHOUT_INDEX_BATCHES: readonly number[] = [100, 500];
+/** Batches at which the search index is priced. */
+const PRICED_BATCHES: readonly number[] = [100, 500];
 /** 1 client; 4 clients of one workspace; 4 clients of 4 workspaces. */
 const LAYOUTS = [
   { clients: 1, workspaces: 1 },
@@ -44,9 +44,28 @@ export interface IngestConfiguration {
   service: Side & { indexedAfterMs: number };
   raw: Side;
   serviceOverRaw: number;
-  /** The same events through an instance that does not index (batches 100 and 500). */
-  withoutIndex?: Side;
-  indexedOverWithout?: number;
+  /** Batches 100 and 500. */
+  indexPrice?: IndexPrice;
+}
+
+/**
+ * What the search index costs ingest: the same events recorded through the
+ * instance that indexes (counted until indexed) and through one that does
+ * not, twice each, back to back in the order indexed, without, without,
+ * indexed. A drift of the machine between runs then weighs on both sides
+ * alike, and the figures are the means of each side's two runs.
+ */
+export interface IndexPrice {
+  /** Events/s of each run through the indexing instance; the first is `service`. */
+  indexedRuns: number[];
+  /** Events/s of each run through the instance that does not index. */
+  withoutRuns: number[];
+  indexed: number;
+  without: number;
+  /** `indexed` over `without`. */
+  ratio: number;
+  /** Failed calls in all four runs. */
+  errors: number;
 }
 
 export type IngestResults = Awaited<ReturnType<typeof runIngest>>;
@@ -54,9 +73,21 @@ export type IngestResults = Awaited<ReturnType<typeof runIngest>>;
 export async function runIngest(context: BenchContext) {
   const size = SIZES[context.size];
   const database = await BenchDatabase.create(context.server, "ingest");
+  const pool = await database.pool(4);
+  // One instance at a time, indexing or not: an indexing instance would index the other's events.
   let service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret });
+  let indexing = true;
+  const instance = async (withIndex: boolean) => {
+    if (indexing !== withIndex) {
+      await service.stop();
+      // Emptied before the next instance starts, so that its first sweep finds nothing left from the last one.
+      await emptyTables(pool);
+      service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret, searchIndexing: withIndex });
+      indexing = withIndex;
+    }
+    return service;
+  };
   try {
-    const pool = await database.pool(4);
     const workspaceIds = ["ws-ingest-0", "ws-ingest-1", "ws-ingest-2", "ws-ingest-3"];
     const tokens = await Promise.all(workspaceIds.map((id) => token(context, Role.SERVICE, id, "producer")));
     // Built before any timing, so that neither side's figure includes building events.
@@ -65,7 +96,7 @@ export async function runIngest(context: BenchContext) {
     const inputs = Array.from({ length: Math.max(...Object.values(size.events)) }, (_, n) => toInput({ ...makeEvent(plan, n, new Date(base + n)), idempotencyKey: `ingest-${n}` }));
     const json = inputs.map((input) => JSON.stringify(input));
     const rows = inputs.map(rawRow);
-    const configurations = [];
+    const configurations: IngestConfiguration[] = [];
     for (const batch of BATCH_SIZES) {
       for (const { clients, workspaces } of LAYOUTS) {
         const total = size.events[batch];
@@ -73,19 +104,26 @@ export async function runIngest(context: BenchContext) {
         const workspaceOf = (worker: number) => (workspaces === 1 ? 0 : worker);
         const loop = (run: (from: number, to: number, worker: number) => Promise<unknown>) =>
           closedLoop({ concurrency: clients, operations: Math.ceil(total / batch), maxMs: size.maxMs, run: (index, worker) => run(...range(index), worker) });
+        const side = (load: LoadResult) => {
+          const events = Math.min(total, load.completed * batch);
+          return { events, eventsPerSecond: Math.round((events / load.elapsedMs) * 1000), load };
+        };
 
-        const record = async (instance: ServiceProcess) => {
+        const record = async (withIndex: boolean) => {
+          const target = await instance(withIndex);
           await emptyTables(pool);
-          const client = new GraphQLHttpClient(instance.graphqlUrl, clients);
+          const client = new GraphQLHttpClient(target.graphqlUrl, clients);
           const run = await loop((from, to, worker) =>
             client.expectData(`{"query":${JSON.stringify(RECORD_EVENTS)},"variables":{"events":[${json.slice(from, to).join(",")}]}}`, tokens[workspaceOf(worker)]),
           );
           client.close();
-          return run;
+          if (!withIndex) return { ...side(run), indexedAfterMs: 0 };
+          // The events count as stored once searches find them through the index.
+          const indexedAfterMs = await untilIndexed(pool);
+          return { ...side({ ...run, elapsedMs: run.elapsedMs + indexedAfterMs }), indexedAfterMs };
         };
-        const serviceRun = await record(service);
-        // The events count as stored once searches find them through the index.
-        const indexedAfterMs = await untilIndexed(pool);
+        const served = await record(true);
+        const indexPrice = PRICED_BATCHES.includes(batch) ? priceIndex([served, await record(false), await record(false), await record(true)]) : undefined;
 
         await emptyTables(pool);
         const rawRun = await loop((from, to, worker) => {
@@ -93,42 +131,35 @@ export async function runIngest(context: BenchContext) {
           const values = rows.slice(from, to).flatMap((row, k) => withIdentity(row, workspaceIds[workspaceOf(worker)], from + k + 1, recordedAt));
           return pool.query(rawInsertSql(to - from), values);
         });
-
-        const side = (load: LoadResult) => {
-          const events = Math.min(total, load.completed * batch);
-          return { events, eventsPerSecond: Math.round((events / load.elapsedMs) * 1000), load };
-        };
-        const served = { ...side({ ...serviceRun, elapsedMs: serviceRun.elapsedMs + indexedAfterMs }), indexedAfterMs };
         const raw = side(rawRun);
-        configurations.push({ batch, clients, workspaces, service: served, raw, serviceOverRaw: ratio(served.eventsPerSecond, raw.eventsPerSecond), record });
+        configurations.push({ batch, clients, workspaces, service: served, raw, serviceOverRaw: ratio(served.eventsPerSecond, raw.eventsPerSecond), ...(indexPrice ? { indexPrice } : {}) });
         context.log(
-          `ingest: batch ${batch}, ${clients} client(s), ${workspaces} workspace(s): service ${served.eventsPerSecond} events/s (indexed ${indexedAfterMs} ms after the last call)` +
-            `${serviceRun.errors ? ` (${serviceRun.errors} errors: ${serviceRun.firstError})` : ""}, raw ${raw.eventsPerSecond} events/s`,
+          `ingest: batch ${batch}, ${clients} client(s), ${workspaces} workspace(s): service ${served.eventsPerSecond} events/s (indexed ${served.indexedAfterMs} ms after the last call)` +
+            `${served.load.errors ? ` (${served.load.errors} errors: ${served.load.firstError})` : ""}, raw ${raw.eventsPerSecond} events/s` +
+            (indexPrice ? `; with the index ${indexPrice.indexedRuns.join(", ")} events/s, without ${indexPrice.withoutRuns.join(", ")}: ${indexPrice.ratio} x` : ""),
         );
       }
-    }
-    // The same events through an instance that leaves the index alone, while no instance indexes.
-    await service.stop();
-    service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret, searchIndexing: false });
-    for (const configuration of configurations.filter((c) => WITHOUT_INDEX_BATCHES.includes(c.batch))) {
-      const run = await configuration.record(service);
-      const events = Math.min(size.events[configuration.batch as 100 | 500], run.completed * configuration.batch);
-      const withoutIndex = { events, eventsPerSecond: Math.round((events / run.elapsedMs) * 1000), load: run };
-      Object.assign(configuration, { withoutIndex, indexedOverWithout: ratio(configuration.service.eventsPerSecond, withoutIndex.eventsPerSecond) });
-      context.log(
-        `ingest: batch ${configuration.batch}, ${configuration.clients} client(s), ${configuration.workspaces} workspace(s), without the search index: ${withoutIndex.eventsPerSecond} events/s`,
-      );
     }
     // eventBytes: the mean bytes of an event's JSON.
     return {
       eventsPerConfiguration: size.events as Record<number, number>,
       eventBytes: Math.round(json.reduce((sum, text) => sum + Buffer.byteLength(text), 0) / json.length),
-      configurations: configurations.map(({ record: _record, ...configuration }) => configuration as IngestConfiguration),
+      configurations,
     };
   } finally {
     await service.stop();
     await database.drop();
   }
+}
+
+/** The index's price from four runs in the order indexed, without, without, indexed. */
+function priceIndex(runs: { eventsPerSecond: number; load: LoadResult }[]): IndexPrice {
+  const indexedRuns = [runs[0], runs[3]].map((run) => run.eventsPerSecond);
+  const withoutRuns = [runs[1], runs[2]].map((run) => run.eventsPerSecond);
+  const mean = (values: number[]) => Math.round(values.reduce((sum, value) => sum + value, 0) / values.length);
+  const indexed = mean(indexedRuns);
+  const without = mean(withoutRuns);
+  return { indexedRuns, withoutRuns, indexed, without, ratio: ratio(indexed, without), errors: runs.reduce((sum, run) => sum + run.load.errors, 0) };
 }
 
 async function emptyTables(pool: import("mysql2/promise").Pool): Promise<void> {
