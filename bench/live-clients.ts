@@ -1,11 +1,10 @@
 /**
  * Live-tail subscribers in a process of their own (forked by the live-tail
- * part): many graphql-ws clients against the service, or plain `ws` sockets
- * against the floor server, one subscription per socket. The parent drives
+ * part): many graphql-transport-ws clients against the service, or plain
+ * `ws` sockets against the floor server, one subscription per socket. The parent drives
  * it over IPC: open, await the warm-up events, collect the measured events.
  * Receipt times are wall-clock milliseconds, comparable with the parent's.
  */
-import { Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { sleep, summarize, wallClock } from "./load";
 
@@ -26,7 +25,7 @@ export interface RecordedEvent {
 }
 
 export type ToClients =
-  | { type: "open"; mode: "graphql" | "floor"; token: string; subscribers: SubscriberSpec[]; wave: number; timeoutMs: number }
+  | { type: "open"; mode: "graphql" | "floor"; tokens: { conversation: string; workspace: string }; subscribers: SubscriberSpec[]; wave: number; timeoutMs: number }
   | { type: "await"; warmup: { id: string; conversationId: string }[]; timeoutMs: number }
   | { type: "collect"; events: RecordedEvent[]; drainMs: number }
   | { type: "close" };
@@ -74,42 +73,47 @@ function newSubscriber(conversationId: string | null): Subscriber {
   return { conversationId, firstSeen: new Map(), repeats: 0, close: () => undefined };
 }
 
-/** graphql-ws's own client, one per socket, no retries. Resolves once acknowledged. */
+/**
+ * A graphql-transport-ws client reduced to what a tail needs, one per socket:
+ * connection_init, one subscribe, then `next` messages. The subscribers share
+ * the machine with the server, so they do no more per message than the
+ * floor's clients (one JSON.parse); graphql-ws's own client is what the tests
+ * use. Resolves once acknowledged.
+ */
 function openGraphQL(spec: SubscriberSpec, token: string): Promise<Subscriber> {
   return new Promise((resolve, reject) => {
     const subscriber = newSubscriber(spec.conversationId);
     let acknowledged = false;
-    const client: Client = createClient({
-      url: spec.url,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${token}` },
-      lazy: false,
-      retryAttempts: 0,
-      onNonLazyError: (error) => {
-        if (!acknowledged) reject(error);
-      },
-      on: {
-        connected: () => {
-          acknowledged = true;
-          resolve(subscriber);
-        },
-        closed: (event) => {
-          if (!acknowledged) reject(new Error(`closed with ${(event as { code?: number }).code} before acknowledgement`));
-        },
-      },
+    const socket = new WebSocket(spec.url, "graphql-transport-ws", { perMessageDeflate: false });
+    socket.once("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } })));
+    socket.once("error", (error) => {
+      if (!acknowledged) reject(error);
+      else fail(error);
     });
-    subscriber.close = () => client.dispose();
-    client.subscribe<{ tail: { node: { id: string } } }>(
-      spec.conversationId === null ? { query: WORKSPACE_TAIL } : { query: CONVERSATION_TAIL, variables: { id: spec.conversationId } },
-      {
-        next: (result) => {
-          if (result.errors?.length) return fail(new Error(JSON.stringify(result.errors)));
-          receive(subscriber, result.data?.tail?.node?.id);
-        },
-        error: fail,
-        complete: () => undefined,
-      },
-    );
+    socket.once("close", (code) => {
+      if (!acknowledged) reject(new Error(`closed with ${code} before acknowledgement`));
+    });
+    socket.on("message", (data) => {
+      let message: { type?: string; payload?: { data?: { tail?: { node?: { id?: string } } }; errors?: unknown } };
+      try {
+        message = JSON.parse(data.toString()) as typeof message;
+      } catch (error) {
+        return fail(error);
+      }
+      if (message.type === "next") {
+        if (message.payload?.errors) return fail(new Error(JSON.stringify(message.payload.errors)));
+        return receive(subscriber, message.payload?.data?.tail?.node?.id);
+      }
+      if (message.type === "connection_ack") {
+        acknowledged = true;
+        const operation = spec.conversationId === null ? { query: WORKSPACE_TAIL } : { query: CONVERSATION_TAIL, variables: { id: spec.conversationId } };
+        socket.send(JSON.stringify({ id: "tail", type: "subscribe", payload: operation }));
+        return resolve(subscriber);
+      }
+      if (message.type === "ping") return socket.send(JSON.stringify({ type: "pong" }));
+      if (message.type === "error") return fail(new Error(JSON.stringify(message.payload)));
+    });
+    subscriber.close = () => socket.close(1000);
   });
 }
 
@@ -137,7 +141,7 @@ async function open(message: Extract<ToClients, { type: "open" }>): Promise<From
   const deadline = Date.now() + message.timeoutMs;
   for (let start = 0; start < message.subscribers.length && Date.now() < deadline; start += message.wave) {
     const wave = message.subscribers.slice(start, start + message.wave);
-    const opened = await Promise.allSettled(wave.map((spec) => (message.mode === "graphql" ? openGraphQL(spec, message.token) : openFloor(spec))));
+    const opened = await Promise.allSettled(wave.map((spec) => (message.mode === "graphql" ? openGraphQL(spec, spec.conversationId === null ? message.tokens.workspace : message.tokens.conversation) : openFloor(spec))));
     for (const outcome of opened) {
       if (outcome.status === "fulfilled") subscribers.push(outcome.value);
       else fail(outcome.reason);

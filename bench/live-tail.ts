@@ -17,29 +17,64 @@ import type { FromFloor } from "./ws-floor";
 
 interface LiveScenario {
   name: string;
-  subscribers: number;
-  /** Conversations the subscribers are spread over; 0: workspace subscriptions. */
+  /** Subscribers of one conversation each, spread evenly over `conversations`. */
+  conversationSubscribers: number;
+  /** Subscribers of the whole workspace (ADMIN tokens). */
+  workspaceSubscribers: number;
+  /** Conversations the events go to, round-robin. */
   conversations: number;
   eventsPerSecond: number;
   /** The delivery p99 target in ms, where the issue sets one; those scenarios also run with two instances over Redis. */
   p99TargetMs?: number;
+  /** Where the issue prices the service's CPU per delivery against the floor's. */
+  priced?: boolean;
+  /** The recording calls' p99 target in ms while the scenario runs, where the issue sets one. */
+  recordP99TargetMs?: number;
 }
 
 const plural = (n: number, noun: string) => `${n.toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
 
-function liveScenario(subscribers: number, conversations: number, eventsPerSecond: number, p99TargetMs?: number): LiveScenario {
-  const name = conversations === 0 ? plural(subscribers, "workspace subscriber") : subscribers === 1 ? plural(1, "subscriber") : `${plural(subscribers, "subscriber")} / ${plural(conversations, "conversation")}`;
-  return { name, subscribers, conversations, eventsPerSecond, p99TargetMs };
+function liveScenario(
+  shape: { conversationSubscribers?: number; workspaceSubscribers?: number; conversations: number; eventsPerSecond: number },
+  targets: Pick<LiveScenario, "p99TargetMs" | "priced" | "recordP99TargetMs"> = {},
+): LiveScenario {
+  const { conversationSubscribers = 0, workspaceSubscribers = 0, conversations } = shape;
+  const onConversations = conversationSubscribers === 1 ? plural(1, "subscriber") : `${plural(conversationSubscribers, "subscriber")} / ${plural(conversations, "conversation")}`;
+  const name = [conversationSubscribers > 0 ? onConversations : "", workspaceSubscribers > 0 ? plural(workspaceSubscribers, "workspace subscriber") : ""].filter(Boolean).join(" + ");
+  return { name, conversationSubscribers, workspaceSubscribers, conversations, eventsPerSecond: shape.eventsPerSecond, ...targets };
 }
 
+/** 90% of the subscribers on 5 hot conversations, 10% tailing the workspace, every event on a hot conversation. */
+const hot = (subscribers: number) => liveScenario({ conversationSubscribers: subscribers * 0.9, workspaceSubscribers: subscribers * 0.1, conversations: 5, eventsPerSecond: 20 }, { p99TargetMs: 250, priced: true, recordP99TargetMs: 50 });
+
 const SIZES: Record<Size, { scenarios: LiveScenario[]; seconds: number; drainMs: number }> = {
-  full: { scenarios: [liveScenario(1, 1, 10), liveScenario(100, 50, 20), liveScenario(100, 0, 20), liveScenario(1_000, 1, 10, 250), liveScenario(5_000, 50, 20, 100)], seconds: 30, drainMs: 10_000 },
-  smoke: { scenarios: [liveScenario(1, 1, 10), liveScenario(20, 10, 20), liveScenario(10, 0, 20), liveScenario(100, 1, 10, 250), liveScenario(200, 50, 20, 100)], seconds: 2, drainMs: 3_000 },
+  full: {
+    scenarios: [
+      liveScenario({ conversationSubscribers: 1, conversations: 1, eventsPerSecond: 10 }),
+      liveScenario({ conversationSubscribers: 100, conversations: 50, eventsPerSecond: 20 }),
+      liveScenario({ workspaceSubscribers: 100, conversations: 10, eventsPerSecond: 20 }),
+      liveScenario({ conversationSubscribers: 1_000, conversations: 1, eventsPerSecond: 10 }, { p99TargetMs: 250, priced: true }),
+      liveScenario({ conversationSubscribers: 5_000, conversations: 50, eventsPerSecond: 20 }, { p99TargetMs: 100 }),
+      hot(5_000),
+    ],
+    seconds: 30,
+    drainMs: 10_000,
+  },
+  smoke: {
+    scenarios: [
+      liveScenario({ conversationSubscribers: 1, conversations: 1, eventsPerSecond: 10 }),
+      liveScenario({ conversationSubscribers: 20, conversations: 10, eventsPerSecond: 20 }),
+      liveScenario({ workspaceSubscribers: 10, conversations: 10, eventsPerSecond: 20 }),
+      liveScenario({ conversationSubscribers: 100, conversations: 1, eventsPerSecond: 10 }, { p99TargetMs: 250, priced: true }),
+      liveScenario({ conversationSubscribers: 200, conversations: 50, eventsPerSecond: 20 }, { p99TargetMs: 100 }),
+      hot(200),
+    ],
+    seconds: 2,
+    drainMs: 3_000,
+  },
 };
 
 const WORKSPACE = "ws-live";
-/** Conversations events go to when the subscribers follow the workspace. */
-const WORKSPACE_SCENARIO_CONVERSATIONS = 10;
 /** Sockets the client process opens at once. */
 const OPEN_WAVE = 250;
 /** How long subscribers get to become live. */
@@ -63,6 +98,8 @@ interface Target {
   wsUrls: string[];
   /** RSS in bytes after a full garbage collection in every server process. */
   rssAfterCollection(): Promise<number>;
+  /** CPU seconds every server process has used so far. */
+  cpuSeconds(): number;
   /** Records (or publishes) one event per conversation; their ids. */
   record(conversationIds: string[], n: number): Promise<string[]>;
   stop(): Promise<void>;
@@ -110,6 +147,7 @@ export async function runLiveTail(context: BenchContext): Promise<LiveResults> {
           await sleep(200);
           return services.reduce((sum, service) => sum + service.rss(), 0);
         },
+        cpuSeconds: () => services.reduce((sum, service) => sum + service.cpuSeconds(), 0),
         record: async (conversationIds, n) => {
           const data = await clients[n % clients.length].data<{ recordAuditEvents: { events: { id: string }[] } }>(RECORD_EVENTS, { events: conversationIds.map(liveEvent) }, tokens.service);
           return data.recordAuditEvents.events.map((event) => event.id);
@@ -140,6 +178,7 @@ export async function runLiveTail(context: BenchContext): Promise<LiveResults> {
           await floor.request({ type: "gc" }, "collected", 30_000);
           return floor.rss();
         },
+        cpuSeconds: () => floor.cpuSeconds(),
         record: (conversationIds) => Promise.all(conversationIds.map(publish)),
         stop: async () => {
           publisher.close();
@@ -155,7 +194,7 @@ export async function runLiveTail(context: BenchContext): Promise<LiveResults> {
         const run = await measureScenario(scenario, target, clients, tokens, size);
         runs.push(run);
         const d = run.delivery;
-        context.log(`live: ${scenario.name} [${kind}]: ${d.delivered}/${d.expected} delivered, p99 ${d.fromSent.p99} ms from sent, lost ${d.lost}, duplicated ${d.duplicated}, ${round(run.rssPerSubscriptionBytes / 1024, 1)} KiB RSS per subscription`);
+        context.log(`live: ${scenario.name} [${kind}]: ${d.delivered}/${d.expected} delivered, p99 ${d.fromSent.p99} ms from sent, lost ${d.lost}, duplicated ${d.duplicated}, ${round(run.rssPerSubscriptionBytes / 1024, 1)} KiB RSS per subscription, ${round(run.cpuPerDeliveryMs * 1000, 1)} µs CPU per delivery, recording p99 ${run.recordLatency.p99} ms`);
       } finally {
         await clients.request({ type: "close" }, "closed", 60_000).catch(() => undefined);
         await clients.stop();
@@ -188,22 +227,29 @@ async function measureScenario(
   tokens: { agent: string; admin: string },
   size: { seconds: number; drainMs: number },
 ) {
-  const workspaceScenario = scenario.conversations === 0;
-  const conversations = Array.from({ length: workspaceScenario ? WORKSPACE_SCENARIO_CONVERSATIONS : scenario.conversations }, (_, k) => conversationOf(k));
+  const workspaceOnly = scenario.conversationSubscribers === 0;
+  const conversations = Array.from({ length: scenario.conversations }, (_, k) => conversationOf(k));
   // Every conversation exists before it is followed, and the server is warm (JIT, pool) before its RSS is read.
   await target.record(conversations, 0);
   const rssBeforeBytes = await target.rssAfterCollection();
-  const subscribers = Array.from({ length: scenario.subscribers }, (_, i) => ({ url: target.wsUrls[i % target.wsUrls.length], conversationId: workspaceScenario ? null : conversations[i % conversations.length] }));
-  const openTimeout = 30_000 + scenario.subscribers * 20;
+  const subscribers = [
+    ...Array.from({ length: scenario.conversationSubscribers }, (_, i) => ({ url: target.wsUrls[i % target.wsUrls.length], conversationId: conversations[i % conversations.length] })),
+    ...Array.from({ length: scenario.workspaceSubscribers }, (_, i) => ({ url: target.wsUrls[i % target.wsUrls.length], conversationId: null })),
+  ];
+  const openTimeout = 30_000 + subscribers.length * 20;
   const mode = target.kind === "floor" ? "floor" : "graphql";
-  const opened = await clients.request({ type: "open", mode, token: workspaceScenario ? tokens.admin : tokens.agent, subscribers, wave: OPEN_WAVE, timeoutMs: openTimeout }, "opened", openTimeout + 10_000);
+  const opened = await clients.request(
+    { type: "open", mode, tokens: { conversation: tokens.agent, workspace: tokens.admin }, subscribers, wave: OPEN_WAVE, timeoutMs: openTimeout },
+    "opened",
+    openTimeout + 10_000,
+  );
   // A subscription is owed only the events recorded after it started: rounds of one event per conversation until each subscriber has one of its own.
   const warm: { id: string; conversationId: string }[] = [];
   const warmDeadline = Date.now() + WARMUP_MS;
   let ready: Extract<FromClients, { type: "ready" }>;
   let warmupRounds = 0;
   do {
-    const round = workspaceScenario ? conversations.slice(0, 1) : conversations;
+    const round = workspaceOnly ? conversations.slice(0, 1) : conversations;
     const ids = await target.record(round, warmupRounds);
     warm.push(...ids.map((id, k) => ({ id, conversationId: round[k] })));
     warmupRounds += 1;
@@ -211,15 +257,21 @@ async function measureScenario(
   } while (ready.notReady > 0 && Date.now() < warmDeadline);
   await sleep(500);
   const rssIdleBytes = await target.rssAfterCollection();
+  const cpuBefore = target.cpuSeconds();
   const recording = await recordAtRate(target, conversations, scenario.eventsPerSecond, size.seconds);
   const { result: delivery } = await clients.request({ type: "collect", events: recording.events, drainMs: size.drainMs }, "result", size.drainMs + 60_000);
+  // The server's CPU while it recorded (or published) and delivered, over what it delivered.
+  const cpuSeconds = round(target.cpuSeconds() - cpuBefore, 2);
   return {
     scenario: scenario.name,
     kind: target.kind,
-    subscribers: scenario.subscribers,
+    subscribers: subscribers.length,
+    workspaceSubscribers: scenario.workspaceSubscribers,
     conversations: conversations.length,
     eventsPerSecond: scenario.eventsPerSecond,
     ...(scenario.p99TargetMs ? { p99TargetMs: scenario.p99TargetMs } : {}),
+    ...(scenario.recordP99TargetMs ? { recordP99TargetMs: scenario.recordP99TargetMs } : {}),
+    ...(scenario.priced ? { priced: true } : {}),
     seconds: size.seconds,
     opened: { connected: opened.connected, failed: opened.failed },
     ready: { ready: ready.ready, notReady: ready.notReady, warmupRounds },
@@ -231,6 +283,8 @@ async function measureScenario(
     recordErrors: recording.errors,
     ...(recording.firstError ? { firstRecordError: recording.firstError } : {}),
     recordLatency: recording.latency,
+    cpuSeconds,
+    cpuPerDeliveryMs: delivery.delivered > 0 ? round((cpuSeconds * 1000) / delivery.delivered, 4) : NaN,
     delivery,
   };
 }

@@ -49,6 +49,8 @@ const TARGETS = {
   searchP95Ms: 50,
   searchC8P95Ms: 150,
   rssPerSubscriptionBytes: 50 * 1024,
+  /** The service's CPU per delivery over the plain ws floor's. */
+  cpuPerDeliveryOverFloor: 3,
 };
 
 interface Check {
@@ -65,6 +67,7 @@ const number = (value: number, decimals = 0) => (Number.isFinite(value) ? value.
 const ms = (value: number) => (value >= 100 ? number(value) : value >= 10 ? number(value, 1) : number(value, 2));
 const x = (value: number) => `${number(value, 2)} x`;
 const latencies = (latency: LatencySummary, keys: ("p50" | "p95" | "p99")[]) => keys.map((key) => ms(latency[key])).join(" / ");
+const microseconds = (milliseconds: number) => `${number(milliseconds * 1000, 1)} µs`;
 const kib = (bytes: number) => `${number(bytes / 1024, 1)} KiB`;
 const result = (met: boolean | null) => (met === null ? "not measured" : met ? "MET" : "**MISSED**");
 
@@ -159,6 +162,22 @@ function liveChecks(live: LiveResults): Check[] {
     if (target !== undefined) {
       checks.push({ part: "live tail", subject, target: `p99 <= ${target} ms`, measured: `${ms(d.fromSent.p99)} ms`, baseline: floor ? `floor: ${ms(floor.delivery.fromSent.p99)} ms` : "", met: d.lost === 0 && d.fromSent.p99 <= target });
     }
+    if (run.recordP99TargetMs !== undefined) {
+      const recordTarget = run.recordP99TargetMs;
+      checks.push({ part: "live tail", subject, target: `recording p99 <= ${recordTarget} ms meanwhile`, measured: `${ms(run.recordLatency.p99)} ms`, baseline: "", met: run.recordErrors === 0 && run.recordLatency.p99 <= recordTarget });
+    }
+    if (run.priced && run.kind === "service" && run.cpuPerDeliveryMs !== undefined) {
+      const floorCpu = floor?.cpuPerDeliveryMs;
+      const over = floorCpu ? run.cpuPerDeliveryMs / floorCpu : NaN;
+      checks.push({
+        part: "live tail",
+        subject,
+        target: `CPU per delivery <= ${TARGETS.cpuPerDeliveryOverFloor} x the floor's`,
+        measured: `${x(over)} (${microseconds(run.cpuPerDeliveryMs)} per delivery)`,
+        baseline: floorCpu ? `floor: ${microseconds(floorCpu)}` : "",
+        met: Number.isFinite(over) && over <= TARGETS.cpuPerDeliveryOverFloor,
+      });
+    }
   }
   const services = served.filter((run) => run.kind === "service");
   if (services.length > 0) {
@@ -249,13 +268,13 @@ function liveSection(live: LiveResults): string[] {
   return [
     "## 3. Live tail",
     "",
-    "Subscribers in a separate process, one graphql-ws client (one socket) each, on a conversation (ADMIN tokens follow the workspace); events recorded one per request at a fixed rate, round-robin over the conversations. " +
+    "Subscribers in a separate process, one socket and one subscription each (the graphql-transport-ws protocol, parsed with one JSON.parse per message as the floor's clients do), on a conversation (AGENT tokens) or on the whole workspace (ADMIN tokens); events recorded one per request at a fixed rate, round-robin over the conversations. The hot workload puts 90% of its subscribers on 5 conversations and 10% on the workspace. " +
       "'From sent': from just before the recording request was sent to receipt (the targets use it); 'from response': from its response to receipt. " +
-      "RSS per subscription: the server's RSS once the subscribers idle minus before they connected, both after a full garbage collection. The floor is a plain ws server sending a message of the same shape and size to the same sockets." +
+      "RSS per subscription: the server's RSS once the subscribers idle minus before they connected, both after a full garbage collection. CPU per delivery: the server processes' CPU time (user and system) from the first measured recording to the end of the collection, over the deliveries. The floor is a plain ws server sending a message of the same shape and size to the same sockets." +
       (live.redisSkipped ? ` Redis runs skipped: ${live.redisSkipped}.` : ""),
     "",
     table(
-      ["scenario", "server", "subscribers", "warm-up rounds", "events/s", "delivered / expected", "from sent p50 / p99 ms", "from response p50 / p99 ms", "lost", "duplicated", "RSS per subscription"],
+      ["scenario", "server", "subscribers", "warm-up rounds", "events/s", "delivered / expected", "from sent p50 / p99 ms", "from response p50 / p99 ms", "lost", "duplicated", "recording p99 ms", "CPU per delivery", "RSS per subscription"],
       live.runs.map((run) => [
         run.scenario,
         server(run),
@@ -267,6 +286,8 @@ function liveSection(live: LiveResults): string[] {
         latencies(run.delivery.fromResponse, ["p50", "p99"]),
         number(run.delivery.lost),
         number(run.delivery.duplicated),
+        ms(run.recordLatency.p99),
+        run.cpuPerDeliveryMs === undefined ? "-" : microseconds(run.cpuPerDeliveryMs),
         kib(run.rssPerSubscriptionBytes),
       ]),
     ),

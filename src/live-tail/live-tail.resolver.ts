@@ -35,7 +35,7 @@ class WorkspaceTailArgs {
 /** Subscriptions run over WebSocket only: that is where the context carries the connection. */
 function tailContext(context: AppContext) {
   if (!context.connection) throw new BadUserInputError("Subscriptions run over WebSocket (graphql-transport-ws) on /graphql.");
-  return { principal: authenticated(context).principal, connection: context.connection, liveTail: context.liveTail };
+  return { principal: authenticated(context).principal, liveTail: context.liveTail };
 }
 
 @Resolver()
@@ -45,9 +45,9 @@ export class LiveTailResolver {
     description:
       "Live tail of one conversation's events, in the order they were recorded. ADMIN or AGENT.\nWith `after` (the cursor of an edge from a page or from an earlier delivery), events\nrecorded after that one are replayed from storage first, then live ones follow:\nno gap and no duplicate, also while events are being recorded concurrently.",
     subscribe: ({ args, context }) => {
-      const { principal, connection, liveTail } = tailContext(context as AppContext);
+      const { principal, liveTail } = tailContext(context as AppContext);
       const { conversationId, after } = args as ConversationTailArgs;
-      return liveTail.conversationTail(principal, conversationId, after ?? null, connection);
+      return liveTail.conversationTail(principal, conversationId, after ?? null);
     },
   })
   conversationAuditEvents(
@@ -61,9 +61,9 @@ export class LiveTailResolver {
   @Subscription(() => AuditEventEdge, {
     description: "Live tail of the whole workspace, optionally filtered; `after` as above. ADMIN only.",
     subscribe: ({ args, context }) => {
-      const { principal, connection, liveTail } = tailContext(context as AppContext);
+      const { principal, liveTail } = tailContext(context as AppContext);
       const { filter, after } = args as WorkspaceTailArgs;
-      return liveTail.workspaceTail(principal, filter ?? null, after ?? null, connection);
+      return liveTail.workspaceTail(principal, filter ?? null, after ?? null);
     },
   })
   workspaceAuditEvents(

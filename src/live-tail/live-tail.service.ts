@@ -16,18 +16,8 @@ import { predicateOf, scopeOf } from "./event-filter";
 import { TailSubscription } from "./tail-subscription";
 import { DEFAULT_STREAM_OPTIONS, StreamOptions, WorkspaceStream } from "./workspace-stream";
 
-/** Events a subscription may hold for its client in any case; past it the connection is closed as too slow. @default 10000 */
-export const MAX_QUEUED_PER_SUBSCRIPTION = 10_000;
 /** Stored events read per replay query. @default 200 */
 export const REPLAY_PAGE = 200;
-
-/** The connection a tail delivers over: how full it is, and how to close it. */
-export interface TailConnection {
-  /** Whether more bytes wait to be sent than a healthy client leaves. */
-  congested(): boolean;
-  /** Closes the connection because its client does not keep up. */
-  closeTooSlow(): void;
-}
 
 /**
  * The live tails of this process. Each workspace with subscribers has one
@@ -72,14 +62,13 @@ export class LiveTailService {
     principal: Principal,
     conversationId: string,
     after: string | null,
-    connection: TailConnection,
-  ): Promise<AsyncIterableIterator<AuditEventEdge>> {
+  ): Promise<TailSubscription<AuditEventEdge>> {
     if (principal.role !== Role.ADMIN && principal.role !== Role.AGENT) throw new ForbiddenError();
     const afterSeq = this.resumePoint(principal, after);
     const workspaceId = principal.workspaceId;
     if (!(await conversationExists(this.dataSource, workspaceId, conversationId))) throw new NotFoundError(`Conversation ${JSON.stringify(conversationId)}`);
     const log = `conversation:${conversationId}`;
-    return this.open(principal, afterSeq, connection, log, conversationLogFilter(conversationId, null), (seq) =>
+    return this.open(principal, afterSeq, log, conversationLogFilter(conversationId, null), (seq) =>
       findEventsAfterSeq(this.dataSource, workspaceId, seq, REPLAY_PAGE, conversationId),
     );
   }
@@ -89,13 +78,12 @@ export class LiveTailService {
     principal: Principal,
     filter: AuditEventFilter | null,
     after: string | null,
-    connection: TailConnection,
-  ): Promise<AsyncIterableIterator<AuditEventEdge>> {
+  ): Promise<TailSubscription<AuditEventEdge>> {
     if (principal.role !== Role.ADMIN) throw new ForbiddenError();
     const afterSeq = this.resumePoint(principal, after);
     const workspaceId = principal.workspaceId;
     const logFilter = await workspaceLogFilter(filter, (name) => customersNamed(this.dataSource, workspaceId, name));
-    return this.open(principal, afterSeq, connection, "workspace", logFilter, (seq) =>
+    return this.open(principal, afterSeq, "workspace", logFilter, (seq) =>
       findEventsAfterSeq(this.dataSource, workspaceId, seq, REPLAY_PAGE),
     );
   }
@@ -119,11 +107,10 @@ export class LiveTailService {
   private async open(
     principal: Principal,
     after: number | null,
-    connection: TailConnection,
     log: string,
     filter: LogFilter,
     replayPage: (seq: number) => Promise<AuditEventRecord[]>,
-  ): Promise<AsyncIterableIterator<AuditEventEdge>> {
+  ): Promise<TailSubscription<AuditEventEdge>> {
     const workspaceId = principal.workspaceId;
     const entry = this.acquire(workspaceId);
     try {
@@ -143,12 +130,6 @@ export class LiveTailService {
       matches: (event) => event.workspaceId === workspaceId && predicate(event),
       replayPage,
       toEdge: (node) => this.edge(workspaceId, log, node),
-      maxQueued: MAX_QUEUED_PER_SUBSCRIPTION,
-      connectionCongested: () => connection.congested(),
-      onTooSlow: () => {
-        this.logger.warn({ workspaceId, userId: principal.userId }, "closing a live tail whose client does not keep up");
-        connection.closeTooSlow();
-      },
       onEnd: () => {
         unfollow?.();
         this.active -= 1;

@@ -1,10 +1,15 @@
 import {
+  ASTNode,
   createSourceEventStream,
+  DocumentNode,
   execute,
   ExecutionArgs,
   ExecutionResult,
+  FormattedExecutionResult,
+  getOperationAST,
   GraphQLError,
-  print,
+  Kind,
+  visit,
 } from "graphql";
 import type { Principal, Role } from "../auth/principal";
 import { TokenVerifier } from "../auth/tokens";
@@ -12,38 +17,151 @@ import { AuthenticationError } from "../common/errors";
 import { PerObjectMemo } from "../common/per-object-memo";
 import type { AuditEventEdge } from "../logs/audit-log.types";
 import type { AppContext } from "../server/context";
+import { TailOutput, TailSubscription } from "./tail-subscription";
+
+/** The WebSocket operation a subscription delivers over (server/websocket.ts builds one per operation). */
+export interface TailConnection {
+  /** Sends one `next` message of this operation whose payload is this JSON, as UTF-8; `sent` is called once it has left for the client. */
+  sendResult(payloadJson: Buffer, sent?: () => void): void;
+  /** Bytes the service holds for the connection that the client has not taken yet. */
+  unsentBytes(): number;
+  /** Closes the connection because its client does not keep up. */
+  closeTooSlow(): void;
+}
 
 /**
- * graphql-js executes a subscription's selection once per subscriber per
- * event. Subscribers of one process that run the same operation (same text,
- * same variables) with the same authorization on the same stored event get
- * the same result, so it is computed once and shared: a thousand agents
- * watching one conversation cost one execution per event, not a thousand.
+ * Unsent bytes a connection may hold before its client counts as too slow
+ * and the connection is closed: with one message more at most, this bounds
+ * what the service keeps for a client that stops reading. @default 1048576
+ */
+export const MAX_UNSENT_BYTES = 1024 * 1024;
+/** Deliveries of one subscriber that may wait for their results (the database is slow, not the client); past it the client is closed as too slow. @default 10000 */
+export const MAX_WAITING_DELIVERIES = 10_000;
+
+/** How a result reaches the client: errors masked, the context's response extensions added (server/websocket.ts). */
+export type ResultFormatter = (result: ExecutionResult, context: AppContext) => FormattedExecutionResult;
+
+/**
+ * Delivers subscriptions with the least work per subscriber. A thousand
+ * agents watching one conversation get the same bytes for an event but for
+ * the operation id, so the work is done per event and operation, not per
+ * subscriber:
+ * - the selection is executed once per stored event for all subscribers of
+ *   the same operation and authorization, and its result serialized once;
+ * - each subscriber's message is those bytes copied inside its operation's
+ *   `next` envelope, written straight to its socket: no iterator, promise,
+ *   `JSON.stringify` or text encoding per subscriber and event.
  *
- * Sharing keys on the event record, which a workspace stream hands to all its
- * subscribers as one object; a result is dropped with its record. Whether a
- * token has expired is the one thing about a subscriber a shared result must
- * not depend on: each subscriber's own expiry is checked at its delivery.
+ * graphql-ws still runs the protocol: connection, subscribe, errors before
+ * execution, complete. It waits on a subscription's iterator for its end
+ * only ({@link SubscriberDelivery}).
+ *
+ * Whether a token has expired is the one thing about a subscriber a shared
+ * result must not depend on: each subscriber's own expiry is checked at its
+ * delivery.
  */
 export class SharedSubscriptionExecution {
-  private readonly results = new PerObjectMemo<Promise<ExecutionResult>>();
+  private readonly payloads = new PerObjectMemo<SharedPayload>();
 
-  /** graphql-ws's `subscribe`: the source stream of graphql-js, each event executed once per operation and authorization. */
-  readonly subscribe = async (args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> => {
+  constructor(private readonly format: ResultFormatter) {}
+
+  /** graphql-ws's `subscribe`: the subscription's source (a live tail), started toward the operation's connection. */
+  readonly subscribe = async (args: ExecutionArgs): Promise<AsyncIterableIterator<never> | ExecutionResult> => {
     const source = await createSourceEventStream(args);
-    if (!isAsyncIterable(source)) return source as ExecutionResult;
-    const { principal } = args.contextValue as AppContext;
-    if (!principal) throw new AuthenticationError();
-    const operation = `${JSON.stringify([...authorizationOf(principal), args.operationName ?? "", args.variableValues ?? {}])}\n${print(args.document)}`;
-    return new SubscriberDelivery(source[Symbol.asyncIterator](), principal, (payload) => this.execute(args, payload, operation));
+    if (!(source instanceof TailSubscription)) {
+      if (Symbol.asyncIterator in Object(source)) throw new Error("A subscription field must return a live tail.");
+      return source as ExecutionResult;
+    }
+    const context = args.contextValue as AppContext;
+    const { principal, connection } = context;
+    if (!principal || !connection) {
+      (source as TailSubscription<AuditEventEdge>).end();
+      throw new AuthenticationError();
+    }
+    const key = executionKey(args, principal);
+    const expired = () => Buffer.from(JSON.stringify(this.format({ errors: [new AuthenticationError("The token has expired.")] }, context)));
+    return new SubscriberDelivery(source as TailSubscription<AuditEventEdge>, principal, connection, (edge) => this.payloadOf(args, edge, key), expired);
   };
 
-  private execute(args: ExecutionArgs, payload: unknown, operation: string): Promise<ExecutionResult> {
-    const node = (payload as AuditEventEdge | undefined)?.node as object | undefined;
-    const run = async () => execute({ ...args, rootValue: payload });
-    if (!node || typeof node !== "object") return run();
-    return this.results.get(node, operation, run);
+  /** The serialized result of the operation on this edge: computed by its first subscriber, shared by the others. */
+  private payloadOf(args: ExecutionArgs, edge: AuditEventEdge, key: string): SharedPayload {
+    return this.payloads.get(edge, key, () => new SharedPayload(this.serialize(args, edge)));
   }
+
+  private async serialize(args: ExecutionArgs, edge: AuditEventEdge): Promise<Buffer> {
+    let result: ExecutionResult;
+    try {
+      result = await execute({ ...args, rootValue: edge });
+    } catch (error) {
+      result = { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error), { originalError: error as Error })] };
+    }
+    return Buffer.from(JSON.stringify(this.format(result, args.contextValue as AppContext)));
+  }
+}
+
+/**
+ * What a subscription's result depends on besides the edge: the caller's
+ * authorization, the operation (its document and name), and the values of
+ * the variables its selection uses. The root field's own arguments are left
+ * out: the tail has already chosen the events with them, and the root
+ * resolvers return the edge they are given whatever their arguments
+ * (live-tail.resolver.ts). So subscribers that resume from different cursors
+ * still share.
+ *
+ * A document is known by a number: subscribers of one operation text share
+ * one parsed document (server/websocket.ts), so the key stays short, and a
+ * document parsed twice only shares less.
+ */
+function executionKey(args: ExecutionArgs, principal: Principal): string {
+  const facts = documentFacts(args.document);
+  const operationName = args.operationName ?? "";
+  let used = facts.variablesByOperation.get(operationName);
+  if (!used) {
+    used = [...variablesOutsideRootArguments(args.document, args.operationName)].sort();
+    facts.variablesByOperation.set(operationName, used);
+  }
+  const values = used.map((name) => args.variableValues?.[name] ?? null);
+  return JSON.stringify([facts.number, operationName, ...authorizationOf(principal), values]);
+}
+
+interface DocumentFacts {
+  number: number;
+  /** The variables each operation's selection uses, by operation name. */
+  variablesByOperation: Map<string, string[]>;
+}
+
+const documents = new WeakMap<DocumentNode, DocumentFacts>();
+let documentsSeen = 0;
+
+function documentFacts(document: DocumentNode): DocumentFacts {
+  let facts = documents.get(document);
+  if (!facts) {
+    facts = { number: ++documentsSeen, variablesByOperation: new Map() };
+    documents.set(document, facts);
+  }
+  return facts;
+}
+
+function variablesOutsideRootArguments(document: DocumentNode, operationName: string | null | undefined): Set<string> {
+  const used = new Set<string>();
+  const collect = (node: ASTNode) =>
+    visit(node, {
+      Variable: (variable) => {
+        used.add(variable.name.value);
+      },
+    });
+  const operation = getOperationAST(document, operationName);
+  for (const selection of operation?.selectionSet.selections ?? []) {
+    if (selection.kind !== Kind.FIELD) {
+      collect(selection);
+      continue;
+    }
+    if (selection.selectionSet) collect(selection.selectionSet);
+    for (const directive of selection.directives ?? []) collect(directive);
+  }
+  for (const directive of operation?.directives ?? []) collect(directive);
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) collect(definition);
+  return used;
 }
 
 /**
@@ -56,61 +174,147 @@ function authorizationOf(principal: Principal): [workspaceId: string, role: Role
   return [principal.workspaceId, principal.role];
 }
 
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === "object" && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
+/**
+ * Subscribers a result is handed to in one turn of the event loop. A hot
+ * conversation's result goes to thousands of sockets; between slices the
+ * loop serves other work (recording calls above all), which would otherwise
+ * wait for the whole fan-out. @default 64
+ */
+export const DELIVERIES_PER_TURN = 64;
+
+/** One event's result for one operation, as JSON in UTF-8 once it is computed: encoded once, copied into each subscriber's message. */
+class SharedPayload {
+  json: Buffer | undefined;
+  private waiting: (() => void)[] = [];
+
+  /** `json` never rejects: a failed execution is a result with errors. */
+  constructor(json: Promise<Buffer>) {
+    void json.then((text) => {
+      this.json = text;
+      const waiting = this.waiting;
+      this.waiting = [];
+      callInSlices(waiting, 0);
+    });
+  }
+
+  whenReady(callback: () => void): void {
+    if (this.json !== undefined) callback();
+    else this.waiting.push(callback);
+  }
+}
+
+function callInSlices(callbacks: readonly (() => void)[], from: number): void {
+  const end = Math.min(callbacks.length, from + DELIVERIES_PER_TURN);
+  for (let index = from; index < end; index++) callbacks[index]();
+  if (end < callbacks.length) setImmediate(callInSlices, callbacks, end);
 }
 
 /**
- * One subscriber's results: each source event mapped to a result, delivered
- * only while the subscriber's own token is current. Once it has expired, the
- * subscription ends with one UNAUTHENTICATED error (graphql-ws then sends
- * `complete`), and its source ends with it.
+ * One subscriber's delivery: the tail's edges, as results, written to the
+ * connection in seq order while its token is current. A result still being
+ * computed holds back the ones after it; a result already computed goes out
+ * at once.
  *
- * Not an async generator: return() must reach the source at once, even while
- * next() waits for an event, so that a tail ends as soon as its client leaves.
+ * A client that does not read is closed once the connection holds more than
+ * {@link MAX_UNSENT_BYTES} for it. When its token expires, the subscription
+ * ends with one UNAUTHENTICATED error (graphql-ws then sends `complete`).
+ *
+ * To graphql-ws it is the subscription's iterator, whose first and only
+ * result is its end: `return()` (the client completes or leaves) ends the
+ * tail at once.
  */
-class SubscriberDelivery implements AsyncIterableIterator<ExecutionResult> {
-  private ended = false;
+class SubscriberDelivery implements AsyncIterableIterator<never>, TailOutput<AuditEventEdge> {
+  /** Results still being computed, or waiting behind one that is, in seq order. */
+  private readonly waiting: SharedPayload[] = [];
+  private flushWaiters: (() => void)[] = [];
+  private done = false;
+  private readonly end: Promise<IteratorResult<never>>;
+  private settle!: { resolve(result: IteratorResult<never>): void; reject(error: unknown): void };
 
   constructor(
-    private readonly source: AsyncIterator<unknown>,
+    private readonly tail: TailSubscription<AuditEventEdge>,
     private readonly principal: Principal,
-    private readonly map: (payload: unknown) => Promise<ExecutionResult>,
-  ) {}
+    private readonly connection: TailConnection,
+    private readonly payloadOf: (edge: AuditEventEdge) => SharedPayload,
+    private readonly expiredPayload: () => Buffer,
+  ) {
+    this.end = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    // graphql-ws may ask for the end only later: a failure meanwhile is not an unhandled rejection.
+    this.end.catch(() => undefined);
+    tail.start(this);
+  }
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
-  async next(): Promise<IteratorResult<ExecutionResult>> {
-    if (this.ended) return { value: undefined, done: true };
-    const { value, done } = await this.source.next();
-    if (done) return this.return();
-    // Before executing as well as at delivery: an expired subscriber costs no execution.
-    if (!TokenVerifier.isCurrent(this.principal)) return this.expire();
-    let result: ExecutionResult;
-    try {
-      result = await this.map(value);
-    } catch (error) {
-      result = { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error))] };
-    }
-    if (!TokenVerifier.isCurrent(this.principal)) return this.expire();
-    return { value: result, done: false };
+  next(): Promise<IteratorResult<never>> {
+    return this.end;
   }
 
-  async return(): Promise<IteratorResult<ExecutionResult>> {
-    this.ended = true;
-    await this.source.return?.();
+  async return(): Promise<IteratorResult<never>> {
+    this.tail.end();
     return { value: undefined, done: true };
   }
 
-  async throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
-    await this.return();
+  async throw(error?: unknown): Promise<IteratorResult<never>> {
+    this.tail.end();
     throw error;
   }
 
-  private async expire(): Promise<IteratorResult<ExecutionResult>> {
-    await this.return();
-    return { value: { errors: [new AuthenticationError("The token has expired.")] }, done: false };
+  push(edge: AuditEventEdge): void {
+    if (this.done) return;
+    if (!TokenVerifier.isCurrent(this.principal)) return this.expire();
+    const payload = this.payloadOf(edge);
+    if (this.waiting.length === 0 && payload.json !== undefined) return this.send(payload.json);
+    if (this.waiting.length >= MAX_WAITING_DELIVERIES) return this.tooSlow();
+    this.waiting.push(payload);
+    if (this.waiting.length === 1) payload.whenReady(this.flush);
+  }
+
+  flushed(): Promise<void> {
+    if (this.done || this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.flushWaiters.push(resolve));
+  }
+
+  ended(error?: unknown): void {
+    this.done = true;
+    this.waiting.length = 0;
+    this.releaseFlushWaiters();
+    if (error === undefined) this.settle.resolve({ value: undefined, done: true });
+    else this.settle.reject(error);
+  }
+
+  /** Sends the results that are ready, in order, up to the first that is not. */
+  private readonly flush = (): void => {
+    while (!this.done && this.waiting.length > 0) {
+      const json = this.waiting[0].json;
+      if (json === undefined) return this.waiting[0].whenReady(this.flush);
+      this.waiting.shift();
+      const last = this.waiting.length === 0 && this.flushWaiters.length > 0;
+      this.send(json, last ? this.releaseFlushWaiters : undefined);
+    }
+  };
+
+  private send(json: Buffer, sent?: () => void): void {
+    if (this.connection.unsentBytes() > MAX_UNSENT_BYTES) return this.tooSlow();
+    this.connection.sendResult(json, sent);
+  }
+
+  private readonly releaseFlushWaiters = (): void => {
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
+
+  private tooSlow(): void {
+    this.connection.closeTooSlow();
+    this.tail.end();
+  }
+
+  private expire(): void {
+    this.waiting.length = 0;
+    this.connection.sendResult(this.expiredPayload());
+    this.tail.end();
   }
 }

@@ -4,15 +4,15 @@ import type { StreamScope, WorkspaceStream } from "./workspace-stream";
 
 /** Live events held while a resumed tail replays from storage; past it they are dropped and read from storage. @default 10000 */
 export const MAX_HELD_WHILE_REPLAYING = 10_000;
-/**
- * How long events may wait while the transport takes none of them. graphql-ws
- * takes the next event only once the previous one is written to the socket,
- * so a client that stops reading stalls its tail; a busy server does not, nor
- * does a quiet one: the wait starts when an event arrives or is taken, never
- * earlier.
- * @default 5000
- */
-export const STALL_MS = 5_000;
+
+/** Where a tail's edges go, each once, in seq order. */
+export interface TailOutput<TEdge> {
+  push(edge: TEdge): void;
+  /** Resolves once what was pushed has left for the client: a replay reads its next page only then. */
+  flushed(): Promise<void>;
+  /** The tail has ended, by {@link TailSubscription.end} or because storage could not be read (`error`). Called once. */
+  ended(error?: unknown): void;
+}
 
 export interface TailOptions<TEdge> {
   stream: WorkspaceStream;
@@ -25,33 +25,30 @@ export interface TailOptions<TEdge> {
   /** Stored events of this tail after a seq, in seq order, a page at a time. */
   replayPage(afterSeq: number): Promise<AuditEventRecord[]>;
   toEdge(event: AuditEventRecord): TEdge;
-  /** Events a tail may hold for its client in any case; past it the client counts as too slow. */
-  maxQueued: number;
-  /** How long events may wait with none taken before the client counts as too slow. @default STALL_MS */
-  stallMs?: number;
-  /** Whether the connection has more unsent bytes than it may. */
-  connectionCongested(): boolean;
-  /** Called once when the client is too slow: the connection is to be closed. */
-  onTooSlow(): void;
   /** Called once when the tail ends, however it ends. */
   onEnd(): void;
 }
 
 /**
  * One subscriber's tail: stored events after its cursor first, then live
- * ones, each exactly once and in seq order. Live events that arrive during
- * the replay are held and merged by seq, so nothing falls between the two.
+ * ones, each exactly once and in seq order. Live events that arrive before
+ * it starts or during the replay are held and merged by seq, so nothing
+ * falls between the two.
+ *
+ * A tail pushes: the stream hands it an event, and it hands the edge on to
+ * its output at once, with no queue, promise or iterator per event. That is
+ * the work every subscriber of a hot conversation repeats, so it is kept to
+ * a predicate and a call. graphql-js requires a subscription's source to be
+ * async iterable, so a tail says it is, but is never iterated: the
+ * subscription's delivery starts it (see live-tail/shared-execution.ts).
  */
-export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
-  private readonly queue: AuditEventRecord[] = [];
+export class TailSubscription<TEdge> implements AsyncIterable<never> {
+  private output: TailOutput<TEdge> | undefined;
   private held: AuditEventRecord[] = [];
   private replaying: boolean;
   /** The last seq handled (delivered or filtered out). */
   private lastSeq: number;
   private finished = false;
-  /** Since when events have waited with none taken: the later of the oldest one's arrival and the last take; unset while none waits. */
-  private waitingSince: number | undefined;
-  private wake: (() => void) | undefined;
   private readonly onEvent = (event: AuditEventRecord) => this.receive(event);
 
   constructor(private readonly options: TailOptions<TEdge>) {
@@ -60,50 +57,31 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
     options.stream.addListener(this.onEvent, options.scope);
   }
 
-  [Symbol.asyncIterator](): this {
-    return this;
+  [Symbol.asyncIterator](): AsyncIterator<never> {
+    throw new Error("A live tail pushes its events to the output it is started with; it is not iterated.");
   }
 
-  async next(): Promise<IteratorResult<TEdge>> {
-    for (;;) {
-      const event = this.queue.shift();
-      if (event) {
-        this.waitingSince = this.queue.length > 0 ? Date.now() : undefined;
-        return { value: this.options.toEdge(event), done: false };
-      }
-      if (this.finished) return { value: undefined, done: true };
-      if (this.replaying) {
-        await this.replayPage();
-        continue;
-      }
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
-    }
+  /** Starts delivering to `output`: the stored events first when resuming, then live ones. */
+  start(output: TailOutput<TEdge>): void {
+    if (this.output || this.finished) return;
+    this.output = output;
+    if (this.replaying) void this.replay();
+    else this.releaseHeld();
   }
 
-  async return(): Promise<IteratorResult<TEdge>> {
-    this.finish();
-    return { value: undefined, done: true };
-  }
-
-  async throw(error?: unknown): Promise<IteratorResult<TEdge>> {
-    this.finish();
-    throw error;
-  }
-
-  private finish(): void {
+  /** Ends the tail: no further push, and the stream forgets it. */
+  end(error?: unknown): void {
     if (this.finished) return;
     this.finished = true;
     this.options.stream.removeListener(this.onEvent);
-    this.queue.length = 0;
     this.held = [];
     this.options.onEnd();
-    this.wake?.();
+    this.output?.ended(error);
   }
 
   private receive(event: AuditEventRecord): void {
     if (this.finished) return;
-    if (this.replaying) {
+    if (this.replaying || !this.output) {
       this.held.push(event);
       // Storage has these too: rather than hold without bound, let the replay read them.
       if (this.held.length > MAX_HELD_WHILE_REPLAYING) this.held = [];
@@ -112,39 +90,36 @@ export class TailSubscription<TEdge> implements AsyncIterableIterator<TEdge> {
     this.offer(event);
   }
 
-  /** Queues the event if it is new to this tail and belongs to it. */
+  /** Pushes the event if it is new to this tail and belongs to it. */
   private offer(event: AuditEventRecord): void {
     if (this.finished || event.seq <= this.lastSeq) return;
     this.lastSeq = event.seq;
-    if (this.options.matches(event)) this.enqueue(event);
+    if (this.options.matches(event)) this.output!.push(this.options.toEdge(event));
   }
 
-  private enqueue(event: AuditEventRecord): void {
-    if (this.finished) return;
-    this.queue.push(event);
-    const now = Date.now();
-    this.waitingSince ??= now;
-    const stalled = now - this.waitingSince > (this.options.stallMs ?? STALL_MS);
-    if (stalled || this.queue.length > this.options.maxQueued || this.options.connectionCongested()) {
-      this.options.onTooSlow();
-      this.finish();
-      return;
-    }
-    this.wake?.();
+  /** Held events go out through {@link offer} like new ones, so they keep their order and skip what was replayed. */
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const event of held) this.offer(event);
   }
 
-  private async replayPage(): Promise<void> {
-    const page = await this.options.replayPage(this.lastSeq);
-    if (this.finished) return;
-    if (page.length === 0) {
-      // Caught up with storage: everything held from here on is newer or already replayed.
-      // Held events go through the same queue as new ones, so they keep their order.
-      this.replaying = false;
-      const held = this.held;
-      this.held = [];
-      for (const event of held) this.offer(event);
-      return;
+  private async replay(): Promise<void> {
+    try {
+      for (;;) {
+        const page = await this.options.replayPage(this.lastSeq);
+        if (this.finished) return;
+        if (page.length === 0) {
+          // Caught up with storage: everything held from here on is newer or already replayed.
+          this.replaying = false;
+          this.releaseHeld();
+          return;
+        }
+        for (const event of page) this.offer(event);
+        await this.output!.flushed();
+      }
+    } catch (error) {
+      this.end(error);
     }
-    for (const event of page) this.offer(event);
   }
 }

@@ -5,7 +5,8 @@ import type { TokenVerifier } from "../auth/tokens";
 import { AuthenticationError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import { createDirectoryLoaders, createEmptyDirectoryLoaders, DirectoryLoaders } from "../directory/directory.loaders";
-import type { LiveTailService, TailConnection } from "../live-tail/live-tail.service";
+import type { LiveTailService } from "../live-tail/live-tail.service";
+import type { TailConnection } from "../live-tail/shared-execution";
 import type { AppServices } from "./app-services";
 
 /** What every resolver gets, over HTTP and WebSocket alike. */

@@ -41,6 +41,8 @@ export interface RunningService {
   services: AppServices;
   /** Executes the HTTP operations; compiles the query and mutation documents that keep coming back. */
   executor: CompiledExecutor;
+  /** What the WebSockets hold that their clients have not taken yet: in all, and on the fullest socket. */
+  webSocketBacklog(): { sockets: number; unsentBytes: number; largestUnsentBytes: number };
   /**
    * Stops accepting, closes WebSockets with 1001 and lets the requests it
    * took finish and answer. Past `config.shutdownGraceMs` it refuses the
@@ -105,6 +107,10 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     port,
     services,
     executor,
+    webSocketBacklog: () => {
+      const unsent = [...wsServer.clients].map((socket) => socket.bufferedAmount);
+      return { sockets: unsent.length, unsentBytes: unsent.reduce((sum, bytes) => sum + bytes, 0), largestUnsentBytes: Math.max(0, ...unsent) };
+    },
     stop: async () => {
       // graphql-ws closes each socket with 1001 and waits for its client's close; a failure there must not look like the grace ending.
       const socketsClosed = Promise.resolve(webSockets.dispose()).catch((error: unknown) => logger.warn({ err: error }, "closing the WebSockets failed"));

@@ -1,4 +1,4 @@
-import type { GraphQLSchema } from "graphql";
+import type { ExecutionResult, FormattedExecutionResult, GraphQLSchema } from "graphql";
 import { DocumentNode, GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { WebSocketServer } from "ws";
@@ -7,22 +7,20 @@ import { TokenVerifier } from "../auth/tokens";
 import { parseWithinLimits } from "../common/document-limits";
 import { AuthenticationError, BadUserInputError, maskError } from "../common/errors";
 import type { Logger } from "../common/logger";
-import type { TailConnection } from "../live-tail/live-tail.service";
-import { SharedSubscriptionExecution } from "../live-tail/shared-execution";
+import { MAX_UNSENT_BYTES, SharedSubscriptionExecution, TailConnection } from "../live-tail/shared-execution";
 import type { AppContext, ContextFactory } from "./context";
 
+const CLOSING_BRACE = "}".charCodeAt(0);
 /** Time a client has to send `connection_init` before the socket is closed with 4408. */
 const CONNECTION_INIT_TIMEOUT_MS = 3_000;
 /** Largest incoming WebSocket message; larger ones close the socket with 1009. */
 export const MAX_WEBSOCKET_MESSAGE_BYTES = 64 * 1024;
 /** Active operations one socket may have; more are refused with an error. */
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
-/** Unsent bytes a socket may hold before its client counts as too slow. */
-const MAX_UNSENT_BYTES = 1024 * 1024;
 /**
- * Close code for a client that does not read what it subscribed to: events
- * waited 5 s with none taken by the socket, more than 10,000 wait on one
- * subscription, or more than MAX_UNSENT_BYTES are unsent.
+ * Close code for a client that does not read what it subscribed to: the
+ * socket holds more than MAX_UNSENT_BYTES it has not taken (see
+ * live-tail/shared-execution.ts).
  */
 export const CLOSE_TOO_SLOW = 4480;
 
@@ -50,7 +48,30 @@ interface ConnectionExtra extends Record<PropertyKey, unknown> {
 export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(): void | Promise<void> } {
   const { contexts, logger } = options;
   const rules = options.introspection ? specifiedRules : [...specifiedRules, NoSchemaIntrospectionCustomRule];
-  const shared = new SharedSubscriptionExecution();
+  /** A result as the client gets it: errors masked as over HTTP, what the operation noted in `extensions`. */
+  const format = (result: ExecutionResult, context: AppContext | undefined): FormattedExecutionResult => {
+    const noted = context && Object.keys(context.responseExtensions).length > 0 ? context.responseExtensions : undefined;
+    const requestId = context?.requestId;
+    const errors = result.errors?.map((error) => {
+      const masked = maskError(error.toJSON(), error, { exposeInternals: options.exposeInternals, requestId });
+      if (masked.unexpected) logger.error({ err: error.originalError ?? error, requestId }, "unexpected error over WebSocket");
+      return masked.formatted;
+    });
+    const extensions = noted ? { ...result.extensions, ...noted } : result.extensions;
+    return { ...(result.data !== undefined ? { data: result.data } : {}), ...(errors ? { errors } : {}), ...(extensions ? { extensions } : {}) };
+  };
+  const shared = new SharedSubscriptionExecution(format);
+  const documents = new CheckedDocuments((source) => {
+    let document: DocumentNode;
+    try {
+      document = parseWithinLimits(source);
+    } catch (error) {
+      if (error instanceof GraphQLError) return [error];
+      throw error;
+    }
+    const errors = validate(options.schema, document, rules);
+    return errors.length > 0 ? errors : document;
+  });
   return useServer<Record<string, unknown>, ConnectionExtra>(
     {
       schema: options.schema,
@@ -72,23 +93,29 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [new BadUserInputError(`A connection may have at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} active operations; complete one first.`)];
         }
-        let document: DocumentNode;
-        try {
-          document = parseWithinLimits(payload.query);
-        } catch (error) {
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
-        const errors = validate(options.schema, document, rules);
-        if (errors.length > 0) return errors;
-        return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+        const checked = documents.get(payload.query);
+        if (Array.isArray(checked)) return checked;
+        return { schema: options.schema, document: checked as DocumentNode, operationName: payload.operationName, variableValues: payload.variables };
       },
-      context: (ctx) => {
+      context: (ctx, id) => {
         const { principal, socket } = ctx.extra;
         if (!principal) throw new GraphQLError("The connection is not authenticated.");
+        // graphql-ws's `next` message, as a text frame, around a payload serialized once for every subscriber of the operation.
+        const envelope = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
         const connection: TailConnection = {
-          congested: () => socket.bufferedAmount > MAX_UNSENT_BYTES,
-          closeTooSlow: () => socket.close(CLOSE_TOO_SLOW, "Too slow: the client does not read its subscriptions"),
+          sendResult: (payloadJson, sent) => {
+            const message = Buffer.allocUnsafe(envelope.length + payloadJson.length + 1);
+            envelope.copy(message, 0);
+            payloadJson.copy(message, envelope.length);
+            message[message.length - 1] = CLOSING_BRACE;
+            socket.send(message, { binary: false }, sent && (() => sent()));
+          },
+          unsentBytes: () => socket.bufferedAmount,
+          closeTooSlow: () => {
+            if (socket.readyState !== socket.OPEN) return;
+            logger.warn({ workspaceId: principal.workspaceId, userId: principal.userId }, "closing a live tail whose client does not keep up");
+            socket.close(CLOSE_TOO_SLOW, "Too slow: the client does not read its subscriptions");
+          },
         };
         return contexts.forWebSocket(principal, contexts.newRequestId(), connection);
       },
@@ -102,19 +129,40 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
               : { ...formatted, extensions: { ...formatted.extensions, code: "GRAPHQL_VALIDATION_FAILED" } };
           return maskError(tagged, error, { exposeInternals: options.exposeInternals }).formatted;
         }),
-      onNext: (_ctx, _id, _payload, args, result) => {
-        const context = args.contextValue as AppContext | undefined;
-        const noted = context && Object.keys(context.responseExtensions).length > 0 ? context.responseExtensions : undefined;
-        if (!result.errors?.length && !noted) return;
-        const requestId = context?.requestId;
-        const errors = result.errors?.map((error) => {
-          const masked = maskError(error.toJSON(), error, { exposeInternals: options.exposeInternals, requestId });
-          if (masked.unexpected) logger.error({ err: error.originalError ?? error, requestId }, "unexpected error over WebSocket");
-          return masked.formatted;
-        });
-        return { ...result, ...(errors ? { errors } : {}), ...(noted ? { extensions: { ...result.extensions, ...noted } } : {}) };
-      },
+      // Queries and mutations over WebSocket; subscriptions write their results themselves (SharedSubscriptionExecution).
+      onNext: (_ctx, _id, _payload, args, result) => format(result, args.contextValue as AppContext | undefined),
     },
     options.wsServer,
   );
+}
+
+/** Documents kept parsed and validated, at most. @default 500 */
+const CHECKED_DOCUMENTS = 500;
+/** Longer texts are checked each time, not kept. @default 16384 */
+const CHECKED_DOCUMENT_MAX_LENGTH = 16 * 1024;
+
+/**
+ * WebSocket operations' documents, parsed and validated once per text and
+ * kept (least recently used out): the subscribers of one operation, often
+ * thousands, share one document, which spares each its parse, its
+ * validation and the memory of its own syntax tree, and lets them share
+ * results (live-tail/shared-execution.ts).
+ */
+class CheckedDocuments {
+  private readonly entries = new Map<string, DocumentNode | readonly GraphQLError[]>();
+
+  constructor(private readonly check: (source: string) => DocumentNode | readonly GraphQLError[]) {}
+
+  get(source: string): DocumentNode | readonly GraphQLError[] {
+    if (source.length > CHECKED_DOCUMENT_MAX_LENGTH) return this.check(source);
+    let entry = this.entries.get(source);
+    if (entry === undefined) {
+      entry = this.check(source);
+      if (this.entries.size >= CHECKED_DOCUMENTS) this.entries.delete(this.entries.keys().next().value!);
+    } else {
+      this.entries.delete(source);
+    }
+    this.entries.set(source, entry);
+    return entry;
+  }
 }

@@ -17,6 +17,7 @@ export interface TestServer {
   services: AppServices;
   /** What executes its HTTP operations (and how often it compiled them). */
   executor: CompiledExecutor;
+  webSocketBacklog: RunningService["webSocketBacklog"];
 }
 
 /**
@@ -38,6 +39,7 @@ export function useTestServer(adjust: (config: AppConfig) => AppConfig = (config
     server.wsUrl = `ws://localhost:${running.port}/graphql`;
     server.services = running.services;
     server.executor = running.executor;
+    server.webSocketBacklog = running.webSocketBacklog;
   });
   afterAll(async () => {
     await running?.stop();
