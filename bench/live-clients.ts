@@ -13,6 +13,8 @@ export interface SubscriberSpec {
   url: string;
   /** The conversation to follow; null: the whole workspace. */
   conversationId: string | null;
+  /** The loopback address the socket starts from. */
+  localAddress: string;
 }
 
 export interface RecordedEvent {
@@ -84,7 +86,7 @@ function openGraphQL(spec: SubscriberSpec, token: string): Promise<Subscriber> {
   return new Promise((resolve, reject) => {
     const subscriber = newSubscriber(spec.conversationId);
     let acknowledged = false;
-    const socket = new WebSocket(spec.url, "graphql-transport-ws", { perMessageDeflate: false });
+    const socket = new WebSocket(spec.url, "graphql-transport-ws", { perMessageDeflate: false, localAddress: spec.localAddress });
     socket.once("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } })));
     socket.once("error", (error) => {
       if (!acknowledged) reject(error);
@@ -122,7 +124,7 @@ function openFloor(spec: SubscriberSpec): Promise<Subscriber> {
   return new Promise((resolve, reject) => {
     const subscriber = newSubscriber(spec.conversationId);
     const url = `${spec.url}?conversation=${encodeURIComponent(spec.conversationId ?? "*")}`;
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(url, { localAddress: spec.localAddress });
     socket.once("open", () => resolve(subscriber));
     socket.once("error", reject);
     socket.on("message", (data) => {

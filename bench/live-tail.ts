@@ -41,7 +41,7 @@ function liveScenario(
   const { conversationSubscribers = 0, workspaceSubscribers = 0, conversations } = shape;
   const onConversations = conversationSubscribers === 1 ? plural(1, "subscriber") : `${plural(conversationSubscribers, "subscriber")} / ${plural(conversations, "conversation")}`;
   const name = [conversationSubscribers > 0 ? onConversations : "", workspaceSubscribers > 0 ? plural(workspaceSubscribers, "workspace subscriber") : ""].filter(Boolean).join(" + ");
-  return { name, conversationSubscribers, workspaceSubscribers, conversations, eventsPerSecond: shape.eventsPerSecond, ...targets };
+  return { name: shape.eventsPerSecond === 0 ? `${name}, idle` : name, conversationSubscribers, workspaceSubscribers, conversations, eventsPerSecond: shape.eventsPerSecond, ...targets };
 }
 
 /** 90% of the subscribers on 5 hot conversations, 10% tailing the workspace, every event on a hot conversation. */
@@ -56,6 +56,8 @@ const SIZES: Record<Size, { scenarios: LiveScenario[]; seconds: number; drainMs:
       liveScenario({ conversationSubscribers: 1_000, conversations: 1, eventsPerSecond: 10 }, { p99TargetMs: 250, priced: true }),
       liveScenario({ conversationSubscribers: 5_000, conversations: 50, eventsPerSecond: 20 }, { p99TargetMs: 100 }),
       hot(5_000),
+      // Idle: subscribers that open and wait, for the RSS each one costs.
+      liveScenario({ conversationSubscribers: 20_000, conversations: 50, eventsPerSecond: 0 }),
     ],
     seconds: 30,
     drainMs: 10_000,
@@ -68,6 +70,7 @@ const SIZES: Record<Size, { scenarios: LiveScenario[]; seconds: number; drainMs:
       liveScenario({ conversationSubscribers: 100, conversations: 1, eventsPerSecond: 10 }, { p99TargetMs: 250, priced: true }),
       liveScenario({ conversationSubscribers: 200, conversations: 50, eventsPerSecond: 20 }, { p99TargetMs: 100 }),
       hot(200),
+      liveScenario({ conversationSubscribers: 400, conversations: 50, eventsPerSecond: 0 }),
     ],
     seconds: 2,
     drainMs: 3_000,
@@ -75,6 +78,8 @@ const SIZES: Record<Size, { scenarios: LiveScenario[]; seconds: number; drainMs:
 };
 
 const WORKSPACE = "ws-live";
+/** Loopback addresses (127.0.0.1, 127.0.0.2, ...) the subscribers' sockets start from. */
+const LOOPBACK_SOURCES = 4;
 /** Sockets the client process opens at once. */
 const OPEN_WAVE = 250;
 /** How long subscribers get to become live. */
@@ -232,9 +237,11 @@ async function measureScenario(
   // Every conversation exists before it is followed, and the server is warm (JIT, pool) before its RSS is read.
   await target.record(conversations, 0);
   const rssBeforeBytes = await target.rssAfterCollection();
+  // Sockets come from several loopback addresses, so that tens of thousands of them do not run out of one address's ports.
+  const socketOf = (i: number) => ({ url: target.wsUrls[i % target.wsUrls.length], localAddress: `127.0.0.${1 + (i % LOOPBACK_SOURCES)}` });
   const subscribers = [
-    ...Array.from({ length: scenario.conversationSubscribers }, (_, i) => ({ url: target.wsUrls[i % target.wsUrls.length], conversationId: conversations[i % conversations.length] })),
-    ...Array.from({ length: scenario.workspaceSubscribers }, (_, i) => ({ url: target.wsUrls[i % target.wsUrls.length], conversationId: null })),
+    ...Array.from({ length: scenario.conversationSubscribers }, (_, i) => ({ ...socketOf(i), conversationId: conversations[i % conversations.length] })),
+    ...Array.from({ length: scenario.workspaceSubscribers }, (_, i) => ({ ...socketOf(scenario.conversationSubscribers + i), conversationId: null })),
   ];
   const openTimeout = 30_000 + subscribers.length * 20;
   const mode = target.kind === "floor" ? "floor" : "graphql";
