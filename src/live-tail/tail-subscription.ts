@@ -2,7 +2,7 @@ import type { AuditEventRecord } from "../events/audit-event.record";
 import type { EventPredicate } from "./event-filter";
 import type { StreamScope, WorkspaceStream } from "./workspace-stream";
 
-/** Live events held while a resumed tail replays from storage; past it they are dropped and read from storage. @default 10000 */
+/** Live events held before a tail starts or while it replays from storage; past it they are dropped and read from storage. @default 10000 */
 export const MAX_HELD_WHILE_REPLAYING = 10_000;
 
 /** Where a tail's edges go, each once, in seq order. */

@@ -7,7 +7,7 @@ import { TokenVerifier } from "../auth/tokens";
 import { parseWithinLimits } from "../common/document-limits";
 import { AuthenticationError, BadUserInputError, maskError } from "../common/errors";
 import type { Logger } from "../common/logger";
-import { MAX_UNSENT_BYTES, SharedSubscriptionExecution, TailConnection } from "../live-tail/shared-execution";
+import { MAX_UNSENT_BYTES, MAX_WAITING_DELIVERIES, SharedSubscriptionExecution, TailConnection } from "../live-tail/shared-execution";
 import type { AppContext, ContextFactory } from "./context";
 
 const CLOSING_BRACE = "}".charCodeAt(0);
@@ -19,8 +19,9 @@ export const MAX_WEBSOCKET_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
 /**
  * Close code for a client that does not read what it subscribed to: the
- * socket holds more than MAX_UNSENT_BYTES it has not taken (see
- * live-tail/shared-execution.ts).
+ * socket holds more than {@link MAX_UNSENT_BYTES} it has not taken, or
+ * more than {@link MAX_WAITING_DELIVERIES} deliveries of one subscription
+ * wait (see live-tail/shared-execution.ts).
  */
 export const CLOSE_TOO_SLOW = 4480;
 
