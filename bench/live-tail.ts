@@ -4,7 +4,7 @@ import { BenchDatabase } from "./database";
 import { RECORD_EVENTS } from "./ingest";
 import type { DeliveryResult, FromClients, RecordedEvent } from "./live-clients";
 import { GraphQLHttpClient, LatencySummary, monotonicMs, round, sleep, summarize, wallClock } from "./load";
-import { HelperProcess, RedisProcess, ServiceProcess } from "./processes";
+import { HelperProcess, openFileLimit, RedisProcess, ServiceProcess } from "./processes";
 import type { FromFloor } from "./ws-floor";
 
 /**
@@ -30,13 +30,19 @@ interface LiveScenario {
   priced?: boolean;
   /** The recording calls' p99 target in ms while the scenario runs, where the issue sets one. */
   recordP99TargetMs?: number;
+  /**
+   * Higher event rates to try on one instance after the measured run, one
+   * step each, until the delivery p99 passes `p99TargetMs`: the instance's
+   * ceiling.
+   */
+  ramp?: number[];
 }
 
 const plural = (n: number, noun: string) => `${n.toLocaleString("en")} ${noun}${n === 1 ? "" : "s"}`;
 
 function liveScenario(
   shape: { conversationSubscribers?: number; workspaceSubscribers?: number; conversations: number; eventsPerSecond: number },
-  targets: Pick<LiveScenario, "p99TargetMs" | "priced" | "recordP99TargetMs"> = {},
+  targets: Pick<LiveScenario, "p99TargetMs" | "priced" | "recordP99TargetMs" | "ramp"> = {},
 ): LiveScenario {
   const { conversationSubscribers = 0, workspaceSubscribers = 0, conversations } = shape;
   const onConversations = conversationSubscribers === 1 ? plural(1, "subscriber") : `${plural(conversationSubscribers, "subscriber")} / ${plural(conversations, "conversation")}`;
@@ -45,9 +51,10 @@ function liveScenario(
 }
 
 /** 90% of the subscribers on 5 hot conversations, 10% tailing the workspace, every event on a hot conversation. */
-const hot = (subscribers: number) => liveScenario({ conversationSubscribers: subscribers * 0.9, workspaceSubscribers: subscribers * 0.1, conversations: 5, eventsPerSecond: 20 }, { p99TargetMs: 250, priced: true, recordP99TargetMs: 50 });
+const hot = (subscribers: number, ramp: number[]) =>
+  liveScenario({ conversationSubscribers: subscribers * 0.9, workspaceSubscribers: subscribers * 0.1, conversations: 5, eventsPerSecond: 20 }, { p99TargetMs: 250, priced: true, recordP99TargetMs: 50, ramp });
 
-const SIZES: Record<Size, { scenarios: LiveScenario[]; seconds: number; drainMs: number }> = {
+const SIZES: Record<Size, { scenarios: LiveScenario[]; seconds: number; rampStepSeconds: number; drainMs: number }> = {
   full: {
     scenarios: [
       liveScenario({ conversationSubscribers: 1, conversations: 1, eventsPerSecond: 10 }),
@@ -55,11 +62,12 @@ const SIZES: Record<Size, { scenarios: LiveScenario[]; seconds: number; drainMs:
       liveScenario({ workspaceSubscribers: 100, conversations: 10, eventsPerSecond: 20 }),
       liveScenario({ conversationSubscribers: 1_000, conversations: 1, eventsPerSecond: 10 }, { p99TargetMs: 250, priced: true }),
       liveScenario({ conversationSubscribers: 5_000, conversations: 50, eventsPerSecond: 20 }, { p99TargetMs: 100 }),
-      hot(5_000),
+      hot(5_000, [30, 40, 50, 60, 80]),
       // Idle: subscribers that open and wait, for the RSS each one costs.
       liveScenario({ conversationSubscribers: 20_000, conversations: 50, eventsPerSecond: 0 }),
     ],
     seconds: 30,
+    rampStepSeconds: 15,
     drainMs: 10_000,
   },
   smoke: {
@@ -69,10 +77,11 @@ const SIZES: Record<Size, { scenarios: LiveScenario[]; seconds: number; drainMs:
       liveScenario({ workspaceSubscribers: 10, conversations: 10, eventsPerSecond: 20 }),
       liveScenario({ conversationSubscribers: 100, conversations: 1, eventsPerSecond: 10 }, { p99TargetMs: 250, priced: true }),
       liveScenario({ conversationSubscribers: 200, conversations: 50, eventsPerSecond: 20 }, { p99TargetMs: 100 }),
-      hot(200),
+      hot(200, [40]),
       liveScenario({ conversationSubscribers: 400, conversations: 50, eventsPerSecond: 0 }),
     ],
     seconds: 2,
+    rampStepSeconds: 2,
     drainMs: 3_000,
   },
 };
@@ -84,6 +93,12 @@ const LOOPBACK_SOURCES = 4;
 const OPEN_WAVE = 250;
 /** How long subscribers get to become live. */
 const WARMUP_MS = 30_000;
+/**
+ * Files a service or client process holds beside its subscribers' sockets
+ * (standard streams, listener, pool, Redis, IPC, libuv's own), kept free under
+ * the open-file limit, which caps the sockets one process can hold.
+ */
+const FILES_BESIDE_SOCKETS = 100;
 /** Recording requests in flight at most; past it the recorder falls behind its rate. */
 const MAX_IN_FLIGHT = 64;
 
@@ -230,7 +245,7 @@ async function measureScenario(
   target: Target,
   clients: HelperProcess<FromClients>,
   tokens: { agent: string; admin: string },
-  size: { seconds: number; drainMs: number },
+  size: { seconds: number; rampStepSeconds: number; drainMs: number },
 ) {
   const workspaceOnly = scenario.conversationSubscribers === 0;
   const conversations = Array.from({ length: scenario.conversations }, (_, k) => conversationOf(k));
@@ -239,9 +254,13 @@ async function measureScenario(
   const rssBeforeBytes = await target.rssAfterCollection();
   // Sockets come from several loopback addresses, so that tens of thousands of them do not run out of one address's ports.
   const socketOf = (i: number) => ({ url: target.wsUrls[i % target.wsUrls.length], localAddress: `127.0.0.${1 + (i % LOOPBACK_SOURCES)}` });
+  // One process (the service, the client) holds every socket, so the open-file limit caps them; the run records both counts.
+  const fileLimit = openFileLimit();
+  const requestedSubscribers = scenario.conversationSubscribers + scenario.workspaceSubscribers;
+  const conversationSubscribers = Math.max(0, Math.min(scenario.conversationSubscribers, fileLimit - FILES_BESIDE_SOCKETS - scenario.workspaceSubscribers));
   const subscribers = [
-    ...Array.from({ length: scenario.conversationSubscribers }, (_, i) => ({ ...socketOf(i), conversationId: conversations[i % conversations.length] })),
-    ...Array.from({ length: scenario.workspaceSubscribers }, (_, i) => ({ ...socketOf(scenario.conversationSubscribers + i), conversationId: null })),
+    ...Array.from({ length: conversationSubscribers }, (_, i) => ({ ...socketOf(i), conversationId: conversations[i % conversations.length] })),
+    ...Array.from({ length: scenario.workspaceSubscribers }, (_, i) => ({ ...socketOf(conversationSubscribers + i), conversationId: null })),
   ];
   const openTimeout = 30_000 + subscribers.length * 20;
   const mode = target.kind === "floor" ? "floor" : "graphql";
@@ -269,10 +288,12 @@ async function measureScenario(
   const { result: delivery } = await clients.request({ type: "collect", events: recording.events, drainMs: size.drainMs }, "result", size.drainMs + 60_000);
   // The server's CPU while it recorded (or published) and delivered, over what it delivered.
   const cpuSeconds = round(target.cpuSeconds() - cpuBefore, 2);
+  const ramp = scenario.ramp && target.kind === "service" ? await rampUp(scenario, target, clients, conversations, size) : undefined;
   return {
     scenario: scenario.name,
     kind: target.kind,
     subscribers: subscribers.length,
+    ...(subscribers.length < requestedSubscribers ? { requestedSubscribers, fileLimit } : {}),
     workspaceSubscribers: scenario.workspaceSubscribers,
     conversations: conversations.length,
     eventsPerSecond: scenario.eventsPerSecond,
@@ -293,7 +314,38 @@ async function measureScenario(
     cpuSeconds,
     cpuPerDeliveryMs: delivery.delivered > 0 ? round((cpuSeconds * 1000) / delivery.delivered, 4) : NaN,
     delivery,
+    ...(ramp ? { ramp } : {}),
   };
+}
+
+/**
+ * The instance's ceiling: the same subscribers, each step at a higher event
+ * rate, until the delivery p99 passes the scenario's target or an event is
+ * lost. Each step's deliveries per second of its own CPU time is what one
+ * core delivers at that load.
+ */
+async function rampUp(scenario: LiveScenario, target: Target, clients: HelperProcess<FromClients>, conversations: string[], size: { rampStepSeconds: number; drainMs: number }) {
+  const steps = [];
+  for (const eventsPerSecond of scenario.ramp ?? []) {
+    const cpuBefore = target.cpuSeconds();
+    const recording = await recordAtRate(target, conversations, eventsPerSecond, size.rampStepSeconds);
+    const { result } = await clients.request({ type: "collect", events: recording.events, drainMs: size.drainMs }, "result", size.drainMs + 60_000);
+    const cpuSeconds = round(target.cpuSeconds() - cpuBefore, 2);
+    steps.push({
+      eventsPerSecond,
+      seconds: size.rampStepSeconds,
+      deliveriesPerSecond: round(result.delivered / size.rampStepSeconds, 0),
+      fromSent: result.fromSent,
+      lost: result.lost,
+      duplicated: result.duplicated,
+      recordLatency: recording.latency,
+      recordErrors: recording.errors,
+      cpuSeconds,
+      deliveriesPerCpuSecond: cpuSeconds > 0 ? round(result.delivered / cpuSeconds, 0) : NaN,
+    });
+    if (result.lost > 0 || recording.errors > 0 || result.fromSent.p99 > (scenario.p99TargetMs ?? Infinity)) break;
+  }
+  return steps;
 }
 
 /** Open loop: event n is sent at start + n / rate, whatever the earlier ones are doing (up to MAX_IN_FLIGHT at once). */

@@ -53,6 +53,20 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * How many files (sockets included) a process started by this one may hold
+ * open: the soft limit it inherits, from /proc (Linux); Infinity elsewhere or
+ * when unlimited.
+ */
+export function openFileLimit(): number {
+  try {
+    const soft = /^Max open files\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1];
+    return soft === undefined || soft === "unlimited" ? Infinity : Number(soft);
+  } catch {
+    return Infinity;
+  }
+}
+
 /** The last bytes a stream wrote, for error messages. */
 function tail(stream: NodeJS.ReadableStream | null): () => string {
   let text = "";

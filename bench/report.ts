@@ -151,7 +151,16 @@ function liveChecks(live: LiveResults): Check[] {
     const subject = `${run.scenario}${run.kind === "redis" ? ", 2 instances + Redis" : ""}`;
     const allOpen = run.opened.failed === 0 && run.ready.notReady === 0;
     if (run.eventsPerSecond === 0) {
-      checks.push({ part: "live tail", subject, target: "every idle subscription opens", measured: `${number(run.opened.connected)} opened, ${run.opened.failed} failed, ${run.ready.notReady} not live`, baseline: floor ? `floor: ${number(floor.opened.connected)} opened` : "", met: allOpen });
+      // Where the open-file limit capped the sockets, the scenario's own count was not tried.
+      const capped = run.requestedSubscribers === undefined ? "" : `; ${number(run.requestedSubscribers)} asked, the open-file limit (${number(run.fileLimit ?? NaN)} per process) leaves room for ${number(run.subscribers)}`;
+      checks.push({
+        part: "live tail",
+        subject,
+        target: "every idle subscription opens",
+        measured: `${number(run.opened.connected)} opened, ${run.opened.failed} failed, ${run.ready.notReady} not live${capped}`,
+        baseline: floor ? `floor: ${number(floor.opened.connected)} opened` : "",
+        met: allOpen && capped ? null : allOpen,
+      });
       continue;
     }
     checks.push({
@@ -294,6 +303,27 @@ function liveSection(live: LiveResults): string[] {
         Number.isFinite(run.cpuPerDeliveryMs) ? microseconds(run.cpuPerDeliveryMs) : "-",
         kib(run.rssPerSubscriptionBytes),
       ]),
+    ),
+    ...live.runs.flatMap((run) => (run.ramp ? rampSection(run) : [])),
+  ];
+}
+
+/** One instance under the same subscribers at rising event rates: its ceiling. */
+function rampSection(run: LiveRun): string[] {
+  const steps = run.ramp ?? [];
+  const target = run.p99TargetMs ?? Infinity;
+  const within = steps.filter((step) => step.lost === 0 && step.recordErrors === 0 && step.fromSent.p99 <= target);
+  const ceiling = within.at(-1);
+  return [
+    "",
+    `One instance's ceiling: ${run.scenario}, after the measured run, ${steps[0]?.seconds ?? "-"} s at each higher rate until the delivery p99 passes ${ms(target)} ms or an event is lost. ` +
+      (ceiling
+        ? `The highest rate within it: ${ceiling.eventsPerSecond} events/s, ${number(ceiling.deliveriesPerSecond)} deliveries/s, ${number(ceiling.deliveriesPerCpuSecond)} deliveries per second of the service's CPU.`
+        : "No step was within it."),
+    "",
+    table(
+      ["events/s", "deliveries/s", "from sent p50 / p99 ms", "lost", "recording p99 ms", "service CPU s", "deliveries per CPU second"],
+      steps.map((step) => [String(step.eventsPerSecond), number(step.deliveriesPerSecond), latencies(step.fromSent, ["p50", "p99"]), number(step.lost), ms(step.recordLatency.p99), number(step.cpuSeconds, 2), number(step.deliveriesPerCpuSecond)]),
     ),
   ];
 }
