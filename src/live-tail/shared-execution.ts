@@ -178,9 +178,12 @@ function authorizationOf(principal: Principal): [workspaceId: string, role: Role
  * Subscribers a result is handed to in one turn of the event loop. A hot
  * conversation's result goes to thousands of sockets; between slices the
  * loop serves other work (recording calls above all), which would otherwise
- * wait for the whole fan-out. @default 64
+ * wait for the whole fan-out. Smaller slices let that work in sooner; the
+ * default is the size at which the bench's hot workload had both its
+ * recording and its delivery latency lowest (docs/performance.md).
+ * @default 32
  */
-export const DELIVERIES_PER_TURN = 64;
+export const DELIVERIES_PER_TURN = 32;
 
 /** One event's result for one operation, as JSON in UTF-8 once it is computed: encoded once, copied into each subscriber's message. */
 class SharedPayload {
