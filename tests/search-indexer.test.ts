@@ -2,9 +2,11 @@ import { Role } from "../src/auth/principal";
 import { createLogger } from "../src/common/logger";
 import { decodePostings, indexedSeq } from "../src/database/search-postings.repository";
 import { AuditEventType } from "../src/events/audit-event.enums";
+import { IndexerThread } from "../src/search/indexer-thread";
 import { ROUND_DELAY_MS, SearchIndexer } from "../src/search/search-indexer";
 import { termsOf } from "../src/search/search-terms";
 import { seedBulkEvents } from "./support/bulk-events";
+import { PassThrough } from "node:stream";
 import { TEST_DATABASE, useTestDatabase } from "./support/database";
 import { runService, waitUntilListening } from "./support/process";
 import { eventInput, RECORD_EVENTS } from "./support/events";
@@ -65,6 +67,45 @@ describe("the search indexer", () => {
     const postings = await postingsOf(WORKSPACE);
     expect([...postings.keys()].filter((key) => key.startsWith("quokka ") || key.startsWith("wombat "))).toHaveLength(2);
   });
+
+  it("indexes from a thread of its own: the service's connections send none of its statements", async () => {
+    const sent: string[] = [];
+    const logger = dataSource.logger;
+    const original = logger.logQuery.bind(logger);
+    logger.logQuery = (query, parameters, queryRunner) => {
+      sent.push(query);
+      return original(query, parameters, queryRunner);
+    };
+    try {
+      const event = eventInput(AuditEventType.CONVERSATION, "conversation.created", { conversation: { id: "c-thread", subject: "narwhal parade" } });
+      const response = await postGraphQL(server.graphqlUrl, { query: RECORD_EVENTS, variables: { events: [event] } }, { token: await tokenFor(Role.SERVICE) });
+      expect(response.body.errors).toBeUndefined();
+      await server.services.searchIndexer.catchUp();
+    } finally {
+      logger.logQuery = original;
+    }
+    expect(await indexedSeq(dataSource, WORKSPACE)).toBe(await lastSeq(WORKSPACE));
+    expect([...(await postingsOf(WORKSPACE)).keys()].filter((key) => key.startsWith("narwhal "))).toHaveLength(1);
+    expect(sent.some((sql) => sql.includes("INSERT INTO audit_events"))).toBe(true);
+    expect(sent.filter((sql) => /search_(postings|progress)/.test(sql))).toEqual([]);
+  });
+
+  it("starts its thread again each time it ends, until stopped", async () => {
+    const lines: { msg?: string }[] = [];
+    const stream = new PassThrough();
+    stream.on("data", (chunk: Buffer) => lines.push(...chunk.toString("utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as { msg?: string })));
+    // Nothing listens on port 1: the thread cannot open its pool, and ends.
+    const thread = new IndexerThread({ database: { ...TEST_DATABASE, port: 1 }, logLevel: "silent" }, createLogger("warn", stream));
+    thread.start();
+    const ended = () => lines.filter((line) => line.msg === "search indexer: its thread ended; starting it again").length;
+    // Twice: it ended, was started again after the delay, and ended again.
+    const deadline = Date.now() + 25_000;
+    while (ended() < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(ended()).toBeGreaterThanOrEqual(2);
+    await expect(thread.catchUp()).rejects.toThrow();
+    await thread.stop();
+    await expect(thread.catchUp()).rejects.toThrow("not running");
+  }, 30_000);
 
   it("indexes events stored before it started (the backlog after the migration), in rounds", async () => {
     await seedBulkEvents(dataSource, { workspaceId: OTHER_WORKSPACE, events: 12_000, seed: 5 });

@@ -13,7 +13,7 @@ import type { AuditEventInput } from "../events/audit-event.inputs";
 import { AuditEventRecord, NewAuditEvent, targetsOf } from "../events/audit-event.record";
 import { validateEventInputs } from "../events/audit-event.validation";
 import { describeEvent } from "../events/event-catalog";
-import type { SearchIndexer } from "../search/search-indexer";
+import type { IndexerThread } from "../search/indexer-thread";
 import type { AuditEventPublisher } from "./event-publisher";
 import { RecordQueue } from "./record-queue";
 
@@ -72,7 +72,7 @@ export class AuditRecorder {
     private readonly dataSource: DataSource,
     private readonly directory: DirectoryService,
     private readonly publisher: AuditEventPublisher,
-    private readonly searchIndexer: SearchIndexer,
+    private readonly searchIndexer: Pick<IndexerThread, "notify">,
   ) {}
 
   async record(principal: Principal, inputs: readonly AuditEventInput[]): Promise<RecordResult> {

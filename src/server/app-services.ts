@@ -9,7 +9,7 @@ import { AuditLogService } from "../logs/audit-log.service";
 import { CursorCodec } from "../logs/cursor";
 import { AuditEventPublisher } from "../recording/event-publisher";
 import { AuditRecorder } from "../recording/recorder.service";
-import { SearchIndexer } from "../search/search-indexer";
+import { IndexerThread } from "../search/indexer-thread";
 
 /** The service layer, built once per process and handed to every resolver. */
 export interface AppServices {
@@ -19,8 +19,8 @@ export interface AppServices {
   events: AuditEventService;
   logs: AuditLogService;
   liveTail: LiveTailService;
-  /** Keeps the search index up with the events; started by the running service only. */
-  searchIndexer: SearchIndexer;
+  /** Keeps the search index up with the events, in a thread of its own; started by the running service only. */
+  searchIndexer: IndexerThread;
 }
 
 export function createServices(dataSource: DataSource, config: AppConfig, logger: Logger): AppServices {
@@ -29,7 +29,7 @@ export function createServices(dataSource: DataSource, config: AppConfig, logger
   const publisher = new AuditEventPublisher(bus.pubSub);
   // Cursors are signed with a key derived from the token secret: no second secret to manage.
   const cursors = new CursorCodec(config.auth.jwtSecret);
-  const searchIndexer = new SearchIndexer(dataSource, logger);
+  const searchIndexer = new IndexerThread({ database: config.database, logLevel: config.logLevel }, logger);
   return {
     bus,
     directory,

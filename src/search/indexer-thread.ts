@@ -1,0 +1,136 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "../common/logger";
+import type { DatabaseConfig, LogLevel } from "../config";
+
+/** What the service's thread tells the indexer's. */
+export type ToIndexer = { type: "notify"; workspaceIds: string[] } | { type: "catchUp"; id: number } | { type: "stop" };
+
+/** What the indexer's thread answers. */
+export type FromIndexer = { type: "caughtUp"; id: number; error?: string };
+
+/** What the indexer's thread starts from. */
+export interface IndexerThreadData {
+  database: DatabaseConfig;
+  logLevel: LogLevel;
+}
+
+/** How long after an unexpected end the indexer's thread starts again, in milliseconds. @default 5000 */
+export const RESTART_DELAY_MS = 5_000;
+/** How long `stop` waits for the round under way before it ends the thread, in milliseconds. @default 10000 */
+export const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * The search indexer ({@link SearchIndexer} in ./search-indexer.ts) in a
+ * worker thread of its own, with its own connections. An indexing round reads
+ * back thousands of events, groups their terms and writes one INSERT of a
+ * megabyte or so: on the thread that serves requests, that CPU came out of
+ * recording's throughput whenever that thread was the bottleneck. In its own
+ * thread it runs beside the requests, on another core when there is one.
+ *
+ * The service's thread only forwards notices: after a recording call, the
+ * workspaces with new events (batched per turn of the event loop). A thread
+ * that ends unexpectedly (its database unreachable at start, say) is started
+ * again after {@link RESTART_DELAY_MS}; meanwhile searches read the events
+ * the index has not reached directly, as they always do.
+ */
+export class IndexerThread {
+  private worker: Worker | undefined;
+  private readonly notices = new Set<string>();
+  private readonly catchUps = new Map<number, { resolve(): void; reject(error: Error): void }>();
+  private nextCatchUp = 0;
+  private started = false;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly data: IndexerThreadData,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts the thread, which indexes what is behind, then what it is told of. */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.spawn();
+  }
+
+  /** The workspace has new events (ignored until started: the thread's first sweep finds them). */
+  notify(workspaceId: string): void {
+    if (!this.worker) return;
+    if (this.notices.size === 0) setImmediate(this.sendNotices);
+    this.notices.add(workspaceId);
+  }
+
+  /** Resolves once every workspace that is behind now is indexed: for tests and tools that need the index complete. */
+  catchUp(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new Error("The search indexer's thread is not running."));
+    const id = this.nextCatchUp++;
+    return new Promise((resolve, reject) => {
+      this.catchUps.set(id, { resolve, reject });
+      worker.postMessage({ type: "catchUp", id } satisfies ToIndexer);
+    });
+  }
+
+  /** Stops after the round under way (ending the thread if that takes longer than {@link STOP_TIMEOUT_MS}). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    const worker = this.worker;
+    if (!worker) return;
+    const ended = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    worker.postMessage({ type: "stop" } satisfies ToIndexer);
+    const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
+    await ended;
+    clearTimeout(timer);
+  }
+
+  private readonly sendNotices = (): void => {
+    if (this.notices.size === 0 || !this.worker) return;
+    this.worker.postMessage({ type: "notify", workspaceIds: [...this.notices] } satisfies ToIndexer);
+    this.notices.clear();
+  };
+
+  private spawn(): void {
+    const script = workerScript();
+    if (!script) {
+      this.logger.error("search indexer: its compiled thread is missing (run `npm run build`); the index is not kept up");
+      return;
+    }
+    const worker = new Worker(script, { workerData: this.data });
+    // The service's own lifecycle ends the thread (stop); it never holds the process open.
+    worker.unref();
+    this.worker = worker;
+    worker.on("message", (message: FromIndexer) => {
+      const waiting = this.catchUps.get(message.id);
+      this.catchUps.delete(message.id);
+      if (message.error === undefined) waiting?.resolve();
+      else waiting?.reject(new Error(message.error));
+    });
+    worker.on("error", (error) => this.logger.error({ err: error }, "search indexer: its thread failed"));
+    worker.on("exit", (code) => {
+      this.worker = undefined;
+      this.notices.clear();
+      for (const waiting of this.catchUps.values()) waiting.reject(new Error("The search indexer's thread ended."));
+      this.catchUps.clear();
+      if (this.stopped) return;
+      this.logger.warn({ code, restartInMs: RESTART_DELAY_MS }, "search indexer: its thread ended; starting it again");
+      this.restartTimer = setTimeout(() => {
+        if (!this.stopped) this.spawn();
+      }, RESTART_DELAY_MS);
+      this.restartTimer.unref();
+    });
+  }
+}
+
+/**
+ * The thread's compiled entry point: beside this file when the service runs
+ * compiled, else (the tests run the TypeScript sources) in the build's
+ * output, which `npm test` builds first. Undefined when neither exists.
+ */
+function workerScript(): string | undefined {
+  const candidates = [path.join(__dirname, "indexer.worker.js"), path.resolve(__dirname, "../../dist/src/search/indexer.worker.js")];
+  return candidates.find((candidate) => existsSync(candidate));
+}
