@@ -62,7 +62,7 @@ const SIZES: Record<Size, { scenarios: LiveScenario[]; seconds: number; rampStep
       liveScenario({ workspaceSubscribers: 100, conversations: 10, eventsPerSecond: 20 }),
       liveScenario({ conversationSubscribers: 1_000, conversations: 1, eventsPerSecond: 10 }, { p99TargetMs: 250, priced: true }),
       liveScenario({ conversationSubscribers: 5_000, conversations: 50, eventsPerSecond: 20 }, { p99TargetMs: 100 }),
-      hot(5_000, [30, 35, 40, 45, 50, 60]),
+      hot(5_000, [25, 30, 35, 40, 50, 60]),
       // Idle: subscribers that open and wait, for the RSS each one costs.
       liveScenario({ conversationSubscribers: 20_000, conversations: 50, eventsPerSecond: 0 }),
     ],

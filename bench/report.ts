@@ -308,18 +308,28 @@ function liveSection(live: LiveResults): string[] {
   ];
 }
 
-/** One instance under the same subscribers at rising event rates: its ceiling. */
+/** One instance under the same subscribers at its measured rate, then at rising ones: its ceiling. */
 function rampSection(run: LiveRun): string[] {
-  const steps = run.ramp ?? [];
+  const measured = {
+    eventsPerSecond: run.eventsPerSecond,
+    deliveriesPerSecond: run.delivery.delivered / run.seconds,
+    fromSent: run.delivery.fromSent,
+    lost: run.delivery.lost,
+    recordLatency: run.recordLatency,
+    recordErrors: run.recordErrors,
+    cpuSeconds: run.cpuSeconds,
+    deliveriesPerCpuSecond: run.cpuSeconds > 0 ? run.delivery.delivered / run.cpuSeconds : NaN,
+  };
+  const steps = [measured, ...(run.ramp ?? [])];
   const target = run.p99TargetMs ?? Infinity;
   const within = steps.filter((step) => step.lost === 0 && step.recordErrors === 0 && step.fromSent.p99 <= target);
   const ceiling = within.at(-1);
   return [
     "",
-    `One instance's ceiling: ${run.scenario}, after the measured run, ${steps[0]?.seconds ?? "-"} s at each higher rate until the delivery p99 passes ${ms(target)} ms or an event is lost. ` +
+    `One instance's ceiling: ${run.scenario}, the measured run, then ${run.ramp?.[0] ? `${run.ramp.length === 1 ? "one step" : `${number(run.ramp.length)} steps`} of ${run.ramp[0].seconds} s` : "no step"} at higher rates, until the delivery p99 passes ${ms(target)} ms or an event is lost. ` +
       (ceiling
         ? `The highest rate within it: ${ceiling.eventsPerSecond} events/s, ${number(ceiling.deliveriesPerSecond)} deliveries/s, ${number(ceiling.deliveriesPerCpuSecond)} deliveries per second of the service's CPU.`
-        : "No step was within it."),
+        : "No rate was within it."),
     "",
     table(
       ["events/s", "deliveries/s", "from sent p50 / p99 ms", "lost", "recording p99 ms", "service CPU s", "deliveries per CPU second"],
