@@ -49,11 +49,17 @@ export interface IngestConfiguration {
 }
 
 /**
+ * Which instance records each run that prices the index, in order: indexed,
+ * without, without, indexed, twice. A drift of the machine between runs then
+ * weighs on both sides alike, and each side's figure is the mean of four
+ * runs (two runs a side spread by up to 29% on this shared machine).
+ */
+const PRICE_ORDER = [true, false, false, true, true, false, false, true] as const;
+
+/**
  * What the search index costs ingest: the same events recorded through the
  * instance that indexes (counted until indexed) and through one that does
- * not, twice each, back to back in the order indexed, without, without,
- * indexed. A drift of the machine between runs then weighs on both sides
- * alike, and the figures are the means of each side's two runs.
+ * not, in {@link PRICE_ORDER}; the figures are the means of each side's runs.
  */
 export interface IndexPrice {
   /** Events/s of each run through the indexing instance; the first is `service`. */
@@ -64,7 +70,7 @@ export interface IndexPrice {
   without: number;
   /** `indexed` over `without`. */
   ratio: number;
-  /** Failed calls in all four runs. */
+  /** Failed calls in all the runs. */
   errors: number;
 }
 
@@ -123,7 +129,13 @@ export async function runIngest(context: BenchContext) {
           return { ...side({ ...run, elapsedMs: run.elapsedMs + indexedAfterMs }), indexedAfterMs };
         };
         const served = await record(true);
-        const indexPrice = PRICED_BATCHES.includes(batch) ? priceIndex([served, await record(false), await record(false), await record(true)]) : undefined;
+        let indexPrice: IndexPrice | undefined;
+        if (PRICED_BATCHES.includes(batch)) {
+          // The first run of the order is the one above.
+          const runs = [{ withIndex: true, run: served }];
+          for (const withIndex of PRICE_ORDER.slice(1)) runs.push({ withIndex, run: await record(withIndex) });
+          indexPrice = priceIndex(runs);
+        }
 
         await emptyTables(pool);
         const rawRun = await loop((from, to, worker) => {
@@ -152,14 +164,14 @@ export async function runIngest(context: BenchContext) {
   }
 }
 
-/** The index's price from four runs in the order indexed, without, without, indexed. */
-function priceIndex(runs: { eventsPerSecond: number; load: LoadResult }[]): IndexPrice {
-  const indexedRuns = [runs[0], runs[3]].map((run) => run.eventsPerSecond);
-  const withoutRuns = [runs[1], runs[2]].map((run) => run.eventsPerSecond);
+/** The index's price from its runs, each through the indexing instance or not. */
+function priceIndex(runs: { withIndex: boolean; run: { eventsPerSecond: number; load: LoadResult } }[]): IndexPrice {
+  const indexedRuns = runs.filter((entry) => entry.withIndex).map((entry) => entry.run.eventsPerSecond);
+  const withoutRuns = runs.filter((entry) => !entry.withIndex).map((entry) => entry.run.eventsPerSecond);
   const mean = (values: number[]) => Math.round(values.reduce((sum, value) => sum + value, 0) / values.length);
   const indexed = mean(indexedRuns);
   const without = mean(withoutRuns);
-  return { indexedRuns, withoutRuns, indexed, without, ratio: ratio(indexed, without), errors: runs.reduce((sum, run) => sum + run.load.errors, 0) };
+  return { indexedRuns, withoutRuns, indexed, without, ratio: ratio(indexed, without), errors: runs.reduce((sum, entry) => sum + entry.run.load.errors, 0) };
 }
 
 async function emptyTables(pool: import("mysql2/promise").Pool): Promise<void> {
