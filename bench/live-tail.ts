@@ -318,6 +318,11 @@ async function measureScenario(
   };
 }
 
+/** Whether a load on one instance stayed within its targets: nothing lost, no failed recording, the delivery p99 within `p99TargetMs`. */
+export function withinTarget(step: { lost: number; recordErrors: number; fromSent: { p99: number } }, p99TargetMs = Infinity): boolean {
+  return step.lost === 0 && step.recordErrors === 0 && step.fromSent.p99 <= p99TargetMs;
+}
+
 /**
  * The instance's ceiling: the same subscribers, each step at a higher event
  * rate, until the delivery p99 passes the scenario's target or an event is
@@ -343,7 +348,7 @@ async function rampUp(scenario: LiveScenario, target: Target, clients: HelperPro
       cpuSeconds,
       deliveriesPerCpuSecond: cpuSeconds > 0 ? round(result.delivered / cpuSeconds, 0) : NaN,
     });
-    if (result.lost > 0 || recording.errors > 0 || result.fromSent.p99 > (scenario.p99TargetMs ?? Infinity)) break;
+    if (!withinTarget(steps[steps.length - 1], scenario.p99TargetMs)) break;
   }
   return steps;
 }

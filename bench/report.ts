@@ -1,7 +1,7 @@
 import type { Part, Size } from "./context";
 import type { MachineFacts } from "./database";
 import type { IngestResults } from "./ingest";
-import type { LiveResults, LiveRun } from "./live-tail";
+import { type LiveResults, type LiveRun, withinTarget } from "./live-tail";
 import type { LatencySummary, LoadResult } from "./load";
 import type { OverheadResults } from "./overhead";
 import type { QueryMeasurement, QueryResults } from "./queries";
@@ -324,8 +324,7 @@ function rampSection(run: LiveRun): string[] {
   };
   const steps = [measured, ...(run.ramp ?? [])];
   const target = run.p99TargetMs ?? Infinity;
-  const within = steps.filter((step) => step.lost === 0 && step.recordErrors === 0 && step.fromSent.p99 <= target);
-  const ceiling = within.at(-1);
+  const ceiling = steps.filter((step) => withinTarget(step, target)).at(-1);
   return [
     "",
     `One instance's ceiling: ${run.scenario}, the measured run, then ${run.ramp?.[0] ? `${run.ramp.length === 1 ? "one step" : `${number(run.ramp.length)} steps`} of ${run.ramp[0].seconds} s` : "no step"} at higher rates, until the delivery p99 passes ${ms(target)} ms or an event is lost. ` +
