@@ -1,4 +1,5 @@
 import type mysql from "mysql2/promise";
+import { decodePostings } from "../src/database/search-postings.repository";
 import { SettingsSection } from "../src/events/audit-event.enums";
 import { BenchContext, Role, token } from "./context";
 import { BenchDatabase } from "./database";
@@ -309,11 +310,12 @@ function searchSpecs(words: SearchWords, deepPage: number): QuerySpec[] {
  * three letters.
  */
 async function chooseSearchWords(pool: mysql.Pool, events: number): Promise<SearchWords> {
-  const [rows] = (await pool.query(
-    "SELECT term, SUM(LENGTH(postings)) DIV 12 AS events FROM search_postings WHERE workspace_id = ? GROUP BY term",
-    [WORKSPACE],
-  )) as unknown as [{ term: string; events: number | string }[]];
-  const all = rows.map((row) => ({ word: row.term, events: Number(row.events) }));
+  const [rows] = (await pool.query("SELECT term, delta_postings FROM search_postings WHERE workspace_id = ?", [WORKSPACE])) as unknown as [
+    { term: string; delta_postings: Buffer }[],
+  ];
+  const counts = new Map<string, number>();
+  for (const row of rows) counts.set(row.term, (counts.get(row.term) ?? 0) + decodePostings(row.delta_postings).length);
+  const all = [...counts].map(([word, events]) => ({ word, events }));
   // Words of letters; a rare one may be a number too, as a ticket number is.
   const terms = all.filter((term) => /^[a-z]{4,}$/.test(term.word));
   const closestTo = (target: number, among = terms) => among.reduce((a, b) => (Math.abs(Math.log(b.events / target)) < Math.abs(Math.log(a.events / target)) ? b : a));

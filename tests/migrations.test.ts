@@ -3,6 +3,12 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { DataSource } from "typeorm";
 import { InitialSchema1795652400000 } from "../migrations/1795652400000-InitialSchema";
+import { ExactIds1796527200000 } from "../migrations/1796527200000-ExactIds";
+import { SearchPostings1796544000000 } from "../migrations/1796544000000-SearchPostings";
+import { createLogger } from "../src/common/logger";
+import { decodePostings, indexedSeq } from "../src/database/search-postings.repository";
+import { SearchIndexer } from "../src/search/search-indexer";
+import { storedTerms } from "../src/search/search-terms";
 import { dataSourceOptions } from "../src/database/data-source-options";
 import { TEST_DATABASE, useTestDatabase } from "./support/database";
 
@@ -15,7 +21,7 @@ const typeormCli = (command: string) =>
   });
 
 const TABLES = ["audit_events", "conversations", "customers", "search_postings", "search_progress", "users", "workspaces"];
-const MIGRATIONS = ["InitialSchema1795652400000", "ExactIds1796527200000", "SearchPostings1796544000000"];
+const MIGRATIONS = ["InitialSchema1795652400000", "ExactIds1796527200000", "SearchPostings1796544000000", "DeltaPostings1796630400000"];
 /** The NO PAD binary collations: MariaDB's, MySQL 8's. */
 const NO_PAD_BINARY = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"];
 
@@ -75,7 +81,7 @@ describe("migrations", () => {
 
   it("run from the TypeORM CLI on the same DataSource", async () => {
     await dataSource.undoLastMigration({ transaction: "each" });
-    expect((await typeormCli("migration:show")).stdout).toContain("[ ] SearchPostings1796544000000");
+    expect((await typeormCli("migration:show")).stdout).toContain("[ ] DeltaPostings1796630400000");
     await typeormCli("migration:run");
     const shown = (await typeormCli("migration:show")).stdout;
     for (const migration of MIGRATIONS) expect(shown).toMatch(new RegExp(`\\[X\\] \\d+ ${migration}`));
@@ -109,8 +115,12 @@ describe("migrations", () => {
       ix_search_postings_term: "workspace_id,term,newest_at,first_seq",
     });
     expect(await indexColumns("search_progress")).toEqual({ PRIMARY: "workspace_id" });
-    const term = (await columnsOf(dataSource)).find((column) => column.table === "search_postings" && column.name === "term");
-    expect(NO_PAD_BINARY).toContain(term?.collation);
+    const columns = (await columnsOf(dataSource)).filter((column) => column.table === "search_postings");
+    expect(NO_PAD_BINARY).toContain(columns.find((column) => column.name === "term")?.collation);
+    expect(columns.map((column) => `${column.name} ${column.type}`)).toEqual(
+      expect.arrayContaining(["delta_postings mediumblob"]),
+    );
+    expect(columns.map((column) => column.name)).not.toContain("postings");
   });
 
   it("compare every id byte for byte (NO PAD), names ignoring case, and keep milliseconds", async () => {
@@ -208,7 +218,7 @@ describe("the ExactIds migration on a database that holds data", () => {
   it("keeps every row and value, and then tells apart ids that differ only by trailing spaces", async () => {
     expect(before.audit_events).toHaveLength(2);
     const applied = await dataSource.runMigrations({ transaction: "each" });
-    expect(applied.map((migration) => migration.name)).toEqual(["ExactIds1796527200000", "SearchPostings1796544000000"]);
+    expect(applied.map((migration) => migration.name)).toEqual(["ExactIds1796527200000", "SearchPostings1796544000000", "DeltaPostings1796630400000"]);
     expect(await snapshot(dataSource)).toEqual(before);
 
     await dataSource.query(`INSERT INTO workspaces (id, last_seq) VALUES ('ws-a ', 0)`);
@@ -226,7 +236,8 @@ describe("the ExactIds migration on a database that holds data", () => {
   });
 
   it("refuses to revert, changing nothing, while ids differ only by trailing spaces; reverts once they do not", async () => {
-    // SearchPostings first: ExactIds is the one under test.
+    // DeltaPostings and SearchPostings first: ExactIds is the one under test.
+    await dataSource.undoLastMigration({ transaction: "each" });
     await dataSource.undoLastMigration({ transaction: "each" });
     await expect(dataSource.undoLastMigration({ transaction: "each" })).rejects.toThrow(
       "workspaces holds rows whose (id) differ only by trailing spaces",
@@ -244,5 +255,56 @@ describe("the ExactIds migration on a database that holds data", () => {
     expect(await collationOf("workspaces", "id")).toBe("utf8mb4_bin");
     expect(await collationOf("audit_events", "id")).toBe("ascii_bin");
     expect(await snapshot(dataSource)).toEqual(before);
+  });
+});
+
+describe("the DeltaPostings migration on a database whose search index is built", () => {
+  const dataSource = useTestDatabase({ migrate: false });
+
+  beforeAll(async () => {
+    // The schema as it stood before DeltaPostings, with events and their index in the fixed 12-byte form.
+    const earlier = new DataSource({
+      ...dataSourceOptions(TEST_DATABASE, []),
+      migrations: [InitialSchema1795652400000, ExactIds1796527200000, SearchPostings1796544000000],
+    });
+    await earlier.initialize();
+    try {
+      await earlier.runMigrations({ transaction: "each" });
+      for (const statement of EXISTING_DATA) await earlier.query(statement);
+      const fixed = Buffer.alloc(12);
+      fixed.writeUIntBE(Date.UTC(2026, 0, 2, 3, 4, 5, 678), 0, 6);
+      fixed.writeUIntBE(1, 6, 6);
+      await earlier.query(
+        `INSERT INTO search_postings (workspace_id, term, newest_at, first_seq, oldest_at, postings) VALUES ('ws-a', 'refund', '2026-01-02 03:04:05.678', 1, '2026-01-02 03:04:05.678', ?)`,
+        [fixed],
+      );
+      await earlier.query(`INSERT INTO search_progress (workspace_id, indexed_seq) VALUES ('ws-a', 2)`);
+    } finally {
+      await earlier.destroy();
+    }
+  });
+
+  it("empties the index and sends indexing back to the first event; the indexer then builds it in the new form", async () => {
+    const applied = await dataSource.runMigrations({ transaction: "each" });
+    expect(applied.map((migration) => migration.name)).toEqual(["DeltaPostings1796630400000"]);
+    expect(await dataSource.query(`SELECT * FROM search_postings`)).toEqual([]);
+    expect(await indexedSeq(dataSource, "ws-a")).toBe(0);
+
+    await new SearchIndexer(dataSource, createLogger("silent")).catchUp();
+    expect(await indexedSeq(dataSource, "ws-a")).toBe(2);
+    const events: { seq: number | string; search_text: string }[] = await dataSource.query(`SELECT seq, search_text FROM audit_events WHERE workspace_id = 'ws-a'`);
+    const expected = events.flatMap((event) => storedTerms(event.search_text).map((term) => `${term} ${Number(event.seq)}`)).sort();
+    const rows: { term: string; delta_postings: Buffer }[] = await dataSource.query(`SELECT term, delta_postings FROM search_postings WHERE workspace_id = 'ws-a'`);
+    const indexed = rows.flatMap((row) => decodePostings(row.delta_postings).map((posting) => `${row.term} ${posting.seq}`)).sort();
+    expect(indexed).toEqual(expected);
+  });
+
+  it("reverts to the fixed form's column, emptied for the version before to build again", async () => {
+    await dataSource.undoLastMigration({ transaction: "each" });
+    expect(await dataSource.query(`SELECT * FROM search_postings`)).toEqual([]);
+    expect(await indexedSeq(dataSource, "ws-a")).toBe(0);
+    const columns = (await columnsOf(dataSource)).filter((column) => column.table === "search_postings").map((column) => column.name);
+    expect(columns).toContain("postings");
+    expect(columns).not.toContain("delta_postings");
   });
 });

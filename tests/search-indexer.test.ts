@@ -35,12 +35,12 @@ describe("the search indexer", () => {
 
   /** Every (term, seq) the index holds for the workspace, and how often. */
   const postingsOf = async (workspaceId: string): Promise<Map<string, number>> => {
-    const rows: { term: string; postings: Buffer }[] = await dataSource.query(`SELECT term, postings FROM search_postings WHERE workspace_id = ?`, [
+    const rows: { term: string; delta_postings: Buffer }[] = await dataSource.query(`SELECT term, delta_postings FROM search_postings WHERE workspace_id = ?`, [
       workspaceId,
     ]);
     const counted = new Map<string, number>();
     for (const row of rows) {
-      for (const posting of decodePostings(row.postings)) {
+      for (const posting of decodePostings(row.delta_postings)) {
         const key = `${row.term} ${posting.seq}`;
         counted.set(key, (counted.get(key) ?? 0) + 1);
       }

@@ -3,7 +3,8 @@ import { placeholders, Queryable } from "./statements";
 
 /**
  * `search_postings` and `search_progress`: the workspace log's inverted index
- * (see migrations/1796544000000-SearchPostings.ts for the layout, and
+ * (see migrations/1796544000000-SearchPostings.ts for the layout,
+ * 1796630400000-DeltaPostings.ts for the form of a posting list, and
  * src/search/ for how it is written and read).
  */
 
@@ -19,25 +20,79 @@ export function newestFirst(a: Posting, b: Posting): number {
   return b.time - a.time || b.seq - a.seq;
 }
 
-/** Bytes of one posting: occurred_at in milliseconds, then seq, each a 48-bit unsigned integer. */
-const POSTING_BYTES = 12;
-
-/** A posting list, newest first, as stored. */
+/**
+ * A posting list, newest first, as stored: the first posting's occurred_at
+ * (in milliseconds) and seq, then each next posting as its difference from
+ * the one before, every number a variable-length unsigned integer (LEB128: 7
+ * bits a byte, low bits first). occurred_at only goes back along the list, so
+ * its difference is the milliseconds earlier; seq usually goes down too, but
+ * an event may have occurred before an older one, so its difference is signed
+ * (zigzag: 0, -1, 1, -2 ... as 0, 1, 2, 3 ...). A round's events are close in
+ * time and seq: most postings take 2 to 4 bytes rather than two fixed 6-byte
+ * fields, which is less to send, parse and store on every round.
+ *
+ * Numbers stay below 2^53 (times in ms, seqs), so arithmetic, not 32-bit
+ * bitwise operators, splits them.
+ */
 export function encodePostings(postings: readonly Posting[]): Buffer {
-  const buffer = Buffer.allocUnsafe(postings.length * POSTING_BYTES);
-  postings.forEach((posting, index) => {
-    buffer.writeUIntBE(posting.time, index * POSTING_BYTES, 6);
-    buffer.writeUIntBE(posting.seq, index * POSTING_BYTES + 6, 6);
-  });
-  return buffer;
+  const bytes = scratch(postings.length * MAX_POSTING_BYTES);
+  let length = 0;
+  const write = (value: number) => {
+    while (value >= 0x80) {
+      bytes[length++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    bytes[length++] = value;
+  };
+  let previous: Posting | undefined;
+  for (const posting of postings) {
+    if (previous) {
+      write(previous.time - posting.time);
+      const seqStep = previous.seq - posting.seq;
+      write(seqStep >= 0 ? 2 * seqStep : -2 * seqStep - 1);
+    } else {
+      write(posting.time);
+      write(posting.seq);
+    }
+    previous = posting;
+  }
+  return Buffer.from(bytes.subarray(0, length));
 }
 
-export function decodePostings(buffer: Buffer): Posting[] {
-  const postings: Posting[] = new Array(buffer.length / POSTING_BYTES);
-  for (let index = 0; index < postings.length; index++) {
-    postings[index] = { time: buffer.readUIntBE(index * POSTING_BYTES, 6), seq: buffer.readUIntBE(index * POSTING_BYTES + 6, 6) };
+export function decodePostings(buffer: Uint8Array): Posting[] {
+  const postings: Posting[] = [];
+  if (buffer.length === 0) return postings;
+  let offset = 0;
+  const read = () => {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      const byte = buffer[offset++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 0x80;
+    }
+  };
+  let time = read();
+  let seq = read();
+  postings.push({ time, seq });
+  while (offset < buffer.length) {
+    time -= read();
+    const seqStep = read();
+    seq -= seqStep % 2 === 0 ? seqStep / 2 : -(seqStep + 1) / 2;
+    postings.push({ time, seq });
   }
   return postings;
+}
+
+/** The most bytes a posting takes: two numbers below 2^53, 8 bytes each at 7 bits a byte. */
+const MAX_POSTING_BYTES = 16;
+let scratchBytes = new Uint8Array(64 * 1024);
+
+/** A reusable buffer of at least `size` bytes for encoding (the encoded list is copied out of it). */
+function scratch(size: number): Uint8Array {
+  if (scratchBytes.length < size) scratchBytes = new Uint8Array(size);
+  return scratchBytes;
 }
 
 /** One row of `search_postings`: a term's postings from one indexing round, newest first. */
@@ -106,7 +161,7 @@ export async function insertPostingBlocks(runner: QueryRunner, workspaceId: stri
       values.push(workspaceId, term, new Date(postings[0].time), firstSeq, new Date(postings[postings.length - 1].time), encodePostings(postings));
     }
     await runner.query(
-      `INSERT INTO search_postings (workspace_id, term, newest_at, first_seq, oldest_at, postings) VALUES ${placeholders(chunk.length, 6)}`,
+      `INSERT INTO search_postings (workspace_id, term, newest_at, first_seq, oldest_at, delta_postings) VALUES ${placeholders(chunk.length, 6)}`,
       values,
     );
   }
@@ -160,10 +215,10 @@ export interface BlockRead {
  */
 export async function readPostingBlocks(database: Queryable, workspaceId: string, terms: readonly string[], options: BlockReadOptions): Promise<BlockRead> {
   const { sql, params } = postingBlocksStatement(workspaceId, terms, options);
-  const rows = (await database.query(sql, params)) as { term: string; newest_at: Date; first_seq: number | string; postings: Buffer }[];
+  const rows = (await database.query(sql, params)) as { term: string; newest_at: Date; first_seq: number | string; delta_postings: Buffer }[];
   const last = rows[rows.length - 1];
   return {
-    blocks: rows.map((row) => ({ newestAt: row.newest_at.getTime(), postings: decodePostings(row.postings) })),
+    blocks: rows.map((row) => ({ newestAt: row.newest_at.getTime(), postings: decodePostings(row.delta_postings) })),
     next: rows.length < options.limit || !last ? null : { newestAt: last.newest_at, firstSeq: Number(last.first_seq), term: last.term },
   };
 }
@@ -195,7 +250,7 @@ export function postingBlocksStatement(workspaceId: string, terms: readonly stri
     params.push(newestAt, newestAt, firstSeq, firstSeq, term);
   }
   return {
-    sql: `SELECT term, newest_at, first_seq, postings FROM search_postings FORCE INDEX (ix_search_postings_term) WHERE ${conditions.join(" AND ")} ORDER BY newest_at DESC, first_seq DESC${one ? "" : ", term DESC"} LIMIT ?`,
+    sql: `SELECT term, newest_at, first_seq, delta_postings FROM search_postings FORCE INDEX (ix_search_postings_term) WHERE ${conditions.join(" AND ")} ORDER BY newest_at DESC, first_seq DESC${one ? "" : ", term DESC"} LIMIT ?`,
     params: [...params, options.limit],
   };
 }

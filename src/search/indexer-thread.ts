@@ -16,6 +16,13 @@ export interface IndexerThreadData {
   logLevel: LogLevel;
 }
 
+/**
+ * How long the service's thread gathers notices before it sends them, in
+ * milliseconds: the indexer lets a workspace's events gather for longer than
+ * this before a round anyway, and one message per busy moment costs less than
+ * one per recording call. @default 100
+ */
+export const NOTICE_DELAY_MS = 100;
 /** How long after an unexpected end the indexer's thread starts again, in milliseconds. @default 5000 */
 export const RESTART_DELAY_MS = 5_000;
 /** How long `stop` waits for the round under way before it ends the thread, in milliseconds. @default 10000 */
@@ -30,7 +37,7 @@ export const STOP_TIMEOUT_MS = 10_000;
  * thread it runs beside the requests, on another core when there is one.
  *
  * The service's thread only forwards notices: after a recording call, the
- * workspaces with new events (batched per turn of the event loop). A thread
+ * workspaces with new events (gathered for {@link NOTICE_DELAY_MS}). A thread
  * that ends unexpectedly (its database unreachable at start, say) is started
  * again after {@link RESTART_DELAY_MS}; meanwhile searches read the events
  * the index has not reached directly, as they always do.
@@ -59,7 +66,7 @@ export class IndexerThread {
   /** The workspace has new events (ignored until started: the thread's first sweep finds them). */
   notify(workspaceId: string): void {
     if (!this.worker) return;
-    if (this.notices.size === 0) setImmediate(this.sendNotices);
+    if (this.notices.size === 0) setTimeout(this.sendNotices, NOTICE_DELAY_MS).unref();
     this.notices.add(workspaceId);
   }
 
