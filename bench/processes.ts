@@ -133,7 +133,16 @@ export class ServiceProcess extends Child {
   }
 
   /** `inspect`: open the inspector on a private port, so that {@link collectGarbage} can run. */
-  static async start(options: { main: string; databaseUrl: string; secret: string; redisUrl?: string; inspect?: boolean; searchIndexing?: boolean }): Promise<ServiceProcess> {
+  /** `environment`: variables over the bench's own (serviceEnvironment), such as budgets. */
+  static async start(options: {
+    main: string;
+    databaseUrl: string;
+    secret: string;
+    redisUrl?: string;
+    inspect?: boolean;
+    searchIndexing?: boolean;
+    environment?: Record<string, string>;
+  }): Promise<ServiceProcess> {
     const port = await freePort();
     const inspectorPort = options.inspect ? await freePort() : null;
     const child = spawn(process.execPath, [...(inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : []), options.main], {
@@ -143,6 +152,7 @@ export class ServiceProcess extends Child {
         PORT: String(port),
         ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
         ...(options.searchIndexing === false ? { SEARCH_INDEXING: "false" } : {}),
+        ...options.environment,
       },
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -160,6 +170,10 @@ export class ServiceProcess extends Child {
 
   get graphqlUrl(): string {
     return `http://127.0.0.1:${this.port}/graphql`;
+  }
+
+  get readyUrl(): string {
+    return `http://127.0.0.1:${this.port}/readyz`;
   }
 
   get wsUrl(): string {

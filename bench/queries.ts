@@ -3,6 +3,7 @@ import { decodePostings } from "../src/database/search-postings.repository";
 import { SettingsSection } from "../src/events/audit-event.enums";
 import { BenchContext, Role, token } from "./context";
 import { BenchDatabase } from "./database";
+import { FairnessResults, runFairness } from "./fairness";
 import { conversationId, customerId, customerName, makeEvent, toInput, userId, WorkspacePlan, workspacePlan } from "./events";
 import { RECORD_EVENTS, untilIndexed } from "./ingest";
 import { closedLoop, GraphQLHttpClient, LoadResult, monotonicMs, operationBody, round } from "./load";
@@ -135,6 +136,8 @@ export interface QueryResults {
   deepPage: number;
   requestsPerMeasurement: number;
   queries: QueryResult[];
+  /** One token flooding while another reads and a producer records (absent in runs before it was measured). */
+  fairness?: FairnessResults;
 }
 
 /** The columns a page shows. */
@@ -272,7 +275,16 @@ export async function runQueries(context: BenchContext): Promise<QueryResults> {
       queries.push({ name: spec.name, search: spec.search, deepPage: measuredDeep, ...(walk.cursor || deepPage === null ? {} : { pagesAvailable: walk.pages }), measurements });
     }
     client.close();
-    return { dataset, ...(search ? { search } : {}), pageSize: PAGE_SIZE, deepPage: size.deepPage, requestsPerMeasurement: size.requests, queries };
+    // Fair sharing, on the same dataset: the screen's page of 50 for one token, its largest page of 200 for the flooding one.
+    const largest = plan.workspaces[0].plan;
+    const fairness = await runFairness(context, {
+      databaseUrl: database.url,
+      workspace: WORKSPACE,
+      pageQuery: SCREEN.workspace,
+      floodQuery: SCREEN.workspace.replace("$first: Int", "$first: Int = 200"),
+      events: (call) => Array.from({ length: 10 }, (_, k) => toInput(makeEvent(largest, call * 10 + k, new Date(), "fairness"))),
+    });
+    return { dataset, ...(search ? { search } : {}), pageSize: PAGE_SIZE, deepPage: size.deepPage, requestsPerMeasurement: size.requests, queries, fairness };
   } finally {
     await service.stop();
     await database.drop();

@@ -4,6 +4,7 @@ import type { IngestResults } from "./ingest";
 import { type LiveResults, type LiveRun, withinTarget } from "./live-tail";
 import type { LatencySummary, LoadResult } from "./load";
 import type { OverheadResults } from "./overhead";
+import type { FairnessResults } from "./fairness";
 import type { QueryMeasurement, QueryResults } from "./queries";
 
 /**
@@ -51,6 +52,8 @@ const TARGETS = {
   rssPerSubscriptionBytes: 30 * 1024,
   /** The service's CPU per delivery over the plain ws floor's. */
   cpuPerDeliveryOverFloor: 3,
+  /** Another token's page p95, and recording p99, while one token floods, over the same without the flood. */
+  floodedOverIdle: 3,
 };
 
 interface Check {
@@ -134,6 +137,51 @@ function queryChecks(queries: QueryResults): Check[] {
     }
   }
   return checks;
+}
+
+function fairnessChecks(fairness: FairnessResults): Check[] {
+  const part = "fair sharing";
+  const subject = "8 clients of one token flood pages of 200 (default budgets)";
+  const over = (flooded: number, idle: number) => flooded <= TARGETS.floodedOverIdle * idle;
+  const { page, recording, readyz } = fairness;
+  return [
+    {
+      part,
+      subject,
+      target: `other tokens' first page p95 <= ${TARGETS.floodedOverIdle} x idle`,
+      measured: `${ms(page.flooded.p95)} ms (${x(page.flooded.p95 / page.idle.p95)})`,
+      baseline: `idle: ${ms(page.idle.p95)} ms`,
+      met: page.errors === 0 && over(page.flooded.p95, page.idle.p95),
+    },
+    {
+      part,
+      subject,
+      target: `recording p99 <= ${TARGETS.floodedOverIdle} x idle`,
+      measured: `${ms(recording.flooded.p99)} ms (${x(recording.flooded.p99 / recording.idle.p99)})`,
+      baseline: `idle: ${ms(recording.idle.p99)} ms`,
+      met: recording.errors === 0 && over(recording.flooded.p99, recording.idle.p99),
+    },
+    { part, subject, target: "/readyz stays 200", measured: `${number(readyz.notReady)} of ${number(readyz.checks)} not 200`, baseline: "", met: readyz.checks > 0 && readyz.notReady === 0 },
+  ];
+}
+
+function fairnessSection(fairness: FairnessResults): string[] {
+  const { page, recording, flood, budgets } = fairness;
+  return [
+    "### Fair sharing",
+    "",
+    `An instance with the default budgets (${number(budgets.user.capacity)} points per user, refilling at ${number(budgets.user.refillPerSecond)} a second) on the same dataset. ` +
+      `One admin token floods it from 8 clients with the screen's page of 200 events (${flood.costPoints === null ? "its cost not seen" : `${number(flood.costPoints)} points`}) while other users (a token each) read the screen's first page, a producer records 10 events a call and a probe polls \`/readyz\` every 50 ms; the same without the flood first. ` +
+      `The flood sent ${number(flood.requests)} requests (${number(flood.perSecond)} a second), ${number(flood.rateLimited)} of them refused with 429.`,
+    "",
+    table(
+      ["measured", "idle p50 / p95 / p99", "flooded p50 / p95 / p99", "errors"],
+      [
+        ["other users' first page", latencies(page.idle, ["p50", "p95", "p99"]), latencies(page.flooded, ["p50", "p95", "p99"]), number(page.errors)],
+        ["recording, 10 events", latencies(recording.idle, ["p50", "p95", "p99"]), latencies(recording.flooded, ["p50", "p95", "p99"]), number(recording.errors)],
+      ],
+    ),
+  ];
 }
 
 /** Runs written before the target was stored in the run held it in their checks' text. */
@@ -266,6 +314,7 @@ function querySection(queries: QueryResults): string[] {
         ]),
       ),
     ),
+    ...(queries.fairness ? ["", ...fairnessSection(queries.fairness)] : []),
   ];
 }
 
@@ -359,6 +408,7 @@ export function renderReport(results: BenchResults, jsonPath: string, renderedAt
   const checks = [
     ...(results.ingest ? ingestChecks(results.ingest) : []),
     ...(results.queries ? queryChecks(results.queries) : []),
+    ...(results.queries?.fairness ? fairnessChecks(results.queries.fairness) : []),
     ...(results.live ? liveChecks(results.live) : []),
   ];
   const count = (met: boolean | null) => checks.filter((check) => check.met === met).length;

@@ -356,8 +356,8 @@ describe("the three logs", () => {
         const mixed = await query(WORKSPACE_LOG, { search: "The routing of ab rule 😀 the", first: 200 });
         expect(alone.body.data!.log.edges.length).toBeGreaterThan(0);
         expect(mixed.body.data).toEqual(alone.body.data);
-        expect(mixed.body.extensions).toEqual({ searchIgnoredWords: ["The", "of", "ab"] });
-        expect(alone.body.extensions).toBeUndefined();
+        expect(mixed.body.extensions?.searchIgnoredWords).toEqual(["The", "of", "ab"]);
+        expect(alone.body.extensions?.searchIgnoredWords).toBeUndefined();
         expect(await search("the refund ab")).toEqual(await search("refund"));
       });
 
@@ -365,7 +365,7 @@ describe("the three logs", () => {
         const words = ["refund", "request", "conversation", "status", "open", "done", "changed", "ana", "diaz", "customer", "zipper", "urgent"];
         const response = await query(WORKSPACE_LOG, { search: words.join(" ") });
         expect(response.body.errors).toBeUndefined();
-        expect(response.body.extensions).toEqual({ searchIgnoredWords: ["zipper", "urgent"] });
+        expect(response.body.extensions?.searchIgnoredWords).toEqual(["zipper", "urgent"]);
       });
 
       it("names them over WebSocket too", async () => {
@@ -374,7 +374,7 @@ describe("the three logs", () => {
           await ws.connected;
           const result = await ws.execute({ query: WORKSPACE_LOG, variables: { search: "refund ab" } });
           expect(result.errors).toBeUndefined();
-          expect(result.extensions).toEqual({ searchIgnoredWords: ["ab"] });
+          expect((result.extensions as { searchIgnoredWords?: string[] } | undefined)?.searchIgnoredWords).toEqual(["ab"]);
         } finally {
           await ws.dispose();
         }

@@ -269,7 +269,8 @@ describe("tokens over WebSocket", () => {
     try {
       await ws.connected;
       const result = await ws.execute({ query: VIEWER });
-      expect(result).toEqual({ data: { viewer: { userId: "admin-1", role: "ADMIN", workspaceId: WORKSPACE } } });
+      expect(result.errors).toBeUndefined();
+      expect(result.data).toEqual({ viewer: { userId: "admin-1", role: "ADMIN", workspaceId: WORKSPACE } });
     } finally {
       await ws.dispose();
     }

@@ -29,6 +29,9 @@ describe("loadConfig", () => {
       database: "audit_log",
       url: DEFAULT_DATABASE_URL,
       poolSize: 10,
+      readConnections: 7,
+      readTimeoutMs: 5_000,
+      poolWaitMs: 2_000,
     });
     expect(config.migrateOnStart).toBe(true);
     expect(config.auth).toEqual({
@@ -43,6 +46,23 @@ describe("loadConfig", () => {
     expect(config.redisUrl).toBeUndefined();
     expect(config.shutdownGraceMs).toBe(10_000);
     expect(config.searchIndexing).toBe(true);
+    expect(config.operationLimits).toEqual({ maxCost: 5_000, maxAliases: 15, maxDepth: 10, maxDirectives: 50, maxTokens: 2_000, maxDocumentBytes: 102_400 });
+    expect(config.rateLimits).toEqual({ user: { capacity: 10_000, refillPerSecond: 1_000 }, service: { capacity: 100_000, refillPerSecond: 50_000 } });
+  });
+
+  it("takes each operation limit from its own variable", () => {
+    const limits = loadConfig({
+      GRAPHQL_MAX_COST: "20000",
+      // A budget must hold the costliest operation.
+      RATE_LIMIT_POINTS: "20000",
+      RATE_LIMIT_SERVICE_POINTS: "200000",
+      GRAPHQL_MAX_ALIASES: "30",
+      GRAPHQL_MAX_DEPTH: "12",
+      GRAPHQL_MAX_DIRECTIVES: "5",
+      GRAPHQL_MAX_TOKENS: "100000",
+      GRAPHQL_MAX_DOCUMENT_BYTES: "1048576",
+    }).operationLimits;
+    expect(limits).toEqual({ maxCost: 20_000, maxAliases: 30, maxDepth: 12, maxDirectives: 5, maxTokens: 100_000, maxDocumentBytes: 1_048_576 });
   });
 
   it("lets an instance leave search indexing to others", () => {
@@ -54,8 +74,21 @@ describe("loadConfig", () => {
     expect(loadConfig({ SHUTDOWN_GRACE_MS: "0" }).shutdownGraceMs).toBe(0);
   });
 
-  it("takes the pool's size", () => {
-    expect(loadConfig({ DB_POOL_SIZE: "32" }).database.poolSize).toBe(32);
+  it("takes the pool's size, and reads' share of it (by default the pool less max(2, 30%))", () => {
+    expect(loadConfig({ DB_POOL_SIZE: "32" }).database).toMatchObject({ poolSize: 32, readConnections: 22 });
+    expect(loadConfig({ DB_POOL_SIZE: "2" }).database).toMatchObject({ poolSize: 2, readConnections: 1 });
+    expect(loadConfig({ DB_POOL_SIZE: "20", DB_READ_CONNECTIONS: "20", DB_READ_TIMEOUT_MS: "30000", DB_POOL_WAIT_MS: "500" }).database).toMatchObject({
+      readConnections: 20,
+      readTimeoutMs: 30_000,
+      poolWaitMs: 500,
+    });
+  });
+
+  it("takes the schema owner's URL for migrations, on the same server and database as the service's", () => {
+    const loaded = loadConfig({ DATABASE_URL: "mysql://service:s@db:3306/audit", DATABASE_MIGRATE_URL: "mysql://owner:o@db:3306/audit" });
+    expect(loaded.database).toMatchObject({ user: "service", password: "s" });
+    expect(loaded.migrationDatabase).toMatchObject({ user: "owner", password: "o", host: "db", port: 3306, database: "audit", poolSize: 1 });
+    expect(loadConfig({}).migrationDatabase).toBeUndefined();
   });
 
   it("takes a Redis URL for pub/sub between instances", () => {
@@ -130,6 +163,23 @@ describe("loadConfig", () => {
     [{ SHUTDOWN_GRACE_MS: "-1" }, "SHUTDOWN_GRACE_MS"],
     [{ SHUTDOWN_GRACE_MS: "600001" }, "SHUTDOWN_GRACE_MS"],
     [{ SEARCH_INDEXING: "off" }, "SEARCH_INDEXING"],
+    [{ DATABASE_MIGRATE_URL: "owner@db" }, "DATABASE_MIGRATE_URL"],
+    [{ DATABASE_URL: "mysql://s@db:3306/audit", DATABASE_MIGRATE_URL: "mysql://o@db:3306/other" }, "DATABASE_MIGRATE_URL"],
+    [{ DATABASE_URL: "mysql://s@db:3306/audit", DATABASE_MIGRATE_URL: "mysql://o@elsewhere:3306/audit" }, "DATABASE_MIGRATE_URL"],
+    [{ DB_READ_CONNECTIONS: "11" }, "DB_READ_CONNECTIONS"],
+    [{ DB_READ_CONNECTIONS: "0" }, "DB_READ_CONNECTIONS"],
+    [{ DB_READ_TIMEOUT_MS: "5s" }, "DB_READ_TIMEOUT_MS"],
+    [{ DB_POOL_WAIT_MS: "-1" }, "DB_POOL_WAIT_MS"],
+    [{ RATE_LIMIT_POINTS: "4999" }, "RATE_LIMIT_POINTS"],
+    [{ RATE_LIMIT_POINTS_PER_SECOND: "0" }, "RATE_LIMIT_POINTS_PER_SECOND"],
+    [{ RATE_LIMIT_SERVICE_POINTS: "lots" }, "RATE_LIMIT_SERVICE_POINTS"],
+    [{ GRAPHQL_MAX_COST: "0" }, "GRAPHQL_MAX_COST"],
+    [{ GRAPHQL_MAX_COST: "5k" }, "GRAPHQL_MAX_COST"],
+    [{ GRAPHQL_MAX_ALIASES: "-1" }, "GRAPHQL_MAX_ALIASES"],
+    [{ GRAPHQL_MAX_DEPTH: "1.5" }, "GRAPHQL_MAX_DEPTH"],
+    [{ GRAPHQL_MAX_DIRECTIVES: "none" }, "GRAPHQL_MAX_DIRECTIVES"],
+    [{ GRAPHQL_MAX_TOKENS: "100000001" }, "GRAPHQL_MAX_TOKENS"],
+    [{ GRAPHQL_MAX_DOCUMENT_BYTES: "100KB" }, "GRAPHQL_MAX_DOCUMENT_BYTES"],
   ])("rejects %j, naming %s", (env, variable) => {
     expect(configError(env).variable).toBe(variable);
   });

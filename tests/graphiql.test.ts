@@ -60,6 +60,11 @@ describeWith(CHROMIUM)("GraphiQL in a browser", () => {
     });
     const page = await context.newPage();
     page.on("websocket", (socket) => requested.push(socket.url()));
+    // The page runs under its Content-Security-Policy: anything it refuses shows here.
+    const refused: string[] = [];
+    page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+    });
 
     await page.goto(`${server.url}/graphql`);
     await page.locator("#token").fill(await tokenFor(Role.AGENT, { workspaceId: DEMO_WORKSPACE, userId: "u-ben", name: "Ben Ode" }));
@@ -103,6 +108,7 @@ describeWith(CHROMIUM)("GraphiQL in a browser", () => {
     await page.screenshot({ path: path.join(OUTPUT, "graphiql-live-tail.png") });
 
     expect(blocked).toEqual([]);
+    expect(refused).toEqual([]);
     expect(requested.length).toBeGreaterThan(3);
     expect(requested.filter((url) => !isLocal(url))).toEqual([]);
     expect(requested.some((url) => url.startsWith("ws://localhost"))).toBe(true);

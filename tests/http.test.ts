@@ -13,7 +13,9 @@ describe("HTTP transport", () => {
       headers: { authorization: `Bearer ${await tokenFor(Role.AGENT)}`, "apollo-require-preflight": "true" },
     });
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ data: { viewer: { role: "AGENT" } } });
+    const body = (await response.json()) as { data?: unknown; errors?: unknown };
+    expect(body.data).toEqual({ viewer: { role: "AGENT" } });
+    expect(body.errors).toBeUndefined();
   });
 
   it("sends answers without an ETag, which would hash every body", async () => {
@@ -31,16 +33,17 @@ describe("HTTP transport", () => {
     expect(response.status).toBe(400);
   });
 
+  // The document itself may hold 100 KiB (tests/operation-limits.test.ts): a large body is a recording's variables.
   it("accepts a body of almost 2 MiB", async () => {
     const padding = " ".repeat(2 * 1024 * 1024 - 1024);
-    const response = await postGraphQL(server.graphqlUrl, { query: `${VIEWER}${padding}` }, { token: await tokenFor(Role.ADMIN) });
+    const response = await postGraphQL(server.graphqlUrl, { query: VIEWER, variables: { padding } }, { token: await tokenFor(Role.ADMIN) });
     expect(response.status).toBe(200);
     expect(response.body.data).toEqual({ viewer: { role: "ADMIN" } });
   });
 
   it("refuses a body over 2 MiB with 413 and a clear message", async () => {
     const padding = " ".repeat(2 * 1024 * 1024 + 1);
-    const response = await postGraphQL(server.graphqlUrl, { query: `${VIEWER}${padding}` }, { token: await tokenFor(Role.ADMIN) });
+    const response = await postGraphQL(server.graphqlUrl, { query: VIEWER, variables: { padding } }, { token: await tokenFor(Role.ADMIN) });
     expect(response.status).toBe(413);
     expect(errorCodes(response)).toEqual(["PAYLOAD_TOO_LARGE"]);
     expect(response.body.errors?.[0].message).toMatch(/larger than the 2MB limit/);
@@ -62,5 +65,26 @@ describe("HTTP transport", () => {
     const response = await postGraphQL(server.graphqlUrl, { query: "{ viewer { " }, { token: await tokenFor(Role.ADMIN) });
     expect(response.status).toBe(400);
     expect(errorCodes(response)).toEqual(["GRAPHQL_PARSE_FAILED"]);
+  });
+
+  it("sends the security headers on every answer: API, health, errors and the GraphiQL page, which gets a policy of its own", async () => {
+    const api = await fetch(server.graphqlUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: VIEWER }) });
+    const answers = [api, await fetch(`${server.url}/healthz`), await fetch(`${server.url}/readyz`), await fetch(`${server.url}/no-such-page`)];
+    for (const answer of answers) {
+      expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(answer.headers.get("referrer-policy")).toBe("no-referrer");
+      expect(answer.headers.get("x-frame-options")).toBe("DENY");
+      expect(answer.headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    }
+    const page = await fetch(server.graphqlUrl, { headers: { accept: "text/html" } });
+    expect(page.status).toBe(200);
+    const policy = page.headers.get("content-security-policy") ?? "";
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("connect-src 'self'");
+    expect(policy).not.toMatch(/unsafe-eval|\*|https?:/);
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+    const script = /src="(\/graphiql\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    expect(script).toBeDefined();
+    expect((await fetch(`${server.url}${script}`)).headers.get("content-security-policy")).toBe(policy);
   });
 });

@@ -2,24 +2,17 @@ import { workspaceTopic } from "../src/recording/event-publisher";
 import { useTestDatabase } from "./support/database";
 import { connectedClient, CONVERSATION_TAIL, conversationEvent, recordOver, TailData, take, until, WORKSPACE_TAIL } from "./support/live";
 import { describeWith, REDIS_SERVER } from "./support/programs";
-import { RedisProcess } from "./support/redis";
+import { useRedisProcess } from "./support/redis";
 import { useTestServer } from "./support/server";
 import { Role, tokenFor, WORKSPACE } from "./support/tokens";
 import type { TestWsClient } from "./support/ws-client";
 
 describeWith(REDIS_SERVER)("live tail across two instances through Redis", () => {
-  let redis: RedisProcess;
-  beforeAll(async () => {
-    redis = await RedisProcess.start();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-
+  const redisServer = useRedisProcess();
   useTestDatabase();
   // Two instances on one database and one Redis; each has its own Redis connections.
-  const a = useTestServer((config) => ({ ...config, redisUrl: redis.url }));
-  const b = useTestServer((config) => ({ ...config, redisUrl: redis.url }));
+  const a = useTestServer((config) => ({ ...config, redisUrl: redisServer.process.url }));
+  const b = useTestServer((config) => ({ ...config, redisUrl: redisServer.process.url }));
   let admin: string;
   let agent: string;
   let service: string;
@@ -74,14 +67,14 @@ describeWith(REDIS_SERVER)("live tail across two instances through Redis", () =>
     const [lastSeen] = await take(leavingTail, 1);
     await leaving.dispose();
 
-    await redis.stop();
+    await redisServer.process.stop();
     const down = await until(async () => (await readyz(a.url)).body.redis === "down", 10_000, "/readyz to see Redis down").then(() => readyz(a.url));
     // Recording and the live tail go on without Redis: the instance stays ready, and says what is degraded.
     expect(down).toEqual({ status: 200, body: { status: "degraded", database: "up", redis: "down" } });
     // Stored while the instances cannot tell each other.
     const during = await recordOver(a.graphqlUrl, service, [conversationEvent("c-outage", 2), conversationEvent("c-outage", 3)]);
 
-    await redis.start();
+    await redisServer.process.start();
     await until(async () => (await readyz(a.url)).body.redis === "up" && (await readyz(b.url)).body.redis === "up", 15_000, "Redis to come back");
     const after = await recordOver(a.graphqlUrl, service, [conversationEvent("c-outage", 4)]);
 
@@ -95,7 +88,7 @@ describeWith(REDIS_SERVER)("live tail across two instances through Redis", () =>
 
   it("leaves no Redis subscription behind once every client has gone", async () => {
     await recordOver(a.graphqlUrl, service, [conversationEvent("c-leave", 0)]);
-    const inspector = redis.client();
+    const inspector = redisServer.process.client();
     try {
       const channel = workspaceTopic(WORKSPACE);
       const subscribers = async () => Number(((await inspector.pubsub("NUMSUB", channel)) as [string, number])[1]);

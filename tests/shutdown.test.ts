@@ -83,7 +83,9 @@ describe("graceful shutdown", () => {
       await lock.query(`UNLOCK TABLES`);
       const response = await inFlight;
       expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ data: { viewer: { userId: "u-ana", user: { name: "Ana Diaz" } } } });
+      const body = (await response.json()) as { data?: unknown; errors?: unknown };
+      expect(body.data).toEqual({ viewer: { userId: "u-ana", user: { name: "Ana Diaz" } } });
+      expect(body.errors).toBeUndefined();
     } finally {
       await lock.query(`UNLOCK TABLES`);
       await lock.release();

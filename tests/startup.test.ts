@@ -3,8 +3,12 @@ import path from "node:path";
 import mysql from "mysql2/promise";
 import { TokenVerifier } from "../src/auth/tokens";
 import { config } from "../src/config";
+import { AuditEventType } from "../src/events/audit-event.enums";
 import { TEST_DATABASE } from "./support/database";
+import { eventInput, RECORD_EVENTS } from "./support/events";
 import { runService, waitUntilListening } from "./support/process";
+import { postGraphQL } from "./support/server";
+import { Role, tokenFor } from "./support/tokens";
 
 /** Every migration in the repository: a fresh database gets them all. */
 const MIGRATION_COUNT = readdirSync(path.resolve(__dirname, "..", "migrations")).filter((file) => file.endsWith(".ts")).length;
@@ -80,6 +84,49 @@ describe("starting the service", () => {
     await expect(verifier.verify(admin?.[1])).resolves.toMatchObject({ workspaceId: "demo", role: "ADMIN" });
     await expect(verifier.verify(agent?.[1])).resolves.toMatchObject({ workspaceId: "demo", role: "AGENT" });
   }, 90_000);
+
+  it("migrates as the owner DATABASE_MIGRATE_URL names, and serves as a user that may not change the schema", async () => {
+    const database = freshDatabase("leastprivilege");
+    const user = `audit_svc_${process.pid}`;
+    const password = "service-password";
+    await withServer(async (connection) => {
+      await connection.query(`CREATE DATABASE \`${database.name}\``);
+      await connection.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
+      await connection.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON \`${database.name}\`.* TO '${user}'@'%'`);
+    });
+    try {
+      const runtime = new URL(database.url);
+      runtime.username = user;
+      runtime.password = password;
+      // Without the owner, the service's user cannot migrate: the start fails, saying so.
+      const refused = runService({ PORT: "0", DATABASE_URL: runtime.toString() });
+      expect((await refused.exited).code).not.toBe(0);
+      expect(refused.stderr()).toMatch(/denied/i);
+
+      const service = runService({ PORT: "0", DATABASE_URL: runtime.toString(), DATABASE_MIGRATE_URL: database.url, SEARCH_INDEXING: "false" });
+      const url = await waitUntilListening(service);
+      try {
+        expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.schema_migrations")).toBe(MIGRATION_COUNT);
+        const producer = await tokenFor(Role.SERVICE);
+        const recorded = await postGraphQL(`${url}/graphql`, { query: RECORD_EVENTS, variables: { events: [eventInput(AuditEventType.CUSTOMER, "customer.updated")] } }, { token: producer });
+        expect(recorded.body.errors).toBeUndefined();
+        const page = await postGraphQL(`${url}/graphql`, { query: "{ workspaceAuditLog { edges { node { action } } } }" }, { token: await tokenFor(Role.ADMIN) });
+        expect(page.body.data).toEqual({ workspaceAuditLog: { edges: [{ node: { action: "customer.updated" } }] } });
+      } finally {
+        service.child.kill("SIGTERM");
+        await service.exited;
+      }
+      const asService = await mysql.createConnection({ host: TEST_DATABASE.host, port: TEST_DATABASE.port, user, password, database: database.name });
+      try {
+        await expect(asService.query("CREATE TABLE intruder (id INT)")).rejects.toThrow(/denied/i);
+        await expect(asService.query("ALTER TABLE audit_events ADD COLUMN intruder INT")).rejects.toThrow(/denied/i);
+      } finally {
+        await asService.end();
+      }
+    } finally {
+      await withServer((connection) => connection.query(`DROP USER IF EXISTS '${user}'@'%'`));
+    }
+  }, 60_000);
 
   it("in development with DEMO_DATA=off leaves the database empty", async () => {
     const database = freshDatabase("nodemo");

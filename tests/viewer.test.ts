@@ -27,9 +27,8 @@ describe("viewer", () => {
   ])("tells a %s who they are", async (role, roleName) => {
     const response = await postGraphQL(server.graphqlUrl, { query: VIEWER }, { token: await tokenFor(role, { userId: "u-someone" }) });
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({
-      data: { viewer: { userId: "u-someone", role: roleName, workspaceId: WORKSPACE, user: null } },
-    });
+    expect(response.body.errors).toBeUndefined();
+    expect(response.body.data).toEqual({ viewer: { userId: "u-someone", role: roleName, workspaceId: WORKSPACE, user: null } });
   });
 
   it("gives a user their directory entry from their own workspace", async () => {

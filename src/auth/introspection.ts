@@ -1,18 +1,19 @@
-import { DocumentNode, FragmentDefinitionNode, Kind, SelectionSetNode } from "graphql";
-import { parseWithinLimits } from "../common/document-limits";
+import { DocumentNode, FragmentDefinitionNode, GraphQLError, Kind, parse, SelectionSetNode } from "graphql";
 
 /**
  * True when every operation of the document selects only introspection
  * fields (`__schema`, `__type`, `__typename`) at its root: the one thing a
- * caller without a token may ask, while introspection is on.
+ * caller without a token may ask, while introspection is on. The text must
+ * have passed `checkDocumentLimits` (common/document-limits.ts) already.
  */
 export function isIntrospectionOnly(source: unknown): boolean {
   if (typeof source !== "string" || source.trim() === "") return false;
   let document: DocumentNode;
   try {
-    document = parseWithinLimits(source, { noLocation: true });
-  } catch {
-    return false;
+    document = parse(source, { noLocation: true });
+  } catch (error) {
+    if (error instanceof GraphQLError) return false;
+    throw error;
   }
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {

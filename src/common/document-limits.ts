@@ -1,5 +1,6 @@
 import { DocumentNode, GraphQLError, Lexer, parse, ParseOptions, Source, TokenKind } from "graphql";
-import { BadUserInputError } from "./errors";
+import type { OperationLimits } from "../config";
+import { BadUserInputError, QueryTooComplexError } from "./errors";
 
 /**
  * Brackets (`{`, `[`, `(`) a document may nest. graphql-js parses, validates
@@ -8,37 +9,49 @@ import { BadUserInputError } from "./errors";
  * inline up to 16 more.
  */
 export const MAX_DOCUMENT_DEPTH = 64;
-/** Lexical tokens of a document: 1000 events written inline in a recording take about 75,000. */
-export const MAX_DOCUMENT_TOKENS = 100_000;
+
+/** The limits on a document's text (see {@link OperationLimits}). */
+export type DocumentLimits = Pick<OperationLimits, "maxTokens" | "maxDocumentBytes">;
 
 const OPENING = new Set<TokenKind>([TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L]);
 const CLOSING = new Set<TokenKind>([TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R]);
 
 /**
- * Refuses a document over {@link MAX_DOCUMENT_DEPTH} or
- * {@link MAX_DOCUMENT_TOKENS} before it is parsed: graphql-js's lexer reads
- * it token by token, without recursion, and stops at the first limit passed.
- * A syntax error is left for the parser to report.
+ * Refuses a document over its limits before it is parsed: its size in bytes
+ * first, then its tokens and {@link MAX_DOCUMENT_DEPTH}, which graphql-js's
+ * lexer reads token by token, without recursion, stopping at the first limit
+ * passed: a huge document costs what its first tokens do. A syntax error is
+ * left for the parser to report.
  */
-export function checkDocumentLimits(source: string): void {
+export function checkDocumentLimits(source: string, limits: DocumentLimits): void {
+  // A string's UTF-8 length is at most 3 bytes per UTF-16 unit: most documents need no count.
+  if (source.length * 3 > limits.maxDocumentBytes && Buffer.byteLength(source) > limits.maxDocumentBytes) {
+    throw new QueryTooComplexError(`The document is larger than ${limits.maxDocumentBytes} bytes; send a smaller one, with values in variables.`, {
+      limit: limits.maxDocumentBytes,
+    });
+  }
   const lexer = new Lexer(new Source(source));
   let depth = 0;
   let tokens = 0;
   try {
     for (let token = lexer.advance(); token.kind !== TokenKind.EOF; token = lexer.advance()) {
-      if (++tokens > MAX_DOCUMENT_TOKENS) throw tooLarge(`more than ${MAX_DOCUMENT_TOKENS} tokens`);
-      if (OPENING.has(token.kind) && ++depth > MAX_DOCUMENT_DEPTH) throw tooLarge(`more than ${MAX_DOCUMENT_DEPTH} levels of nested brackets`);
+      if (++tokens > limits.maxTokens) {
+        throw new QueryTooComplexError(`The document has more than ${limits.maxTokens} tokens; send a smaller one, with values in variables.`, {
+          limit: limits.maxTokens,
+        });
+      }
+      if (OPENING.has(token.kind) && ++depth > MAX_DOCUMENT_DEPTH) throw tooDeep();
       if (CLOSING.has(token.kind)) depth--;
     }
   } catch (error) {
-    if (error instanceof BadUserInputError) throw error;
+    if (error instanceof BadUserInputError || error instanceof QueryTooComplexError) throw error;
     // A syntax error: the parser reports it, in its own words.
   }
 }
 
 /** Parses a document within the limits; over them, or with a syntax error, throws a GraphQLError with its code. */
-export function parseWithinLimits(source: string, options?: ParseOptions): DocumentNode {
-  checkDocumentLimits(source);
+export function parseWithinLimits(source: string, limits: DocumentLimits, options?: ParseOptions): DocumentNode {
+  checkDocumentLimits(source, limits);
   try {
     return parse(source, options);
   } catch (error) {
@@ -47,6 +60,6 @@ export function parseWithinLimits(source: string, options?: ParseOptions): Docum
   }
 }
 
-function tooLarge(what: string): BadUserInputError {
-  return new BadUserInputError(`The document has ${what}; send a smaller one.`, [], { httpStatus: 400 });
+function tooDeep(): BadUserInputError {
+  return new BadUserInputError(`The document has more than ${MAX_DOCUMENT_DEPTH} levels of nested brackets; send a smaller one.`, [], { httpStatus: 400 });
 }

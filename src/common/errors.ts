@@ -7,6 +7,10 @@ export enum ErrorCode {
   BAD_USER_INPUT = "BAD_USER_INPUT",
   NOT_FOUND = "NOT_FOUND",
   CONFLICT = "CONFLICT",
+  /** The operation asks for more than the limits allow (its cost, aliases, depth, directives or size); it was not run. */
+  QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX",
+  /** The caller's budget of cost points holds less than the operation costs (see src/limits/cost-budget.ts); retry after `Retry-After`. */
+  RATE_LIMITED = "RATE_LIMITED",
   /** The service cannot do it now (its database is unreachable, or it is stopping): the same request may succeed later. */
   SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE",
   INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
@@ -15,6 +19,8 @@ export enum ErrorCode {
 /** HTTP status of a request that failed as a whole with this code. */
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.QUERY_TOO_COMPLEX]: 400,
+  [ErrorCode.RATE_LIMITED]: 429,
 };
 
 /** A domain error: a message meant for the client and a stable code. */
@@ -73,6 +79,33 @@ export class BadUserInputError extends AppError {
   }
 }
 
+/** An operation over one of the limits (see src/limits/operation-cost.ts); `extensions` say what was counted and the limit. */
+export class QueryTooComplexError extends AppError {
+  readonly code = ErrorCode.QUERY_TOO_COMPLEX;
+  constructor(message: string, counted: Record<string, number>) {
+    super(message, ErrorCode.QUERY_TOO_COMPLEX, counted);
+    this.name = "QueryTooComplexError";
+  }
+}
+
+/** An operation the caller's budget cannot pay for now; it was not run. */
+export class RateLimitedError extends AppError {
+  readonly code = ErrorCode.RATE_LIMITED;
+  constructor(
+    cost: number,
+    /** Seconds until the budget holds the operation's cost again (the `Retry-After`). */
+    readonly retryAfterSeconds: number,
+    throttleStatus: { maximumAvailable: number; currentlyAvailable: number; restoreRate: number },
+  ) {
+    super(
+      `This operation costs ${cost} points and your budget holds ${throttleStatus.currentlyAvailable} (it refills at ${throttleStatus.restoreRate} a second); retry in ${retryAfterSeconds} s.`,
+      ErrorCode.RATE_LIMITED,
+      { cost, retryAfterSeconds, throttleStatus },
+    );
+    this.name = "RateLimitedError";
+  }
+}
+
 export class NotFoundError extends AppError {
   readonly code = ErrorCode.NOT_FOUND;
   constructor(what: string) {
@@ -118,6 +151,8 @@ const DATABASE_UNAVAILABLE_CODES = new Set([
   "ER_SERVER_SHUTDOWN",
   "ER_QUERY_INTERRUPTED",
   "ER_CONNECTION_KILLED",
+  // No pool connection came free within DB_POOL_WAIT_MS (src/database/read-gate.ts).
+  "POOL_WAIT_TIMEOUT",
 ]);
 
 /** Whether an error (a driver's, or TypeORM's QueryFailedError, which copies its code) means the database is unavailable. */
@@ -186,7 +221,8 @@ export function maskError(
     if (code === "GRAPHQL_VALIDATION_FAILED" && INPUT_VALUE_PROBLEM.test(formatted.message)) {
       extensions.code = ErrorCode.BAD_USER_INPUT;
     }
-    return { formatted: { ...formatted, extensions }, unexpected: false };
+    const message = isRequestError ? withoutEcho(formatted.message) : formatted.message;
+    return { formatted: { ...formatted, message, extensions }, unexpected: false };
   }
   if (isDatabaseUnavailable(cause)) {
     const extensions: Record<string, unknown> = { code: ErrorCode.SERVICE_UNAVAILABLE };
@@ -206,6 +242,33 @@ export function maskError(
     formatted: { message: "Internal server error", locations: formatted.locations, path: formatted.path, extensions },
     unexpected: true,
   };
+}
+
+/** Characters of a quoted part of a request error's message kept (a token, a name, a value). */
+const ECHO_CHARS = 60;
+/** Characters of a request error's message kept in all. */
+const MESSAGE_CHARS = 1_000;
+/** A quoted part longer than {@link ECHO_CHARS}; its first characters are kept. */
+const LONG_QUOTE = new RegExp(`"((?:[^"\\\\]|\\\\.){${ECHO_CHARS}})(?:[^"\\\\]|\\\\.)+"`, "g");
+
+/**
+ * A request error's message with what it quotes of the request cut short:
+ * graphql-js quotes the offending token, name or variable value in full, and
+ * a document or variable of megabytes would come back in the answer.
+ */
+function withoutEcho(message: string): string {
+  const quoted = message.replace(LONG_QUOTE, '"$1…"');
+  return quoted.length > MESSAGE_CHARS ? `${quoted.slice(0, MESSAGE_CHARS)}…` : quoted;
+}
+
+/**
+ * A validation message without graphql-js's "Did you mean ...?": the
+ * suggestions name the schema's types and fields, which a caller may not
+ * learn while introspection is off (Apollo's hideSchemaDetailsFromClientErrors
+ * does the same over HTTP).
+ */
+export function withoutSchemaSuggestions(message: string): string {
+  return message.replace(/ ?Did you mean(.+?)\?$/, "");
 }
 
 /** The error a resolver threw, out of graphql-js's wrapper. */

@@ -23,6 +23,16 @@ export interface DatabaseConfig {
   url: string;
   /** Connections in the pool (`DB_POOL_SIZE`). @default 10 */
   poolSize: number;
+  /**
+   * Read statements (the logs, search, pickers, a tail's replay) that may run
+   * at once (`DB_READ_CONNECTIONS`): the rest of the pool stays free for
+   * recording and health. @default the pool size less max(2, 30%): 7 of 10
+   */
+  readConnections: number;
+  /** How long the server lets a read statement run, in milliseconds (`DB_READ_TIMEOUT_MS`). @default 5000 */
+  readTimeoutMs: number;
+  /** How long a request waits for a pool connection, or a read for its slot, in milliseconds (`DB_POOL_WAIT_MS`). @default 2000 */
+  poolWaitMs: number;
 }
 
 export interface AuthConfig {
@@ -45,6 +55,39 @@ export interface TokenLifetimes {
   service: number;
 }
 
+/**
+ * What one GraphQL operation may ask for, over HTTP and WebSocket alike
+ * (src/limits/operation-cost.ts checks them before anything runs).
+ */
+export interface OperationLimits {
+  /** Points an operation may cost (`GRAPHQL_MAX_COST`; how they are counted: src/limits/operation-cost.ts). @default 5000 */
+  maxCost: number;
+  /** Aliased fields, fragments counted where they are spread (`GRAPHQL_MAX_ALIASES`). @default 15 */
+  maxAliases: number;
+  /** Fields nested in one another, root fields at depth 1, introspection aside (`GRAPHQL_MAX_DEPTH`). @default 10 */
+  maxDepth: number;
+  /** Directives in an operation and the fragments it spreads (`GRAPHQL_MAX_DIRECTIVES`). @default 50 */
+  maxDirectives: number;
+  /** Lexical tokens of the document, counted before it is parsed (`GRAPHQL_MAX_TOKENS`). @default 2000 */
+  maxTokens: number;
+  /** Bytes of the document's text, variables aside (`GRAPHQL_MAX_DOCUMENT_BYTES`). @default 102400 (100 KiB) */
+  maxDocumentBytes: number;
+}
+
+/** A bucket of cost points: it holds up to `capacity` and refills at `refillPerSecond`. */
+export interface BudgetConfig {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+/** The budgets operations' costs are taken from (src/limits/cost-budget.ts). */
+export interface RateLimitConfig {
+  /** Each (workspace, user) of an admin or agent token (`RATE_LIMIT_POINTS`, `RATE_LIMIT_POINTS_PER_SECOND`). @default 10000 points, 1000 a second */
+  user: BudgetConfig;
+  /** Each (workspace, producer) of a service token, for recording (`RATE_LIMIT_SERVICE_POINTS`, `RATE_LIMIT_SERVICE_POINTS_PER_SECOND`). @default 100000 points, 50000 a second */
+  service: BudgetConfig;
+}
+
 export interface AppConfig {
   /** @default "development" */
   nodeEnv: NodeEnv;
@@ -53,6 +96,13 @@ export interface AppConfig {
   database: DatabaseConfig;
   /** Create the database and apply pending migrations on start. @default true */
   migrateOnStart: boolean;
+  /**
+   * The database as the user that owns its schema (`DATABASE_MIGRATE_URL`):
+   * on start, migrations run as this user, and the service's pool uses
+   * `DATABASE_URL`'s, which then needs only SELECT, INSERT, UPDATE and DELETE.
+   * Same server and database as `DATABASE_URL`. @default unset: migrations run as `DATABASE_URL`'s user
+   */
+  migrationDatabase?: DatabaseConfig;
   auth: AuthConfig;
   /** Whether introspection is allowed. @default true unless NODE_ENV is production */
   introspection: boolean;
@@ -68,6 +118,16 @@ export interface AppConfig {
    * instance of the fleet should index. @default true
    */
   searchIndexing: boolean;
+  /**
+   * Port of the Prometheus metrics (`GET /metrics`, `METRICS_PORT`), apart
+   * from the API's, so that it can stay inside the operator's network; 0
+   * picks a free port. @default unset: no metrics served
+   */
+  metricsPort?: number;
+  /** What one operation may ask for. */
+  operationLimits: OperationLimits;
+  /** The budgets of cost points per user and per producer. */
+  rateLimits: RateLimitConfig;
   /**
    * How long a stop lets accepted requests run on before it cancels their
    * statements, in milliseconds. @default 10000
@@ -98,8 +158,26 @@ export const MIN_JWT_SECRET_BYTES = 32;
 export const DEFAULT_MAX_TOKEN_LIFETIMES: Readonly<TokenLifetimes> = { user: 24 * 3600, service: 365 * 86_400 };
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_POOL_SIZE = 10;
+export const DEFAULT_READ_TIMEOUT_MS = 5_000;
+export const DEFAULT_POOL_WAIT_MS = 2_000;
+/** The largest DB_READ_TIMEOUT_MS and DB_POOL_WAIT_MS accepted: 10 minutes. */
+const MAX_DATABASE_WAIT_MS = 600_000;
 /** The largest DB_POOL_SIZE accepted. */
 export const MAX_POOL_SIZE = 1_000;
+export const DEFAULT_OPERATION_LIMITS: Readonly<OperationLimits> = {
+  maxCost: 5_000,
+  maxAliases: 15,
+  maxDepth: 10,
+  maxDirectives: 50,
+  maxTokens: 2_000,
+  maxDocumentBytes: 100 * 1024,
+};
+export const DEFAULT_RATE_LIMITS: Readonly<RateLimitConfig> = {
+  user: { capacity: 10_000, refillPerSecond: 1_000 },
+  service: { capacity: 100_000, refillPerSecond: 50_000 },
+};
+/** The largest value any GRAPHQL_MAX_* or RATE_LIMIT_* variable takes. */
+const MAX_OPERATION_LIMIT = 100_000_000;
 /** The largest SHUTDOWN_GRACE_MS accepted: 10 minutes. */
 export const MAX_SHUTDOWN_GRACE_MS = 600_000;
 
@@ -113,22 +191,77 @@ type Env = Readonly<Record<string, string | undefined>>;
 export function loadConfig(env: Env): AppConfig {
   const nodeEnv = oneOf(env, "NODE_ENV", NODE_ENVS, "development");
   const production = nodeEnv === "production";
+  const limits = operationLimits(env);
+  const database = databaseConfig(env);
   return {
     nodeEnv,
     port: port(env, "PORT", DEFAULT_PORT),
-    database: {
-      ...parseDatabaseUrl(value(env, "DATABASE_URL") ?? DEFAULT_DATABASE_URL),
-      poolSize: wholeNumber(env, "DB_POOL_SIZE", DEFAULT_POOL_SIZE, 1, MAX_POOL_SIZE),
-    },
+    database,
     migrateOnStart: boolean(env, "DB_MIGRATE", true),
+    migrationDatabase: migrationDatabase(env, database),
     auth: authConfig(env, production),
     introspection: boolean(env, "GRAPHQL_INTROSPECTION", !production),
     logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
     redisUrl: redisUrl(env),
     demoData: oneOf(env, "DEMO_DATA", ["on", "off"] as const, "on") === "on",
     searchIndexing: boolean(env, "SEARCH_INDEXING", true),
+    metricsPort: value(env, "METRICS_PORT") === undefined ? undefined : port(env, "METRICS_PORT", 0),
+    operationLimits: limits,
+    rateLimits: rateLimits(env, limits.maxCost),
     shutdownGraceMs: milliseconds(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, MAX_SHUTDOWN_GRACE_MS),
   };
+}
+
+function rateLimits(env: Env, maxCost: number): RateLimitConfig {
+  const budget = (prefix: string, fallback: BudgetConfig): BudgetConfig => {
+    // A bucket smaller than the largest operation would refuse that operation for ever.
+    const capacity = wholeNumber(env, `${prefix}_POINTS`, fallback.capacity, 1, MAX_OPERATION_LIMIT);
+    if (capacity < maxCost) throw new ConfigError(`${prefix}_POINTS`, `at least GRAPHQL_MAX_COST (${maxCost}), or an operation at that cost could never run`);
+    return { capacity, refillPerSecond: wholeNumber(env, `${prefix}_POINTS_PER_SECOND`, fallback.refillPerSecond, 1, MAX_OPERATION_LIMIT) };
+  };
+  return { user: budget("RATE_LIMIT", DEFAULT_RATE_LIMITS.user), service: budget("RATE_LIMIT_SERVICE", DEFAULT_RATE_LIMITS.service) };
+}
+
+function operationLimits(env: Env): OperationLimits {
+  const limit = (name: string, fallback: number) => wholeNumber(env, name, fallback, 1, MAX_OPERATION_LIMIT);
+  const defaults = DEFAULT_OPERATION_LIMITS;
+  return {
+    maxCost: limit("GRAPHQL_MAX_COST", defaults.maxCost),
+    maxAliases: limit("GRAPHQL_MAX_ALIASES", defaults.maxAliases),
+    maxDepth: limit("GRAPHQL_MAX_DEPTH", defaults.maxDepth),
+    maxDirectives: limit("GRAPHQL_MAX_DIRECTIVES", defaults.maxDirectives),
+    maxTokens: limit("GRAPHQL_MAX_TOKENS", defaults.maxTokens),
+    maxDocumentBytes: limit("GRAPHQL_MAX_DOCUMENT_BYTES", defaults.maxDocumentBytes),
+  };
+}
+
+function databaseConfig(env: Env): DatabaseConfig {
+  const poolSize = wholeNumber(env, "DB_POOL_SIZE", DEFAULT_POOL_SIZE, 1, MAX_POOL_SIZE);
+  const readDefault = Math.max(1, poolSize - Math.max(2, Math.ceil(poolSize * 0.3)));
+  return {
+    ...parseDatabaseUrl(value(env, "DATABASE_URL") ?? DEFAULT_DATABASE_URL),
+    poolSize,
+    // As many as the pool holds leaves nothing for recording and health: allowed, for a pool of one or two.
+    readConnections: wholeNumber(env, "DB_READ_CONNECTIONS", readDefault, 1, poolSize),
+    readTimeoutMs: wholeNumber(env, "DB_READ_TIMEOUT_MS", DEFAULT_READ_TIMEOUT_MS, 100, MAX_DATABASE_WAIT_MS),
+    poolWaitMs: wholeNumber(env, "DB_POOL_WAIT_MS", DEFAULT_POOL_WAIT_MS, 10, MAX_DATABASE_WAIT_MS),
+  };
+}
+
+function migrationDatabase(env: Env, database: DatabaseConfig): DatabaseConfig | undefined {
+  const raw = value(env, "DATABASE_MIGRATE_URL");
+  if (raw === undefined) return undefined;
+  let owner: ReturnType<typeof parseDatabaseUrl>;
+  try {
+    owner = parseDatabaseUrl(raw);
+  } catch {
+    throw new ConfigError("DATABASE_MIGRATE_URL", "a URL like mysql://owner:password@host:3306/database (scheme mysql or mariadb)");
+  }
+  if (owner.host !== database.host || owner.port !== database.port || owner.database !== database.database) {
+    throw new ConfigError("DATABASE_MIGRATE_URL", `a URL of the same server and database as DATABASE_URL (${database.host}:${database.port}/${database.database}), with the owner's credentials`);
+  }
+  // Migrations run one at a time: the owner's pool needs one connection.
+  return { ...database, ...owner, poolSize: 1 };
 }
 
 function redisUrl(env: Env): string | undefined {
@@ -147,7 +280,7 @@ function redisUrl(env: Env): string | undefined {
 }
 
 /** Parses `mysql://user:password@host:port/database` (or `mariadb://`). */
-export function parseDatabaseUrl(raw: string): Omit<DatabaseConfig, "poolSize"> {
+export function parseDatabaseUrl(raw: string): Omit<DatabaseConfig, "poolSize" | "readConnections" | "readTimeoutMs" | "poolWaitMs"> {
   const expected = "a URL like mysql://user:password@host:3306/database (scheme mysql or mariadb)";
   let url: URL;
   try {

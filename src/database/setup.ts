@@ -1,20 +1,29 @@
-import type { DataSource } from "typeorm";
+import { DataSource } from "typeorm";
 import { settleWithin } from "../common/deadline";
 import type { Logger } from "../common/logger";
 import type { AppConfig } from "../config";
+import { dataSourceOptions } from "./data-source-options";
 import { connect, ensureDatabaseExists } from "./prepare";
 import type { Queryable } from "./statements";
 
 /**
  * Opens the pool; unless DB_MIGRATE=false, first creates the database when it
- * is missing and afterwards applies pending migrations.
+ * is missing and afterwards applies pending migrations, as the owner of the
+ * schema when DATABASE_MIGRATE_URL names one (the pool's user then needs no
+ * right to change the schema).
  */
 export async function openDatabase(dataSource: DataSource, config: AppConfig, logger: Logger): Promise<void> {
-  if (config.migrateOnStart) await ensureDatabaseExists(config.database);
+  const owner = config.migrationDatabase;
+  if (config.migrateOnStart) await ensureDatabaseExists(owner ?? config.database);
   await connect(dataSource, config.database);
-  if (config.migrateOnStart) {
-    const applied = await dataSource.runMigrations({ transaction: "each" });
-    for (const migration of applied) logger.info({ migration: migration.name }, "migration applied");
+  if (!config.migrateOnStart) return;
+  const migrator = owner ? new DataSource({ ...dataSourceOptions(owner, []), migrations: dataSource.options.migrations }) : dataSource;
+  if (owner) await connect(migrator, owner);
+  try {
+    const applied = await migrator.runMigrations({ transaction: "each" });
+    for (const migration of applied) logger.info({ migration: migration.name, as: owner ? "owner" : "service" }, "migration applied");
+  } finally {
+    if (owner) await migrator.destroy();
   }
 }
 

@@ -1,4 +1,3 @@
-import type { DataSource } from "typeorm";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput } from "../common/errors";
 import { ConversationMention, findConversationsByIds, readConversationsByIds, upsertConversations } from "../database/conversation.repository";
@@ -8,6 +7,7 @@ import { findUsersByIds, searchUsers, upsertUsers, UserMention } from "../databa
 import type { Conversation } from "./conversation.type";
 import type { Customer } from "./customer.type";
 import type { User } from "./user.type";
+import type { Queryable } from "../database/statements";
 
 /** What a batch of events names: users, customers and conversations, each with its event's occurredAt. */
 export interface DirectoryMentions {
@@ -22,31 +22,31 @@ export interface DirectoryMentions {
  * that occurred later, whatever the order events arrive in.
  */
 export class DirectoryService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly reads: Queryable) {}
 
   /** Customers whose current name contains the text (ignoring case), by name; blank text lists the first ones. */
   async findCustomers(principal: Principal, nameContains: string, first: number | null): Promise<Customer[]> {
     const limit = checkPicker(principal, nameContains, first, "nameContains");
-    return searchCustomers(this.dataSource, principal.workspaceId, nameContains.trim(), limit);
+    return searchCustomers(this.reads, principal.workspaceId, nameContains.trim(), limit);
   }
 
   /** Users whose current name or email contains the text (ignoring case), by name; no text lists the first ones. */
   async findUsers(principal: Principal, search: string | null, first: number | null): Promise<User[]> {
     const limit = checkPicker(principal, search ?? "", first, "search");
-    return searchUsers(this.dataSource, principal.workspaceId, (search ?? "").trim(), limit);
+    return searchUsers(this.reads, principal.workspaceId, (search ?? "").trim(), limit);
   }
 
   /** The users with these ids in the workspace, in the order of `ids` (null where unknown). */
   async usersByIds(workspaceId: string, ids: readonly string[]): Promise<(User | null)[]> {
-    return inOrder(ids, await findUsersByIds(this.dataSource, workspaceId, ids));
+    return inOrder(ids, await findUsersByIds(this.reads, workspaceId, ids));
   }
 
   async customersByIds(workspaceId: string, ids: readonly string[]): Promise<(Customer | null)[]> {
-    return inOrder(ids, await findCustomersByIds(this.dataSource, workspaceId, ids));
+    return inOrder(ids, await findCustomersByIds(this.reads, workspaceId, ids));
   }
 
   async conversationsByIds(workspaceId: string, ids: readonly string[]): Promise<(Conversation | null)[]> {
-    return inOrder(ids, await findConversationsByIds(this.dataSource, workspaceId, ids));
+    return inOrder(ids, await findConversationsByIds(this.reads, workspaceId, ids));
   }
 
   /**
@@ -100,8 +100,8 @@ function latestPerId<T extends { id: string; occurredAt: Date }>(mentions: T[], 
   return result;
 }
 
-/** Picker page size. */
-const PICKER_SIZE = { default: 20, min: 1, max: 100 } as const;
+/** Items a picker returns: `first`, from 1 to 100, default 20. */
+export const PICKER_SIZE = { default: 20, min: 1, max: 100 } as const;
 /** Longest picker text, in characters. */
 const MAX_PICKER_TEXT = 255;
 

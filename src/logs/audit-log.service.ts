@@ -1,4 +1,3 @@
-import type { DataSource } from "typeorm";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
 import { EventPageQuery, eventPageStatement, findEventPage, PageStatement, searchTextScanStatement } from "../database/audit-event.repository";
@@ -76,13 +75,14 @@ class LazyCursorEdge {
 /** Reads the three logs: keyset pages, newest first, within the caller's workspace and role. */
 export class AuditLogService {
   constructor(
-    private readonly dataSource: DataSource,
+    /** Where reads run: the read gate (src/database/read-gate.ts). */
+    private readonly reads: Queryable,
     private readonly cursors: CursorCodec,
   ) {}
 
   async page(principal: Principal, request: LogRequest): Promise<LogPage> {
     const { query, search, logKey, subject, ignoredSearchWords } = await this.plan(principal, request);
-    const { events, hasMore } = search ? await findSearchPage(this.dataSource, query, search) : await findEventPage(this.dataSource, query);
+    const { events, hasMore } = search ? await findSearchPage(this.reads, query, search) : await findEventPage(this.reads, query);
     // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
     if (events.length === 0 && subject) await this.requireExisting(subject);
     const encode = this.cursors.encoderFor(principal.workspaceId, logKey);
@@ -137,7 +137,7 @@ export class AuditLogService {
       subject = { exists: conversationExists, noun: "Conversation", workspaceId, id: request.conversationId };
       filter = conversationLogFilter(request.conversationId, request.userId, bounds);
     } else {
-      filter = await workspaceLogFilter(request.filter, (name) => customersNamed(this.dataSource, workspaceId, name), bounds);
+      filter = await workspaceLogFilter(request.filter, (name) => customersNamed(this.reads, workspaceId, name), bounds);
     }
     return { query: eventPageQuery(workspaceId, filter, after, pageSize), search: filter.search, logKey, subject, ignoredSearchWords };
   }
@@ -150,7 +150,7 @@ export class AuditLogService {
 
   /** An unknown id and another workspace's id are the same NOT_FOUND. */
   private async requireExisting({ exists, noun, workspaceId, id }: LogSubject): Promise<void> {
-    if (!(await exists(this.dataSource, workspaceId, id))) throw new NotFoundError(`${noun} ${JSON.stringify(id)}`);
+    if (!(await exists(this.reads, workspaceId, id))) throw new NotFoundError(`${noun} ${JSON.stringify(id)}`);
   }
 }
 

@@ -59,6 +59,12 @@ const NO_CONVERSATIONS: ReadonlyMap<string, Conversation> = new Map();
  * store (idempotency, directory, seqs and rows in one transaction), publish.
  * Once {@link stop}ped it stores nothing more.
  */
+/** What the recorder tells of each call it answered (the service's metrics listen). */
+export interface RecordingObserver {
+  /** Events the call stored, and the events it answered with what an earlier call stored (same idempotency key). */
+  eventsRecorded(stored: number, duplicates: number): void;
+}
+
 export class AuditRecorder {
   private readonly queue = new RecordQueue<PendingEvent, StoreOutcome>((workspaceId, pending) => this.storeAndPublish(workspaceId, pending));
   /**
@@ -73,12 +79,15 @@ export class AuditRecorder {
     private readonly directory: DirectoryService,
     private readonly publisher: AuditEventPublisher,
     private readonly searchIndexer: Pick<IndexerThread, "notify">,
+    private readonly observer: RecordingObserver = { eventsRecorded: () => undefined },
   ) {}
 
   async record(principal: Principal, inputs: readonly AuditEventInput[]): Promise<RecordResult> {
     const events = validateEventInputs(inputs);
     const pending = groupByKey(events);
-    return answerOf(events.length, pending, await this.queue.submit(principal.workspaceId, pending));
+    const result = answerOf(events.length, pending, await this.queue.submit(principal.workspaceId, pending));
+    this.observer.eventsRecorded(result.events.length - result.duplicates, result.duplicates);
+    return result;
   }
 
   /**

@@ -5,7 +5,11 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from "@apollo/server/plugin/disabled";
 import type { GraphQLSchema } from "graphql";
-import { AppError, BadUserInputError, ErrorCode, maskError, unwrap } from "../common/errors";
+import { AppError, BadUserInputError, ErrorCode, maskError, RateLimitedError, unwrap } from "../common/errors";
+import type { OperationLimits } from "../config";
+import type { CostBudgets } from "../limits/cost-budget";
+import type { ServiceMetrics } from "../metrics/service-metrics";
+import { operationCost } from "../limits/operation-cost";
 import { CompiledExecutor, compiledExecutionGateway } from "./compiled-execution";
 import type { AppContext } from "./context";
 
@@ -17,21 +21,29 @@ const RETRY_AFTER_SECONDS = 5;
  * executor; errors are masked (internals only in development), logged once
  * when unexpected, and SERVICE_UNAVAILABLE answers HTTP 503.
  */
-export function createApollo(schema: GraphQLSchema, executor: CompiledExecutor, options: { introspection: boolean; exposeInternals: boolean }): ApolloServer<AppContext> {
+export function createApollo(
+  schema: GraphQLSchema,
+  executor: CompiledExecutor,
+  options: { introspection: boolean; exposeInternals: boolean; limits: OperationLimits; budgets: CostBudgets; metrics: ServiceMetrics },
+): ApolloServer<AppContext> {
   const { exposeInternals } = options;
   return new ApolloServer<AppContext>({
     gateway: compiledExecutionGateway(schema, executor),
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
+    // No "Did you mean ...?" in validation errors: they would list the schema's names to a caller without introspection.
+    hideSchemaDetailsFromClientErrors: !options.introspection,
     // main.ts owns the signals: it stops the service, then the pool, then exits 0.
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => maskError(formatted, error, { exposeInternals }).formatted,
     plugins: [
+      metricsPlugin(options.metrics),
       ApolloServerPluginLandingPageDisabled(),
       // No HTTP caching of audit data, and no tracing: both would wrap every field resolver.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       subscriptionRefusalPlugin(),
+      operationLimitsPlugin(schema, options.limits, options.budgets),
       responseExtensionsPlugin(),
       errorHandlingPlugin(exposeInternals),
     ],
@@ -50,6 +62,52 @@ function subscriptionRefusalPlugin(): ApolloServerPlugin<AppContext> {
           if (operation?.operation === "subscription") {
             throw new BadUserInputError("Subscriptions run over WebSocket (graphql-transport-ws) on /graphql, not over HTTP.", [], { httpStatus: 400 });
           }
+        },
+      };
+    },
+  };
+}
+
+/** Counts each answer by operation name and code, with its time and cost; a request refused before Apollo's pipeline (its token, its document's size) counts too. */
+function metricsPlugin(metrics: ServiceMetrics): ApolloServerPlugin<AppContext> {
+  return {
+    async contextCreationDidFail({ error }) {
+      metrics.operationDone("http", undefined, codeOf(error), 0);
+    },
+    async requestDidStart() {
+      const started = performance.now();
+      return {
+        async willSendResponse({ operationName, response, contextValue }) {
+          const first = response.body.kind === "single" ? response.body.singleResult.errors?.[0] : undefined;
+          const code = first ? String(first.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR) : "OK";
+          metrics.operationDone("http", operationName, code, (performance.now() - started) / 1000, contextValue.responseExtensions.cost?.requested);
+        },
+      };
+    },
+  };
+}
+
+/** The code a client sees for an error thrown outside Apollo's pipeline. */
+function codeOf(error: unknown): string {
+  const code = error instanceof AppError ? error.code : (error as { extensions?: { code?: unknown } } | null)?.extensions?.code;
+  return typeof code === "string" ? code : ErrorCode.INTERNAL_SERVER_ERROR;
+}
+
+/**
+ * Once an operation is parsed and validated, before it runs: refuses it over
+ * the limits (QUERY_TOO_COMPLEX, HTTP 400) or over the caller's budget
+ * (RATE_LIMITED, HTTP 429), and notes its cost and the budget left for the
+ * response's `extensions.cost`.
+ */
+function operationLimitsPlugin(schema: GraphQLSchema, limits: OperationLimits, budgets: CostBudgets): ApolloServerPlugin<AppContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, request, contextValue }) {
+          const { cost } = operationCost(schema, document, request.operationName, request.variables, limits);
+          // Introspection without a token (development only) draws on no budget.
+          const throttleStatus = contextValue.principal ? await budgets.charge(contextValue.principal, cost) : undefined;
+          contextValue.responseExtensions.cost = { requested: cost, limit: limits.maxCost, ...(throttleStatus ? { throttleStatus } : {}) };
         },
       };
     },
@@ -84,6 +142,7 @@ function errorHandlingPlugin(exposeInternals: boolean): ApolloServerPlugin<AppCo
             const { formatted, unexpected } = maskError(error.toJSON(), error, { exposeInternals });
             const cause = unwrap(error);
             if (unexpected) contextValue.logger.error({ err: cause }, "unexpected error");
+            if (cause instanceof RateLimitedError) response.http.headers.set("retry-after", String(cause.retryAfterSeconds));
             if (formatted.extensions?.code !== ErrorCode.SERVICE_UNAVAILABLE) continue;
             response.http.status = 503;
             response.http.headers.set("retry-after", String(RETRY_AFTER_SECONDS));

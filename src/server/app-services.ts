@@ -1,7 +1,10 @@
 import type { DataSource } from "typeorm";
 import type { Logger } from "../common/logger";
 import type { AppConfig } from "../config";
+import { ReadGate } from "../database/read-gate";
+import { ServiceMetrics } from "../metrics/service-metrics";
 import { DirectoryService } from "../directory/directory.service";
+import { CostBudgets, createCostBudgets } from "../limits/cost-budget";
 import { createEventBus, EventBus } from "../live-tail/event-bus";
 import { LiveTailService } from "../live-tail/live-tail.service";
 import { AuditEventService } from "../logs/audit-event.service";
@@ -21,22 +24,39 @@ export interface AppServices {
   liveTail: LiveTailService;
   /** Keeps the search index up with the events, in a thread of its own; started by the running service only. */
   searchIndexer: IndexerThread;
+  /** Each caller's budget of cost points, charged before an operation runs. */
+  budgets: CostBudgets;
+  /** Where the logs, search and the directory's reads run: a share of the pool, each statement time-limited. */
+  reads: ReadGate;
+  /** What the service counts for Prometheus (served on METRICS_PORT). */
+  metrics: ServiceMetrics;
 }
 
 export function createServices(dataSource: DataSource, config: AppConfig, logger: Logger): AppServices {
   const bus = createEventBus({ redisUrl: config.redisUrl, logger });
-  const directory = new DirectoryService(dataSource);
   const publisher = new AuditEventPublisher(bus.pubSub);
   // Cursors are signed with a key derived from the token secret: no second secret to manage.
   const cursors = new CursorCodec(config.auth.jwtSecret);
   const searchIndexer = new IndexerThread({ database: config.database, logLevel: config.logLevel }, logger);
+  const { readConnections, poolWaitMs, readTimeoutMs } = config.database;
+  const metrics = new ServiceMetrics();
+  const reads = new ReadGate(dataSource, {
+    slots: readConnections,
+    waitMs: poolWaitMs,
+    statementTimeoutMs: readTimeoutMs,
+    onStatementTimeout: () => metrics.statementTimedOut(),
+  });
+  const directory = new DirectoryService(reads);
   return {
     bus,
     directory,
-    recorder: new AuditRecorder(dataSource, directory, publisher, searchIndexer),
-    events: new AuditEventService(dataSource),
-    logs: new AuditLogService(dataSource, cursors),
+    recorder: new AuditRecorder(dataSource, directory, publisher, searchIndexer, metrics),
+    events: new AuditEventService(reads),
+    logs: new AuditLogService(reads, cursors),
     liveTail: new LiveTailService(dataSource, bus, cursors, logger),
     searchIndexer,
+    budgets: createCostBudgets(config.rateLimits, { redisUrl: config.redisUrl, logger }),
+    reads,
+    metrics,
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { isIntrospectionOnly } from "../auth/introspection";
 import { Principal, Role } from "../auth/principal";
+import type { ThrottleStatus } from "../limits/cost-budget";
 import type { TokenVerifier } from "../auth/tokens";
 import { AuthenticationError } from "../common/errors";
 import type { Logger } from "../common/logger";
@@ -33,6 +34,12 @@ export interface AppContext {
 export interface ResponseExtensions {
   /** Words of a workspace log's search that could not narrow it and were left out, as typed. */
   searchIgnoredWords?: string[];
+  /**
+   * What the query or mutation cost, in points, the most one may cost (see
+   * src/limits/operation-cost.ts), and the caller's budget after it (see
+   * src/limits/cost-budget.ts).
+   */
+  cost?: { requested: number; limit: number; throttleStatus?: ThrottleStatus };
 }
 
 /** Adds words to the response's `searchIgnoredWords`, once each: an operation may search more than one page. */

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import express, { Router } from "express";
+import { GRAPHIQL_CONTENT_SECURITY_POLICY } from "./security-headers";
 
 /** The project root: the nearest folder above this file with a package.json (from src/ or dist/src/). */
 function projectRoot(): string {
@@ -25,8 +26,15 @@ export function graphiqlRouter(): Router {
       res.status(404).type("text/plain").send("GraphiQL is not built: run `npm run build` (npm start does it).");
       return;
     }
-    res.set("Cache-Control", "no-cache").sendFile(page);
+    res.set({ "Cache-Control": "no-cache", "Content-Security-Policy": GRAPHIQL_CONTENT_SECURITY_POLICY }).sendFile(page);
   });
-  router.use("/graphiql", express.static(GRAPHIQL_DIR, { index: false, maxAge: "1y", immutable: true }));
+  router.use(
+    "/graphiql",
+    (_req, res, next) => {
+      res.set("Content-Security-Policy", GRAPHIQL_CONTENT_SECURITY_POLICY);
+      next();
+    },
+    express.static(GRAPHIQL_DIR, { index: false, maxAge: "1y", immutable: true }),
+  );
   return router;
 }

@@ -1,7 +1,7 @@
 import type { ApolloServer } from "@apollo/server";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { ErrorRequestHandler, RequestHandler, Router } from "express";
-import { checkDocumentLimits } from "../common/document-limits";
+import { checkDocumentLimits, DocumentLimits } from "../common/document-limits";
 import type { Logger } from "../common/logger";
 import type { AppContext, ContextFactory } from "./context";
 
@@ -12,7 +12,7 @@ const MAX_BODY = "2mb";
  * POST and GET `/graphql`: the request id, the JSON body, then Apollo with
  * the context the token gives; body errors answer as JSON.
  */
-export function graphqlHttpRouter(apollo: ApolloServer<AppContext>, contexts: ContextFactory, logger: Logger): Router {
+export function graphqlHttpRouter(apollo: ApolloServer<AppContext>, contexts: ContextFactory, limits: DocumentLimits, logger: Logger): Router {
   const router = Router();
   router.use(
     "/graphql",
@@ -22,7 +22,7 @@ export function graphqlHttpRouter(apollo: ApolloServer<AppContext>, contexts: Co
       context: async ({ req, res }) => {
         const query = req.method === "GET" ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
         // Before Apollo parses the document: the context is built first, and an error building it is the request's answer.
-        if (typeof query === "string") checkDocumentLimits(query);
+        if (typeof query === "string") checkDocumentLimits(query, limits);
         return contexts.forHttp({ authorization: req.headers.authorization, query, requestId: String(res.getHeader("x-request-id")) });
       },
     }),

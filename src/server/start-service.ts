@@ -7,6 +7,7 @@ import { TokenVerifier } from "../auth/tokens";
 import { settleWithin } from "../common/deadline";
 import type { Logger } from "../common/logger";
 import type { AppConfig } from "../config";
+import { boundPoolWait, poolLevels } from "../database/read-gate";
 import { RunningStatements } from "../database/running-statements";
 import { AppServices, createServices } from "./app-services";
 import { createApollo } from "./apollo";
@@ -16,6 +17,8 @@ import { graphiqlRouter } from "./graphiql";
 import { healthRouter } from "./health";
 import { graphqlHttpRouter } from "./http";
 import { HttpDrain } from "./http-drain";
+import { startMetricsServer } from "./metrics-server";
+import { securityHeaders } from "./security-headers";
 import { buildAppSchema } from "./schema";
 import { MAX_WEBSOCKET_MESSAGE_BYTES, serveGraphQLOverWebSocket } from "./websocket";
 
@@ -25,6 +28,10 @@ import { MAX_WEBSOCKET_MESSAGE_BYTES, serveGraphQLOverWebSocket } from "./websoc
  * their connections are cut.
  */
 const CANCEL_MARGIN_MS = 2_000;
+/** How long a client has to send a request's headers, in milliseconds. @default 10000 */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** How long a client has to send a whole request (a 2 MiB recording included), in milliseconds. @default 30000 */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface ServiceOptions {
   config: AppConfig;
@@ -39,6 +46,8 @@ export interface RunningService {
   port: number;
   /** The service layer the server runs on (its publisher, recorder, ...). */
   services: AppServices;
+  /** Where the Prometheus metrics are served (METRICS_PORT); undefined when they are not. */
+  metricsUrl?: string;
   /** Executes the HTTP operations; compiles the query and mutation documents that keep coming back. */
   executor: CompiledExecutor;
   /** What the WebSockets hold that their clients have not taken yet: in all, and on the fullest socket. */
@@ -58,6 +67,7 @@ export interface RunningService {
  * health, GraphiQL and GraphQL over HTTP, GraphQL over WebSocket.
  */
 export async function startService({ config, dataSource, logger }: ServiceOptions): Promise<RunningService> {
+  boundPoolWait(dataSource, config.database.poolWaitMs);
   const services = createServices(dataSource, config, logger);
   const schema = await buildAppSchema(services);
   const contexts = new ContextFactory({
@@ -73,6 +83,9 @@ export async function startService({ config, dataSource, logger }: ServiceOption
   // An ETag is a hash of the whole body: GraphQL answers would pay it on every request, and no client revalidates them.
   app.disable("etag");
   const httpServer = http.createServer(app);
+  // A client that sends its request slowly holds a socket and a parser: it gets this long for the headers, and for the whole request.
+  httpServer.headersTimeout = HEADERS_TIMEOUT_MS;
+  httpServer.requestTimeout = REQUEST_TIMEOUT_MS;
   const drain = new HttpDrain(httpServer);
   const statements = new RunningStatements(dataSource, config.database);
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql", maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
@@ -83,15 +96,29 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     logger,
     introspection: config.introspection,
     exposeInternals,
+    limits: config.operationLimits,
+    budgets: services.budgets,
+    metrics: services.metrics,
   });
 
   const executor = new CompiledExecutor(schema);
-  const apollo = createApollo(schema, executor, { introspection: config.introspection, exposeInternals });
+  const apollo = createApollo(schema, executor, {
+    introspection: config.introspection,
+    exposeInternals,
+    limits: config.operationLimits,
+    budgets: services.budgets,
+    metrics: services.metrics,
+  });
   await apollo.start();
 
+  app.use(securityHeaders());
   app.use(healthRouter(dataSource, services.bus));
   app.use(graphiqlRouter());
-  app.use(graphqlHttpRouter(apollo, contexts, logger));
+  app.use(graphqlHttpRouter(apollo, contexts, config.operationLimits, logger));
+  // Express's own 404 page would drop the security headers.
+  app.use((_req, res) => {
+    res.status(404).type("text/plain").send("Not found: the API is at /graphql, health at /healthz and /readyz.");
+  });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);
@@ -101,10 +128,18 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     });
   });
   const { port } = httpServer.address() as AddressInfo;
+  services.metrics.observe({
+    subscriptions: () => services.liveTail.activeSubscriptions,
+    sockets: () => wsServer.clients.size,
+    pool: () => poolLevels(dataSource),
+    reads: () => services.reads.load,
+  });
+  const metricsServer = config.metricsPort === undefined ? undefined : await startMetricsServer(services.metrics, config.metricsPort, logger);
   if (config.searchIndexing) services.searchIndexer.start();
   return {
     url: `http://localhost:${port}`,
     port,
+    metricsUrl: metricsServer?.url,
     services,
     executor,
     webSocketBacklog: () => {
@@ -131,6 +166,8 @@ export async function startService({ config, dataSource, logger }: ServiceOption
       await services.searchIndexer.stop();
       services.liveTail.close();
       await services.bus.close();
+      await services.budgets.close();
+      await metricsServer?.stop();
     },
   };
 }

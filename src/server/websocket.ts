@@ -5,10 +5,24 @@ import type { WebSocketServer } from "ws";
 import type { Principal } from "../auth/principal";
 import { TokenVerifier } from "../auth/tokens";
 import { parseWithinLimits } from "../common/document-limits";
-import { AuthenticationError, BadUserInputError, maskError } from "../common/errors";
+import {
+  AppError,
+  AuthenticationError,
+  BadUserInputError,
+  ErrorCode,
+  maskError,
+  QueryTooComplexError,
+  RateLimitedError,
+  unwrap,
+  withoutSchemaSuggestions,
+} from "../common/errors";
 import type { Logger } from "../common/logger";
+import type { OperationLimits } from "../config";
+import type { CostBudgets } from "../limits/cost-budget";
+import type { ServiceMetrics } from "../metrics/service-metrics";
+import { operationCost } from "../limits/operation-cost";
 import { MAX_UNSENT_BYTES, MAX_WAITING_DELIVERIES, SharedSubscriptionExecution, TailConnection } from "../live-tail/shared-execution";
-import type { AppContext, ContextFactory } from "./context";
+import type { AppContext, ContextFactory, ResponseExtensions } from "./context";
 
 const CLOSING_BRACE = "}".charCodeAt(0);
 /** Time a client has to send `connection_init` before the socket is closed with 4408. */
@@ -32,11 +46,18 @@ export interface WebSocketOptions {
   logger: Logger;
   introspection: boolean;
   exposeInternals: boolean;
+  limits: OperationLimits;
+  budgets: CostBudgets;
+  metrics: ServiceMetrics;
 }
 
 /** Fields graphql-ws keeps on each connection for us. */
 interface ConnectionExtra extends Record<PropertyKey, unknown> {
   principal: Principal;
+  /** The cost of each query or mutation checked and not yet started, by operation id, for its result's `extensions.cost`. */
+  costs?: Map<string, NonNullable<ResponseExtensions["cost"]>>;
+  /** When each query or mutation under way arrived (performance.now()) and its name, by operation id, for the metrics. */
+  arrivals?: Map<string, { at: number; name: string | null }>;
 }
 
 /**
@@ -54,7 +75,12 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
     const noted = context && Object.keys(context.responseExtensions).length > 0 ? context.responseExtensions : undefined;
     const requestId = context?.requestId;
     const errors = result.errors?.map((error) => {
-      const masked = maskError(error.toJSON(), error, { exposeInternals: options.exposeInternals, requestId });
+      const json = error.toJSON();
+      // graphql-js's own errors before anything ran (a variable that does not coerce to its type) carry no code: bad input, as Apollo tags them over HTTP.
+      const cause = unwrap(error);
+      const isCoercion = result.data === undefined && json.extensions?.code === undefined && cause instanceof GraphQLError && !(cause instanceof AppError);
+      const tagged = isCoercion ? { ...json, extensions: { ...json.extensions, code: ErrorCode.BAD_USER_INPUT } } : json;
+      const masked = maskError(tagged, error, { exposeInternals: options.exposeInternals, requestId });
       if (masked.unexpected) logger.error({ err: error.originalError ?? error, requestId }, "unexpected error over WebSocket");
       return masked.formatted;
     });
@@ -65,7 +91,7 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
   const documents = new CheckedDocuments((source) => {
     let document: DocumentNode;
     try {
-      document = parseWithinLimits(source);
+      document = parseWithinLimits(source, options.limits);
     } catch (error) {
       if (error instanceof GraphQLError) return [error];
       throw error;
@@ -87,7 +113,8 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
         }
       },
       // Parsed and validated here rather than by graphql-ws, which parses without limits and closes the socket (4500) on a syntax error.
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        const arrived = performance.now();
         const { principal } = ctx.extra;
         if (!principal || !TokenVerifier.isCurrent(principal)) return [new AuthenticationError("The token has expired.")];
         // graphql-ws has already reserved this operation's slot.
@@ -96,7 +123,23 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
         }
         const checked = documents.get(payload.query);
         if (Array.isArray(checked)) return checked;
-        return { schema: options.schema, document: checked as DocumentNode, operationName: payload.operationName, variableValues: payload.variables };
+        const document = checked as DocumentNode;
+        try {
+          // The same limits and budget as over HTTP; a subscription's cost is its selection's for one event, charged once.
+          const { cost, kind, name } = operationCost(options.schema, document, payload.operationName, payload.variables, options.limits);
+          const throttleStatus = await options.budgets.charge(principal, cost);
+          if (kind === "subscription") {
+            // Its deliveries are counted apart; the operation counts once, as it starts.
+            options.metrics.operationDone("ws", name, "OK", (performance.now() - arrived) / 1000, cost);
+          } else {
+            (ctx.extra.costs ??= new Map()).set(id, { requested: cost, limit: options.limits.maxCost, throttleStatus });
+            (ctx.extra.arrivals ??= new Map()).set(id, { at: arrived, name });
+          }
+        } catch (error) {
+          if (error instanceof QueryTooComplexError || error instanceof RateLimitedError) return [error];
+          throw error;
+        }
+        return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx, id) => {
         const { principal, socket } = ctx.extra;
@@ -105,6 +148,7 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
         const envelope = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
         const connection: TailConnection = {
           sendResult: (payloadJson, sent) => {
+            options.metrics.delivered();
             const message = Buffer.allocUnsafe(envelope.length + payloadJson.length + 1);
             envelope.copy(message, 0);
             payloadJson.copy(message, envelope.length);
@@ -114,24 +158,46 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
           unsentBytes: () => socket.bufferedAmount,
           closeTooSlow: () => {
             if (socket.readyState !== socket.OPEN) return;
+            options.metrics.slowConsumerClosed();
             logger.warn({ workspaceId: principal.workspaceId, userId: principal.userId }, "closing a live tail whose client does not keep up");
             socket.close(CLOSE_TOO_SLOW, "Too slow: the client does not read its subscriptions");
           },
         };
-        return contexts.forWebSocket(principal, contexts.newRequestId(), connection);
+        const context = contexts.forWebSocket(principal, contexts.newRequestId(), connection);
+        const cost = ctx.extra.costs?.get(id);
+        if (cost !== undefined) {
+          ctx.extra.costs!.delete(id);
+          context.responseExtensions.cost = cost;
+        }
+        return context;
       },
       // Errors before execution: graphql-js's syntax and validation errors, which Apollo tags over HTTP.
-      onError: (_ctx, _id, _payload, errors) =>
-        errors.map((error) => {
-          const formatted = error.toJSON();
+      onError: (_ctx, _id, payload, errors) => {
+        const code = errors[0]?.extensions?.code;
+        options.metrics.operationDone("ws", payload.operationName, typeof code === "string" ? code : "GRAPHQL_VALIDATION_FAILED", 0);
+        return errors.map((error) => {
+          const json = error.toJSON();
+          const formatted = options.introspection ? json : { ...json, message: withoutSchemaSuggestions(json.message) };
           const tagged =
             formatted.extensions?.code || error.originalError
               ? formatted
               : { ...formatted, extensions: { ...formatted.extensions, code: "GRAPHQL_VALIDATION_FAILED" } };
           return maskError(tagged, error, { exposeInternals: options.exposeInternals }).formatted;
-        }),
+        });
+      },
       // Queries and mutations over WebSocket; subscriptions write their results themselves (SharedSubscriptionExecution).
-      onNext: (_ctx, _id, _payload, args, result) => format(result, args.contextValue as AppContext | undefined),
+      onNext: (ctx, id, _payload, args, result) => {
+        const context = args.contextValue as AppContext | undefined;
+        const formatted = format(result, context);
+        const arrival = ctx.extra.arrivals?.get(id);
+        if (arrival !== undefined) {
+          ctx.extra.arrivals!.delete(id);
+          const code = formatted.errors?.[0]?.extensions?.code;
+          const seconds = (performance.now() - arrival.at) / 1000;
+          options.metrics.operationDone("ws", arrival.name, code === undefined ? "OK" : String(code), seconds, context?.responseExtensions.cost?.requested);
+        }
+        return formatted;
+      },
     },
     options.wsServer,
   );

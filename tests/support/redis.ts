@@ -54,6 +54,22 @@ export class RedisProcess {
   }
 }
 
+/**
+ * A private redis-server for the enclosing `describe`: started before its
+ * tests, stopped after. The process is there once the tests run (servers set
+ * up later in the same `describe` may use its URL).
+ */
+export function useRedisProcess(): { readonly process: RedisProcess } {
+  const holder = {} as { process: RedisProcess };
+  beforeAll(async () => {
+    holder.process = await RedisProcess.start();
+  });
+  afterAll(async () => {
+    await holder.process?.stop();
+  });
+  return holder;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();

@@ -18,7 +18,16 @@ export interface TestServer {
   /** What executes its HTTP operations (and how often it compiled them). */
   executor: CompiledExecutor;
   webSocketBacklog: RunningService["webSocketBacklog"];
+  /** Where its metrics are served, when the config gives a METRICS_PORT. */
+  metricsUrl?: string;
 }
+
+/**
+ * Budgets no test's traffic runs out of: a test file sends hundreds of
+ * operations a second with one token. The tests of the budgets set their own
+ * (tests/rate-limits.test.ts).
+ */
+const AMPLE_BUDGET = { capacity: 100_000_000, refillPerSecond: 100_000_000 };
 
 /**
  * Starts the real service in this process on a free port before the file's
@@ -28,7 +37,7 @@ export function useTestServer(adjust: (config: AppConfig) => AppConfig = (config
   const server = { url: "", graphqlUrl: "", wsUrl: "", logs: [] } as unknown as TestServer;
   let running: RunningService | undefined;
   beforeAll(async () => {
-    const config = adjust({ ...processConfig, port: 0 });
+    const config = adjust({ ...processConfig, port: 0, rateLimits: { user: AMPLE_BUDGET, service: AMPLE_BUDGET } });
     const stream = new PassThrough();
     stream.on("data", (chunk: Buffer) => {
       for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) server.logs.push(JSON.parse(line));
@@ -40,6 +49,7 @@ export function useTestServer(adjust: (config: AppConfig) => AppConfig = (config
     server.services = running.services;
     server.executor = running.executor;
     server.webSocketBacklog = running.webSocketBacklog;
+    server.metricsUrl = running.metricsUrl;
   });
   afterAll(async () => {
     await running?.stop();

@@ -1,0 +1,85 @@
+import { ServiceUnavailableError } from "../src/common/errors";
+import { config } from "../src/config";
+import { AuditEventType } from "../src/events/audit-event.enums";
+import { useTestDatabase } from "./support/database";
+import { eventInput, RECORD_EVENTS } from "./support/events";
+import { until } from "./support/live";
+import { errorCodes, postGraphQL, useTestServer } from "./support/server";
+import { Role, tokenFor } from "./support/tokens";
+
+const PAGE = "{ workspaceAuditLog(first: 5) { edges { node { id } } } }";
+
+describe("reads' share of the pool, their time limit, and the wait for a connection", () => {
+  const dataSource = useTestDatabase();
+  // Two reads at once, each stopped after 1 s; a wait for a read slot or a connection ends after 300 ms.
+  const server = useTestServer((config) => ({ ...config, database: { ...config.database, readConnections: 2, readTimeoutMs: 1_000, poolWaitMs: 300 } }));
+  /** Both read slots taken for 0.8 s: longer than a wait, shorter than the time limit. */
+  const takeEveryReadSlot = async () => {
+    const holds = [0, 1].map(() => server.services.reads.query("SELECT SLEEP(0.8) AS slept"));
+    await until(() => server.services.reads.load.running === 2, 2_000, "both read slots to be taken");
+    return holds;
+  };
+  let admin: string;
+  let producer: string;
+  let sequence = 0;
+  const record = () =>
+    postGraphQL(server.graphqlUrl, { query: RECORD_EVENTS, variables: { events: [eventInput(AuditEventType.CUSTOMER, "customer.updated", { idempotencyKey: `k-${sequence++}` })] } }, { token: producer });
+
+  beforeAll(async () => {
+    admin = await tokenFor(Role.ADMIN);
+    producer = await tokenFor(Role.SERVICE);
+  });
+
+  it("has the server stop a read that runs past the limit, and answers SERVICE_UNAVAILABLE saying how to narrow it", async () => {
+    const started = Date.now();
+    const read = server.services.reads.query("SELECT SLEEP(5) AS slept");
+    await expect(read).rejects.toBeInstanceOf(ServiceUnavailableError);
+    await expect(read).rejects.toThrow(/longer than 1 s and was stopped/);
+    // Stopped by the server, long before the statement would have ended.
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(server.services.reads.load).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it("keeps the rest of the pool for recording and health while reads hold their share, and refuses a read that waits too long with 503", async () => {
+    const holds = await takeEveryReadSlot();
+    try {
+      const refused = await postGraphQL(server.graphqlUrl, { query: PAGE }, { token: admin });
+      expect(refused.status).toBe(503);
+      expect(errorCodes(refused)).toEqual(["SERVICE_UNAVAILABLE"]);
+      expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+      expect(refused.body.errors![0].message).toMatch(/busy with other reads/);
+    } finally {
+      await Promise.all(holds);
+    }
+  });
+
+  it("records and answers /readyz while every read slot is taken", async () => {
+    const holds = await takeEveryReadSlot();
+    try {
+      const recorded = await record();
+      expect(recorded.status).toBe(200);
+      expect(recorded.body.errors).toBeUndefined();
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    } finally {
+      await Promise.all(holds);
+    }
+    expect((await postGraphQL(server.graphqlUrl, { query: PAGE }, { token: admin })).status).toBe(200);
+  });
+
+  it("answers 503 within the wait bound, not later, when no pool connection comes free; the pool serves again afterwards", async () => {
+    // Every connection of the pool held by a statement sent outside the gate.
+    const holds = Array.from({ length: config.database.poolSize }, () => dataSource.query("SELECT SLEEP(1.5) AS slept"));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const refused = await record();
+      expect(refused.status).toBe(503);
+      expect(errorCodes(refused)).toEqual(["SERVICE_UNAVAILABLE"]);
+      expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+    } finally {
+      await Promise.all(holds);
+    }
+    const recorded = await record();
+    expect(recorded.status).toBe(200);
+    expect(recorded.body.errors).toBeUndefined();
+  });
+});
