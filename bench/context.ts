@@ -34,6 +34,7 @@ export function serviceEnvironment(secret: string, databaseUrl: string): Record<
     LOG_LEVEL: "warn",
     // The bench measures throughput and latency: no budget of cost points may cut its load short.
     ...Object.fromEntries(["RATE_LIMIT_POINTS", "RATE_LIMIT_POINTS_PER_SECOND", "RATE_LIMIT_SERVICE_POINTS", "RATE_LIMIT_SERVICE_POINTS_PER_SECOND"].map((name) => [name, "100000000"])),
+    RATE_LIMIT_REFUSAL_DELAY_MS: "0",
   };
 }
 

@@ -42,6 +42,7 @@ export async function runFairness(
     RATE_LIMIT_POINTS_PER_SECOND: String(user.refillPerSecond),
     RATE_LIMIT_SERVICE_POINTS: String(producerBudget.capacity),
     RATE_LIMIT_SERVICE_POINTS_PER_SECOND: String(producerBudget.refillPerSecond),
+    RATE_LIMIT_REFUSAL_DELAY_MS: String(DEFAULT_RATE_LIMITS.refusalDelayMs),
   };
   const service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: options.databaseUrl, secret: context.secret, environment, searchIndexing: false });
   const flooder = await token(context, Role.ADMIN, options.workspace, "flooder");

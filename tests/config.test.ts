@@ -47,7 +47,11 @@ describe("loadConfig", () => {
     expect(config.shutdownGraceMs).toBe(10_000);
     expect(config.searchIndexing).toBe(true);
     expect(config.operationLimits).toEqual({ maxCost: 5_000, maxAliases: 15, maxDepth: 10, maxDirectives: 50, maxTokens: 2_000, maxDocumentBytes: 102_400 });
-    expect(config.rateLimits).toEqual({ user: { capacity: 10_000, refillPerSecond: 1_000 }, service: { capacity: 100_000, refillPerSecond: 50_000 } });
+    expect(config.rateLimits).toEqual({
+      user: { capacity: 10_000, refillPerSecond: 1_000 },
+      service: { capacity: 100_000, refillPerSecond: 50_000 },
+      refusalDelayMs: 1_000,
+    });
   });
 
   it("takes each operation limit from its own variable", () => {
@@ -173,6 +177,7 @@ describe("loadConfig", () => {
     [{ RATE_LIMIT_POINTS: "4999" }, "RATE_LIMIT_POINTS"],
     [{ RATE_LIMIT_POINTS_PER_SECOND: "0" }, "RATE_LIMIT_POINTS_PER_SECOND"],
     [{ RATE_LIMIT_SERVICE_POINTS: "lots" }, "RATE_LIMIT_SERVICE_POINTS"],
+    [{ RATE_LIMIT_REFUSAL_DELAY_MS: "1s" }, "RATE_LIMIT_REFUSAL_DELAY_MS"],
     [{ GRAPHQL_MAX_COST: "0" }, "GRAPHQL_MAX_COST"],
     [{ GRAPHQL_MAX_COST: "5k" }, "GRAPHQL_MAX_COST"],
     [{ GRAPHQL_MAX_ALIASES: "-1" }, "GRAPHQL_MAX_ALIASES"],

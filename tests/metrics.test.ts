@@ -19,7 +19,7 @@ describe("the Prometheus metrics on METRICS_PORT", () => {
     (config): AppConfig => ({
       ...config,
       metricsPort: 0,
-      rateLimits: { user: { capacity: 5_000, refillPerSecond: 1 }, service: config.rateLimits.service },
+      rateLimits: { ...config.rateLimits, user: { capacity: 5_000, refillPerSecond: 1 } },
       database: { ...config.database, readTimeoutMs: 200 },
     }),
   );

@@ -17,7 +17,7 @@ const VIEWER = "{ viewer { userId } }";
 /** Budgets of 5,000 points (the most an operation may cost) that refill at 1 point a second: two large pages empty one. */
 const tight = (config: AppConfig): AppConfig => ({
   ...config,
-  rateLimits: { user: { capacity: 5_000, refillPerSecond: 1 }, service: { capacity: 5_000, refillPerSecond: 1 } },
+  rateLimits: { user: { capacity: 5_000, refillPerSecond: 1 }, service: { capacity: 5_000, refillPerSecond: 1 }, refusalDelayMs: 1_000 },
 });
 
 describe("each token's budget of cost points", () => {
@@ -31,8 +31,11 @@ describe("each token's budget of cost points", () => {
     const status = (first.body.extensions as { cost: { throttleStatus: Record<string, number> } }).cost.throttleStatus;
     expect(status).toEqual({ maximumAvailable: 5_000, currentlyAvailable: 5_000 - LARGE_PAGE_COST, restoreRate: 1 });
 
+    const refusedAt = Date.now();
     const second = await postGraphQL(server.graphqlUrl, { query: LARGE_PAGE }, { token: admin });
     expect(second.status).toBe(429);
+    // Held a second before it answers: a client that ignores Retry-After cannot spin on refusals.
+    expect(Date.now() - refusedAt).toBeGreaterThanOrEqual(950);
     expect(second.body.data).toBeUndefined();
     expect(errorCodes(second)).toEqual(["RATE_LIMITED"]);
     const { extensions, message } = second.body.errors![0];

@@ -86,6 +86,13 @@ export interface RateLimitConfig {
   user: BudgetConfig;
   /** Each (workspace, producer) of a service token, for recording (`RATE_LIMIT_SERVICE_POINTS`, `RATE_LIMIT_SERVICE_POINTS_PER_SECOND`). @default 100000 points, 50000 a second */
   service: BudgetConfig;
+  /**
+   * How long a refusal waits before it answers, in milliseconds, at most
+   * until the budget would hold the cost (`RATE_LIMIT_REFUSAL_DELAY_MS`): a
+   * client that floods without waiting for Retry-After then sends a few
+   * requests a second per connection instead of thousands. @default 1000
+   */
+  refusalDelayMs: number;
 }
 
 export interface AppConfig {
@@ -175,6 +182,7 @@ export const DEFAULT_OPERATION_LIMITS: Readonly<OperationLimits> = {
 export const DEFAULT_RATE_LIMITS: Readonly<RateLimitConfig> = {
   user: { capacity: 10_000, refillPerSecond: 1_000 },
   service: { capacity: 100_000, refillPerSecond: 50_000 },
+  refusalDelayMs: 1_000,
 };
 /** The largest value any GRAPHQL_MAX_* or RATE_LIMIT_* variable takes. */
 const MAX_OPERATION_LIMIT = 100_000_000;
@@ -219,7 +227,11 @@ function rateLimits(env: Env, maxCost: number): RateLimitConfig {
     if (capacity < maxCost) throw new ConfigError(`${prefix}_POINTS`, `at least GRAPHQL_MAX_COST (${maxCost}), or an operation at that cost could never run`);
     return { capacity, refillPerSecond: wholeNumber(env, `${prefix}_POINTS_PER_SECOND`, fallback.refillPerSecond, 1, MAX_OPERATION_LIMIT) };
   };
-  return { user: budget("RATE_LIMIT", DEFAULT_RATE_LIMITS.user), service: budget("RATE_LIMIT_SERVICE", DEFAULT_RATE_LIMITS.service) };
+  return {
+    user: budget("RATE_LIMIT", DEFAULT_RATE_LIMITS.user),
+    service: budget("RATE_LIMIT_SERVICE", DEFAULT_RATE_LIMITS.service),
+    refusalDelayMs: wholeNumber(env, "RATE_LIMIT_REFUSAL_DELAY_MS", DEFAULT_RATE_LIMITS.refusalDelayMs, 0, 60_000),
+  };
 }
 
 function operationLimits(env: Env): OperationLimits {

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import Redis from "ioredis";
 import { Principal, Role } from "../auth/principal";
 import { RateLimitedError } from "../common/errors";
@@ -10,7 +11,10 @@ import type { BudgetConfig, RateLimitConfig } from "../config";
  * runs. The bucket holds at most `capacity` points and refills at
  * `refillPerSecond`: a burst up to the capacity, then the refill rate. An
  * operation the bucket cannot pay for is refused with RATE_LIMITED (HTTP 429)
- * and `Retry-After`, the seconds until the bucket holds its cost again.
+ * and `Retry-After`, the seconds until the bucket holds its cost again; the
+ * refusal itself waits up to `refusalDelayMs` before it answers, so that a
+ * client that floods costs the service a few requests a second per
+ * connection, not thousands.
  * Service tokens (producers) draw on a budget of their own, sized for
  * recording.
  *
@@ -54,8 +58,11 @@ export function createCostBudgets(config: RateLimitConfig, options: { redisUrl?:
       const key = `${principal.role === Role.SERVICE ? "service" : "user"}\u0000${principal.workspaceId}\u0000${principal.userId}`;
       const state = await store.take(key, cost, budget);
       const status = { maximumAvailable: budget.capacity, currentlyAvailable: state.points, restoreRate: budget.refillPerSecond };
-      if (!state.allowed) throw new RateLimitedError(cost, Math.max(1, Math.ceil((cost - state.points) / budget.refillPerSecond)), status);
-      return status;
+      if (state.allowed) return status;
+      const shortBySeconds = (cost - state.points) / budget.refillPerSecond;
+      // Answering a refusal at once would let a client that ignores Retry-After spend the service's CPU on refusals.
+      await delay(Math.min(config.refusalDelayMs, shortBySeconds * 1000));
+      throw new RateLimitedError(cost, Math.max(1, Math.ceil(shortBySeconds)), status);
     },
     close: () => store.close(),
   };

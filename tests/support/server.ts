@@ -37,7 +37,7 @@ export function useTestServer(adjust: (config: AppConfig) => AppConfig = (config
   const server = { url: "", graphqlUrl: "", wsUrl: "", logs: [] } as unknown as TestServer;
   let running: RunningService | undefined;
   beforeAll(async () => {
-    const config = adjust({ ...processConfig, port: 0, rateLimits: { user: AMPLE_BUDGET, service: AMPLE_BUDGET } });
+    const config = adjust({ ...processConfig, port: 0, rateLimits: { ...processConfig.rateLimits, user: AMPLE_BUDGET, service: AMPLE_BUDGET } });
     const stream = new PassThrough();
     stream.on("data", (chunk: Buffer) => {
       for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) server.logs.push(JSON.parse(line));
