@@ -45,6 +45,7 @@ describe("loadConfig", () => {
     expect(config.logLevel).toBe("info");
     expect(config.redisUrl).toBeUndefined();
     expect(config.shutdownGraceMs).toBe(10_000);
+    expect(config.requestTimeoutMs).toBe(30_000);
     expect(config.searchIndexing).toBe(true);
     expect(config.operationLimits).toEqual({ maxCost: 5_000, maxAliases: 15, maxDepth: 10, maxDirectives: 50, maxTokens: 2_000, maxDocumentBytes: 102_400 });
     expect(config.rateLimits).toEqual({
@@ -178,6 +179,8 @@ describe("loadConfig", () => {
     [{ RATE_LIMIT_POINTS_PER_SECOND: "0" }, "RATE_LIMIT_POINTS_PER_SECOND"],
     [{ RATE_LIMIT_SERVICE_POINTS: "lots" }, "RATE_LIMIT_SERVICE_POINTS"],
     [{ RATE_LIMIT_REFUSAL_DELAY_MS: "1s" }, "RATE_LIMIT_REFUSAL_DELAY_MS"],
+    [{ REQUEST_TIMEOUT_MS: "30s" }, "REQUEST_TIMEOUT_MS"],
+    [{ REQUEST_TIMEOUT_MS: "50" }, "REQUEST_TIMEOUT_MS"],
     [{ GRAPHQL_MAX_COST: "0" }, "GRAPHQL_MAX_COST"],
     [{ GRAPHQL_MAX_COST: "5k" }, "GRAPHQL_MAX_COST"],
     [{ GRAPHQL_MAX_ALIASES: "-1" }, "GRAPHQL_MAX_ALIASES"],

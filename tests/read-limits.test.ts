@@ -6,6 +6,7 @@ import { eventInput, RECORD_EVENTS } from "./support/events";
 import { until } from "./support/live";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
 import { Role, tokenFor } from "./support/tokens";
+import { createTestWsClient } from "./support/ws-client";
 
 const PAGE = "{ workspaceAuditLog(first: 5) { edges { node { id } } } }";
 
@@ -81,5 +82,41 @@ describe("reads' share of the pool, their time limit, and the wait for a connect
     const recorded = await record();
     expect(recorded.status).toBe(200);
     expect(recorded.body.errors).toBeUndefined();
+  });
+
+  // A request deadline of 300 ms; one read at a time, which may wait 5 s for its turn.
+  const hurried = useTestServer((config) => ({ ...config, requestTimeoutMs: 300, database: { ...config.database, readConnections: 1, poolWaitMs: 5_000 } }));
+
+  it("answers 503 at the request's deadline, drops the operation's late answer, and serves on", async () => {
+    const hold = hurried.services.reads.query("SELECT SLEEP(0.8) AS slept");
+    await until(() => hurried.services.reads.load.running === 1, 2_000, "the read slot to be taken");
+    try {
+      const late = await postGraphQL(hurried.graphqlUrl, { query: PAGE }, { token: admin });
+      expect(late.status).toBe(503);
+      expect(errorCodes(late)).toEqual(["SERVICE_UNAVAILABLE"]);
+      expect(late.headers.get("retry-after")).toMatch(/^\d+$/);
+      expect(late.body.errors![0].message).toMatch(/longer than 0.3 s/);
+    } finally {
+      await hold;
+    }
+    // The same over WebSocket: the operation's answer is an error at the deadline.
+    const again = hurried.services.reads.query("SELECT SLEEP(0.8) AS slept");
+    await until(() => hurried.services.reads.load.running === 1, 2_000, "the read slot to be taken");
+    const ws = createTestWsClient(hurried.wsUrl, { authorization: admin });
+    try {
+      await ws.connected;
+      const result = await ws.execute({ query: PAGE });
+      expect(result.data).toBeUndefined();
+      expect(result.errors?.map((error) => error.extensions?.code)).toEqual(["SERVICE_UNAVAILABLE"]);
+      expect(result.errors?.[0].message).toMatch(/longer than 0.3 s/);
+    } finally {
+      await ws.dispose();
+      await again;
+    }
+    // The pages that waited have run meanwhile and written into the void; the next one is answered.
+    await until(() => hurried.services.reads.load.running === 0, 2_000, "the late page to end");
+    const next = await postGraphQL(hurried.graphqlUrl, { query: PAGE }, { token: admin });
+    expect(next.status).toBe(200);
+    expect(next.body.errors).toBeUndefined();
   });
 });

@@ -131,6 +131,14 @@ export interface AppConfig {
    * picks a free port. @default unset: no metrics served
    */
   metricsPort?: number;
+  /**
+   * How long an HTTP request may take to be answered, in milliseconds
+   * (`REQUEST_TIMEOUT_MS`): past it the client gets SERVICE_UNAVAILABLE (503,
+   * `Retry-After`) and the operation's own answer, when it comes, is dropped;
+   * its statements end by their own bounds (DB_READ_TIMEOUT_MS,
+   * DB_POOL_WAIT_MS). @default 30000
+   */
+  requestTimeoutMs: number;
   /** What one operation may ask for. */
   operationLimits: OperationLimits;
   /** The budgets of cost points per user and per producer. */
@@ -167,6 +175,7 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_POOL_SIZE = 10;
 export const DEFAULT_READ_TIMEOUT_MS = 5_000;
 export const DEFAULT_POOL_WAIT_MS = 2_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** The largest DB_READ_TIMEOUT_MS and DB_POOL_WAIT_MS accepted: 10 minutes. */
 const MAX_DATABASE_WAIT_MS = 600_000;
 /** The largest DB_POOL_SIZE accepted. */
@@ -214,6 +223,7 @@ export function loadConfig(env: Env): AppConfig {
     demoData: oneOf(env, "DEMO_DATA", ["on", "off"] as const, "on") === "on",
     searchIndexing: boolean(env, "SEARCH_INDEXING", true),
     metricsPort: value(env, "METRICS_PORT") === undefined ? undefined : port(env, "METRICS_PORT", 0),
+    requestTimeoutMs: wholeNumber(env, "REQUEST_TIMEOUT_MS", DEFAULT_REQUEST_TIMEOUT_MS, 100, MAX_DATABASE_WAIT_MS),
     operationLimits: limits,
     rateLimits: rateLimits(env, limits.maxCost),
     shutdownGraceMs: milliseconds(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, MAX_SHUTDOWN_GRACE_MS),

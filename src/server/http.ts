@@ -2,6 +2,7 @@ import type { ApolloServer } from "@apollo/server";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { ErrorRequestHandler, RequestHandler, Router } from "express";
 import { checkDocumentLimits, DocumentLimits } from "../common/document-limits";
+import { ErrorCode } from "../common/errors";
 import type { Logger } from "../common/logger";
 import type { AppContext, ContextFactory } from "./context";
 
@@ -12,11 +13,18 @@ const MAX_BODY = "2mb";
  * POST and GET `/graphql`: the request id, the JSON body, then Apollo with
  * the context the token gives; body errors answer as JSON.
  */
-export function graphqlHttpRouter(apollo: ApolloServer<AppContext>, contexts: ContextFactory, limits: DocumentLimits, logger: Logger): Router {
+export function graphqlHttpRouter(
+  apollo: ApolloServer<AppContext>,
+  contexts: ContextFactory,
+  options: { limits: DocumentLimits; requestTimeoutMs: number },
+  logger: Logger,
+): Router {
+  const { limits } = options;
   const router = Router();
   router.use(
     "/graphql",
     requestIdMiddleware(contexts),
+    requestDeadline(options.requestTimeoutMs, logger),
     express.json({ limit: MAX_BODY }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
@@ -35,6 +43,43 @@ export function graphqlHttpRouter(apollo: ApolloServer<AppContext>, contexts: Co
 function requestIdMiddleware(contexts: ContextFactory): RequestHandler {
   return (req, res, next) => {
     res.setHeader("x-request-id", contexts.newRequestId(req.headers["x-request-id"]));
+    next();
+  };
+}
+
+/** The `Retry-After` of an answer given at the request's deadline, in seconds. */
+const DEADLINE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Answers SERVICE_UNAVAILABLE (503) to a request not answered within `ms`.
+ * The operation runs on until its statements end by their own bounds; what
+ * it writes then goes nowhere, as the client has its answer.
+ */
+function requestDeadline(ms: number, logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const timer = setTimeout(() => {
+      if (res.headersSent) return;
+      logger.warn({ requestId: res.getHeader("x-request-id"), timeoutMs: ms }, "request answered at its deadline, before its operation ended");
+      res
+        .status(503)
+        .set("Retry-After", String(DEADLINE_RETRY_AFTER_SECONDS))
+        .json({
+          errors: [
+            {
+              message: `The request took longer than ${ms / 1000} s and was stopped. Narrow it (a date range, a filter) or retry later.`,
+              extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, requestId: res.getHeader("x-request-id") },
+            },
+          ],
+        });
+      // The late answer: headers and body are dropped rather than thrown on a response already sent.
+      res.setHeader = () => res;
+      res.writeHead = () => res;
+      res.write = () => true;
+      res.end = () => res;
+    }, ms);
+    const done = () => clearTimeout(timer);
+    res.once("finish", done);
+    res.once("close", done);
     next();
   };
 }

@@ -31,7 +31,7 @@ const CANCEL_MARGIN_MS = 2_000;
 /** How long a client has to send a request's headers, in milliseconds. @default 10000 */
 const HEADERS_TIMEOUT_MS = 10_000;
 /** How long a client has to send a whole request (a 2 MiB recording included), in milliseconds. @default 30000 */
-const REQUEST_TIMEOUT_MS = 30_000;
+const RECEIVE_TIMEOUT_MS = 30_000;
 
 export interface ServiceOptions {
   config: AppConfig;
@@ -85,7 +85,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
   const httpServer = http.createServer(app);
   // A client that sends its request slowly holds a socket and a parser: it gets this long for the headers, and for the whole request.
   httpServer.headersTimeout = HEADERS_TIMEOUT_MS;
-  httpServer.requestTimeout = REQUEST_TIMEOUT_MS;
+  httpServer.requestTimeout = RECEIVE_TIMEOUT_MS;
   const drain = new HttpDrain(httpServer);
   const statements = new RunningStatements(dataSource, config.database);
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql", maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
@@ -99,6 +99,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     limits: config.operationLimits,
     budgets: services.budgets,
     metrics: services.metrics,
+    requestTimeoutMs: config.requestTimeoutMs,
   });
 
   const executor = new CompiledExecutor(schema);
@@ -114,7 +115,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
   app.use(securityHeaders());
   app.use(healthRouter(dataSource, services.bus));
   app.use(graphiqlRouter());
-  app.use(graphqlHttpRouter(apollo, contexts, config.operationLimits, logger));
+  app.use(graphqlHttpRouter(apollo, contexts, { limits: config.operationLimits, requestTimeoutMs: config.requestTimeoutMs }, logger));
   // Express's own 404 page would drop the security headers.
   app.use((_req, res) => {
     res.status(404).type("text/plain").send("Not found: the API is at /graphql, health at /healthz and /readyz.");

@@ -1,5 +1,5 @@
 import type { ExecutionResult, FormattedExecutionResult, GraphQLSchema } from "graphql";
-import { DocumentNode, GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate } from "graphql";
+import { DocumentNode, execute, GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { WebSocketServer } from "ws";
 import type { Principal } from "../auth/principal";
@@ -13,6 +13,7 @@ import {
   maskError,
   QueryTooComplexError,
   RateLimitedError,
+  ServiceUnavailableError,
   unwrap,
   withoutSchemaSuggestions,
 } from "../common/errors";
@@ -49,6 +50,8 @@ export interface WebSocketOptions {
   limits: OperationLimits;
   budgets: CostBudgets;
   metrics: ServiceMetrics;
+  /** How long a query or mutation may take to be answered (REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
 }
 
 /** Fields graphql-ws keeps on each connection for us. */
@@ -103,6 +106,8 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
     {
       schema: options.schema,
       subscribe: shared.subscribe,
+      // A query or mutation answers by the deadline, as over HTTP; its late result is dropped.
+      execute: (args) => withinDeadline(execute(args), options.requestTimeoutMs),
       connectionInitWaitTimeout: CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
         try {
@@ -201,6 +206,22 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
     },
     options.wsServer,
   );
+}
+
+/** The result, or at `ms` a SERVICE_UNAVAILABLE result in its place (the operation runs on; what it returns then is dropped). */
+async function withinDeadline(result: ReturnType<typeof execute>, ms: number): Promise<ExecutionResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<ExecutionResult>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ errors: [new ServiceUnavailableError(`The operation took longer than ${ms / 1000} s and was stopped. Narrow it (a date range, a filter) or retry later.`)] }),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([Promise.resolve(result), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Documents kept parsed and validated, at most. @default 500 */
