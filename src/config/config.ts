@@ -24,7 +24,7 @@ export interface DatabaseConfig {
   /** Connections in the pool (`DB_POOL_SIZE`). @default 10 */
   poolSize: number;
   /**
-   * Read statements (the logs, search, pickers, a tail's replay) that may run
+   * Read statements (the logs, search, the directory's pickers) that may run
    * at once (`DB_READ_CONNECTIONS`): the rest of the pool stays free for
    * recording and health. @default the pool size less max(2, 30%): 7 of 10
    */

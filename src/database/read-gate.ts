@@ -5,7 +5,8 @@ import type { Queryable } from "./statements";
 
 /**
  * Where the service's reads run (the logs, search, the directory's pickers
- * and loaders, a tail's replay): at most `slots` statements at once, so that
+ * and loaders; a live tail's reads stay on the pool, as a tail must catch
+ * up): at most `slots` statements at once, so that
  * reads, however many and however slow, leave the rest of the pool to
  * recording and health; each statement stopped by the server after
  * `statementTimeoutMs`; a read that waits longer than `waitMs` for a slot
