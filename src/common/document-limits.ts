@@ -1,6 +1,6 @@
 import { DocumentNode, GraphQLError, Lexer, parse, ParseOptions, Source, TokenKind } from "graphql";
 import type { OperationLimits } from "../config";
-import { BadUserInputError, QueryTooComplexError } from "./errors";
+import { AppError, BadUserInputError, QueryTooComplexError } from "./errors";
 
 /**
  * Brackets (`{`, `[`, `(`) a document may nest. graphql-js parses, validates
@@ -44,7 +44,7 @@ export function checkDocumentLimits(source: string, limits: DocumentLimits): voi
       if (CLOSING.has(token.kind)) depth--;
     }
   } catch (error) {
-    if (error instanceof BadUserInputError || error instanceof QueryTooComplexError) throw error;
+    if (error instanceof AppError) throw error;
     // A syntax error: the parser reports it, in its own words.
   }
 }

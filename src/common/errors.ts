@@ -122,11 +122,19 @@ export class ConflictError extends AppError {
   }
 }
 
+/** The `Retry-After` of a SERVICE_UNAVAILABLE answer (HTTP 503), in seconds. */
+export const SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
 export class ServiceUnavailableError extends AppError {
   readonly code = ErrorCode.SERVICE_UNAVAILABLE;
   constructor(message: string) {
     super(message, ErrorCode.SERVICE_UNAVAILABLE);
     this.name = "ServiceUnavailableError";
+  }
+
+  /** An operation not answered by its deadline (REQUEST_TIMEOUT_MS), over HTTP or WebSocket. */
+  static pastDeadline(ms: number): ServiceUnavailableError {
+    return new ServiceUnavailableError(`The operation took longer than ${ms / 1000} s and was stopped. Narrow it (a date range, a filter) or retry later.`);
   }
 }
 

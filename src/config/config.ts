@@ -132,9 +132,10 @@ export interface AppConfig {
    */
   metricsPort?: number;
   /**
-   * How long an HTTP request may take to be answered, in milliseconds
-   * (`REQUEST_TIMEOUT_MS`): past it the client gets SERVICE_UNAVAILABLE (503,
-   * `Retry-After`) and the operation's own answer, when it comes, is dropped;
+   * How long a request over HTTP, or a query or mutation over WebSocket, may
+   * take to be answered, in milliseconds (`REQUEST_TIMEOUT_MS`): past it the
+   * client gets SERVICE_UNAVAILABLE (HTTP 503, `Retry-After`) and the
+   * operation's own answer, when it comes, is dropped;
    * its statements end by their own bounds (DB_READ_TIMEOUT_MS,
    * DB_POOL_WAIT_MS). @default 30000
    */

@@ -5,16 +5,14 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from "@apollo/server/plugin/disabled";
 import type { GraphQLSchema } from "graphql";
-import { AppError, BadUserInputError, ErrorCode, maskError, RateLimitedError, unwrap } from "../common/errors";
+import { AppError, BadUserInputError, ErrorCode, maskError, RateLimitedError, SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS, unwrap } from "../common/errors";
 import type { OperationLimits } from "../config";
+import { admitOperation } from "../limits/admission";
 import type { CostBudgets } from "../limits/cost-budget";
 import type { ServiceMetrics } from "../metrics/service-metrics";
-import { operationCost } from "../limits/operation-cost";
 import { CompiledExecutor, compiledExecutionGateway } from "./compiled-execution";
 import type { AppContext } from "./context";
 
-/** The `Retry-After` of a SERVICE_UNAVAILABLE answer (HTTP 503), in seconds. */
-const RETRY_AFTER_SECONDS = 5;
 
 /**
  * Apollo Server for the HTTP API: operations run through the compiled
@@ -104,10 +102,8 @@ function operationLimitsPlugin(schema: GraphQLSchema, limits: OperationLimits, b
     async requestDidStart() {
       return {
         async didResolveOperation({ document, request, contextValue }) {
-          const { cost } = operationCost(schema, document, request.operationName, request.variables, limits);
-          // Introspection without a token (development only) draws on no budget.
-          const throttleStatus = contextValue.principal ? await budgets.charge(contextValue.principal, cost) : undefined;
-          contextValue.responseExtensions.cost = { requested: cost, limit: limits.maxCost, ...(throttleStatus ? { throttleStatus } : {}) };
+          const operation = { schema, document, operationName: request.operationName, variables: request.variables };
+          contextValue.responseExtensions.cost = (await admitOperation(operation, contextValue.principal, limits, budgets)).cost;
         },
       };
     },
@@ -145,7 +141,7 @@ function errorHandlingPlugin(exposeInternals: boolean): ApolloServerPlugin<AppCo
             if (cause instanceof RateLimitedError) response.http.headers.set("retry-after", String(cause.retryAfterSeconds));
             if (formatted.extensions?.code !== ErrorCode.SERVICE_UNAVAILABLE) continue;
             response.http.status = 503;
-            response.http.headers.set("retry-after", String(RETRY_AFTER_SECONDS));
+            response.http.headers.set("retry-after", String(SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS));
             if (!(cause instanceof AppError)) contextValue.logger.warn({ err: cause }, "database unavailable");
           }
         },

@@ -2,7 +2,7 @@ import type { ApolloServer } from "@apollo/server";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { ErrorRequestHandler, RequestHandler, Router } from "express";
 import { checkDocumentLimits, DocumentLimits } from "../common/document-limits";
-import { ErrorCode } from "../common/errors";
+import { SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS, ServiceUnavailableError } from "../common/errors";
 import type { Logger } from "../common/logger";
 import type { AppContext, ContextFactory } from "./context";
 
@@ -47,9 +47,6 @@ function requestIdMiddleware(contexts: ContextFactory): RequestHandler {
   };
 }
 
-/** The `Retry-After` of an answer given at the request's deadline, in seconds. */
-const DEADLINE_RETRY_AFTER_SECONDS = 5;
-
 /**
  * Answers SERVICE_UNAVAILABLE (503) to a request not answered within `ms`.
  * The operation runs on until its statements end by their own bounds; what
@@ -60,17 +57,11 @@ function requestDeadline(ms: number, logger: Logger): RequestHandler {
     const timer = setTimeout(() => {
       if (res.headersSent) return;
       logger.warn({ requestId: res.getHeader("x-request-id"), timeoutMs: ms }, "request answered at its deadline, before its operation ended");
+      const error = ServiceUnavailableError.pastDeadline(ms);
       res
         .status(503)
-        .set("Retry-After", String(DEADLINE_RETRY_AFTER_SECONDS))
-        .json({
-          errors: [
-            {
-              message: `The request took longer than ${ms / 1000} s and was stopped. Narrow it (a date range, a filter) or retry later.`,
-              extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, requestId: res.getHeader("x-request-id") },
-            },
-          ],
-        });
+        .set("Retry-After", String(SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS))
+        .json({ errors: [{ message: error.message, extensions: { code: error.code, requestId: res.getHeader("x-request-id") } }] });
       // The late answer: headers and body are dropped rather than thrown on a response already sent.
       res.setHeader = () => res;
       res.writeHead = () => res;

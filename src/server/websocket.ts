@@ -21,7 +21,7 @@ import type { Logger } from "../common/logger";
 import type { OperationLimits } from "../config";
 import type { CostBudgets } from "../limits/cost-budget";
 import type { ServiceMetrics } from "../metrics/service-metrics";
-import { operationCost } from "../limits/operation-cost";
+import { admitOperation } from "../limits/admission";
 import { MAX_UNSENT_BYTES, MAX_WAITING_DELIVERIES, SharedSubscriptionExecution, TailConnection } from "../live-tail/shared-execution";
 import type { AppContext, ContextFactory, ResponseExtensions } from "./context";
 
@@ -130,14 +130,14 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
         if (Array.isArray(checked)) return checked;
         const document = checked as DocumentNode;
         try {
-          // The same limits and budget as over HTTP; a subscription's cost is its selection's for one event, charged once.
-          const { cost, kind, name } = operationCost(options.schema, document, payload.operationName, payload.variables, options.limits);
-          const throttleStatus = await options.budgets.charge(principal, cost);
+          // As over HTTP; a subscription's cost is its selection's for one event, charged once.
+          const operation = { schema: options.schema, document, operationName: payload.operationName, variables: payload.variables };
+          const { cost, kind, name } = await admitOperation(operation, principal, options.limits, options.budgets);
           if (kind === "subscription") {
             // Its deliveries are counted apart; the operation counts once, as it starts.
-            options.metrics.operationDone("ws", name, "OK", (performance.now() - arrived) / 1000, cost);
+            options.metrics.operationDone("ws", name, "OK", (performance.now() - arrived) / 1000, cost.requested);
           } else {
-            (ctx.extra.costs ??= new Map()).set(id, { requested: cost, limit: options.limits.maxCost, throttleStatus });
+            (ctx.extra.costs ??= new Map()).set(id, cost);
             (ctx.extra.arrivals ??= new Map()).set(id, { at: arrived, name });
           }
         } catch (error) {
@@ -212,10 +212,7 @@ export function serveGraphQLOverWebSocket(options: WebSocketOptions): { dispose(
 async function withinDeadline(result: ReturnType<typeof execute>, ms: number): Promise<ExecutionResult> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<ExecutionResult>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ errors: [new ServiceUnavailableError(`The operation took longer than ${ms / 1000} s and was stopped. Narrow it (a date range, a filter) or retry later.`)] }),
-      ms,
-    );
+    timer = setTimeout(() => resolve({ errors: [ServiceUnavailableError.pastDeadline(ms)] }), ms);
   });
   try {
     return await Promise.race([Promise.resolve(result), deadline]);
