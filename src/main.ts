@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     logger.info({ events: recorded }, "demo workspace recorded");
     process.stdout.write(await demoAccess(config.auth, service.port));
   }
-  logger.info({ url: `${service.url}/graphql` }, "audit-log service listening");
+  logger.info({ url: `${service.url}/graphql`, metrics: service.metricsUrl }, "audit-log service listening");
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

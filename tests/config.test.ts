@@ -32,6 +32,7 @@ describe("loadConfig", () => {
       readConnections: 7,
       readTimeoutMs: 5_000,
       poolWaitMs: 2_000,
+      answerTimeoutMs: 7_000,
     });
     expect(config.migrateOnStart).toBe(true);
     expect(config.auth).toEqual({
@@ -86,7 +87,9 @@ describe("loadConfig", () => {
       readConnections: 20,
       readTimeoutMs: 30_000,
       poolWaitMs: 500,
+      answerTimeoutMs: 32_000,
     });
+    expect(loadConfig({ DB_READ_TIMEOUT_MS: "1000", DB_ANSWER_TIMEOUT_MS: "1500" }).database).toMatchObject({ readTimeoutMs: 1_000, answerTimeoutMs: 1_500 });
   });
 
   it("takes the schema owner's URL for migrations, on the same server and database as the service's", () => {
@@ -175,6 +178,8 @@ describe("loadConfig", () => {
     [{ DB_READ_CONNECTIONS: "0" }, "DB_READ_CONNECTIONS"],
     [{ DB_READ_TIMEOUT_MS: "5s" }, "DB_READ_TIMEOUT_MS"],
     [{ DB_POOL_WAIT_MS: "-1" }, "DB_POOL_WAIT_MS"],
+    [{ DB_ANSWER_TIMEOUT_MS: "soon" }, "DB_ANSWER_TIMEOUT_MS"],
+    [{ DB_READ_TIMEOUT_MS: "5000", DB_ANSWER_TIMEOUT_MS: "5000" }, "DB_ANSWER_TIMEOUT_MS"],
     [{ RATE_LIMIT_POINTS: "4999" }, "RATE_LIMIT_POINTS"],
     [{ RATE_LIMIT_POINTS_PER_SECOND: "0" }, "RATE_LIMIT_POINTS_PER_SECOND"],
     [{ RATE_LIMIT_SERVICE_POINTS: "lots" }, "RATE_LIMIT_SERVICE_POINTS"],

@@ -1,4 +1,5 @@
 import { createLogger } from "../src/common/logger";
+import { findEventsAfterSeq } from "../src/database/audit-event.repository";
 import type { AuditEventRecord } from "../src/events/audit-event.record";
 import { createEventBus } from "../src/live-tail/event-bus";
 import { MAX_UNSENT_BYTES } from "../src/live-tail/shared-execution";
@@ -295,13 +296,15 @@ describe("live tail (in-process pub/sub)", () => {
   it("gives a hot workload's subscribers that drop and resume every event of their log exactly once, in order, while events keep coming", async () => {
     const hotConversations = ["c-hot-1", "c-hot-2", "c-hot-3"];
     await record(hotConversations.map((conversationId) => conversationEvent(conversationId, "seed")));
-    const [{ seq: seedSeq }] = await dataSource.query(`SELECT MAX(seq) AS seq FROM audit_events WHERE workspace_id = ?`, [WORKSPACE]);
-    const page = await postGraphQL<{ workspaceAuditLog: { edges: { cursor: string }[] } }>(
+    const page = await postGraphQL<{ workspaceAuditLog: { edges: { cursor: string; node: { id: string } }[] } }>(
       server.graphqlUrl,
-      { query: `{ workspaceAuditLog(first: 1) { edges { cursor } } }` },
+      { query: `{ workspaceAuditLog(first: 1) { edges { cursor node { id } } } }` },
       { token: admin },
     );
-    const seed = page.body.data!.workspaceAuditLog.edges[0].cursor;
+    // The log's newest event by occurrence, which an earlier test's event may be: subscribers owe every event stored after it.
+    const [newest] = page.body.data!.workspaceAuditLog.edges;
+    const seed = newest.cursor;
+    const [{ seq: seedSeq }] = await dataSource.query(`SELECT seq FROM audit_events WHERE workspace_id = ? AND id = ?`, [WORKSPACE, newest.node.id]);
 
     let writing = true;
     const writer = async (name: string) => {
@@ -694,6 +697,30 @@ describe("the workspace stream", () => {
       await recordOver(server.graphqlUrl, service, [conversationEvent("c-push", 4)]);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(pushed).toHaveLength(3);
+      stream.stop();
+    });
+
+    it("holds its replay while the database is unavailable, and replays once it answers, without ending", async () => {
+      const service = await tokenFor(Role.SERVICE);
+      const stored = await recordOver(server.graphqlUrl, service, [conversationEvent("c-push", "outage-1"), conversationEvent("c-push", "outage-2")]);
+      const stream = await newStream();
+      const after = stream.position - 3;
+      let refusals = 0;
+      const { tail, ends } = await openTail(stream, after, async (seq) => {
+        if (refusals < 2) {
+          refusals += 1;
+          throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+        }
+        return (await findEventsAfterSeq(dataSource, WORKSPACE, seq, 10)).filter((event) => event.seq < stream.position);
+      });
+      const { output, pushed, ended } = collecting();
+      tail.start(output);
+      await until(() => pushed.length === 2, 5_000, "the replay after the outage");
+      expect(pushed).toEqual(stored);
+      expect(refusals).toBe(2);
+      expect(ended()).toBeUndefined();
+      tail.end();
+      expect(ends()).toBe(1);
       stream.stop();
     });
 

@@ -2,7 +2,8 @@ import http from "node:http";
 import type { DataSource, QueryRunner } from "typeorm";
 import { AuditEventType } from "../src/events/audit-event.enums";
 import { TEST_DATABASE, useTestDatabase } from "./support/database";
-import { eventInput, EventInput, RECORD_EVENTS } from "./support/events";
+import { eventInput, EventInput } from "./support/events";
+import { Call, record } from "./support/recording-calls";
 import { runService, ServiceProcess, waitUntilListening } from "./support/process";
 import { Role, tokenFor, WORKSPACE } from "./support/tokens";
 import { createTestWsClient } from "./support/ws-client";
@@ -20,19 +21,6 @@ const GRACE_MS = 1_000;
 const EXIT_DEADLINE_MS = 20_000;
 /** Calls one client makes at most: the service stops long before. */
 const MAX_CALLS_PER_CLIENT = 2_000;
-
-/** One recording call as its client saw it. */
-interface Call {
-  keys: string[];
-  settled: Promise<void>;
-  /** Whether SIGTERM had been sent when the answer (or the failure) came. */
-  settledAfterStop?: boolean;
-  status?: number;
-  retryAfter?: string;
-  body?: { data?: { recordAuditEvents: { events: { id: string }[] } } | null; errors?: { extensions?: { code?: string } }[] };
-  /** A network failure: no answer at all. */
-  failure?: string;
-}
 
 describe("graceful shutdown", () => {
   const dataSource = useTestDatabase();
@@ -260,34 +248,4 @@ async function waitFor(condition: () => Promise<boolean>, failure: string, inter
     if (Date.now() > deadline) throw new Error(failure);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
-}
-
-/** Records the events through the agent; the call fills in once its answer (or its failure) is in. */
-function record(agent: http.Agent, baseUrl: string, token: string, events: EventInput[]): Call {
-  const call = { keys: events.map((event) => event.idempotencyKey as string) } as Call;
-  call.settled = new Promise<void>((resolve) => {
-    const failed = (error: Error) => {
-      call.failure = String(error);
-      resolve();
-    };
-    const request = http.request(
-      `${baseUrl}/graphql`,
-      { method: "POST", agent, headers: { "content-type": "application/json", authorization: `Bearer ${token}` } },
-      (response) => {
-        let text = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => (text += chunk));
-        response.on("error", failed);
-        response.on("end", () => {
-          call.status = response.statusCode;
-          call.retryAfter = response.headers["retry-after"];
-          call.body = JSON.parse(text) as Call["body"];
-          resolve();
-        });
-      },
-    );
-    request.on("error", failed);
-    request.end(JSON.stringify({ query: RECORD_EVENTS, variables: { events } }));
-  });
-  return call;
 }

@@ -159,8 +159,10 @@ const DATABASE_UNAVAILABLE_CODES = new Set([
   "ER_SERVER_SHUTDOWN",
   "ER_QUERY_INTERRUPTED",
   "ER_CONNECTION_KILLED",
-  // No pool connection came free within DB_POOL_WAIT_MS (src/database/read-gate.ts).
+  // No pool connection came free within DB_POOL_WAIT_MS, or the database did not answer a statement
+  // within DB_ANSWER_TIMEOUT_MS (src/database/pool-bounds.ts).
   "POOL_WAIT_TIMEOUT",
+  "NO_ANSWER_TIMEOUT",
 ]);
 
 /** Whether an error (a driver's, or TypeORM's QueryFailedError, which copies its code) means the database is unavailable. */

@@ -33,6 +33,16 @@ export interface DatabaseConfig {
   readTimeoutMs: number;
   /** How long a request waits for a pool connection, or a read for its slot, in milliseconds (`DB_POOL_WAIT_MS`). @default 2000 */
   poolWaitMs: number;
+  /**
+   * How long the service waits for the database to answer one statement
+   * before it gives the connection up as lost (`DB_ANSWER_TIMEOUT_MS`): a
+   * frozen server or a silent network answers nothing, and without this a
+   * request would wait for as long as it lasts. The statement fails
+   * (SERVICE_UNAVAILABLE), the connection is closed and the pool opens a new
+   * one. Longer than DB_READ_TIMEOUT_MS, so that a slow read is stopped by
+   * the server first. @default DB_READ_TIMEOUT_MS + 2000
+   */
+  answerTimeoutMs: number;
 }
 
 export interface AuthConfig {
@@ -176,6 +186,8 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_POOL_SIZE = 10;
 export const DEFAULT_READ_TIMEOUT_MS = 5_000;
 export const DEFAULT_POOL_WAIT_MS = 2_000;
+/** How much longer than DB_READ_TIMEOUT_MS the service waits, by default, for the database to answer a statement. */
+const ANSWER_TIMEOUT_MARGIN_MS = 2_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** The largest DB_READ_TIMEOUT_MS and DB_POOL_WAIT_MS accepted: 10 minutes. */
 const MAX_DATABASE_WAIT_MS = 600_000;
@@ -261,13 +273,19 @@ function operationLimits(env: Env): OperationLimits {
 function databaseConfig(env: Env): DatabaseConfig {
   const poolSize = wholeNumber(env, "DB_POOL_SIZE", DEFAULT_POOL_SIZE, 1, MAX_POOL_SIZE);
   const readDefault = Math.max(1, poolSize - Math.max(2, Math.ceil(poolSize * 0.3)));
+  const readTimeoutMs = wholeNumber(env, "DB_READ_TIMEOUT_MS", DEFAULT_READ_TIMEOUT_MS, 100, MAX_DATABASE_WAIT_MS);
+  const answerTimeoutMs = wholeNumber(env, "DB_ANSWER_TIMEOUT_MS", readTimeoutMs + ANSWER_TIMEOUT_MARGIN_MS, 100, MAX_DATABASE_WAIT_MS + ANSWER_TIMEOUT_MARGIN_MS);
+  if (answerTimeoutMs <= readTimeoutMs) {
+    throw new ConfigError("DB_ANSWER_TIMEOUT_MS", `more than DB_READ_TIMEOUT_MS (${readTimeoutMs}), or a slow read would be cut off as if the database were gone`);
+  }
   return {
     ...parseDatabaseUrl(value(env, "DATABASE_URL") ?? DEFAULT_DATABASE_URL),
     poolSize,
     // As many as the pool holds leaves nothing for recording and health: allowed, for a pool of one or two.
     readConnections: wholeNumber(env, "DB_READ_CONNECTIONS", readDefault, 1, poolSize),
-    readTimeoutMs: wholeNumber(env, "DB_READ_TIMEOUT_MS", DEFAULT_READ_TIMEOUT_MS, 100, MAX_DATABASE_WAIT_MS),
+    readTimeoutMs,
     poolWaitMs: wholeNumber(env, "DB_POOL_WAIT_MS", DEFAULT_POOL_WAIT_MS, 10, MAX_DATABASE_WAIT_MS),
+    answerTimeoutMs,
   };
 }
 
@@ -303,7 +321,7 @@ function redisUrl(env: Env): string | undefined {
 }
 
 /** Parses `mysql://user:password@host:port/database` (or `mariadb://`). */
-export function parseDatabaseUrl(raw: string): Omit<DatabaseConfig, "poolSize" | "readConnections" | "readTimeoutMs" | "poolWaitMs"> {
+export function parseDatabaseUrl(raw: string): Omit<DatabaseConfig, "poolSize" | "readConnections" | "readTimeoutMs" | "poolWaitMs" | "answerTimeoutMs"> {
   const expected = "a URL like mysql://user:password@host:3306/database (scheme mysql or mariadb)";
   let url: URL;
   try {

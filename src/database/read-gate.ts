@@ -1,5 +1,4 @@
 import type { DataSource } from "typeorm";
-import type { MysqlDriver } from "typeorm/driver/mysql/MysqlDriver";
 import { ServiceUnavailableError } from "../common/errors";
 import type { Queryable } from "./statements";
 
@@ -117,57 +116,4 @@ const STATEMENT_TIMEOUT_ERRNOS = new Set([1969, 3024]);
 
 function isStatementTimeout(error: unknown): boolean {
   return typeof error === "object" && error !== null && STATEMENT_TIMEOUT_ERRNOS.has((error as { errno?: unknown }).errno as number);
-}
-
-/** The code of the error a pool connection's wait ends with (see {@link boundPoolWait}). */
-export const POOL_WAIT_TIMEOUT = "POOL_WAIT_TIMEOUT";
-
-/** What this module uses of a mysql2 (callback) pool. */
-interface CallbackPool {
-  getConnection(callback: (error: Error | null, connection?: { release(): void }) => void): void;
-  boundedWaitMs?: number;
-  // mysql2's own queues (not part of its typed API): read for the metrics only.
-  _allConnections?: { length: number };
-  _freeConnections?: { length: number };
-  _connectionQueue?: { length: number };
-}
-
-/** Connections of the DataSource's pool handed out now, and requests waiting for one (0 when the pool does not say). */
-export function poolLevels(dataSource: DataSource): { inUse: number; waiting: number } {
-  const pool = (dataSource.driver as MysqlDriver).pool as CallbackPool | undefined;
-  return {
-    inUse: (pool?._allConnections?.length ?? 0) - (pool?._freeConnections?.length ?? 0),
-    waiting: pool?._connectionQueue?.length ?? 0,
-  };
-}
-
-/**
- * Bounds how long anything waits for a connection of the DataSource's pool:
- * mysql2 queues a request for a connection without a limit, so a pool held by
- * slow statements, or by a database that stopped answering, would hold every
- * request behind it. Past `waitMs` the wait ends with an error coded
- * {@link POOL_WAIT_TIMEOUT} (SERVICE_UNAVAILABLE to the client); a connection
- * that comes later goes straight back to the pool. Applied once per pool.
- */
-export function boundPoolWait(dataSource: DataSource, waitMs: number): void {
-  const pool = (dataSource.driver as MysqlDriver).pool as CallbackPool | undefined;
-  if (!pool || pool.boundedWaitMs !== undefined) return;
-  pool.boundedWaitMs = waitMs;
-  const getConnection = pool.getConnection.bind(pool);
-  pool.getConnection = (callback) => {
-    let answered = false;
-    const timer = setTimeout(() => {
-      answered = true;
-      callback(Object.assign(new Error(`No database connection was free within ${waitMs} ms.`), { code: POOL_WAIT_TIMEOUT }));
-    }, waitMs);
-    getConnection((error, connection) => {
-      if (answered) {
-        connection?.release();
-        return;
-      }
-      answered = true;
-      clearTimeout(timer);
-      callback(error, connection);
-    });
-  };
 }

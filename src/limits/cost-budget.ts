@@ -130,12 +130,18 @@ return {allowed, math.floor(points)}
 
 /** How long a charge waits for Redis before it lets the operation through, in milliseconds. @default 500 */
 const REDIS_TIMEOUT_MS = 500;
+/** How long charges let operations through without asking Redis after it failed to answer, in milliseconds. @default 1000 */
+const REDIS_RETRY_MS = 1_000;
 /** Prefix of the buckets' keys in Redis. */
 const KEY_PREFIX = "audit-log:budget:";
 
 class RedisBuckets implements BucketStore {
   private readonly redis: Redis;
   private lastWarning = 0;
+  /** Whether the connection was up once: a charge waits for the first connection, not for a reconnection. */
+  private connectedOnce = false;
+  /** Until when charges do not ask Redis, after it failed to answer (Date.now()). */
+  private skipUntil = 0;
 
   constructor(
     url: string,
@@ -144,15 +150,24 @@ class RedisBuckets implements BucketStore {
     // A charge sent before the connection is up (the first requests after a start) waits for it, within the timeout.
     this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true, commandTimeout: REDIS_TIMEOUT_MS });
     this.redis.on("error", () => undefined);
+    this.redis.once("ready", () => (this.connectedOnce = true));
     this.redis.defineCommand("takeBudget", { numberOfKeys: 1, lua: TAKE_SCRIPT });
   }
 
+  /**
+   * While Redis is away (its connection down, or it failed to answer within
+   * the last {@link REDIS_RETRY_MS}), operations run without a budget at once:
+   * waiting {@link REDIS_TIMEOUT_MS} for it on every request would slow every
+   * caller through the whole outage.
+   */
   async take(key: string, cost: number, budget: BudgetConfig): Promise<BucketState> {
+    if (Date.now() < this.skipUntil || (this.connectedOnce && this.redis.status !== "ready")) return { allowed: true, points: budget.capacity };
     try {
       const redis = this.redis as Redis & { takeBudget(key: string, ...args: number[]): Promise<[number, number]> };
       const [allowed, points] = await redis.takeBudget(`${KEY_PREFIX}${key}`, budget.capacity, budget.refillPerSecond, cost);
       return { allowed: allowed === 1, points };
     } catch (error) {
+      this.skipUntil = Date.now() + REDIS_RETRY_MS;
       // Once a minute at most: an outage would otherwise log every request.
       if (Date.now() - this.lastWarning > 60_000) {
         this.lastWarning = Date.now();

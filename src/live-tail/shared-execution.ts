@@ -17,6 +17,7 @@ import { AuthenticationError } from "../common/errors";
 import { PerObjectMemo } from "../common/per-object-memo";
 import type { AuditEventEdge } from "../logs/audit-log.types";
 import type { AppContext } from "../server/context";
+import { failedForDatabase, outlastOutage } from "./outlast-outage";
 import { TailOutput, TailSubscription } from "./tail-subscription";
 
 /** The WebSocket operation a subscription delivers over (server/websocket.ts builds one per operation). */
@@ -88,13 +89,23 @@ export class SharedSubscriptionExecution {
     return this.payloads.get(edge, key, () => new SharedPayload(this.serialize(args, edge)));
   }
 
+  /**
+   * The operation's result on the edge. A result that failed because the
+   * database was unavailable (a name read from the directory, say) is not
+   * sent: the execution is tried again until the database answers, and the
+   * subscribers' later events wait behind it, in order.
+   */
   private async serialize(args: ExecutionArgs, edge: AuditEventEdge): Promise<Buffer> {
-    let result: ExecutionResult;
-    try {
-      result = await execute({ ...args, rootValue: edge });
-    } catch (error) {
-      result = { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error), { originalError: error as Error })] };
-    }
+    const result = await outlastOutage(
+      async (): Promise<ExecutionResult> => {
+        try {
+          return await execute({ ...args, rootValue: edge });
+        } catch (error) {
+          return { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error), { originalError: error as Error })] };
+        }
+      },
+      { failedForDatabase },
+    );
     return Buffer.from(JSON.stringify(this.format(result, args.contextValue as AppContext)));
   }
 }

@@ -1,5 +1,6 @@
 import type { AuditEventRecord } from "../events/audit-event.record";
 import type { EventPredicate } from "./event-filter";
+import { outlastOutage } from "./outlast-outage";
 import type { StreamScope, WorkspaceStream } from "./workspace-stream";
 
 /** Live events held before a tail starts or while it replays from storage; past it they are dropped and read from storage. @default 10000 */
@@ -107,7 +108,8 @@ export class TailSubscription<TEdge> implements AsyncIterable<never> {
   private async replay(): Promise<void> {
     try {
       for (;;) {
-        const page = await this.options.replayPage(this.lastSeq);
+        // A database outage holds the replay, not ends it: it reads on once the database is back.
+        const page = await outlastOutage(() => this.options.replayPage(this.lastSeq), { abandoned: () => this.finished });
         if (this.finished) return;
         if (page.length === 0) {
           // Caught up with storage: everything held from here on is newer or already replayed.

@@ -38,7 +38,9 @@ interface WorkspaceQueue<Item, Outcome> {
  * rounds run wait here and are then stored together, in one round: a burst
  * of single-event calls costs a few transactions, not one each. Should that
  * round fail, its calls are stored one at a time, so that only a failing
- * call fails. Each call gets the outcome of the round that stored it.
+ * call fails; should the database be unavailable, they and the calls
+ * waiting are refused at once. Each call gets the outcome of the round that
+ * stored it.
  *
  * Once {@link stop}ped it starts nothing more: the rounds already sent end
  * as the database ends them, and every other call is refused with
@@ -85,24 +87,26 @@ export class RecordQueue<Item extends KeyedEvent, Outcome> {
   /** Stores a workspace's waiting calls, round after round, until none wait. */
   private async drain(workspaceId: string, workspace: WorkspaceQueue<Item, Outcome>): Promise<void> {
     try {
-      while (workspace.calls.length > 0) await this.storeRound(workspaceId, takeRound(workspace.calls));
+      while (workspace.calls.length > 0) await this.storeRound(workspaceId, workspace, takeRound(workspace.calls));
     } finally {
       workspace.rounds--;
       if (workspace.rounds === 0 && workspace.calls.length === 0) this.workspaces.delete(workspaceId);
     }
   }
 
-  private async storeRound(workspaceId: string, calls: QueuedCall<Item, Outcome>[]): Promise<void> {
+  private async storeRound(workspaceId: string, workspace: WorkspaceQueue<Item, Outcome>, calls: QueuedCall<Item, Outcome>[]): Promise<void> {
     if (calls.length > 1) {
       try {
         const outcome = await this.store(workspaceId, calls.flatMap((call) => call.items));
         for (const call of calls) call.resolve(outcome);
         return;
-      } catch {
+      } catch (error) {
+        if (isDatabaseUnavailable(error)) return this.refuse([...calls, ...workspace.calls.splice(0)], error);
         // Nothing of the round was written: each call is tried alone, and only a failing one fails.
       }
     }
-    for (const call of calls) {
+    for (let index = 0; index < calls.length; index++) {
+      const call = calls[index];
       if (this.stopped) {
         call.reject(stoppingError());
         continue;
@@ -110,10 +114,21 @@ export class RecordQueue<Item extends KeyedEvent, Outcome> {
       try {
         call.resolve(await this.store(workspaceId, call.items));
       } catch (error) {
-        // A statement cancelled by the stop says so, rather than that the database is unavailable.
-        call.reject(this.stopped && isDatabaseUnavailable(error) ? stoppingError() : error);
+        if (isDatabaseUnavailable(error)) return this.refuse([call, ...calls.slice(index + 1), ...workspace.calls.splice(0)], error);
+        call.reject(error);
       }
     }
+  }
+
+  /**
+   * Refuses calls because the database is unavailable: tried one after the
+   * other, each would wait for it in turn (a frozen server answers nothing
+   * until DB_ANSWER_TIMEOUT_MS), so the calls of the round and those waiting
+   * behind it are refused at once. Their clients send them again with the
+   * same keys. A statement cancelled by the stop says so instead.
+   */
+  private refuse(calls: readonly QueuedCall<Item, Outcome>[], error: unknown): void {
+    for (const call of calls) call.reject(this.stopped ? stoppingError() : error);
   }
 }
 

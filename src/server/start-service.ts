@@ -7,7 +7,7 @@ import { TokenVerifier } from "../auth/tokens";
 import { settleWithin } from "../common/deadline";
 import type { Logger } from "../common/logger";
 import type { AppConfig } from "../config";
-import { boundPoolWait, poolLevels } from "../database/read-gate";
+import { boundPool, poolLevels } from "../database/pool-bounds";
 import { RunningStatements } from "../database/running-statements";
 import { AppServices, createServices } from "./app-services";
 import { createApollo } from "./apollo";
@@ -67,7 +67,7 @@ export interface RunningService {
  * health, GraphiQL and GraphQL over HTTP, GraphQL over WebSocket.
  */
 export async function startService({ config, dataSource, logger }: ServiceOptions): Promise<RunningService> {
-  boundPoolWait(dataSource, config.database.poolWaitMs);
+  boundPool(dataSource, { waitMs: config.database.poolWaitMs, answerTimeoutMs: config.database.answerTimeoutMs });
   const services = createServices(dataSource, config, logger);
   const schema = await buildAppSchema(services);
   const contexts = new ContextFactory({

@@ -29,12 +29,23 @@ export function runService(env: Record<string, string>): ServiceProcess {
 
 /** Waits for the "listening" log line and returns the service's base URL. */
 export async function waitUntilListening(service: ServiceProcess, timeoutMs = 20_000): Promise<string> {
+  return (await listening(service, timeoutMs)).url.replace(/\/graphql$/, "");
+}
+
+/** Where a service started with METRICS_PORT serves its metrics, from its "listening" log line. */
+export async function metricsUrlOf(service: ServiceProcess): Promise<string> {
+  const { metrics } = await listening(service);
+  if (!metrics) throw new Error("the service serves no metrics: start it with METRICS_PORT");
+  return metrics;
+}
+
+async function listening(service: ServiceProcess, timeoutMs = 20_000): Promise<{ url: string; metrics?: string }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const line of service.stdout().split("\n")) {
       if (!line.includes("listening")) continue;
-      const url = (JSON.parse(line) as { url?: string }).url;
-      if (url) return url.replace(/\/graphql$/, "");
+      const logged = JSON.parse(line) as { url?: string; metrics?: string };
+      if (logged.url) return { url: logged.url, metrics: logged.metrics };
     }
     if (service.child.exitCode !== null) throw new Error(`service exited: ${service.stderr()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -18,7 +18,10 @@ export interface Program {
 export const CHROMIUM: Program = { tests: "GraphiQL browser tests", executable: "/usr/bin/chromium", install: "apt-get install chromium" };
 export const REDIS_SERVER: Program = { tests: "live tail through Redis tests", executable: "redis-server", install: "apt-get install redis-server" };
 
-export const PROGRAMS: readonly Program[] = [CHROMIUM, REDIS_SERVER];
+export const MARIADBD: Program = { tests: "fault tests", executable: "/usr/sbin/mariadbd", install: "apt-get install mariadb-server" };
+export const MARIADB_INSTALL_DB: Program = { tests: "fault tests", executable: "/usr/bin/mariadb-install-db", install: "apt-get install mariadb-server" };
+
+export const PROGRAMS: readonly Program[] = [CHROMIUM, REDIS_SERVER, MARIADBD, MARIADB_INSTALL_DB];
 
 /** Whether every test must run (CI=true): then a missing program is a failure, not a skip. */
 export const skipsForbidden = (): boolean => process.env.CI === "true";

@@ -70,7 +70,8 @@ export function useRedisProcess(): { readonly process: RedisProcess } {
   return holder;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port nothing listens on now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);
