@@ -92,8 +92,11 @@ describeWith(MARIADBD)("live tails across a database outage", () => {
 
     const connection = await mariadb.process.connect(DATABASE);
     let stored: string[];
+    let counted: Awaited<ReturnType<typeof tally>>;
     try {
-      expect(await tally(rowsOf(connection), WORKSPACE, recording.batches)).toMatchObject({ lost: 0, duplicated: 0, unknown: 0, partialBatches: 0, seqGaps: 0 });
+      counted = await tally(rowsOf(connection), WORKSPACE, recording.batches);
+      expect(counted).toMatchObject({ lost: 0, duplicated: 0, unknown: 0, partialBatches: 0, seqGaps: 0 });
+      expect(counted.stored).toBe(counted.acknowledged);
       const [rows] = await connection.query(`SELECT id FROM audit_events WHERE workspace_id = ? ORDER BY seq`, [WORKSPACE]);
       stored = (rows as { id: string }[]).map((row) => row.id);
     } finally {
@@ -117,7 +120,7 @@ describeWith(MARIADBD)("live tails across a database outage", () => {
 
     reportFault("live tail across a database outage (SIGKILL, restarted)", {
       outageMs: backAt - killedAt,
-      stored: stored.length,
+      ...counted,
       deliveredToOpenTail: delivered.edges.length,
       deliveredToWorkspaceTail: received.workspace.length,
       resumedClientGot: received.leaving.length + replayed.length,
