@@ -48,6 +48,7 @@ describe("loadConfig", () => {
     expect(config.shutdownGraceMs).toBe(10_000);
     expect(config.requestTimeoutMs).toBe(30_000);
     expect(config.searchIndexing).toBe(true);
+    expect(config.merkleLog).toBe(true);
     expect(config.operationLimits).toEqual({ maxCost: 5_000, maxAliases: 15, maxDepth: 10, maxDirectives: 50, maxTokens: 2_000, maxDocumentBytes: 102_400 });
     expect(config.rateLimits).toEqual({
       user: { capacity: 10_000, refillPerSecond: 1_000 },
@@ -73,6 +74,7 @@ describe("loadConfig", () => {
 
   it("lets an instance leave search indexing to others", () => {
     expect(loadConfig({ SEARCH_INDEXING: "false" }).searchIndexing).toBe(false);
+    expect(loadConfig({ MERKLE_LOG: "false" }).merkleLog).toBe(false);
   });
 
   it("takes the shutdown grace in milliseconds", () => {
@@ -171,6 +173,7 @@ describe("loadConfig", () => {
     [{ SHUTDOWN_GRACE_MS: "-1" }, "SHUTDOWN_GRACE_MS"],
     [{ SHUTDOWN_GRACE_MS: "600001" }, "SHUTDOWN_GRACE_MS"],
     [{ SEARCH_INDEXING: "off" }, "SEARCH_INDEXING"],
+    [{ MERKLE_LOG: "no" }, "MERKLE_LOG"],
     [{ DATABASE_MIGRATE_URL: "owner@db" }, "DATABASE_MIGRATE_URL"],
     [{ DATABASE_URL: "mysql://s@db:3306/audit", DATABASE_MIGRATE_URL: "mysql://o@db:3306/other" }, "DATABASE_MIGRATE_URL"],
     [{ DATABASE_URL: "mysql://s@db:3306/audit", DATABASE_MIGRATE_URL: "mysql://o@elsewhere:3306/audit" }, "DATABASE_MIGRATE_URL"],

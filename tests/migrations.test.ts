@@ -20,8 +20,8 @@ const typeormCli = (command: string) =>
     env: { PATH: process.env.PATH, DATABASE_URL: TEST_DATABASE.url, LOG_LEVEL: "silent" },
   });
 
-const TABLES = ["audit_events", "conversations", "customers", "search_postings", "search_progress", "users", "workspaces"];
-const MIGRATIONS = ["InitialSchema1795652400000", "ExactIds1796527200000", "SearchPostings1796544000000", "DeltaPostings1796630400000"];
+const TABLES = ["audit_events", "conversations", "customers", "merkle_tiles", "merkle_trees", "search_postings", "search_progress", "users", "workspaces"];
+const MIGRATIONS = ["InitialSchema1795652400000", "ExactIds1796527200000", "SearchPostings1796544000000", "DeltaPostings1796630400000", "MerkleLog1796716800000"];
 /** The NO PAD binary collations: MariaDB's, MySQL 8's. */
 const NO_PAD_BINARY = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"];
 
@@ -81,7 +81,7 @@ describe("migrations", () => {
 
   it("run from the TypeORM CLI on the same DataSource", async () => {
     await dataSource.undoLastMigration({ transaction: "each" });
-    expect((await typeormCli("migration:show")).stdout).toContain("[ ] DeltaPostings1796630400000");
+    expect((await typeormCli("migration:show")).stdout).toContain("[ ] MerkleLog1796716800000");
     await typeormCli("migration:run");
     const shown = (await typeormCli("migration:show")).stdout;
     for (const migration of MIGRATIONS) expect(shown).toMatch(new RegExp(`\\[X\\] \\d+ ${migration}`));
@@ -123,6 +123,17 @@ describe("migrations", () => {
     expect(columns.map((column) => column.name)).not.toContain("postings");
   });
 
+  it("key the Merkle log's tiles by workspace, level and index, and its trees by workspace", async () => {
+    expect(await indexColumns("merkle_tiles")).toEqual({ PRIMARY: "workspace_id,level,tile_index" });
+    expect(await indexColumns("merkle_trees")).toEqual({ PRIMARY: "workspace_id" });
+    const columns = (await columnsOf(dataSource)).filter((column) => column.table.startsWith("merkle_"));
+    for (const column of columns.filter((candidate) => candidate.name === "workspace_id")) expect(NO_PAD_BINARY).toContain(column.collation);
+    const types = columns.map((column) => `${column.table}.${column.name} ${column.type}`);
+    expect(types).toContain("merkle_tiles.hashes varbinary(8192)");
+    // MariaDB writes the display width, MySQL 8 does not.
+    expect(types).toEqual(expect.arrayContaining([expect.stringMatching(/^merkle_trees\.size bigint(\(20\))? unsigned$/)]));
+  });
+
   it("compare every id byte for byte (NO PAD), names ignoring case, and keep milliseconds", async () => {
     const columns = await columnsOf(dataSource);
     const idColumns = columns.filter(isIdColumn);
@@ -139,6 +150,8 @@ describe("migrations", () => {
       "conversations.workspace_id",
       "customers.id",
       "customers.workspace_id",
+      "merkle_tiles.workspace_id",
+      "merkle_trees.workspace_id",
       "search_postings.workspace_id",
       "search_progress.workspace_id",
       "users.id",
@@ -218,7 +231,7 @@ describe("the ExactIds migration on a database that holds data", () => {
   it("keeps every row and value, and then tells apart ids that differ only by trailing spaces", async () => {
     expect(before.audit_events).toHaveLength(2);
     const applied = await dataSource.runMigrations({ transaction: "each" });
-    expect(applied.map((migration) => migration.name)).toEqual(["ExactIds1796527200000", "SearchPostings1796544000000", "DeltaPostings1796630400000"]);
+    expect(applied.map((migration) => migration.name)).toEqual(["ExactIds1796527200000", "SearchPostings1796544000000", "DeltaPostings1796630400000", "MerkleLog1796716800000"]);
     expect(await snapshot(dataSource)).toEqual(before);
 
     await dataSource.query(`INSERT INTO workspaces (id, last_seq) VALUES ('ws-a ', 0)`);
@@ -236,7 +249,8 @@ describe("the ExactIds migration on a database that holds data", () => {
   });
 
   it("refuses to revert, changing nothing, while ids differ only by trailing spaces; reverts once they do not", async () => {
-    // DeltaPostings and SearchPostings first: ExactIds is the one under test.
+    // MerkleLog, DeltaPostings and SearchPostings first: ExactIds is the one under test.
+    await dataSource.undoLastMigration({ transaction: "each" });
     await dataSource.undoLastMigration({ transaction: "each" });
     await dataSource.undoLastMigration({ transaction: "each" });
     await expect(dataSource.undoLastMigration({ transaction: "each" })).rejects.toThrow(
@@ -286,7 +300,7 @@ describe("the DeltaPostings migration on a database whose search index is built"
 
   it("empties the index and sends indexing back to the first event; the indexer then builds it in the new form", async () => {
     const applied = await dataSource.runMigrations({ transaction: "each" });
-    expect(applied.map((migration) => migration.name)).toEqual(["DeltaPostings1796630400000"]);
+    expect(applied.map((migration) => migration.name)).toEqual(["DeltaPostings1796630400000", "MerkleLog1796716800000"]);
     expect(await dataSource.query(`SELECT * FROM search_postings`)).toEqual([]);
     expect(await indexedSeq(dataSource, "ws-a")).toBe(0);
 
@@ -300,6 +314,8 @@ describe("the DeltaPostings migration on a database whose search index is built"
   });
 
   it("reverts to the fixed form's column, emptied for the version before to build again", async () => {
+    // MerkleLog first.
+    await dataSource.undoLastMigration({ transaction: "each" });
     await dataSource.undoLastMigration({ transaction: "each" });
     expect(await dataSource.query(`SELECT * FROM search_postings`)).toEqual([]);
     expect(await indexedSeq(dataSource, "ws-a")).toBe(0);

@@ -1,8 +1,8 @@
 import { Role } from "../src/auth/principal";
+import { BackgroundThread } from "../src/background/background-thread";
 import { createLogger } from "../src/common/logger";
 import { decodePostings, indexedSeq } from "../src/database/search-postings.repository";
 import { AuditEventType } from "../src/events/audit-event.enums";
-import { IndexerThread } from "../src/search/indexer-thread";
 import { ROUND_DELAY_MS, SearchIndexer } from "../src/search/search-indexer";
 import { termsOf } from "../src/search/search-terms";
 import { seedBulkEvents } from "./support/bulk-events";
@@ -80,7 +80,7 @@ describe("the search indexer", () => {
       const event = eventInput(AuditEventType.CONVERSATION, "conversation.created", { conversation: { id: "c-thread", subject: "narwhal parade" } });
       const response = await postGraphQL(server.graphqlUrl, { query: RECORD_EVENTS, variables: { events: [event] } }, { token: await tokenFor(Role.SERVICE) });
       expect(response.body.errors).toBeUndefined();
-      await server.services.searchIndexer.catchUp();
+      await server.services.background.catchUp();
     } finally {
       logger.logQuery = original;
     }
@@ -95,9 +95,12 @@ describe("the search indexer", () => {
     const stream = new PassThrough();
     stream.on("data", (chunk: Buffer) => lines.push(...chunk.toString("utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as { msg?: string })));
     // Nothing listens on port 1: the thread cannot open its pool, and ends.
-    const thread = new IndexerThread({ database: { ...TEST_DATABASE, port: 1 }, logLevel: "silent" }, createLogger("warn", stream));
+    const thread = new BackgroundThread(
+      { database: { ...TEST_DATABASE, port: 1 }, logLevel: "silent", jobs: { searchIndex: true, merkleLog: true } },
+      createLogger("warn", stream),
+    );
     thread.start();
-    const ended = () => lines.filter((line) => line.msg === "search indexer: its thread ended; starting it again").length;
+    const ended = () => lines.filter((line) => line.msg === "background thread: ended; starting it again").length;
     // Twice: it ended, was started again after the delay, and ended again.
     const deadline = Date.now() + 25_000;
     while (ended() < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -140,7 +143,7 @@ describe("the search indexer", () => {
 
   it("leaves the index alone on an instance started with SEARCH_INDEXING=false, whose searches still find what it records", async () => {
     // This file's in-process service indexes too: it stops, so that nothing else indexes meanwhile.
-    await server.services.searchIndexer.stop();
+    await server.services.background.stop();
     const service = runService({ PORT: "0", DATABASE_URL: TEST_DATABASE.url, SEARCH_INDEXING: "false" });
     try {
       const url = await waitUntilListening(service);

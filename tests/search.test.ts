@@ -121,7 +121,7 @@ describe("search on the workspace log's own index", () => {
 
   beforeAll(async () => {
     token = await tokenFor(Role.ADMIN);
-    await server.services.searchIndexer.stop();
+    await server.services.background.stop();
     await seedBulkEvents(dataSource, { workspaceId: WORKSPACE, events: 5_000, seed: 11, words: wordsOf });
     await seedBulkEvents(dataSource, { workspaceId: OTHER_WORKSPACE, events: 1_000, seed: 12, words: otherWords });
   }, 60_000);

@@ -136,6 +136,13 @@ export interface AppConfig {
    */
   searchIndexing: boolean;
   /**
+   * Whether this instance keeps the workspaces' Merkle logs up
+   * (src/integrity/merkle-sequencer.ts; `MERKLE_LOG`). Instances of a fleet
+   * take turns on a workspace's log; off on every instance, no new event
+   * enters it. Off is for measuring what the log costs. @default true
+   */
+  merkleLog: boolean;
+  /**
    * Port of the Prometheus metrics (`GET /metrics`, `METRICS_PORT`), apart
    * from the API's, so that it can stay inside the operator's network; 0
    * picks a free port. @default unset: no metrics served
@@ -235,6 +242,7 @@ export function loadConfig(env: Env): AppConfig {
     redisUrl: redisUrl(env),
     demoData: oneOf(env, "DEMO_DATA", ["on", "off"] as const, "on") === "on",
     searchIndexing: boolean(env, "SEARCH_INDEXING", true),
+    merkleLog: boolean(env, "MERKLE_LOG", true),
     metricsPort: value(env, "METRICS_PORT") === undefined ? undefined : port(env, "METRICS_PORT", 0),
     requestTimeoutMs: wholeNumber(env, "REQUEST_TIMEOUT_MS", DEFAULT_REQUEST_TIMEOUT_MS, 100, MAX_DATABASE_WAIT_MS),
     operationLimits: limits,

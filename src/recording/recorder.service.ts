@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { Principal } from "../auth/principal";
+import type { BackgroundThread } from "../background/background-thread";
 import { BoundedMap } from "../common/bounded-map";
 import { ConflictError } from "../common/errors";
 import { findEventsByKeys, insertReservedEvents, positionsOfStoredKeys, tieEventsToCustomers } from "../database/audit-event.repository";
@@ -13,7 +14,6 @@ import type { AuditEventInput } from "../events/audit-event.inputs";
 import { AuditEventRecord, NewAuditEvent, targetsOf } from "../events/audit-event.record";
 import { validateEventInputs } from "../events/audit-event.validation";
 import { describeEvent } from "../events/event-catalog";
-import type { IndexerThread } from "../search/indexer-thread";
 import type { AuditEventPublisher } from "./event-publisher";
 import { RecordQueue } from "./record-queue";
 
@@ -78,7 +78,7 @@ export class AuditRecorder {
     private readonly dataSource: DataSource,
     private readonly directory: DirectoryService,
     private readonly publisher: AuditEventPublisher,
-    private readonly searchIndexer: Pick<IndexerThread, "notify">,
+    private readonly background: Pick<BackgroundThread, "notify">,
     private readonly observer: RecordingObserver = { eventsRecorded: () => undefined },
   ) {}
 
@@ -105,7 +105,7 @@ export class AuditRecorder {
     const outcome = await this.inTransaction((transaction, attempt) => this.store(transaction, workspaceId, pending, attempt > 1));
     for (const id of outcome.tied) this.tiedConversations.set(`${workspaceId}\n${id}`, true);
     this.publisher.publish(outcome.created);
-    if (outcome.created.length > 0) this.searchIndexer.notify(workspaceId);
+    if (outcome.created.length > 0) this.background.notify(workspaceId);
     return outcome;
   }
 

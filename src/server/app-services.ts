@@ -1,4 +1,5 @@
 import type { DataSource } from "typeorm";
+import { BackgroundThread } from "../background/background-thread";
 import type { Logger } from "../common/logger";
 import type { AppConfig } from "../config";
 import { ReadGate } from "../database/read-gate";
@@ -12,7 +13,6 @@ import { AuditLogService } from "../logs/audit-log.service";
 import { CursorCodec } from "../logs/cursor";
 import { AuditEventPublisher } from "../recording/event-publisher";
 import { AuditRecorder } from "../recording/recorder.service";
-import { IndexerThread } from "../search/indexer-thread";
 
 /** The service layer, built once per process and handed to every resolver. */
 export interface AppServices {
@@ -22,8 +22,8 @@ export interface AppServices {
   events: AuditEventService;
   logs: AuditLogService;
   liveTail: LiveTailService;
-  /** Keeps the search index up with the events, in a thread of its own; started by the running service only. */
-  searchIndexer: IndexerThread;
+  /** Keeps the search index and the Merkle log up with the events, in a thread of its own; started by the running service only. */
+  background: BackgroundThread;
   /** Each caller's budget of cost points, charged before an operation runs. */
   budgets: CostBudgets;
   /** Where the logs, search and the directory's reads run: a share of the pool, each statement time-limited. */
@@ -37,7 +37,10 @@ export function createServices(dataSource: DataSource, config: AppConfig, logger
   const publisher = new AuditEventPublisher(bus.pubSub);
   // Cursors are signed with a key derived from the token secret: no second secret to manage.
   const cursors = new CursorCodec(config.auth.jwtSecret);
-  const searchIndexer = new IndexerThread({ database: config.database, logLevel: config.logLevel }, logger);
+  const background = new BackgroundThread(
+    { database: config.database, logLevel: config.logLevel, jobs: { searchIndex: config.searchIndexing, merkleLog: config.merkleLog } },
+    logger,
+  );
   const { readConnections, poolWaitMs, readTimeoutMs } = config.database;
   const metrics = new ServiceMetrics();
   const reads = new ReadGate(dataSource, {
@@ -50,11 +53,11 @@ export function createServices(dataSource: DataSource, config: AppConfig, logger
   return {
     bus,
     directory,
-    recorder: new AuditRecorder(dataSource, directory, publisher, searchIndexer, metrics),
+    recorder: new AuditRecorder(dataSource, directory, publisher, background, metrics),
     events: new AuditEventService(reads),
     logs: new AuditLogService(reads, cursors),
     liveTail: new LiveTailService(dataSource, bus, cursors, logger),
-    searchIndexer,
+    background,
     budgets: createCostBudgets(config.rateLimits, { redisUrl: config.redisUrl, logger }),
     reads,
     metrics,

@@ -136,7 +136,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
     reads: () => services.reads.load,
   });
   const metricsServer = config.metricsPort === undefined ? undefined : await startMetricsServer(services.metrics, config.metricsPort, logger);
-  if (config.searchIndexing) services.searchIndexer.start();
+  if (config.searchIndexing || config.merkleLog) services.background.start();
   return {
     url: `http://localhost:${port}`,
     port,
@@ -164,7 +164,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
       drain.destroyConnections();
       for (const client of wsServer.clients) client.terminate();
       await apollo.stop();
-      await services.searchIndexer.stop();
+      await services.background.stop();
       services.liveTail.close();
       await services.bus.close();
       await services.budgets.close();

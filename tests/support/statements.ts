@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
 import { STATEMENT_SEPARATOR } from "../../src/database/statements";
-import { BACKGROUND_JOB } from "../../src/search/search-indexer";
+import { BACKGROUND_JOB } from "../../src/background/workspace-rounds";
 
 /**
  * Runs `work` and returns the SQL statements the DataSource sent meanwhile,

@@ -1,0 +1,232 @@
+import { createHash } from "node:crypto";
+import { Role } from "../src/auth/principal";
+import { createLogger } from "../src/common/logger";
+import { findEventsInSeqRange } from "../src/database/audit-event.repository";
+import { readTiles, tileKey, treeSize } from "../src/database/merkle-tile.repository";
+import { AuditEventType } from "../src/events/audit-event.enums";
+import type { AuditEventRecord } from "../src/events/audit-event.record";
+import { canonicalJson, eventLeafHash, leafData } from "../src/integrity/event-leaf";
+import {
+  consistencyProof,
+  EMPTY_ROOT,
+  inclusionProof,
+  inMemorySubtrees,
+  leafHash,
+  nodeHash,
+  treeRoot,
+  verifyConsistency,
+  verifyInclusion,
+} from "../src/integrity/merkle";
+import { MerkleSequencer } from "../src/integrity/merkle-sequencer";
+import { appendLeaves, partialTiles, subtreesFromTiles, Tile, TILE_WIDTH } from "../src/integrity/tiles";
+import { seedBulkEvents } from "./support/bulk-events";
+import { useTestDatabase } from "./support/database";
+import { eventInput } from "./support/events";
+import { recordOver } from "./support/live";
+import { useTestServer } from "./support/server";
+import { OTHER_WORKSPACE, tokenFor, WORKSPACE } from "./support/tokens";
+
+/** MTH as RFC 6962 §2.1 writes it, over the leaves' data: the reference the tree is checked against. */
+function referenceRoot(data: readonly Buffer[]): Buffer {
+  if (data.length === 0) return createHash("sha256").digest();
+  if (data.length === 1) return leafHash(data[0]);
+  let k = 1;
+  while (k * 2 < data.length) k *= 2;
+  return nodeHash(referenceRoot(data.slice(0, k)), referenceRoot(data.slice(k)));
+}
+
+const leafData_ = (n: number) => Buffer.from(`leaf ${n}`);
+
+describe("the Merkle tree (RFC 6962)", () => {
+  const data = Array.from({ length: 70 }, (_, n) => leafData_(n));
+  const leaves = data.map(leafHash);
+  const subtrees = inMemorySubtrees(leaves);
+
+  it("has the RFC's root for every size", async () => {
+    expect(await treeRoot(subtrees, 0)).toEqual(EMPTY_ROOT);
+    for (let size = 1; size <= data.length; size++) expect(await treeRoot(subtrees, size)).toEqual(referenceRoot(data.slice(0, size)));
+  });
+
+  it("proves every leaf in every tree that holds it, and no other leaf, index or root", async () => {
+    for (let size = 1; size <= 40; size++) {
+      const root = await treeRoot(subtrees, size);
+      for (let index = 0; index < size; index++) {
+        const path = await inclusionProof(subtrees, index, size);
+        expect(verifyInclusion(leaves[index], index, size, path, root)).toBe(true);
+        expect(verifyInclusion(leaves[(index + 1) % 70], index, size, path, root)).toBe(false);
+        if (size > 1) expect(verifyInclusion(leaves[index], (index + 1) % size, size, path, root)).toBe(false);
+        expect(verifyInclusion(leaves[index], index, size, path, nodeHash(root, root))).toBe(false);
+      }
+    }
+  });
+
+  it("proves each tree a prefix of every larger one, and refuses a changed proof or root", async () => {
+    for (let newSize = 1; newSize <= 40; newSize++) {
+      const newRoot = await treeRoot(subtrees, newSize);
+      for (let oldSize = 1; oldSize <= newSize; oldSize++) {
+        const oldRoot = await treeRoot(subtrees, oldSize);
+        const proof = await consistencyProof(subtrees, oldSize, newSize);
+        expect(verifyConsistency(oldSize, newSize, oldRoot, newRoot, proof)).toBe(true);
+        if (oldSize < newSize) {
+          expect(verifyConsistency(oldSize, newSize, leaves[3], newRoot, proof)).toBe(false);
+          expect(verifyConsistency(oldSize, newSize, oldRoot, newRoot, [...proof.slice(1), leaves[5]])).toBe(false);
+        }
+      }
+    }
+  });
+
+  it("refuses a leaf outside the tree", async () => {
+    await expect(inclusionProof(subtrees, 5, 5)).rejects.toThrow(RangeError);
+    await expect(consistencyProof(subtrees, 6, 5)).rejects.toThrow(RangeError);
+  });
+});
+
+describe("tiles", () => {
+  /** Appends leaves in the given chunks, as rounds do, keeping the tiles as a store would. */
+  const build = (total: number, chunks: number[]) => {
+    const store = new Map<string, Buffer[]>();
+    const leaves = Array.from({ length: total }, (_, n) => leafHash(leafData_(n)));
+    let size = 0;
+    for (let c = 0; size < total; c++) {
+      const take = Math.min(chunks[c % chunks.length], total - size);
+      const wanted = partialTiles(size);
+      const changed: Tile[] = appendLeaves(size, (at) => {
+        expect(wanted).toContainEqual(at);
+        return store.get(`${at.level}/${at.index}`)!;
+      }, leaves.slice(size, size + take));
+      for (const tile of changed) store.set(`${tile.level}/${tile.index}`, tile.hashes);
+      size += take;
+    }
+    return { store, leaves };
+  };
+
+  it("hold, across rounds of any size, the hashes of the tree built in memory", async () => {
+    const total = TILE_WIDTH * TILE_WIDTH + 3 * TILE_WIDTH + 17;
+    const { store, leaves } = build(total, [1, 255, 1000, 7, 256, 4099]);
+    expect(store.get("0/0")).toHaveLength(TILE_WIDTH);
+    expect(store.get(`0/${TILE_WIDTH + 3}`)).toHaveLength(17);
+    expect(store.get("1/1")).toHaveLength(3);
+    expect(store.get("2/0")).toHaveLength(1);
+    const fromTiles = subtreesFromTiles(async (at) => store.get(`${at.level}/${at.index}`) ?? []);
+    const inMemory = inMemorySubtrees(leaves);
+    for (const size of [1, 255, 256, 257, 65_535, 65_536, total]) expect(await treeRoot(fromTiles, size)).toEqual(await treeRoot(inMemory, size));
+    const root = await treeRoot(fromTiles, total);
+    for (const index of [0, 255, 256, 65_535, total - 1]) {
+      expect(verifyInclusion(leaves[index], index, total, await inclusionProof(fromTiles, index, total), root)).toBe(true);
+    }
+    expect(verifyConsistency(300, total, await treeRoot(fromTiles, 300), root, await consistencyProof(fromTiles, 300, total))).toBe(true);
+  });
+
+  it("serve a proof from a few tiles, not from the leaves", async () => {
+    const total = 70_000;
+    const { store } = build(total, [5_000]);
+    const read: string[] = [];
+    const fromTiles = subtreesFromTiles(async (at) => {
+      read.push(`${at.level}/${at.index}`);
+      return store.get(`${at.level}/${at.index}`) ?? [];
+    });
+    await inclusionProof(fromTiles, 12_345, total);
+    expect(new Set(read).size).toBe(read.length);
+    expect(read.length).toBeLessThanOrEqual(6);
+  });
+});
+
+describe("an event's leaf", () => {
+  const event = {
+    workspaceId: "ws-1",
+    seq: 7,
+    id: "01EVENT",
+    idempotencyKey: "k-1",
+    type: AuditEventType.CUSTOMER,
+    action: "customer.updated",
+    occurredAt: new Date("2026-11-01T09:00:00.123Z"),
+    recordedAt: new Date("2026-11-01T09:00:01.000Z"),
+    description: "Ana updated Zoë",
+    actor: { kind: "USER", id: "u-ana", name: "Ana Diaz", current: { id: "u-ana", name: "Ana D.", email: null } },
+    targets: { customer: { id: "cu-zoe", name: "Zoë Park" } },
+    changes: [{ field: "tier", before: "silver", after: { level: "gold", since: 2026 } }],
+    metadata: { b: 1, a: [true, null, "x"] },
+    source: { ip: "203.0.113.7", userAgent: "ua", requestId: "r" },
+    customerId: "cu-zoe",
+  } as unknown as AuditEventRecord;
+
+  it("is canonical JSON: members sorted, no whitespace, undefined members left out", () => {
+    expect(canonicalJson({ b: [2, { d: "é", c: null }], a: "\u2028", z: undefined })).toBe('{"a":"\u2028","b":[2,{"c":null,"d":"é"}]}');
+    const text = leafData(event).toString("utf8");
+    expect(text.startsWith('{"action":"customer.updated","actor":{"id":"u-ana","kind":"USER","name":"Ana Diaz"},"changes":')).toBe(true);
+    expect(text).toContain('"occurredAt":"2026-11-01T09:00:00.123Z"');
+    expect(text).toContain('"v":1');
+  });
+
+  it("changes with every field the log shows, and not with the directory's current names or the customer it is filed under", () => {
+    const base = eventLeafHash(event);
+    const changedFields: Partial<AuditEventRecord>[] = [
+      { seq: 8 },
+      { id: "01OTHER" },
+      { workspaceId: "ws-2" },
+      { action: "customer.created" },
+      { occurredAt: new Date("2026-11-01T09:00:00.124Z") },
+      { recordedAt: new Date("2026-11-01T09:00:01.001Z") },
+      { description: "Ana updated Zoe" },
+      { actor: { ...event.actor, name: "Ana" } },
+      { targets: { customer: { id: "cu-zoe", name: "Zoe Park" } } } as Partial<AuditEventRecord>,
+      { changes: [{ field: "tier", before: "silver", after: "gold" }] },
+      { metadata: { b: 2, a: [true, null, "x"] } },
+      { source: { ip: "203.0.113.8", userAgent: "ua", requestId: "r" } },
+    ];
+    for (const change of changedFields) expect(eventLeafHash({ ...event, ...change } as AuditEventRecord)).not.toEqual(base);
+    const unchanged = { ...event, customerId: "cu-other", actor: { ...event.actor, current: null } } as AuditEventRecord;
+    expect(eventLeafHash(unchanged)).toEqual(base);
+    // Members in another order are the same leaf.
+    expect(eventLeafHash({ ...event, metadata: { a: [true, null, "x"], b: 1 } } as AuditEventRecord)).toEqual(base);
+  });
+});
+
+describe("the Merkle sequencer", () => {
+  const dataSource = useTestDatabase();
+  const server = useTestServer();
+  const logger = createLogger("silent");
+
+  /** The log as the database holds it: its size, and its root from the tiles. */
+  const storedLog = async (workspaceId: string) => {
+    const size = await treeSize(dataSource, workspaceId);
+    const fromTiles = subtreesFromTiles(async (at) => (await readTiles(dataSource, workspaceId, [at])).get(tileKey(at)) ?? []);
+    return { size, fromTiles, root: await treeRoot(fromTiles, size) };
+  };
+  /** The log recomputed from the rows, as a verifier would. */
+  const recomputed = async (workspaceId: string) => {
+    const [{ last }] = await dataSource.query(`SELECT MAX(seq) AS last FROM audit_events WHERE workspace_id = ?`, [workspaceId]);
+    const events = await findEventsInSeqRange(dataSource, workspaceId, 1, Number(last), Number(last));
+    const leaves = events.map(eventLeafHash);
+    return { leaves, root: await treeRoot(inMemorySubtrees(leaves), leaves.length) };
+  };
+
+  it("appends every event in seq order, across rounds and partial tiles, to the log a verifier recomputes from the rows", async () => {
+    await seedBulkEvents(dataSource, { workspaceId: WORKSPACE, events: 700, seed: 3 });
+    await new MerkleSequencer(dataSource, logger).catchUp();
+    let expected = await recomputed(WORKSPACE);
+    let log = await storedLog(WORKSPACE);
+    expect(log.size).toBe(700);
+    expect(log.root).toEqual(expected.root);
+
+    // More events, recorded through the service: the running instance's thread appends them to the partial tiles.
+    const service = await tokenFor(Role.SERVICE);
+    await recordOver(server.graphqlUrl, service, Array.from({ length: 20 }, (_, n) => eventInput(AuditEventType.CUSTOMER, "customer.updated", { idempotencyKey: `merkle-${n}` })));
+    await server.services.background.catchUp();
+    expected = await recomputed(WORKSPACE);
+    log = await storedLog(WORKSPACE);
+    expect(log.size).toBe(720);
+    expect(log.root).toEqual(expected.root);
+    for (const index of [0, 255, 256, 699, 719]) {
+      expect(verifyInclusion(expected.leaves[index], index, log.size, await inclusionProof(log.fromTiles, index, log.size), log.root)).toBe(true);
+    }
+  });
+
+  it("never appends an event twice when sequencers of two instances run at once", async () => {
+    await seedBulkEvents(dataSource, { workspaceId: OTHER_WORKSPACE, events: 12_000, seed: 4 });
+    await Promise.all([new MerkleSequencer(dataSource, logger).catchUp(), new MerkleSequencer(dataSource, logger).catchUp()]);
+    const log = await storedLog(OTHER_WORKSPACE);
+    expect(log.size).toBe(12_000);
+    expect(log.root).toEqual((await recomputed(OTHER_WORKSPACE)).root);
+  });
+});
