@@ -19,6 +19,11 @@ import { MigrationInterface, QueryRunner } from "typeorm";
  * `merkle_trees` is, per workspace, the number of leaves in the tiles (so the
  * seq up to which events are in the log); the sequencer holds its row while
  * it appends, so sequencers of several instances take turns.
+ *
+ * `merkle_checkpoints` keeps every signed checkpoint of a workspace's log:
+ * its size, its root, when it was signed, and the Ed25519 signature of its
+ * note (src/integrity/checkpoint.ts) by the key `key_fingerprint` names. Checkpoints
+ * are kept forever, even once the events they cover are purged.
  */
 export class MerkleLog1796716800000 implements MigrationInterface {
   name = "MerkleLog1796716800000";
@@ -40,9 +45,21 @@ export class MerkleLog1796716800000 implements MigrationInterface {
         -- a proof reads a tile by its coordinates; a workspace's tiles of one level lie side by side
         PRIMARY KEY (workspace_id, level, tile_index)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`);
+    await queryRunner.query(`
+      CREATE TABLE merkle_checkpoints (
+        workspace_id ${idType} NOT NULL,
+        tree_size BIGINT UNSIGNED NOT NULL,
+        root_hash BINARY(32) NOT NULL,
+        signed_at DATETIME(3) NOT NULL,
+        key_fingerprint CHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+        signature VARBINARY(64) NOT NULL,
+        -- a workspace's checkpoints by size: the latest, and the one a proof is asked against
+        PRIMARY KEY (workspace_id, tree_size)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TABLE merkle_checkpoints`);
     await queryRunner.query(`DROP TABLE merkle_tiles`);
     await queryRunner.query(`DROP TABLE merkle_trees`);
   }

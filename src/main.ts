@@ -14,6 +14,9 @@ async function main(): Promise<void> {
   if (config.auth.jwtSecretIsDefault) {
     logger.warn("AUTH_JWT_SECRET is not set: using the development secret; never do this in production");
   }
+  if (config.integrity.signingKeyIsDevelopment) {
+    logger.warn("AUDIT_SIGNING_KEY is not set: checkpoints are signed with the development key, which anyone can read; never do this in production");
+  }
   try {
     await openDatabase(dataSource, config, logger);
   } catch (error) {

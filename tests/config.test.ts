@@ -1,9 +1,18 @@
-import { ConfigError, DEFAULT_DATABASE_URL, DEVELOPMENT_JWT_SECRET, loadConfig, maskDatabaseUrl } from "../src/config/config";
+import { generateKeyPairSync } from "node:crypto";
+import { ConfigError, DEFAULT_DATABASE_URL, DEVELOPMENT_JWT_SECRET, DEVELOPMENT_SIGNING_KEY, loadConfig, maskDatabaseUrl } from "../src/config/config";
 import { runService } from "./support/process";
 
 const STRONG_SECRET = "a-test-secret-that-is-long-enough-0123456789";
+const SIGNING_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+const RSA_KEY = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 /** The least a production environment must set. */
-const PRODUCTION = { NODE_ENV: "production", AUTH_JWT_SECRET: STRONG_SECRET, AUTH_JWT_ISSUER: "platform", AUTH_JWT_AUDIENCE: "audit-log" };
+const PRODUCTION = {
+  NODE_ENV: "production",
+  AUTH_JWT_SECRET: STRONG_SECRET,
+  AUTH_JWT_ISSUER: "platform",
+  AUTH_JWT_AUDIENCE: "audit-log",
+  AUDIT_SIGNING_KEY: SIGNING_KEY,
+};
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -101,6 +110,13 @@ describe("loadConfig", () => {
     expect(loadConfig({}).migrationDatabase).toBeUndefined();
   });
 
+  it("signs checkpoints with AUDIT_SIGNING_KEY, as PEM or on one line, and outside production with the development key", () => {
+    expect(loadConfig(PRODUCTION).integrity).toEqual({ signingKey: SIGNING_KEY, signingKeyIsDevelopment: false, checkpointIntervalSeconds: 60 });
+    expect(loadConfig({ AUDIT_SIGNING_KEY: SIGNING_KEY.trim().replace(/\n/g, "\\n") }).integrity.signingKey).toBe(SIGNING_KEY);
+    expect(loadConfig({}).integrity).toEqual({ signingKey: DEVELOPMENT_SIGNING_KEY, signingKeyIsDevelopment: true, checkpointIntervalSeconds: 60 });
+    expect(loadConfig({ AUDIT_CHECKPOINT_INTERVAL: "5m" }).integrity.checkpointIntervalSeconds).toBe(300);
+  });
+
   it("takes a Redis URL for pub/sub between instances", () => {
     expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:6379" }).redisUrl).toBe("redis://127.0.0.1:6379");
   });
@@ -161,6 +177,12 @@ describe("loadConfig", () => {
     [{ NODE_ENV: "production", AUTH_JWT_SECRET: DEVELOPMENT_JWT_SECRET }, "AUTH_JWT_SECRET"],
     [{ NODE_ENV: "production", AUTH_JWT_SECRET: STRONG_SECRET }, "AUTH_JWT_ISSUER"],
     [{ NODE_ENV: "production", AUTH_JWT_SECRET: STRONG_SECRET, AUTH_JWT_ISSUER: "platform" }, "AUTH_JWT_AUDIENCE"],
+    [{ ...PRODUCTION, AUDIT_SIGNING_KEY: "" }, "AUDIT_SIGNING_KEY"],
+    [{ ...PRODUCTION, AUDIT_SIGNING_KEY: DEVELOPMENT_SIGNING_KEY }, "AUDIT_SIGNING_KEY"],
+    [{ AUDIT_SIGNING_KEY: "not a key" }, "AUDIT_SIGNING_KEY"],
+    [{ AUDIT_SIGNING_KEY: RSA_KEY }, "AUDIT_SIGNING_KEY"],
+    [{ AUDIT_CHECKPOINT_INTERVAL: "0s" }, "AUDIT_CHECKPOINT_INTERVAL"],
+    [{ AUDIT_CHECKPOINT_INTERVAL: "soon" }, "AUDIT_CHECKPOINT_INTERVAL"],
     [{ AUTH_JWT_MAX_LIFETIME: "24" }, "AUTH_JWT_MAX_LIFETIME"],
     [{ AUTH_JWT_MAX_LIFETIME: "0h" }, "AUTH_JWT_MAX_LIFETIME"],
     [{ AUTH_JWT_SERVICE_MAX_LIFETIME: "1y" }, "AUTH_JWT_SERVICE_MAX_LIFETIME"],

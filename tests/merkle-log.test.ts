@@ -2,9 +2,13 @@ import { createHash } from "node:crypto";
 import { Role } from "../src/auth/principal";
 import { createLogger } from "../src/common/logger";
 import { findEventsInSeqRange } from "../src/database/audit-event.repository";
-import { readTiles, tileKey, treeSize } from "../src/database/merkle-tile.repository";
+import { allCheckpoints, latestCheckpoint } from "../src/database/merkle-checkpoint.repository";
+import { readTiles, storedSubtrees, tileKey, treeSize } from "../src/database/merkle-tile.repository";
+import { DEVELOPMENT_SIGNING_KEY } from "../src/config/config";
 import { AuditEventType } from "../src/events/audit-event.enums";
 import type { AuditEventRecord } from "../src/events/audit-event.record";
+import { CheckpointSigner, checkpointSignedBy } from "../src/integrity/checkpoint";
+import { Checkpointer } from "../src/integrity/checkpointer";
 import { canonicalJson, eventLeafHash, leafData } from "../src/integrity/event-leaf";
 import {
   consistencyProof,
@@ -190,7 +194,7 @@ describe("the Merkle sequencer", () => {
   /** The log as the database holds it: its size, and its root from the tiles. */
   const storedLog = async (workspaceId: string) => {
     const size = await treeSize(dataSource, workspaceId);
-    const fromTiles = subtreesFromTiles(async (at) => (await readTiles(dataSource, workspaceId, [at])).get(tileKey(at)) ?? []);
+    const fromTiles = storedSubtrees(dataSource, workspaceId);
     return { size, fromTiles, root: await treeRoot(fromTiles, size) };
   };
   /** The log recomputed from the rows, as a verifier would. */
@@ -220,6 +224,37 @@ describe("the Merkle sequencer", () => {
     for (const index of [0, 255, 256, 699, 719]) {
       expect(verifyInclusion(expected.leaves[index], index, log.size, await inclusionProof(log.fromTiles, index, log.size), log.root)).toBe(true);
     }
+  });
+
+  it("signs a checkpoint of the log's size and root once the log grew, not again while it does not, nor within the interval", async () => {
+    const signer = new CheckpointSigner(DEVELOPMENT_SIGNING_KEY);
+    await new MerkleSequencer(dataSource, logger).catchUp();
+    const quick = new Checkpointer(dataSource, logger, signer, 0.05);
+    await quick.catchUp();
+    const first = (await latestCheckpoint(dataSource, WORKSPACE))!;
+    const log = await storedLog(WORKSPACE);
+    expect(first).toMatchObject({ workspaceId: WORKSPACE, treeSize: log.size, rootHash: log.root, keyFingerprint: signer.fingerprint });
+    expect(checkpointSignedBy(first, signer.publicKey)).toBe(true);
+    expect(checkpointSignedBy({ ...first, treeSize: first.treeSize - 1 }, signer.publicKey)).toBe(false);
+    expect(checkpointSignedBy({ ...first, rootHash: leafHash(Buffer.from("x")) }, signer.publicKey)).toBe(false);
+
+    // Nothing new: no checkpoint, however often it looks. (The test server's own checkpointer may have signed an earlier size.)
+    const signed = (await allCheckpoints(dataSource, WORKSPACE)).length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await quick.catchUp();
+    expect(await allCheckpoints(dataSource, WORKSPACE)).toHaveLength(signed);
+
+    // New events: a checkpoint once the interval is past, none before.
+    await seedBulkEvents(dataSource, { workspaceId: WORKSPACE, events: 30, seed: 5 });
+    await new MerkleSequencer(dataSource, logger).catchUp();
+    await new Checkpointer(dataSource, logger, signer, 3_600).catchUp();
+    expect(await allCheckpoints(dataSource, WORKSPACE)).toHaveLength(signed);
+    await quick.catchUp();
+    const checkpoints = await allCheckpoints(dataSource, WORKSPACE);
+    expect(checkpoints.slice(-2).map((checkpoint) => checkpoint.treeSize)).toEqual([first.treeSize, first.treeSize + 30]);
+    const [older, newer] = checkpoints.slice(-2);
+    const proof = await consistencyProof(storedSubtrees(dataSource, WORKSPACE), older.treeSize, newer.treeSize);
+    expect(verifyConsistency(older.treeSize, newer.treeSize, older.rootHash, newer.rootHash, proof)).toBe(true);
   });
 
   it("never appends an event twice when sequencers of two instances run at once", async () => {

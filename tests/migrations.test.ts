@@ -20,7 +20,7 @@ const typeormCli = (command: string) =>
     env: { PATH: process.env.PATH, DATABASE_URL: TEST_DATABASE.url, LOG_LEVEL: "silent" },
   });
 
-const TABLES = ["audit_events", "conversations", "customers", "merkle_tiles", "merkle_trees", "search_postings", "search_progress", "users", "workspaces"];
+const TABLES = ["audit_events", "conversations", "customers", "merkle_checkpoints", "merkle_tiles", "merkle_trees", "search_postings", "search_progress", "users", "workspaces"];
 const MIGRATIONS = ["InitialSchema1795652400000", "ExactIds1796527200000", "SearchPostings1796544000000", "DeltaPostings1796630400000", "MerkleLog1796716800000"];
 /** The NO PAD binary collations: MariaDB's, MySQL 8's. */
 const NO_PAD_BINARY = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"];
@@ -126,6 +126,7 @@ describe("migrations", () => {
   it("key the Merkle log's tiles by workspace, level and index, and its trees by workspace", async () => {
     expect(await indexColumns("merkle_tiles")).toEqual({ PRIMARY: "workspace_id,level,tile_index" });
     expect(await indexColumns("merkle_trees")).toEqual({ PRIMARY: "workspace_id" });
+    expect(await indexColumns("merkle_checkpoints")).toEqual({ PRIMARY: "workspace_id,tree_size" });
     const columns = (await columnsOf(dataSource)).filter((column) => column.table.startsWith("merkle_"));
     for (const column of columns.filter((candidate) => candidate.name === "workspace_id")) expect(NO_PAD_BINARY).toContain(column.collation);
     const types = columns.map((column) => `${column.table}.${column.name} ${column.type}`);
@@ -150,6 +151,7 @@ describe("migrations", () => {
       "conversations.workspace_id",
       "customers.id",
       "customers.workspace_id",
+      "merkle_checkpoints.workspace_id",
       "merkle_tiles.workspace_id",
       "merkle_trees.workspace_id",
       "search_postings.workspace_id",

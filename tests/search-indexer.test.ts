@@ -1,6 +1,7 @@
 import { Role } from "../src/auth/principal";
 import { BackgroundThread } from "../src/background/background-thread";
 import { createLogger } from "../src/common/logger";
+import { config } from "../src/config";
 import { decodePostings, indexedSeq } from "../src/database/search-postings.repository";
 import { AuditEventType } from "../src/events/audit-event.enums";
 import { ROUND_DELAY_MS, SearchIndexer } from "../src/search/search-indexer";
@@ -96,7 +97,7 @@ describe("the search indexer", () => {
     stream.on("data", (chunk: Buffer) => lines.push(...chunk.toString("utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as { msg?: string })));
     // Nothing listens on port 1: the thread cannot open its pool, and ends.
     const thread = new BackgroundThread(
-      { database: { ...TEST_DATABASE, port: 1 }, logLevel: "silent", jobs: { searchIndex: true, merkleLog: true } },
+      { database: { ...TEST_DATABASE, port: 1 }, logLevel: "silent", jobs: { searchIndex: true, merkleLog: true }, integrity: config.integrity },
       createLogger("warn", stream),
     );
     thread.start();

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../common/logger";
-import type { DatabaseConfig, LogLevel } from "../config";
+import type { DatabaseConfig, IntegrityConfig, LogLevel } from "../config";
 
 /** What the service's thread tells the background thread. */
 export type ToBackground = { type: "notify"; workspaceIds: string[] } | { type: "catchUp"; id: number } | { type: "stop" };
@@ -14,8 +14,10 @@ export type FromBackground = { type: "caughtUp"; id: number; error?: string };
 export interface BackgroundThreadData {
   database: DatabaseConfig;
   logLevel: LogLevel;
-  /** The jobs it runs: the search index (SEARCH_INDEXING), the Merkle log (MERKLE_LOG). */
+  /** The jobs it runs: the search index (SEARCH_INDEXING), the Merkle log and its checkpoints (MERKLE_LOG). */
   jobs: { searchIndex: boolean; merkleLog: boolean };
+  /** How the Merkle log's checkpoints are signed. */
+  integrity: Pick<IntegrityConfig, "signingKey" | "checkpointIntervalSeconds">;
 }
 
 /**
@@ -32,8 +34,9 @@ export const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * The jobs that trail the recorder, in a worker thread of their own with
- * their own connections: the search indexer (src/search/search-indexer.ts)
- * and the Merkle sequencer (src/integrity/merkle-sequencer.ts). A round reads
+ * their own connections: the search indexer (src/search/search-indexer.ts),
+ * the Merkle sequencer (src/integrity/merkle-sequencer.ts) and the
+ * checkpointer that signs the Merkle logs (src/integrity/checkpointer.ts). A round reads
  * back thousands of events and hashes or indexes them: on the thread that
  * serves requests, that CPU came out of recording's throughput whenever that
  * thread was the bottleneck. In its own thread it runs beside the requests,

@@ -7,6 +7,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { DataSource } from "typeorm";
 import { createLogger } from "../common/logger";
 import { dataSourceOptions } from "../database/data-source-options";
+import { CheckpointSigner } from "../integrity/checkpoint";
+import { Checkpointer } from "../integrity/checkpointer";
 import { MerkleSequencer } from "../integrity/merkle-sequencer";
 import { SearchIndexer } from "../search/search-indexer";
 import type { BackgroundThreadData, FromBackground, ToBackground } from "./background-thread";
@@ -17,9 +19,9 @@ const CONNECTIONS_PER_JOB = 2;
 
 async function main(): Promise<void> {
   const port = parentPort!;
-  const { database, logLevel, jobs: wanted } = workerData as BackgroundThreadData;
+  const { database, logLevel, jobs: wanted, integrity } = workerData as BackgroundThreadData;
   const logger = createLogger(logLevel);
-  const jobCount = Number(wanted.searchIndex) + Number(wanted.merkleLog);
+  const jobCount = Number(wanted.searchIndex) + 2 * Number(wanted.merkleLog);
   const dataSource = new DataSource(dataSourceOptions({ ...database, poolSize: CONNECTIONS_PER_JOB * jobCount }, []));
   try {
     await dataSource.initialize();
@@ -29,7 +31,10 @@ async function main(): Promise<void> {
   }
   const jobs: WorkspaceRounds[] = [];
   if (wanted.searchIndex) jobs.push(new SearchIndexer(dataSource, logger));
-  if (wanted.merkleLog) jobs.push(new MerkleSequencer(dataSource, logger));
+  if (wanted.merkleLog) {
+    jobs.push(new MerkleSequencer(dataSource, logger));
+    jobs.push(new Checkpointer(dataSource, logger, new CheckpointSigner(integrity.signingKey), integrity.checkpointIntervalSeconds));
+  }
   const reply = (message: FromBackground) => port.postMessage(message);
   port.on("message", (message: ToBackground) => {
     switch (message.type) {

@@ -1,3 +1,4 @@
+import { createHash, createPrivateKey, KeyObject } from "node:crypto";
 import { DURATION_FORMAT, parseDuration } from "./duration";
 
 /**
@@ -43,6 +44,15 @@ export interface DatabaseConfig {
    * the server first. @default DB_READ_TIMEOUT_MS + 2000
    */
   answerTimeoutMs: number;
+}
+
+export interface IntegrityConfig {
+  /** The Ed25519 private key that signs checkpoints, PKCS#8 PEM (`AUDIT_SIGNING_KEY`). Required in production. */
+  signingKey: string;
+  /** Whether the key is the development one (AUDIT_SIGNING_KEY unset outside production). */
+  signingKeyIsDevelopment: boolean;
+  /** How often a workspace with new events gets a checkpoint, in seconds (`AUDIT_CHECKPOINT_INTERVAL`). @default 60 */
+  checkpointIntervalSeconds: number;
 }
 
 export interface AuthConfig {
@@ -142,6 +152,8 @@ export interface AppConfig {
    * enters it. Off is for measuring what the log costs. @default true
    */
   merkleLog: boolean;
+  /** The Merkle log's signed checkpoints. */
+  integrity: IntegrityConfig;
   /**
    * Port of the Prometheus metrics (`GET /metrics`, `METRICS_PORT`), apart
    * from the API's, so that it can stay inside the operator's network; 0
@@ -243,6 +255,7 @@ export function loadConfig(env: Env): AppConfig {
     demoData: oneOf(env, "DEMO_DATA", ["on", "off"] as const, "on") === "on",
     searchIndexing: boolean(env, "SEARCH_INDEXING", true),
     merkleLog: boolean(env, "MERKLE_LOG", true),
+    integrity: integrityConfig(env, production),
     metricsPort: value(env, "METRICS_PORT") === undefined ? undefined : port(env, "METRICS_PORT", 0),
     requestTimeoutMs: wholeNumber(env, "REQUEST_TIMEOUT_MS", DEFAULT_REQUEST_TIMEOUT_MS, 100, MAX_DATABASE_WAIT_MS),
     operationLimits: limits,
@@ -379,6 +392,41 @@ function authConfig(env: Env, production: boolean): AuthConfig {
       service: duration(env, "AUTH_JWT_SERVICE_MAX_LIFETIME", DEFAULT_MAX_TOKEN_LIFETIMES.service),
     },
   };
+}
+
+/**
+ * The key checkpoints are signed with when AUDIT_SIGNING_KEY is unset outside
+ * production: fixed, so that a development database's checkpoints stay
+ * verifiable across restarts, and public, so never trusted.
+ */
+export const DEVELOPMENT_SIGNING_KEY = createPrivateKey({
+  key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), createHash("sha256").update("audit-log development signing key").digest()]),
+  format: "der",
+  type: "pkcs8",
+})
+  .export({ type: "pkcs8", format: "pem" })
+  .toString();
+
+function integrityConfig(env: Env, production: boolean): IntegrityConfig {
+  const raw = value(env, "AUDIT_SIGNING_KEY");
+  const expected = "an Ed25519 private key in PKCS#8 PEM (`openssl genpkey -algorithm ed25519`)";
+  const checkpointIntervalSeconds = duration(env, "AUDIT_CHECKPOINT_INTERVAL", 60);
+  if (raw === undefined) {
+    if (production) throw new ConfigError("AUDIT_SIGNING_KEY", `${expected} (required when NODE_ENV=production)`);
+    return { signingKey: DEVELOPMENT_SIGNING_KEY, signingKeyIsDevelopment: true, checkpointIntervalSeconds };
+  }
+  // An environment file holds one line: there a literal backslash-n stands for each of the PEM's line breaks.
+  const pem = raw.replace(/\\n/g, "\n");
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw new ConfigError("AUDIT_SIGNING_KEY", expected);
+  }
+  if (key.asymmetricKeyType !== "ed25519") throw new ConfigError("AUDIT_SIGNING_KEY", expected);
+  const normalized = key.export({ type: "pkcs8", format: "pem" }).toString();
+  if (production && normalized === DEVELOPMENT_SIGNING_KEY) throw new ConfigError("AUDIT_SIGNING_KEY", `${expected}, not the development key`);
+  return { signingKey: normalized, signingKeyIsDevelopment: false, checkpointIntervalSeconds };
 }
 
 function jwtSecretOf(env: Env, production: boolean): Pick<AuthConfig, "jwtSecret" | "jwtSecretIsDefault"> {

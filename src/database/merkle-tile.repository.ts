@@ -1,6 +1,6 @@
 import type { QueryRunner } from "typeorm";
-import { HASH_BYTES } from "../integrity/merkle";
-import type { Tile, TileCoordinates } from "../integrity/tiles";
+import { HASH_BYTES, SubtreeHashes } from "../integrity/merkle";
+import { subtreesFromTiles, Tile, TileCoordinates } from "../integrity/tiles";
 import { placeholders, Queryable } from "./statements";
 
 /**
@@ -43,6 +43,11 @@ export async function readTiles(database: Queryable, workspaceId: string, tiles:
   )) as { level: number; tile_index: number | string; hashes: Buffer }[];
   for (const row of rows) found.set(tileKey({ level: row.level, index: Number(row.tile_index) }), unpack(row.hashes));
   return found;
+}
+
+/** The workspace's complete subtrees, read from its tiles (each tile once per reader): what roots and proofs are made of. */
+export function storedSubtrees(database: Queryable, workspaceId: string): SubtreeHashes {
+  return subtreesFromTiles(async (at) => (await readTiles(database, workspaceId, [at])).get(tileKey(at)) ?? []);
 }
 
 /** Stores tiles whole: new ones are added, grown ones replaced. */

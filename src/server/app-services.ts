@@ -38,7 +38,12 @@ export function createServices(dataSource: DataSource, config: AppConfig, logger
   // Cursors are signed with a key derived from the token secret: no second secret to manage.
   const cursors = new CursorCodec(config.auth.jwtSecret);
   const background = new BackgroundThread(
-    { database: config.database, logLevel: config.logLevel, jobs: { searchIndex: config.searchIndexing, merkleLog: config.merkleLog } },
+    {
+      database: config.database,
+      logLevel: config.logLevel,
+      jobs: { searchIndex: config.searchIndexing, merkleLog: config.merkleLog },
+      integrity: { signingKey: config.integrity.signingKey, checkpointIntervalSeconds: config.integrity.checkpointIntervalSeconds },
+    },
     logger,
   );
   const { readConnections, poolWaitMs, readTimeoutMs } = config.database;
