@@ -6,7 +6,9 @@ import { config } from "../config";
 import { countEvents, deleteEventsOfWorkspace } from "../database/audit-event.repository";
 import { deleteConversationsOfWorkspace } from "../database/conversation.repository";
 import { deleteCustomersOfWorkspace } from "../database/customer.repository";
+import { deleteMerkleLogOfWorkspace } from "../database/merkle-tile.repository";
 import { DatabaseUnavailableError } from "../database/prepare";
+import { deleteSearchIndexOfWorkspace } from "../database/search-postings.repository";
 import { openDatabase } from "../database/setup";
 import { deleteUsersOfWorkspace } from "../database/user.repository";
 import { deleteWorkspace } from "../database/workspace.repository";
@@ -27,6 +29,9 @@ async function main(): Promise<void> {
       await deleteCustomersOfWorkspace(dataSource, DEMO_WORKSPACE);
       await deleteConversationsOfWorkspace(dataSource, DEMO_WORKSPACE);
       await deleteWorkspace(dataSource, DEMO_WORKSPACE);
+      // Recorded anew from seq 1: the index and the Merkle log of the old events go with them.
+      await deleteSearchIndexOfWorkspace(dataSource, DEMO_WORKSPACE);
+      await deleteMerkleLogOfWorkspace(dataSource, DEMO_WORKSPACE);
     }
     const existing = await countEvents(dataSource, DEMO_WORKSPACE);
     if (existing > 0) {

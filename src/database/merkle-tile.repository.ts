@@ -68,6 +68,11 @@ export async function workspacesBehindLog(database: Queryable): Promise<string[]
   return rows.map((row) => row.id);
 }
 
+/** Removes the workspace's whole log, checkpoints included: for a demo workspace recorded anew, never for evidence. */
+export async function deleteMerkleLogOfWorkspace(database: Queryable, workspaceId: string): Promise<void> {
+  for (const table of ["merkle_checkpoints", "merkle_tiles", "merkle_trees"]) await database.query(`DELETE FROM ${table} WHERE workspace_id = ?`, [workspaceId]);
+}
+
 function unpack(hashes: Buffer): Buffer[] {
   const unpacked: Buffer[] = [];
   for (let offset = 0; offset < hashes.length; offset += HASH_BYTES) unpacked.push(hashes.subarray(offset, offset + HASH_BYTES));

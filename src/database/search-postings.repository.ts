@@ -167,6 +167,12 @@ export async function insertPostingBlocks(runner: QueryRunner, workspaceId: stri
   }
 }
 
+/** Removes the workspace's index and its progress: for a workspace recorded anew from seq 1. */
+export async function deleteSearchIndexOfWorkspace(database: Queryable, workspaceId: string): Promise<void> {
+  await database.query(`DELETE FROM search_postings WHERE workspace_id = ?`, [workspaceId]);
+  await database.query(`DELETE FROM search_progress WHERE workspace_id = ?`, [workspaceId]);
+}
+
 /** Workspaces whose last seq is past their indexed seq. */
 export async function workspacesBehind(database: Queryable): Promise<string[]> {
   const rows = (await database.query(
