@@ -42,7 +42,8 @@ async function main(): Promise<void> {
         for (const workspaceId of message.workspaceIds) for (const job of jobs) job.notify(workspaceId);
         return;
       case "catchUp":
-        Promise.all(jobs.map((job) => job.catchUp())).then(
+        // In order: the checkpointer signs what the sequencer has appended.
+        jobs.reduce((previous, job) => previous.then(() => job.catchUp()), Promise.resolve()).then(
           () => reply({ type: "caughtUp", id: message.id }),
           (error: unknown) => reply({ type: "caughtUp", id: message.id, error: error instanceof Error ? error.message : String(error) }),
         );

@@ -5,6 +5,7 @@ import type { AppConfig } from "../config";
 import { ReadGate } from "../database/read-gate";
 import { ServiceMetrics } from "../metrics/service-metrics";
 import { DirectoryService } from "../directory/directory.service";
+import { IntegrityService } from "../integrity/integrity.service";
 import { CostBudgets, createCostBudgets } from "../limits/cost-budget";
 import { createEventBus, EventBus } from "../live-tail/event-bus";
 import { LiveTailService } from "../live-tail/live-tail.service";
@@ -24,6 +25,8 @@ export interface AppServices {
   liveTail: LiveTailService;
   /** Keeps the search index and the Merkle log up with the events, in a thread of its own; started by the running service only. */
   background: BackgroundThread;
+  /** The Merkle log's checkpoints and proofs. */
+  integrity: IntegrityService;
   /** Each caller's budget of cost points, charged before an operation runs. */
   budgets: CostBudgets;
   /** Where the logs, search and the directory's reads run: a share of the pool, each statement time-limited. */
@@ -63,6 +66,7 @@ export function createServices(dataSource: DataSource, config: AppConfig, logger
     logs: new AuditLogService(reads, cursors),
     liveTail: new LiveTailService(dataSource, bus, cursors, logger),
     background,
+    integrity: new IntegrityService(reads, config.integrity.signingKey),
     budgets: createCostBudgets(config.rateLimits, { redisUrl: config.redisUrl, logger }),
     reads,
     metrics,

@@ -10,6 +10,7 @@ import { AuditLogResolver } from "../logs/audit-log.resolver";
 import { ViewerResolver } from "../auth/viewer.resolver";
 import { DirectoryResolver } from "../directory/directory.resolver";
 import { LiveTailResolver } from "../live-tail/live-tail.resolver";
+import { IntegrityResolver } from "../integrity/integrity.resolver";
 import { applyPlainArguments } from "../common/plain-argument";
 import { DateTimeScalar } from "../common/scalars";
 import { applyWellFormedArguments } from "../common/well-formed";
@@ -26,6 +27,7 @@ const RESOLVERS: readonly (readonly [Function, (services: AppServices) => object
   [AuditLogResolver, (services) => new AuditLogResolver(services.logs, services.events)],
   [DirectoryResolver, (services) => new DirectoryResolver(services.directory)],
   [LiveTailResolver, () => new LiveTailResolver()],
+  [IntegrityResolver, (services) => new IntegrityResolver(services.integrity)],
   ...AUDIT_EVENT_FIELD_RESOLVERS.map((resolver) => [resolver, () => new resolver()] as const),
 ];
 
