@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { Role } from "../src/auth/principal";
 import { signToken } from "../src/auth/tokens";
 import { AppConfig, DatabaseConfig, loadConfig } from "../src/config/config";
+import { ed25519KeyFromSeed } from "../src/integrity/checkpoint";
 
 export { Role };
 
@@ -31,6 +33,8 @@ export function serviceEnvironment(secret: string, databaseUrl: string): Record<
     AUTH_JWT_SECRET: secret,
     AUTH_JWT_ISSUER: "audit-log-bench",
     AUTH_JWT_AUDIENCE: "audit-log",
+    // Every service of a run signs checkpoints with the same key, made from the run's secret.
+    AUDIT_SIGNING_KEY: ed25519KeyFromSeed(createHash("sha256").update(`audit-log bench signing key ${secret}`).digest()),
     LOG_LEVEL: "warn",
     // The bench measures throughput and latency: no budget of cost points may cut its load short.
     ...Object.fromEntries(["RATE_LIMIT_POINTS", "RATE_LIMIT_POINTS_PER_SECOND", "RATE_LIMIT_SERVICE_POINTS", "RATE_LIMIT_SERVICE_POINTS_PER_SECOND"].map((name) => [name, "100000000"])),

@@ -9,9 +9,11 @@ import { ServiceProcess } from "./processes";
  * 1 and 4 clients, beside the raw baseline: a multi-row INSERT of rows of the
  * same columns into the same table, through mysql2, from as many connections.
  * Every configuration starts from empty tables, for the service and for raw.
- * The service's time runs until its search index has caught up too. At
- * batch 100 and 500 an instance that does not index (SEARCH_INDEXING off)
- * records the same events, which prices the index: see {@link IndexPrice}.
+ * The service's time runs until its search index and its Merkle log have
+ * caught up too. At batch 100 and 500 an instance that does not index
+ * (SEARCH_INDEXING off) records the same events, which prices the index, and
+ * one without the Merkle log (MERKLE_LOG off), which prices the log: see
+ * {@link Price}.
  */
 
 export const RECORD_EVENTS = `mutation Record($events: [AuditEventInput!]!) {
@@ -40,17 +42,25 @@ export interface IngestConfiguration {
   batch: number;
   clients: number;
   workspaces: number;
-  /** Until the last event is in the search index as well (`indexedAfterMs` after the last call returned). */
+  /** Until the last event is in the search index and the Merkle log as well (`indexedAfterMs` after the last call returned). */
   service: Side & { indexedAfterMs: number };
   raw: Side;
   serviceOverRaw: number;
   /** Batches 100 and 500. */
   indexPrice?: IndexPrice;
+  /** Batches 100 and 500: the Merkle log's price, as the index's. */
+  merklePrice?: IndexPrice;
 }
 
+/** The instances the part records through: whole, without the search index, without the Merkle log. */
+type Variant = { searchIndexing: boolean; merkleLog: boolean };
+const WHOLE: Variant = { searchIndexing: true, merkleLog: true };
+const WITHOUT_INDEX: Variant = { searchIndexing: false, merkleLog: true };
+const WITHOUT_LOG: Variant = { searchIndexing: true, merkleLog: false };
+
 /**
- * Which instance records each run that prices the index, in order: indexed,
- * without, without, indexed, twice. A drift of the machine between runs then
+ * Which instance records each run that prices the index (or the Merkle log),
+ * in order: whole, without, without, whole, twice. A drift of the machine between runs then
  * weighs on both sides alike, and each side's figure is the mean of four
  * runs (two runs a side spread by up to 29% on this shared machine).
  */
@@ -80,16 +90,16 @@ export async function runIngest(context: BenchContext) {
   const size = SIZES[context.size];
   const database = await BenchDatabase.create(context.server, "ingest");
   const pool = await database.pool(4);
-  // One instance at a time, indexing or not: an indexing instance would index the other's events.
+  // One instance at a time, whole or without a job: a whole instance would index and log the other's events.
   let service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret });
-  let indexing = true;
-  const instance = async (withIndex: boolean) => {
-    if (indexing !== withIndex) {
+  let running: Variant = WHOLE;
+  const instance = async (variant: Variant) => {
+    if (running !== variant) {
       await service.stop();
       // Emptied before the next instance starts, so that its first sweep finds nothing left from the last one.
       await emptyTables(pool);
-      service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret, searchIndexing: withIndex });
-      indexing = withIndex;
+      service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret, ...variant });
+      running = variant;
     }
     return service;
   };
@@ -115,26 +125,33 @@ export async function runIngest(context: BenchContext) {
           return { events, eventsPerSecond: Math.round((events / load.elapsedMs) * 1000), load };
         };
 
-        const record = async (withIndex: boolean) => {
-          const target = await instance(withIndex);
+        const record = async (variant: Variant) => {
+          const target = await instance(variant);
           await emptyTables(pool);
           const client = new GraphQLHttpClient(target.graphqlUrl, clients);
           const run = await loop((from, to, worker) =>
             client.expectData(`{"query":${JSON.stringify(RECORD_EVENTS)},"variables":{"events":[${json.slice(from, to).join(",")}]}}`, tokens[workspaceOf(worker)]),
           );
           client.close();
-          if (!withIndex) return { ...side(run), indexedAfterMs: 0 };
-          // The events count as stored once searches find them through the index.
-          const indexedAfterMs = await untilIndexed(pool);
+          // The events count as stored once searches find them through the index and the Merkle log holds them.
+          const started = monotonicMs();
+          if (variant.searchIndexing) await untilIndexed(pool);
+          if (variant.merkleLog) await untilLogged(pool);
+          const indexedAfterMs = Math.round(monotonicMs() - started);
           return { ...side({ ...run, elapsedMs: run.elapsedMs + indexedAfterMs }), indexedAfterMs };
         };
-        const served = await record(true);
+        const served = await record(WHOLE);
         let indexPrice: IndexPrice | undefined;
+        let merklePrice: IndexPrice | undefined;
         if (PRICED_BATCHES.includes(batch)) {
-          // The first run of the order is the one above.
-          const runs = [{ withIndex: true, run: served }];
-          for (const withIndex of PRICE_ORDER.slice(1)) runs.push({ withIndex, run: await record(withIndex) });
-          indexPrice = priceIndex(runs);
+          // The first run of each order is the one above.
+          const price = async (without: Variant) => {
+            const runs = [{ withIndex: true, run: served }];
+            for (const whole of PRICE_ORDER.slice(1)) runs.push({ withIndex: whole, run: await record(whole ? WHOLE : without) });
+            return priceIndex(runs);
+          };
+          indexPrice = await price(WITHOUT_INDEX);
+          merklePrice = await price(WITHOUT_LOG);
         }
 
         await emptyTables(pool);
@@ -144,11 +161,21 @@ export async function runIngest(context: BenchContext) {
           return pool.query(rawInsertSql(to - from), values);
         });
         const raw = side(rawRun);
-        configurations.push({ batch, clients, workspaces, service: served, raw, serviceOverRaw: ratio(served.eventsPerSecond, raw.eventsPerSecond), ...(indexPrice ? { indexPrice } : {}) });
+        configurations.push({
+          batch,
+          clients,
+          workspaces,
+          service: served,
+          raw,
+          serviceOverRaw: ratio(served.eventsPerSecond, raw.eventsPerSecond),
+          ...(indexPrice ? { indexPrice } : {}),
+          ...(merklePrice ? { merklePrice } : {}),
+        });
         context.log(
           `ingest: batch ${batch}, ${clients} client(s), ${workspaces} workspace(s): service ${served.eventsPerSecond} events/s (indexed ${served.indexedAfterMs} ms after the last call)` +
             `${served.load.errors ? ` (${served.load.errors} errors: ${served.load.firstError})` : ""}, raw ${raw.eventsPerSecond} events/s` +
-            (indexPrice ? `; with the index ${indexPrice.indexedRuns.join(", ")} events/s, without ${indexPrice.withoutRuns.join(", ")}: ${indexPrice.ratio} x` : ""),
+            (indexPrice ? `; with the index ${indexPrice.indexedRuns.join(", ")} events/s, without ${indexPrice.withoutRuns.join(", ")}: ${indexPrice.ratio} x` : "") +
+            (merklePrice ? `; with the Merkle log ${merklePrice.indexedRuns.join(", ")} events/s, without ${merklePrice.withoutRuns.join(", ")}: ${merklePrice.ratio} x` : ""),
         );
       }
     }
@@ -175,19 +202,30 @@ function priceIndex(runs: { withIndex: boolean; run: { eventsPerSecond: number; 
 }
 
 async function emptyTables(pool: import("mysql2/promise").Pool): Promise<void> {
-  for (const table of ["audit_events", "users", "customers", "conversations", "workspaces", "search_postings", "search_progress"]) await pool.query(`TRUNCATE TABLE ${table}`);
+  const tables = ["audit_events", "users", "customers", "conversations", "workspaces", "search_postings", "search_progress", "merkle_trees", "merkle_tiles", "merkle_checkpoints"];
+  for (const table of tables) await pool.query(`TRUNCATE TABLE ${table}`);
 }
 
 /** Milliseconds until every workspace's events are in the search index. */
-export async function untilIndexed(pool: import("mysql2/promise").Pool, maxMs = 600_000): Promise<number> {
+export function untilIndexed(pool: import("mysql2/promise").Pool, maxMs = 600_000): Promise<number> {
+  return untilCaughtUp(pool, "search_progress", "indexed_seq", "the search index", maxMs);
+}
+
+/** Milliseconds until every workspace's events are in its Merkle log. */
+export function untilLogged(pool: import("mysql2/promise").Pool, maxMs = 600_000): Promise<number> {
+  return untilCaughtUp(pool, "merkle_trees", "size", "the Merkle log", maxMs);
+}
+
+/** Milliseconds until no workspace's last seq is past its progress in `table`. */
+async function untilCaughtUp(pool: import("mysql2/promise").Pool, table: string, column: string, what: string, maxMs: number): Promise<number> {
   const started = monotonicMs();
   for (;;) {
     const [behind] = (await pool.query(
-      "SELECT COUNT(*) AS n FROM workspaces AS w LEFT JOIN search_progress AS p ON p.workspace_id = w.id WHERE w.last_seq > COALESCE(p.indexed_seq, 0)",
+      `SELECT COUNT(*) AS n FROM workspaces AS w LEFT JOIN ${table} AS p ON p.workspace_id = w.id WHERE w.last_seq > COALESCE(p.${column}, 0)`,
     )) as unknown as [{ n: number }[]];
     const elapsed = monotonicMs() - started;
     if (Number(behind[0].n) === 0) return Math.round(elapsed);
-    if (elapsed > maxMs) throw new Error(`the search index did not catch up within ${maxMs} ms`);
+    if (elapsed > maxMs) throw new Error(`${what} did not catch up within ${maxMs} ms`);
     await sleep(20);
   }
 }

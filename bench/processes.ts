@@ -141,6 +141,7 @@ export class ServiceProcess extends Child {
     redisUrl?: string;
     inspect?: boolean;
     searchIndexing?: boolean;
+    merkleLog?: boolean;
     environment?: Record<string, string>;
   }): Promise<ServiceProcess> {
     const port = await freePort();
@@ -152,6 +153,7 @@ export class ServiceProcess extends Child {
         PORT: String(port),
         ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
         ...(options.searchIndexing === false ? { SEARCH_INDEXING: "false" } : {}),
+        ...(options.merkleLog === false ? { MERKLE_LOG: "false" } : {}),
         ...options.environment,
       },
       stdio: ["ignore", "ignore", "pipe"],

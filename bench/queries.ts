@@ -6,6 +6,7 @@ import { BenchDatabase } from "./database";
 import { FairnessResults, runFairness } from "./fairness";
 import { conversationId, customerId, customerName, makeEvent, toInput, userId, WorkspacePlan, workspacePlan } from "./events";
 import { RECORD_EVENTS, untilIndexed } from "./ingest";
+import { IntegrityResults, measureIntegrity } from "./integrity";
 import { closedLoop, GraphQLHttpClient, LoadResult, monotonicMs, operationBody, round } from "./load";
 import { ServiceProcess } from "./processes";
 
@@ -130,6 +131,8 @@ export interface SearchIndexFacts {
 }
 
 export interface QueryResults {
+  /** The Merkle log's proofs and space on this dataset (absent from runs before it existed). */
+  integrity?: IntegrityResults;
   dataset: { events: number; workspaces: number; largestWorkspaceEvents: number; elapsedMs: number; eventsPerSecond: number };
   search?: { words: SearchWords; index: SearchIndexFacts };
   pageSize: number;
@@ -215,7 +218,8 @@ function rawPage(scans: RawScan[], after: { occurred_at: Date; seq: number } | n
 export async function runQueries(context: BenchContext): Promise<QueryResults> {
   const size = SIZES[context.size];
   const database = await BenchDatabase.create(context.server, "queries");
-  const service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret });
+  // Checkpoints every second, so that the proofs are measured against one covering the whole dataset soon after it is recorded.
+  const service = await ServiceProcess.start({ main: context.serviceMain, databaseUrl: database.url, secret: context.secret, environment: { AUDIT_CHECKPOINT_INTERVAL: "1s" } });
   try {
     const plan = datasetPlan(size.events, 100);
     context.log(`queries: recording ${plan.total.toLocaleString("en")} events in ${plan.workspaces.length} workspaces`);
@@ -284,7 +288,8 @@ export async function runQueries(context: BenchContext): Promise<QueryResults> {
       floodQuery: SCREEN.workspace.replace("$first: Int", "$first: Int = 200"),
       events: (call) => Array.from({ length: 10 }, (_, k) => toInput(makeEvent(largest, call * 10 + k, new Date(), "fairness"))),
     });
-    return { dataset, ...(search ? { search } : {}), pageSize: PAGE_SIZE, deepPage: size.deepPage, requestsPerMeasurement: size.requests, queries, fairness };
+    const integrity = await measureIntegrity(context, { graphqlUrl: service.graphqlUrl, pool, workspace: WORKSPACE, requests: size.requests, warmup: size.warmup, maxMs: size.maxMs * 3 });
+    return { dataset, ...(search ? { search } : {}), pageSize: PAGE_SIZE, deepPage: size.deepPage, requestsPerMeasurement: size.requests, queries, fairness, integrity };
   } finally {
     await service.stop();
     await database.drop();

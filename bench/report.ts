@@ -1,6 +1,7 @@
 import type { Part, Size } from "./context";
 import type { MachineFacts } from "./database";
-import type { IngestResults } from "./ingest";
+import type { IndexPrice, IngestResults } from "./ingest";
+import type { IntegrityResults } from "./integrity";
 import { type LiveResults, type LiveRun, withinTarget } from "./live-tail";
 import type { LatencySummary, LoadResult } from "./load";
 import type { OverheadResults } from "./overhead";
@@ -54,6 +55,9 @@ const TARGETS = {
   cpuPerDeliveryOverFloor: 3,
   /** Another token's page p95, and recording p99, while one token floods, over the same without the flood. */
   floodedOverIdle: 3,
+  /** Events/s with the Merkle log kept up, over the same without it. */
+  loggedOverWithout: 0.9,
+  inclusionProofP95Ms: 20,
 };
 
 interface Check {
@@ -80,20 +84,22 @@ function table(header: string[], rows: string[][]): string {
 }
 
 function ingestChecks(ingest: IngestResults): Check[] {
-  const indexCost = ingest.configurations.flatMap(({ batch, clients, workspaces, indexPrice: price }): Check[] =>
-    price
-      ? [
-          {
-            part: "ingest",
-            subject: `batch ${batch}, ${clients} client(s), ${workspaces} workspace(s): the search index's cost`,
-            target: `>= ${TARGETS.indexedOverWithout} x without the index`,
-            measured: `${price.ratio} x (${number(price.indexed)} events/s: ${price.indexedRuns.map((run) => number(run)).join(", ")})`,
-            baseline: `without the index ${number(price.without)} events/s: ${price.withoutRuns.map((run) => number(run)).join(", ")}`,
-            met: price.errors === 0 && price.ratio >= TARGETS.indexedOverWithout,
-          },
-        ]
-      : [],
-  );
+  const costs = ingest.configurations.flatMap(({ batch, clients, workspaces, indexPrice, merklePrice }): Check[] => {
+    const cost = (price: IndexPrice | undefined, what: string, limit: number): Check[] =>
+      price
+        ? [
+            {
+              part: "ingest",
+              subject: `batch ${batch}, ${clients} client(s), ${workspaces} workspace(s): ${what}'s cost`,
+              target: `>= ${limit} x without ${what}`,
+              measured: `${price.ratio} x (${number(price.indexed)} events/s: ${price.indexedRuns.map((run) => number(run)).join(", ")})`,
+              baseline: `without ${what} ${number(price.without)} events/s: ${price.withoutRuns.map((run) => number(run)).join(", ")}`,
+              met: price.errors === 0 && price.ratio >= limit,
+            },
+          ]
+        : [];
+    return [...cost(indexPrice, "the search index", TARGETS.indexedOverWithout), ...cost(merklePrice, "the Merkle log", TARGETS.loggedOverWithout)];
+  });
   return [...ingest.configurations.map((c): Check => {
     const subject = `batch ${c.batch}, ${c.clients} client(s), ${c.workspaces} workspace(s)`;
     const baseline = `raw ${number(c.raw.eventsPerSecond)} events/s`;
@@ -101,7 +107,41 @@ function ingestChecks(ingest: IngestResults): Check[] {
     return c.batch === 1
       ? { part: "ingest", subject, target: `>= ${number(TARGETS.singleEventsPerSecond)} events/s`, measured: `${number(c.service.eventsPerSecond)} events/s`, baseline, met: ok && c.service.eventsPerSecond >= TARGETS.singleEventsPerSecond }
       : { part: "ingest", subject, target: `>= ${TARGETS.batchedOverRaw} x raw`, measured: `${c.serviceOverRaw} x raw (${number(c.service.eventsPerSecond)} events/s)`, baseline, met: ok && c.serviceOverRaw >= TARGETS.batchedOverRaw };
-  }), ...indexCost];
+  }), ...costs];
+}
+
+function integrityChecks(integrity: IntegrityResults): Check[] {
+  const { proofs, eventReads, workspaceEvents } = integrity;
+  return [
+    {
+      part: "queries",
+      subject: `an event's inclusion proof against the latest checkpoint, ${number(workspaceEvents)} events in the log, c=1`,
+      target: `p95 <= ${TARGETS.inclusionProofP95Ms} ms`,
+      measured: `${ms(proofs.latency.p95)} ms`,
+      baseline: `auditEvent(id) p95 ${ms(eventReads.latency.p95)} ms`,
+      met: proofs.errors === 0 && proofs.latency.p95 <= TARGETS.inclusionProofP95Ms,
+    },
+  ];
+}
+
+function integritySection(integrity: IntegrityResults): string[] {
+  const { proofs, eventReads, space } = integrity;
+  return [
+    "### The Merkle log",
+    "",
+    `The largest workspace's log holds ${number(integrity.workspaceEvents)} events; it held the last one ${ms(integrity.loggedAfterMs)} ms after the search index did. Proofs are asked for random events of it against its latest checkpoint, one client.`,
+    "",
+    table(
+      ["query", "p50 / p95 / p99 ms", "errors"],
+      [
+        ["auditEventInclusionProof(id)", latencies(proofs.latency, ["p50", "p95", "p99"]), number(proofs.errors)],
+        ["auditEvent(id), the same events", latencies(eventReads.latency, ["p50", "p95", "p99"]), number(eventReads.errors)],
+      ],
+    ),
+    "",
+    `The tree takes ${number(space.tileBytesPerEvent, 1)} bytes per event (\`merkle_tiles\`: ${number(space.tileBytes / 1024 / 1024, 1)} MiB for ${number(space.events)} events); the checkpoints ${kib(space.checkpointBytes)}.`,
+    "",
+  ];
 }
 
 function queryChecks(queries: QueryResults): Check[] {
@@ -267,10 +307,10 @@ function ingestSection(ingest: IngestResults): string[] {
     "",
     `\`recordAuditEvents\` over HTTP, one keep-alive socket per client; raw: a multi-row INSERT per batch of rows of the same columns, through mysql2, one connection per client. Events per configuration and side: ${sizes} (each side stops after 2 minutes at full size); ${number(ingest.eventBytes)} bytes of JSON per event. Every configuration starts from empty tables.`,
     "",
-    `Service events/s count until the search index holds the last event too (\`indexed after\`, from the last call's answer). At batches 100 and 500 the index is priced: the same events are recorded again by an instance with \`SEARCH_INDEXING=false\` (while no instance indexes) and by the indexing one, back to back in the order indexed, without, without, indexed${pricedRuns === 4 ? " twice" : ""}; 'with / without index' are the means of each side's ${pricedRuns} runs.`,
+    `Service events/s count until the search index and the Merkle log hold the last event too (\`indexed after\`, from the last call's answer). At batches 100 and 500 the index is priced: the same events are recorded again by an instance with \`SEARCH_INDEXING=false\` (while no instance indexes) and by the whole one, back to back in the order whole, without, without, whole${pricedRuns === 4 ? " twice" : ""}; 'with / without index' are the means of each side's ${pricedRuns} runs. The Merkle log is priced the same way, against an instance with \`MERKLE_LOG=false\`.`,
     "",
     table(
-      ["batch", "clients", "workspaces", "events", "service events/s", "service p50 / p99 ms", "indexed after ms", "with / without index events/s", "raw events/s", "raw p50 / p99 ms", "service / raw", "errors"],
+      ["batch", "clients", "workspaces", "events", "service events/s", "service p50 / p99 ms", "indexed after ms", "with / without index events/s", "with / without Merkle log events/s", "raw events/s", "raw p50 / p99 ms", "service / raw", "errors"],
       ingest.configurations.map((c) => [
         String(c.batch),
         String(c.clients),
@@ -279,9 +319,10 @@ function ingestSection(ingest: IngestResults): string[] {
         ...side(c.service),
         c.service.indexedAfterMs === undefined ? "-" : number(c.service.indexedAfterMs),
         c.indexPrice ? `${number(c.indexPrice.indexed)} / ${number(c.indexPrice.without)}` : "-",
+        c.merklePrice ? `${number(c.merklePrice.indexed)} / ${number(c.merklePrice.without)}` : "-",
         ...side(c.raw),
         String(c.serviceOverRaw),
-        number(c.service.load.errors + c.raw.load.errors + (c.indexPrice?.errors ?? 0)),
+        number(c.service.load.errors + c.raw.load.errors + (c.indexPrice?.errors ?? 0) + (c.merklePrice?.errors ?? 0)),
       ]),
     ),
   ];
@@ -315,6 +356,7 @@ function querySection(queries: QueryResults): string[] {
       ),
     ),
     ...(queries.fairness ? ["", ...fairnessSection(queries.fairness)] : []),
+    ...(queries.integrity ? ["", ...integritySection(queries.integrity)] : []),
   ];
 }
 
@@ -409,6 +451,7 @@ export function renderReport(results: BenchResults, jsonPath: string, renderedAt
     ...(results.ingest ? ingestChecks(results.ingest) : []),
     ...(results.queries ? queryChecks(results.queries) : []),
     ...(results.queries?.fairness ? fairnessChecks(results.queries.fairness) : []),
+    ...(results.queries?.integrity ? integrityChecks(results.queries.integrity) : []),
     ...(results.live ? liveChecks(results.live) : []),
   ];
   const count = (met: boolean | null) => checks.filter((check) => check.met === met).length;

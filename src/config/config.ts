@@ -1,4 +1,5 @@
 import { createHash, createPrivateKey, KeyObject } from "node:crypto";
+import { ed25519KeyFromSeed } from "../integrity/checkpoint";
 import { DURATION_FORMAT, parseDuration } from "./duration";
 
 /**
@@ -399,13 +400,7 @@ function authConfig(env: Env, production: boolean): AuthConfig {
  * production: fixed, so that a development database's checkpoints stay
  * verifiable across restarts, and public, so never trusted.
  */
-export const DEVELOPMENT_SIGNING_KEY = createPrivateKey({
-  key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), createHash("sha256").update("audit-log development signing key").digest()]),
-  format: "der",
-  type: "pkcs8",
-})
-  .export({ type: "pkcs8", format: "pem" })
-  .toString();
+export const DEVELOPMENT_SIGNING_KEY = ed25519KeyFromSeed(createHash("sha256").update("audit-log development signing key").digest());
 
 function integrityConfig(env: Env, production: boolean): IntegrityConfig {
   const raw = value(env, "AUDIT_SIGNING_KEY");

@@ -60,6 +60,14 @@ export function checkpointSignedBy(checkpoint: Checkpoint, publicKey: KeyObject)
   return verify(null, checkpointNote(checkpoint), publicKey, checkpoint.signature);
 }
 
+/** DER of a PKCS#8 Ed25519 private key up to its 32-byte seed (RFC 8410). */
+const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+/** The Ed25519 private key (PKCS#8 PEM) of a 32-byte seed: a key that can be made again from the same seed. */
+export function ed25519KeyFromSeed(seed: Buffer): string {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" }).export({ type: "pkcs8", format: "pem" }).toString();
+}
+
 export function keyFingerprint(publicKey: KeyObject): string {
   const raw = publicKey.export({ format: "jwk" }).x as string;
   return createHash("sha256").update(Buffer.from(raw, "base64url")).digest().subarray(0, 8).toString("hex");
