@@ -257,6 +257,18 @@ describe("the Merkle sequencer", () => {
     expect(verifyConsistency(older.treeSize, newer.treeSize, older.rootHash, newer.rootHash, proof)).toBe(true);
   });
 
+  it("stops before a seq that is missing, and says so, rather than leave a gap in the log", async () => {
+    const workspaceId = "ws-gap";
+    await seedBulkEvents(dataSource, { workspaceId, events: 10, seed: 6 });
+    await new MerkleSequencer(dataSource, logger).catchUp();
+    await seedBulkEvents(dataSource, { workspaceId, events: 10, seed: 7 });
+    await dataSource.query(`DELETE FROM audit_events WHERE workspace_id = ? AND seq = 14`, [workspaceId]);
+    await expect(new MerkleSequencer(dataSource, logger).catchUp()).rejects.toThrow(`workspace ${workspaceId}: the event of seq 14 is missing; its Merkle log stops at 13`);
+    expect(await treeSize(dataSource, workspaceId)).toBe(13);
+    // Out of the way of the other tests' sweeps.
+    await dataSource.query(`DELETE FROM workspaces WHERE id = ?`, [workspaceId]);
+  });
+
   it("never appends an event twice when sequencers of two instances run at once", async () => {
     await seedBulkEvents(dataSource, { workspaceId: OTHER_WORKSPACE, events: 12_000, seed: 4 });
     await Promise.all([new MerkleSequencer(dataSource, logger).catchUp(), new MerkleSequencer(dataSource, logger).catchUp()]);

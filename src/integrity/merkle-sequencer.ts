@@ -45,14 +45,17 @@ async function appendRound(runner: QueryRunner, workspaceId: string): Promise<bo
     while (inLine < events.length && events[inLine].seq === size + 1 + inLine) inLine++;
     if (inLine === 0) {
       await runner.commitTransaction();
-      return false;
+      if (events.length === 0) return false;
+      // Every seq below a readable one has committed: a seq missing here was removed, and the log cannot go past it.
+      throw new Error(`workspace ${workspaceId}: the event of seq ${size + 1} is missing; its Merkle log stops at ${size} (npm run verify names what changed)`);
     }
     const partial = await readTiles(runner, workspaceId, partialTiles(size));
     const tiles = appendLeaves(size, (at) => partial.get(tileKey(at)) ?? [], events.slice(0, inLine).map(eventLeafHash));
     await writeTiles(runner, workspaceId, tiles);
     await setTreeSize(runner, workspaceId, size + inLine);
     await runner.commitTransaction();
-    return inLine === MAX_ROUND_LEAVES;
+    // Stopped short of the round's last event: the next round reports the seq missing.
+    return inLine === MAX_ROUND_LEAVES || inLine < events.length;
   } catch (error) {
     if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
     throw error;
