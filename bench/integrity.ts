@@ -14,9 +14,8 @@ const INCLUSION_PROOF = `query Inclusion($id: ID!) { auditEventInclusionProof(id
 const EVENT = `query Event($id: ID!) { auditEvent(id: $id) { id } }`;
 
 export interface IntegrityResults {
-  /** Events in the workspace whose proofs are measured, and the checkpoint's size. */
+  /** Events in the workspace whose proofs are measured: the size of the checkpoint they are proved against. */
   workspaceEvents: number;
-  checkpointSize: number;
   /** Until the log held every event, after the search index did. */
   loggedAfterMs: number;
   proofs: LoadResult;
@@ -77,7 +76,6 @@ export async function measureIntegrity(
   );
   return {
     workspaceEvents,
-    checkpointSize: workspaceEvents,
     loggedAfterMs,
     proofs,
     eventReads,

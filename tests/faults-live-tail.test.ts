@@ -1,9 +1,9 @@
 import { AuditEventType } from "../src/events/audit-event.enums";
 import { eventInput } from "./support/events";
-import { reportFault } from "./support/fault-report";
+import { OUTAGE_MS, reportFault } from "./support/fault-report";
 import { DEFAULT_STREAM_OPTIONS } from "../src/live-tail/workspace-stream";
 import { TEST_DATABASE, useTestDatabase } from "./support/database";
-import { connectedClient, recordOver, TailData, TailEdge, take, until, WORKSPACE_TAIL } from "./support/live";
+import { connectedClient, recordOver, TailCollector, TailData, TailEdge, take, until, WORKSPACE_TAIL } from "./support/live";
 import { useMariadbProcess } from "./support/mariadb";
 import { runService, ServiceProcess, waitUntilListening } from "./support/process";
 import { RetryingProducers } from "./support/producers";
@@ -12,13 +12,11 @@ import { useRedisProcess } from "./support/redis";
 import { rowsOf, tally } from "./support/tally";
 import { TcpProxy } from "./support/tcp-proxy";
 import { Role, tokenFor, WORKSPACE } from "./support/tokens";
-import type { TestSubscription, TestWsClient } from "./support/ws-client";
+import type { TestWsClient } from "./support/ws-client";
 
 const DATABASE = "audit_tail_faults";
 const CONVERSATION = { id: "c-live", subject: "Parcel lost" };
 const CUSTOMER = { id: "cu-live", name: "Lia Stone" };
-/** How long each outage lasts: seconds, so the suite stays short (`npm run faults` sets FAULT_OUTAGE_MS longer). */
-const OUTAGE_MS = Number(process.env.FAULT_OUTAGE_MS ?? 3_000);
 const STREAM_POLL_MS = DEFAULT_STREAM_OPTIONS.pollMs;
 
 /** A console's tail: names from the directory, read when each event is delivered. */
@@ -74,7 +72,7 @@ describeWith(MARIADBD)("live tails across a database outage", () => {
     const leavingClient = await client(Role.AGENT);
     const leaving = leavingClient.subscribe<TailData>({ query: NAMED_TAIL, variables: { conversationId: CONVERSATION.id } });
     const received = { staying: await take(staying, 5), workspace: await take(workspace, 5), leaving: await take(leaving, 5) };
-    const delivered = new Collector(staying, received.staying);
+    const delivered = new TailCollector(staying, received.staying);
 
     await mariadb.process.kill();
     const killedAt = Date.now();
@@ -106,6 +104,7 @@ describeWith(MARIADBD)("live tails across a database outage", () => {
     // Every stored event from its first on, once, in seq order, with no error result among them (take fails on one).
     const stayingOwed = owed(stored, received.staying[0]);
     await delivered.until(stayingOwed.length, 20_000);
+    await delivered.stop();
     expect(delivered.edges.map((edge) => edge.node.id)).toEqual(stayingOwed);
     const workspaceOwed = owed(stored, received.workspace[0]);
     received.workspace.push(...(await take(workspace, workspaceOwed.length - received.workspace.length, 20_000)));
@@ -124,7 +123,7 @@ describeWith(MARIADBD)("live tails across a database outage", () => {
       deliveredToOpenTail: delivered.edges.length,
       deliveredToWorkspaceTail: received.workspace.length,
       resumedClientGot: received.leaving.length + replayed.length,
-      errorPayloads: delivered.errors,
+      errorPayloads: delivered.errorResults,
       lastCaughtUpMs: delivered.lastAt - backAt,
     });
   });
@@ -207,24 +206,8 @@ describeWith(REDIS_SERVER)("live tails on two instances when a part fails", () =
       event: (_producer, batch) =>
         eventInput(AuditEventType.CONVERSATION, "conversation.status_changed", { idempotencyKey: `redis-${batch}`, conversation, customer: CUSTOMER }),
     });
-    /** Each delivery's event, in arrival order, and when each event first arrived. */
-    const deliveries: string[] = [];
-    const received = new Map<string, number>();
-    let reading = true;
-    let readFailure: unknown;
-    const read = (async () => {
-      while (reading && readFailure === undefined) {
-        const result = await tail.next(200).catch((error: unknown) => {
-          if (!/no result/.test(String(error))) readFailure = error;
-        });
-        if (!result) continue;
-        if (result.errors) readFailure = result.errors;
-        else {
-          deliveries.push(result.data!.tail.node.id);
-          received.set(result.data!.tail.node.id, Date.now());
-        }
-      }
-    })();
+    const delivered = new TailCollector(tail);
+    const received = delivered.arrivedAt;
     await until(() => received.size >= 10, 10_000, "deliveries before the outage");
     expect(received.has(first[0])).toBe(false);
 
@@ -236,13 +219,12 @@ describeWith(REDIS_SERVER)("live tails on two instances when a part fails", () =
     await until(() => recording!.acknowledgedAfter(upAt) >= 10, 20_000, "recording after Redis came back");
     await recording.stop();
     const acknowledged = recording.batches.map((batch) => ({ id: batch.acknowledged!.body!.data!.recordAuditEvents.events[0].id, at: batch.acknowledged!.settledAt! }));
-    await until(() => received.size >= acknowledged.length || readFailure !== undefined, 15_000, "every event on B").catch((error) => {
+    await delivered.until(acknowledged.length, 15_000).catch((error) => {
       const missing = acknowledged.filter((event) => !received.has(event.id)).map((event) => ({ id: event.id, acknowledgedAfterOutageMs: event.at - downAt }));
       throw new Error(`${String(error)}: ${JSON.stringify({ missing, logOfB: instances[1].stdout().slice(-2000) })}`);
     });
-    expect(readFailure).toBeUndefined();
-    reading = false;
-    await read;
+    await delivered.stop();
+    const deliveries = delivered.edges.map((edge) => edge.node.id);
 
     expect(recording.unexpectedAnswers()).toEqual([]);
     expect(recording.calls.every((call) => call.status === 200)).toBe(true);
@@ -273,47 +255,6 @@ describeWith(REDIS_SERVER)("live tails on two instances when a part fails", () =
 
 function percentile(sorted: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))];
-}
-
-/** Reads a subscription's edges as they come, noting when the last arrived, and counting error results. */
-class Collector {
-  readonly edges: TailEdge[];
-  errors = 0;
-  lastAt = 0;
-  private stopped = false;
-
-  constructor(
-    private readonly subscription: TestSubscription<TailData>,
-    already: TailEdge[],
-  ) {
-    this.edges = [...already];
-    void this.read();
-  }
-
-  /** Waits for `count` edges in all; fails on an error result. */
-  async until(count: number, timeoutMs: number): Promise<void> {
-    await until(() => this.edges.length >= count || this.errors > 0, timeoutMs, `${count} deliveries`);
-    this.stopped = true;
-    expect(this.errors).toBe(0);
-  }
-
-  private async read(): Promise<void> {
-    while (!this.stopped) {
-      // Short waits, so that a stopped collector leaves no timer behind.
-      const result = await this.subscription.next(200).catch((error: unknown) => {
-        if (/no result/.test(String(error))) return undefined;
-        this.errors += 1;
-        this.stopped = true;
-      });
-      if (!result) continue;
-      if (result.errors) {
-        this.errors += 1;
-        continue;
-      }
-      this.edges.push(result.data!.tail);
-      this.lastAt = Date.now();
-    }
-  }
 }
 
 /** The stored ids from the first one a tail delivered on: what the tail owes. */

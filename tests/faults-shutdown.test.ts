@@ -2,14 +2,14 @@ import { AuditEventType } from "../src/events/audit-event.enums";
 import { TEST_DATABASE, useTestDatabase } from "./support/database";
 import { eventInput } from "./support/events";
 import { reportFault } from "./support/fault-report";
-import { connectedClient, TailData, TailEdge, take, until, WORKSPACE_TAIL } from "./support/live";
+import { connectedClient, TailCollector, TailData, take, until, WORKSPACE_TAIL } from "./support/live";
 import { runService, ServiceProcess, waitUntilListening } from "./support/process";
 import { RetryingProducers } from "./support/producers";
 import { describeWith, REDIS_SERVER } from "./support/programs";
 import { useRedisProcess } from "./support/redis";
 import { tally } from "./support/tally";
 import { Role, tokenFor, WORKSPACE } from "./support/tokens";
-import type { TestSubscription, TestWsClient } from "./support/ws-client";
+import type { TestWsClient } from "./support/ws-client";
 
 const CONVERSATION = { id: "c-stop", subject: "Stop and go" };
 const CUSTOMER = { id: "cu-stop", name: "Noa Field" };
@@ -62,7 +62,7 @@ describeWith(REDIS_SERVER)("SIGTERM under load, with a second instance to go to"
       { name: "workspace", ...(await subscribe(a.wsUrl, Role.ADMIN, WORKSPACE_TAIL, {})), role: Role.ADMIN, query: WORKSPACE_TAIL, variables: {} },
     ];
     const received = await Promise.all(followers.map(({ tail }) => take(tail, 20, 10_000)));
-    const readers = followers.map(({ tail }, index) => drain(tail, received[index]));
+    const collectors = followers.map(({ tail }, index) => new TailCollector(tail, received[index]));
 
     const stoppedAt = Date.now();
     a.instance.child.kill("SIGTERM");
@@ -72,12 +72,14 @@ describeWith(REDIS_SERVER)("SIGTERM under load, with a second instance to go to"
     expect(closes.map((close) => close.code)).toEqual([1001, 1001]);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(exitMs).toBeLessThanOrEqual(EXIT_BOUND_MS);
-    await Promise.all(readers.map((reader) => reader.stop()));
+    await Promise.all(collectors.map((collector) => collector.stop()));
+    expect(collectors.map((collector) => collector.errorResults)).toEqual([0, 0]);
 
     // The clients go to B, resuming after the last edge each received.
     const resumed = await Promise.all(
       followers.map(async ({ role, query, variables }, index) => {
-        const last = received[index][received[index].length - 1];
+        const { edges } = collectors[index];
+        const last = edges[edges.length - 1];
         return (await subscribe(b.wsUrl, role, query, { ...variables, after: last.cursor })).tail;
       }),
     );
@@ -98,7 +100,7 @@ describeWith(REDIS_SERVER)("SIGTERM under load, with a second instance to go to"
     const stored: { id: string; conversation_id: string | null }[] = await dataSource.query(`SELECT id, conversation_id FROM audit_events WHERE workspace_id = ? ORDER BY seq`, [WORKSPACE]);
     const owed = [stored.filter((row) => row.conversation_id === CONVERSATION.id).map((row) => row.id), stored.map((row) => row.id)];
     for (const [index, tail] of resumed.entries()) {
-      const before = received[index].map((edge) => edge.node.id);
+      const before = collectors[index].edges.map((edge) => edge.node.id);
       const expected = owed[index].slice(owed[index].indexOf(before[0]));
       const after = await take(tail, expected.length - before.length, 20_000);
       expect([...before, ...after.map((edge) => edge.node.id)]).toEqual(expected);
@@ -116,22 +118,3 @@ describeWith(REDIS_SERVER)("SIGTERM under load, with a second instance to go to"
     });
   });
 });
-
-/** Keeps reading a tail's edges into `into` until stopped (its socket closes, or the test stops it). */
-function drain(tail: TestSubscription<TailData>, into: TailEdge[]) {
-  let reading = true;
-  const done = (async () => {
-    while (reading) {
-      const result = await tail.next(200).catch((error: unknown) => (/no result/.test(String(error)) ? undefined : null));
-      if (result === null) return;
-      if (result?.data) into.push(result.data.tail);
-      if (result?.errors) throw new Error(JSON.stringify(result.errors));
-    }
-  })();
-  return {
-    stop: async () => {
-      reading = false;
-      await done;
-    },
-  };
-}

@@ -48,11 +48,6 @@ export class CheckpointSigner {
     const unsigned = { workspaceId, treeSize, rootHash, signedAt };
     return { ...unsigned, keyFingerprint: this.fingerprint, signature: sign(null, checkpointNote(unsigned), this.privateKey) };
   }
-
-  /** The public key as PEM (SPKI), as served to verifiers. */
-  publicKeyPem(): string {
-    return this.publicKey.export({ type: "spki", format: "pem" }).toString();
-  }
 }
 
 /** Whether the checkpoint's signature is the key's over its note. */

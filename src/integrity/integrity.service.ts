@@ -1,4 +1,4 @@
-import { createPublicKey, KeyObject } from "node:crypto";
+import { createPublicKey } from "node:crypto";
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, NotFoundError } from "../common/errors";
 import { findEventById } from "../database/audit-event.repository";
@@ -17,18 +17,19 @@ import type { AuditEventInclusionProofType, AuditLogCheckpointType, AuditLogCons
  * consistency proof between two, and the key that signs them.
  */
 export class IntegrityService {
-  private readonly publicKey: KeyObject;
+  private readonly key: AuditLogSigningKeyType;
 
   /** `signingKey`: the private key (PEM) whose public half is served. */
   constructor(
     private readonly reads: Queryable,
     signingKey: string,
   ) {
-    this.publicKey = createPublicKey(signingKey);
+    const publicKey = createPublicKey(signingKey);
+    this.key = { algorithm: "Ed25519", fingerprint: keyFingerprint(publicKey), publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString() };
   }
 
   signingKey(): AuditLogSigningKeyType {
-    return { algorithm: "Ed25519", fingerprint: keyFingerprint(this.publicKey), publicKeyPem: this.publicKey.export({ type: "spki", format: "pem" }).toString() };
+    return this.key;
   }
 
   async latestCheckpoint(principal: Principal): Promise<AuditLogCheckpointType | null> {

@@ -74,3 +74,61 @@ export async function until(probe: () => boolean | Promise<boolean>, timeoutMs =
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * Reads a subscription's edges as they come, and when each event first
+ * arrived, until stopped or until the subscription fails (its socket
+ * closed); a result with errors in place of an event is counted.
+ */
+export class TailCollector {
+  readonly edges: TailEdge[];
+  readonly arrivedAt = new Map<string, number>();
+  errorResults = 0;
+  /** When the last edge arrived (Date.now()). */
+  lastAt = 0;
+  private reading = true;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly subscription: TestSubscription<TailData>,
+    already: readonly TailEdge[] = [],
+  ) {
+    this.edges = [...already];
+    this.done = this.read();
+  }
+
+  /** Waits for `count` edges in all; fails on an error result, or when the subscription ends short of them. */
+  async until(count: number, timeoutMs: number): Promise<void> {
+    await until(() => this.edges.length >= count || this.errorResults > 0 || !this.reading, timeoutMs, `${count} deliveries`);
+    if (this.errorResults > 0) throw new Error(`${this.errorResults} result(s) with errors in place of events`);
+    if (this.edges.length < count) throw new Error(`the subscription ended after ${this.edges.length} deliveries`);
+  }
+
+  /** Stops reading; resolves once the read under way is done. */
+  async stop(): Promise<void> {
+    this.reading = false;
+    await this.done;
+  }
+
+  private async read(): Promise<void> {
+    while (this.reading) {
+      let result: Awaited<ReturnType<TestSubscription<TailData>["next"]>>;
+      try {
+        // Short waits, so that a stopped collector leaves no timer behind.
+        result = await this.subscription.next(200);
+      } catch (error) {
+        if (/no result/.test(String(error))) continue;
+        this.reading = false;
+        return;
+      }
+      if (result.errors) {
+        this.errorResults += 1;
+        continue;
+      }
+      const edge = result.data!.tail;
+      this.edges.push(edge);
+      this.lastAt = Date.now();
+      if (!this.arrivedAt.has(edge.node.id)) this.arrivedAt.set(edge.node.id, this.lastAt);
+    }
+  }
+}
