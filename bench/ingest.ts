@@ -202,7 +202,7 @@ function priceIndex(runs: { withIndex: boolean; run: { eventsPerSecond: number; 
 }
 
 async function emptyTables(pool: import("mysql2/promise").Pool): Promise<void> {
-  const tables = ["audit_events", "users", "customers", "conversations", "workspaces", "search_postings", "search_progress", "merkle_trees", "merkle_tiles", "merkle_checkpoints"];
+  const tables = ["audit_events", "customer_log_entries", "users", "customers", "conversations", "workspaces", "search_postings", "search_progress", "merkle_trees", "merkle_tiles", "merkle_checkpoints"];
   for (const table of tables) await pool.query(`TRUNCATE TABLE ${table}`);
 }
 

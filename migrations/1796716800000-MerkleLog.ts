@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
+import { idCollation } from "./support/id-collation";
 
 /**
  * Each workspace's events become the leaves of a Merkle log (RFC 6962), in
@@ -63,14 +64,4 @@ export class MerkleLog1796716800000 implements MigrationInterface {
     await queryRunner.query(`DROP TABLE merkle_tiles`);
     await queryRunner.query(`DROP TABLE merkle_trees`);
   }
-}
-
-/** The collation ExactIds gave the ids, whichever of the engines' NO PAD binary collations it is. */
-async function idCollation(queryRunner: QueryRunner): Promise<string> {
-  const [column]: { collation: string }[] = await queryRunner.query(
-    `SELECT COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'audit_events' AND COLUMN_NAME = 'workspace_id'`,
-  );
-  if (!column || !/^utf8mb4_[a-z0-9_]*bin$/.test(column.collation))
-    throw new Error(`audit_events.workspace_id has an unexpected collation: ${column?.collation}`);
-  return column.collation;
 }

@@ -8,6 +8,12 @@ interface RecordData {
   recordAuditEvents: { events: { id: string }[] };
 }
 
+const CUSTOMER_LOG = `query Log($customerId: ID!) {
+  customerAuditLog(customerId: $customerId) {
+    edges { node { id ... on ConversationEvent { customer { id } } ... on WorkSessionEvent { customer { id } } ... on CustomerEvent { customerOfEvent: customer { id } } } }
+  }
+}`;
+
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 20, 9, minute)).toISOString();
 
 describe("the workspace directory", () => {
@@ -30,6 +36,17 @@ describe("the workspace directory", () => {
       .auditEvent;
   const row = async (table: string, id: string) =>
     (await dataSource.query(`SELECT * FROM ${table} WHERE workspace_id = ? AND id = ?`, [WORKSPACE, id]))[0];
+  /** The ids of a customer's log, newest first, with the customer each event shows. */
+  const customerLog = async (customerId: string) => {
+    type Node = { id: string; customer?: { id: string } | null; customerOfEvent?: { id: string } };
+    const response = await postGraphQL<{ customerAuditLog: { edges: { node: Node }[] } }>(
+      server.graphqlUrl,
+      { query: CUSTOMER_LOG, variables: { customerId } },
+      { token: admin },
+    );
+    expect(response.body.errors).toBeUndefined();
+    return response.body.data!.customerAuditLog.edges.map(({ node }) => ({ id: node.id, customer: (node.customer ?? node.customerOfEvent)?.id ?? null }));
+  };
 
   it("keeps the name of the latest event by occurredAt, whatever the arrival order", async () => {
     const customerEvent = (minute: number, name: string) =>
@@ -138,19 +155,26 @@ describe("the workspace directory", () => {
     expect((await read(started)).customer).toBeNull();
   });
 
-  it("ties earlier events of a conversation to the customer it gets later", async () => {
+  it("files earlier events of a conversation in the log of the customer it gets later, leaving their rows as stored", async () => {
     const [early] = await record([
       eventInput(AuditEventType.CONVERSATION, "conversation.created", { occurredAt: at(1), conversation: { id: "c-late-tie" }, customer: null }),
     ]);
-    expect((await dataSource.query(`SELECT customer_id FROM audit_events WHERE id = ?`, [early]))[0].customer_id).toBeNull();
-    await record([
+    const stored = async () => (await dataSource.query(`SELECT * FROM audit_events WHERE id = ?`, [early]))[0];
+    const before = await stored();
+    expect(before.customer_id).toBeNull();
+    const [tie] = await record([
       eventInput(AuditEventType.CONVERSATION, "conversation.updated", {
         occurredAt: at(2),
         conversation: { id: "c-late-tie" },
         customer: { id: "cu-late", name: "Noor" },
       }),
     ]);
-    expect((await dataSource.query(`SELECT customer_id FROM audit_events WHERE id = ?`, [early]))[0].customer_id).toBe("cu-late");
+    expect(await stored()).toEqual(before);
+    expect(await customerLog("cu-late")).toEqual([
+      { id: tie, customer: "cu-late" },
+      { id: early, customer: "cu-late" },
+    ]);
+    expect((await read(early)).customer).toEqual({ id: "cu-late", name: "Noor" });
   });
 
   it("lets a later event move a conversation to another customer without rewriting the past", async () => {
@@ -165,6 +189,24 @@ describe("the workspace directory", () => {
     ]);
     expect((await row("conversations", "c-moved")).customer_id).toBe("cu-b");
     expect((await dataSource.query(`SELECT customer_id FROM audit_events WHERE id = ?`, [first]))[0].customer_id).toBe("cu-a");
+    expect((await customerLog("cu-a")).map((event) => event.id)).toEqual([first]);
+    expect((await customerLog("cu-b")).map((event) => event.id)).not.toContain(first);
+  });
+
+  it("keeps an event in the log of its conversation's first customer when the conversation moves on", async () => {
+    const [untied] = await record([
+      eventInput(AuditEventType.CONVERSATION, "conversation.created", { occurredAt: at(1), conversation: { id: "c-first-tie" }, customer: null }),
+    ]);
+    await record([
+      eventInput(AuditEventType.CONVERSATION, "conversation.updated", { occurredAt: at(2), conversation: { id: "c-first-tie" }, customer: { id: "cu-first", name: "F" } }),
+    ]);
+    await record([
+      eventInput(AuditEventType.CONVERSATION, "conversation.updated", { occurredAt: at(3), conversation: { id: "c-first-tie" }, customer: { id: "cu-next", name: "N" } }),
+    ]);
+    expect((await customerLog("cu-first")).map((event) => event.id)).toContain(untied);
+    expect((await customerLog("cu-next")).map((event) => event.id)).not.toContain(untied);
+    // The event names no customer: it shows the one the directory ties its conversation to now.
+    expect((await read(untied)).customer).toEqual({ id: "cu-next", name: "N" });
   });
 
   it("keeps ids that differ only in case apart", async () => {

@@ -25,6 +25,7 @@ import { MerkleSequencer } from "../src/integrity/merkle-sequencer";
 import { appendLeaves, partialTiles, subtreesFromTiles, Tile, TILE_WIDTH } from "../src/integrity/tiles";
 import { seedBulkEvents } from "./support/bulk-events";
 import { useTestDatabase } from "./support/database";
+import { withTriggersDropped } from "./support/dba";
 import { eventInput } from "./support/events";
 import { recordOver } from "./support/live";
 import { useTestServer } from "./support/server";
@@ -262,7 +263,7 @@ describe("the Merkle sequencer", () => {
     await seedBulkEvents(dataSource, { workspaceId, events: 10, seed: 6 });
     await new MerkleSequencer(dataSource, logger).catchUp();
     await seedBulkEvents(dataSource, { workspaceId, events: 10, seed: 7 });
-    await dataSource.query(`DELETE FROM audit_events WHERE workspace_id = ? AND seq = 14`, [workspaceId]);
+    await withTriggersDropped(dataSource, () => dataSource.query(`DELETE FROM audit_events WHERE workspace_id = ? AND seq = 14`, [workspaceId]));
     await expect(new MerkleSequencer(dataSource, logger).catchUp()).rejects.toThrow(`workspace ${workspaceId}: the event of seq 14 is missing; its Merkle log stops at 13`);
     expect(await treeSize(dataSource, workspaceId)).toBe(13);
     // Out of the way of the other tests' sweeps.

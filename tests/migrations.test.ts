@@ -1,10 +1,12 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import { DataSource } from "typeorm";
+import { DataSource, MigrationInterface } from "typeorm";
 import { InitialSchema1795652400000 } from "../migrations/1795652400000-InitialSchema";
 import { ExactIds1796527200000 } from "../migrations/1796527200000-ExactIds";
 import { SearchPostings1796544000000 } from "../migrations/1796544000000-SearchPostings";
+import { DeltaPostings1796630400000 } from "../migrations/1796630400000-DeltaPostings";
+import { MerkleLog1796716800000 } from "../migrations/1796716800000-MerkleLog";
 import { createLogger } from "../src/common/logger";
 import { decodePostings, indexedSeq } from "../src/database/search-postings.repository";
 import { SearchIndexer } from "../src/search/search-indexer";
@@ -20,8 +22,8 @@ const typeormCli = (command: string) =>
     env: { PATH: process.env.PATH, DATABASE_URL: TEST_DATABASE.url, LOG_LEVEL: "silent" },
   });
 
-const TABLES = ["audit_events", "conversations", "customers", "merkle_checkpoints", "merkle_tiles", "merkle_trees", "search_postings", "search_progress", "users", "workspaces"];
-const MIGRATIONS = ["InitialSchema1795652400000", "ExactIds1796527200000", "SearchPostings1796544000000", "DeltaPostings1796630400000", "MerkleLog1796716800000"];
+const TABLES = ["audit_events", "conversations", "customers", "customer_log_entries", "merkle_checkpoints", "merkle_tiles", "merkle_trees", "search_postings", "search_progress", "users", "workspaces"];
+const MIGRATIONS = ["InitialSchema1795652400000", "ExactIds1796527200000", "SearchPostings1796544000000", "DeltaPostings1796630400000", "MerkleLog1796716800000", "AppendOnlyEvents1796803200000"];
 /** The NO PAD binary collations: MariaDB's, MySQL 8's. */
 const NO_PAD_BINARY = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"];
 
@@ -81,7 +83,7 @@ describe("migrations", () => {
 
   it("run from the TypeORM CLI on the same DataSource", async () => {
     await dataSource.undoLastMigration({ transaction: "each" });
-    expect((await typeormCli("migration:show")).stdout).toContain("[ ] MerkleLog1796716800000");
+    expect((await typeormCli("migration:show")).stdout).toContain("[ ] AppendOnlyEvents1796803200000");
     await typeormCli("migration:run");
     const shown = (await typeormCli("migration:show")).stdout;
     for (const migration of MIGRATIONS) expect(shown).toMatch(new RegExp(`\\[X\\] \\d+ ${migration}`));
@@ -103,7 +105,6 @@ describe("migrations", () => {
       ix_audit_events_actor: "workspace_id,actor_kind,actor_id,occurred_at,seq",
       ix_audit_events_type_actor: "workspace_id,type,actor_kind,actor_id,occurred_at,seq",
       ix_audit_events_conversation: "workspace_id,conversation_id,occurred_at,seq",
-      ix_audit_events_customer: "workspace_id,customer_id,occurred_at,seq",
       ix_audit_events_customer_type: "workspace_id,customer_id,type,occurred_at,seq",
       ix_audit_events_section: "workspace_id,settings_section,occurred_at,seq",
     });
@@ -121,6 +122,25 @@ describe("migrations", () => {
       expect.arrayContaining(["delta_postings mediumblob"]),
     );
     expect(columns.map((column) => column.name)).not.toContain("postings");
+  });
+
+  it("index the customer logs' entries by customer in the keyset order, one entry per event", async () => {
+    expect(await indexColumns("customer_log_entries")).toEqual({
+      PRIMARY: "workspace_id,seq",
+      ix_customer_log_entries_log: "workspace_id,customer_id,occurred_at,seq",
+    });
+  });
+
+  it("guard audit_events with a trigger against UPDATE and one against DELETE", async () => {
+    const triggers: { name: string; timing: string; event: string }[] = await dataSource.query(
+      `SELECT trigger_name AS name, action_timing AS timing, event_manipulation AS event
+         FROM information_schema.triggers WHERE trigger_schema = ? AND event_object_table = 'audit_events' ORDER BY trigger_name`,
+      [TEST_DATABASE.database],
+    );
+    expect(triggers).toEqual([
+      { name: "audit_events_no_update", timing: "BEFORE", event: "UPDATE" },
+      { name: "audit_events_purge_only", timing: "BEFORE", event: "DELETE" },
+    ]);
   });
 
   it("key the Merkle log's tiles by workspace, level and index, and its trees by workspace", async () => {
@@ -149,6 +169,8 @@ describe("migrations", () => {
       "conversations.customer_id",
       "conversations.id",
       "conversations.workspace_id",
+      "customer_log_entries.customer_id",
+      "customer_log_entries.workspace_id",
       "customers.id",
       "customers.workspace_id",
       "merkle_checkpoints.workspace_id",
@@ -213,27 +235,36 @@ async function snapshot(dataSource: DataSource): Promise<Record<string, unknown[
   return rows;
 }
 
+/**
+ * The schema as it stood after `migrations` only, holding {@link EXISTING_DATA}
+ * and whatever `more` writes; returns the snapshot of every table.
+ */
+async function earlierSchemaWithData(migrations: (new () => MigrationInterface)[], more: (earlier: DataSource) => Promise<void> = async () => undefined): Promise<Record<string, unknown[]>> {
+  const earlier = new DataSource({ ...dataSourceOptions(TEST_DATABASE, []), migrations });
+  await earlier.initialize();
+  try {
+    await earlier.runMigrations({ transaction: "each" });
+    for (const statement of EXISTING_DATA) await earlier.query(statement);
+    await more(earlier);
+    return await snapshot(earlier);
+  } finally {
+    await earlier.destroy();
+  }
+}
+
 describe("the ExactIds migration on a database that holds data", () => {
   const dataSource = useTestDatabase({ migrate: false });
   let before: Record<string, unknown[]>;
 
   beforeAll(async () => {
     // The schema and data as they stood before ExactIds: only the migrations that precede it.
-    const earlier = new DataSource({ ...dataSourceOptions(TEST_DATABASE, []), migrations: [InitialSchema1795652400000] });
-    await earlier.initialize();
-    try {
-      await earlier.runMigrations({ transaction: "each" });
-      for (const statement of EXISTING_DATA) await earlier.query(statement);
-      before = await snapshot(earlier);
-    } finally {
-      await earlier.destroy();
-    }
+    before = await earlierSchemaWithData([InitialSchema1795652400000]);
   });
 
   it("keeps every row and value, and then tells apart ids that differ only by trailing spaces", async () => {
     expect(before.audit_events).toHaveLength(2);
     const applied = await dataSource.runMigrations({ transaction: "each" });
-    expect(applied.map((migration) => migration.name)).toEqual(["ExactIds1796527200000", "SearchPostings1796544000000", "DeltaPostings1796630400000", "MerkleLog1796716800000"]);
+    expect(applied.map((migration) => migration.name)).toEqual(MIGRATIONS.slice(1));
     expect(await snapshot(dataSource)).toEqual(before);
 
     await dataSource.query(`INSERT INTO workspaces (id, last_seq) VALUES ('ws-a ', 0)`);
@@ -251,7 +282,8 @@ describe("the ExactIds migration on a database that holds data", () => {
   });
 
   it("refuses to revert, changing nothing, while ids differ only by trailing spaces; reverts once they do not", async () => {
-    // MerkleLog, DeltaPostings and SearchPostings first: ExactIds is the one under test.
+    // AppendOnlyEvents, MerkleLog, DeltaPostings and SearchPostings first: ExactIds is the one under test.
+    await dataSource.undoLastMigration({ transaction: "each" });
     await dataSource.undoLastMigration({ transaction: "each" });
     await dataSource.undoLastMigration({ transaction: "each" });
     await dataSource.undoLastMigration({ transaction: "each" });
@@ -279,14 +311,7 @@ describe("the DeltaPostings migration on a database whose search index is built"
 
   beforeAll(async () => {
     // The schema as it stood before DeltaPostings, with events and their index in the fixed 12-byte form.
-    const earlier = new DataSource({
-      ...dataSourceOptions(TEST_DATABASE, []),
-      migrations: [InitialSchema1795652400000, ExactIds1796527200000, SearchPostings1796544000000],
-    });
-    await earlier.initialize();
-    try {
-      await earlier.runMigrations({ transaction: "each" });
-      for (const statement of EXISTING_DATA) await earlier.query(statement);
+    await earlierSchemaWithData([InitialSchema1795652400000, ExactIds1796527200000, SearchPostings1796544000000], async (earlier) => {
       const fixed = Buffer.alloc(12);
       fixed.writeUIntBE(Date.UTC(2026, 0, 2, 3, 4, 5, 678), 0, 6);
       fixed.writeUIntBE(1, 6, 6);
@@ -295,14 +320,12 @@ describe("the DeltaPostings migration on a database whose search index is built"
         [fixed],
       );
       await earlier.query(`INSERT INTO search_progress (workspace_id, indexed_seq) VALUES ('ws-a', 2)`);
-    } finally {
-      await earlier.destroy();
-    }
+    });
   });
 
   it("empties the index and sends indexing back to the first event; the indexer then builds it in the new form", async () => {
     const applied = await dataSource.runMigrations({ transaction: "each" });
-    expect(applied.map((migration) => migration.name)).toEqual(["DeltaPostings1796630400000", "MerkleLog1796716800000"]);
+    expect(applied.map((migration) => migration.name)).toEqual(MIGRATIONS.slice(3));
     expect(await dataSource.query(`SELECT * FROM search_postings`)).toEqual([]);
     expect(await indexedSeq(dataSource, "ws-a")).toBe(0);
 
@@ -316,7 +339,8 @@ describe("the DeltaPostings migration on a database whose search index is built"
   });
 
   it("reverts to the fixed form's column, emptied for the version before to build again", async () => {
-    // MerkleLog first.
+    // AppendOnlyEvents and MerkleLog first.
+    await dataSource.undoLastMigration({ transaction: "each" });
     await dataSource.undoLastMigration({ transaction: "each" });
     await dataSource.undoLastMigration({ transaction: "each" });
     expect(await dataSource.query(`SELECT * FROM search_postings`)).toEqual([]);
@@ -324,5 +348,49 @@ describe("the DeltaPostings migration on a database whose search index is built"
     const columns = (await columnsOf(dataSource)).filter((column) => column.table === "search_postings").map((column) => column.name);
     expect(columns).toContain("postings");
     expect(columns).not.toContain("delta_postings");
+  });
+});
+
+describe("the AppendOnlyEvents migration on a database that holds events", () => {
+  const dataSource = useTestDatabase({ migrate: false });
+  let before: Record<string, unknown[]>;
+
+  beforeAll(async () => {
+    before = await earlierSchemaWithData([InitialSchema1795652400000, ExactIds1796527200000, SearchPostings1796544000000, DeltaPostings1796630400000, MerkleLog1796716800000]);
+  });
+
+  const entries = () => dataSource.query(`SELECT workspace_id, seq, customer_id FROM customer_log_entries ORDER BY workspace_id, seq`);
+
+  it("files each event that has a customer in that customer's log and leaves every row as it was", async () => {
+    const applied = await dataSource.runMigrations({ transaction: "each" });
+    expect(applied.map((migration) => migration.name)).toEqual(["AppendOnlyEvents1796803200000"]);
+    expect(await entries()).toEqual([{ workspace_id: "ws-a", seq: 1, customer_id: "cu-1" }]);
+    expect(await snapshot(dataSource)).toEqual(before);
+    await expect(dataSource.query(`UPDATE audit_events SET customer_id = 'cu-1' WHERE seq = 2`)).rejects.toThrow(/append-only/);
+  });
+
+  it("reverts by writing the customer of an event filed after insert back into its row", async () => {
+    // An event on the conversation recorded without a customer, then filed under cu-1 as a tie files it.
+    await dataSource.query(
+      `INSERT INTO audit_events (workspace_id, seq, id, idempotency_key, content_hash, type, action, occurred_at, recorded_at,
+         actor_kind, actor_name, conversation_id, description, details, changes, search_text)
+       VALUES ('ws-a', 3, '01JD0000000000000000000003', 'k-3', UNHEX(SHA2('three', 256)), 'CONVERSATION', 'conversation.updated', NOW(3), NOW(3),
+         'SYSTEM', 'Platform', 'c-1', 'Platform updated a conversation', '{}', '[]', 'Platform updated a conversation')`,
+    );
+    await dataSource.query(`INSERT INTO customer_log_entries (workspace_id, seq, customer_id, occurred_at) VALUES ('ws-a', 3, 'cu-1', NOW(3))`);
+    await dataSource.undoLastMigration({ transaction: "each" });
+    expect(await dataSource.query(`SELECT seq, customer_id FROM audit_events WHERE workspace_id = 'ws-a' ORDER BY seq`)).toEqual([
+      { seq: 1, customer_id: "cu-1" },
+      { seq: 2, customer_id: null },
+      { seq: 3, customer_id: "cu-1" },
+    ]);
+    const indexes: { name: string }[] = await dataSource.query(
+      `SELECT DISTINCT index_name AS name FROM information_schema.statistics WHERE table_schema = ? AND table_name = 'audit_events' AND index_name = 'ix_audit_events_customer'`,
+      [TEST_DATABASE.database],
+    );
+    expect(indexes).toHaveLength(1);
+    const triggers: unknown[] = await dataSource.query(`SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = ?`, [TEST_DATABASE.database]);
+    expect(triggers).toEqual([]);
+    await dataSource.query(`DELETE FROM audit_events WHERE seq = 3`);
   });
 });

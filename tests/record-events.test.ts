@@ -159,13 +159,14 @@ describe("recordAuditEvents and auditEvent", () => {
     expect(response.body.data!.recordAuditEvents.events).toHaveLength(1000);
     expect(response.body.data!.recordAuditEvents.duplicates).toBe(0);
     // Isolation level, BEGIN, conversations before, 3 directory upserts, conversations after;
-    // then the seq update, 2 inserts of 500 rows and COMMIT.
+    // then the seq update, 2 inserts of 500 rows, each with the customer log's entries of its rows, and COMMIT.
     expect(roundTrips).toHaveLength(2);
     const statements = roundTrips.map((sql) => sql.split(STATEMENT_SEPARATOR));
     expect(statements[0].filter((sql) => /^\s*SELECT id, subject, customer_id FROM conversations/.test(sql))).toHaveLength(2);
     expect(statements[1].filter((sql) => /^\s*INSERT INTO audit_events/.test(sql))).toHaveLength(2);
+    expect(statements[1].filter((sql) => /^\s*INSERT INTO customer_log_entries/.test(sql))).toHaveLength(2);
     expect(statements[1].at(-1)).toBe("COMMIT");
-    expect(statements.flat().length).toBeLessThanOrEqual(11);
+    expect(statements.flat().length).toBeLessThanOrEqual(13);
   });
 
   it("writes a new event on a conversation already tied to its customer without reading anything first", async () => {

@@ -14,6 +14,7 @@ import { MerkleSequencer } from "../src/integrity/merkle-sequencer";
 import { verifyWorkspace } from "../src/integrity/verifier";
 import { seedBulkEvents } from "./support/bulk-events";
 import { TEST_DATABASE, useTestDatabase } from "./support/database";
+import { withTriggersDropped } from "./support/dba";
 
 const VERIFY_CLI = path.resolve(__dirname, "..", "dist", "src", "cli", "verify.js");
 /** Events seeded per workspace, a checkpoint after each chunk. */
@@ -68,7 +69,10 @@ describe("tamper evidence", () => {
   it("names an event one field of which was changed", async () => {
     const workspaceId = await loggedWorkspace("ws-changed");
     const target = await eventAt(workspaceId, 300);
-    await dataSource.query(`UPDATE audit_events SET description = CONCAT(description, '.') WHERE workspace_id = ? AND seq = 300`, [workspaceId]);
+    const change = () => dataSource.query(`UPDATE audit_events SET description = CONCAT(description, '.') WHERE workspace_id = ? AND seq = 300`, [workspaceId]);
+    await expect(change()).rejects.toThrow("audit_events is append-only: an event cannot be changed");
+    expect((await verify(workspaceId)).findings).toEqual([]);
+    await withTriggersDropped(dataSource, change);
     const report = await verify(workspaceId);
     expect(report.findings[0]).toMatchObject({ kind: "event-changed", seq: 300, eventId: target.id });
     // The checkpoints cover the changed event: their roots no longer match the events.
@@ -80,16 +84,20 @@ describe("tamper evidence", () => {
 
   it("names an event removed from the middle", async () => {
     const workspaceId = await loggedWorkspace("ws-removed");
-    await dataSource.query(`DELETE FROM audit_events WHERE workspace_id = ? AND seq = 250`, [workspaceId]);
+    const remove = () => dataSource.query(`DELETE FROM audit_events WHERE workspace_id = ? AND seq = 250`, [workspaceId]);
+    await expect(remove()).rejects.toThrow("audit_events is append-only: events are deleted only by the retention purge");
+    await withTriggersDropped(dataSource, remove);
     expect((await verify(workspaceId)).findings[0]).toMatchObject({ kind: "event-missing", seq: 250 });
   });
 
   it("names the first of two events whose seqs were swapped", async () => {
     const workspaceId = await loggedWorkspace("ws-swapped");
     const [first, second] = [await eventAt(workspaceId, 100), await eventAt(workspaceId, 101)];
-    await dataSource.query(`UPDATE audit_events SET seq = 1000000 WHERE workspace_id = ? AND seq = 100`, [workspaceId]);
-    await dataSource.query(`UPDATE audit_events SET seq = 100 WHERE workspace_id = ? AND seq = 101`, [workspaceId]);
-    await dataSource.query(`UPDATE audit_events SET seq = 101 WHERE workspace_id = ? AND seq = 1000000`, [workspaceId]);
+    await withTriggersDropped(dataSource, async () => {
+      await dataSource.query(`UPDATE audit_events SET seq = 1000000 WHERE workspace_id = ? AND seq = 100`, [workspaceId]);
+      await dataSource.query(`UPDATE audit_events SET seq = 100 WHERE workspace_id = ? AND seq = 101`, [workspaceId]);
+      await dataSource.query(`UPDATE audit_events SET seq = 101 WHERE workspace_id = ? AND seq = 1000000`, [workspaceId]);
+    });
     expect((await verify(workspaceId)).findings[0]).toMatchObject({ kind: "event-changed", seq: 100, eventId: second.id });
     expect(first.id).not.toBe(second.id);
   });
@@ -107,13 +115,13 @@ describe("tamper evidence", () => {
 
   it("names the newest events removed", async () => {
     const workspaceId = await loggedWorkspace("ws-truncated");
-    await dataSource.query(`DELETE FROM audit_events WHERE workspace_id = ? AND seq > 550`, [workspaceId]);
+    await withTriggersDropped(dataSource, () => dataSource.query(`DELETE FROM audit_events WHERE workspace_id = ? AND seq > 550`, [workspaceId]));
     expect((await verify(workspaceId)).findings[0]).toMatchObject({ kind: "events-truncated", seq: 551, treeSize: 600 });
   });
 
   it("names the checkpoint an event and its leaf contradict, when both were rewritten", async () => {
     const workspaceId = await loggedWorkspace("ws-rewritten");
-    await dataSource.query(`UPDATE audit_events SET description = 'nothing happened' WHERE workspace_id = ? AND seq = 450`, [workspaceId]);
+    await withTriggersDropped(dataSource, () => dataSource.query(`UPDATE audit_events SET description = 'nothing happened' WHERE workspace_id = ? AND seq = 450`, [workspaceId]));
     // A DBA who also rewrites the log's leaf for the event: the rows and the tiles agree again, the signed roots do not.
     const leaf = eventLeafHash(await eventAt(workspaceId, 450));
     const [{ hashes }] = await dataSource.query(`SELECT hashes FROM merkle_tiles WHERE workspace_id = ? AND level = 0 AND tile_index = 1`, [workspaceId]);

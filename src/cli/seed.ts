@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   const services = createServices(dataSource, config, logger);
   try {
     if (values.reset) {
-      await deleteEventsOfWorkspace(dataSource, DEMO_WORKSPACE);
+      const runner = dataSource.createQueryRunner();
+      await deleteEventsOfWorkspace(runner, DEMO_WORKSPACE).finally(() => runner.release());
       await deleteUsersOfWorkspace(dataSource, DEMO_WORKSPACE);
       await deleteCustomersOfWorkspace(dataSource, DEMO_WORKSPACE);
       await deleteConversationsOfWorkspace(dataSource, DEMO_WORKSPACE);

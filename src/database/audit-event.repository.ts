@@ -1,11 +1,17 @@
 import { ActorKind } from "../events/audit-event.enums";
 import type { AuditEventRecord } from "../events/audit-event.record";
-import { AuditEventRow, EVENT_COLUMNS, insertValues, recordFromRow, SELECT_EVENT_COLUMNS } from "./audit-event.storage";
-import type { BatchedTransaction, Queryable } from "./statements";
+import { AuditEventRow, CUSTOMER_LOG_TABLE, EVENT_COLUMNS, insertValues, recordFromRow, SELECT_EVENT_COLUMNS } from "./audit-event.storage";
+import { BatchedTransaction, Queryable, runStatements } from "./statements";
+import type { QueryRunner } from "typeorm";
 
 /**
  * `audit_events`: the statements of the write path, the logs' pages, the
- * live tail's reads in seq order, and the read of one event.
+ * live tail's reads in seq order, and the read of one event; and
+ * `customer_log_entries`, the customer logs' own index of those events.
+ *
+ * Rows of `audit_events` are only ever inserted: the database refuses an
+ * UPDATE, and a DELETE outside the purge (see the AppendOnlyEvents
+ * migration).
  */
 
 /** Rows per INSERT statement. */
@@ -126,32 +132,49 @@ export function positionsOfStoredKeys(transaction: BatchedTransaction, workspace
   );
 }
 
-/** Gives each conversation's events that have no customer that customer: `ties` pairs a conversation's id with its new customer's. */
+/**
+ * Files each conversation's earlier events that were recorded without a
+ * customer in the log of the customer the conversation now has: `ties` pairs
+ * a conversation's id with its first customer's. An event already filed
+ * stays where it is.
+ */
 export function tieEventsToCustomers(transaction: BatchedTransaction, workspaceId: string, ties: ReadonlyArray<readonly [string, string]>): void {
   if (ties.length === 0) return;
   transaction.add({
-    sql: `UPDATE audit_events SET customer_id = CASE conversation_id ${ties.map(() => "WHEN ? THEN ?").join(" ")} END
-     WHERE workspace_id = ? AND conversation_id IN (?) AND customer_id IS NULL`,
+    sql: `INSERT INTO ${CUSTOMER_LOG_TABLE} (workspace_id, seq, customer_id, occurred_at)
+     SELECT e.workspace_id, e.seq, CASE e.conversation_id ${ties.map(() => "WHEN ? THEN ?").join(" ")} END, e.occurred_at FROM audit_events AS e
+     WHERE e.workspace_id = ? AND e.conversation_id IN (?) AND e.customer_id IS NULL
+       AND NOT EXISTS (SELECT 1 FROM ${CUSTOMER_LOG_TABLE} AS filed WHERE filed.workspace_id = e.workspace_id AND filed.seq = e.seq)`,
     values: [...ties.flat(), workspaceId, ties.map(([id]) => id)],
   });
 }
 
 /**
  * Inserts new events whose seqs the workspace repository's `reserveSeqs`
- * has just taken, in the same round trip: the last event takes the last seq
- * reserved, each one before it the seq before. The seq column counts back
- * from the session's LAST_INSERT_ID(), which the reservation set.
+ * has just taken, in the same round trip, and files those with a customer
+ * in that customer's log: the last event takes the last seq reserved, each
+ * one before it the seq before. The seq column counts back from the
+ * session's LAST_INSERT_ID(), which the reservation set (inserting into
+ * tables without AUTO_INCREMENT leaves it as it is).
  */
 export function insertReservedEvents(transaction: BatchedTransaction, events: readonly AuditEventRecord[], contentHashOf: (position: number) => Buffer): void {
   for (let start = 0; start < events.length; start += INSERT_CHUNK) {
     const end = Math.min(events.length, start + INSERT_CHUNK);
     const values: unknown[] = [];
+    const entries: unknown[] = [];
     for (let position = start; position < end; position++) {
-      const row = insertValues(events[position], contentHashOf(position));
-      row[SEQ_COLUMN] = events.length - 1 - position;
+      const event = events[position];
+      const seqBack = events.length - 1 - position;
+      const row = insertValues(event, contentHashOf(position));
+      row[SEQ_COLUMN] = seqBack;
       for (const value of row) values.push(value);
+      if (event.customerId !== null) entries.push(event.workspaceId, seqBack, event.customerId, event.occurredAt);
     }
     transaction.add({ sql: `INSERT INTO audit_events (${EVENT_COLUMNS.join(", ")}, search_text) VALUES ${new Array(end - start).fill(INSERT_ROW).join(", ")}`, values });
+    if (entries.length > 0) {
+      const rows = new Array(entries.length / 4).fill(ENTRY_ROW).join(", ");
+      transaction.add({ sql: `INSERT INTO ${CUSTOMER_LOG_TABLE} (workspace_id, seq, customer_id, occurred_at) VALUES ${rows}`, values: entries });
+    }
   }
 }
 
@@ -159,6 +182,8 @@ export function insertReservedEvents(transaction: BatchedTransaction, events: re
 const SEQ_COLUMN = EVENT_COLUMNS.indexOf("seq");
 /** One row of {@link insertReservedEvents}: every value a placeholder, the seq counted back from LAST_INSERT_ID(). */
 const INSERT_ROW = `(${[...EVENT_COLUMNS, "search_text"].map((column) => (column === "seq" ? "LAST_INSERT_ID() - ?" : "?")).join(", ")})`;
+/** One row of the customer log's entries, its seq counted back as the event's. */
+const ENTRY_ROW = "(?, LAST_INSERT_ID() - ?, ?, ?)";
 
 /** A place in a log, newest first: the events after it are older, or as old with a lower seq. */
 export interface KeysetPosition {
@@ -166,9 +191,11 @@ export interface KeysetPosition {
   seq: number;
 }
 
-/** A column of `audit_events` a page compares, and the values it may equal: one, or any of several (the customers a name covers). */
+/** A column a page compares, and the values it may equal: one, or any of several (the customers a name covers). */
 export interface ColumnCondition {
   readonly column: string;
+  /** The column's table, when it is not `audit_events`: the customer log's entries. */
+  readonly table?: typeof CUSTOMER_LOG_TABLE;
   readonly values: readonly string[];
 }
 
@@ -201,20 +228,53 @@ export interface EventPage {
   hasMore: boolean;
 }
 
+/** A keyset index: the columns it holds after workspace_id and before (occurred_at, seq), in its table. */
+interface KeysetIndex {
+  name: string;
+  table: typeof CUSTOMER_LOG_TABLE | undefined;
+  columns: readonly string[];
+}
+
 /**
- * The keyset indexes, each with the columns it holds after workspace_id and
- * before (occurred_at, seq), the most selective first: a page scans the
- * first whose columns its conditions all fix.
+ * The keyset indexes, the most selective first: a page scans the first
+ * whose columns its conditions all fix. All are of `audit_events` but the
+ * customer log's, which is of its entries (see `CUSTOMER_LOG_TABLE`).
  */
-const PAGE_INDEXES: readonly { name: string; columns: readonly string[] }[] = [
-  { name: "ix_audit_events_customer_type", columns: ["customer_id", "type"] },
-  { name: "ix_audit_events_customer", columns: ["customer_id"] },
-  { name: "ix_audit_events_conversation", columns: ["conversation_id"] },
-  { name: "ix_audit_events_section", columns: ["settings_section"] },
-  { name: "ix_audit_events_type_actor", columns: ["type", "actor_kind", "actor_id"] },
-  { name: "ix_audit_events_actor", columns: ["actor_kind", "actor_id"] },
-  { name: "ix_audit_events_time", columns: [] },
+const PAGE_INDEXES: readonly KeysetIndex[] = [
+  { name: "ix_customer_log_entries_log", table: CUSTOMER_LOG_TABLE, columns: ["customer_id"] },
+  { name: "ix_audit_events_customer_type", table: undefined, columns: ["customer_id", "type"] },
+  { name: "ix_audit_events_conversation", table: undefined, columns: ["conversation_id"] },
+  { name: "ix_audit_events_section", table: undefined, columns: ["settings_section"] },
+  { name: "ix_audit_events_type_actor", table: undefined, columns: ["type", "actor_kind", "actor_id"] },
+  { name: "ix_audit_events_actor", table: undefined, columns: ["actor_kind", "actor_id"] },
+  { name: "ix_audit_events_time", table: undefined, columns: [] },
 ];
+
+/** The alias of the customer log's entries in a statement that reads them. */
+const ENTRY = "entry";
+const aliasOf = (table: typeof CUSTOMER_LOG_TABLE | undefined) => (table === undefined ? EVENT : ENTRY);
+const qualified = (table: typeof CUSTOMER_LOG_TABLE | undefined, column: string) => `${aliasOf(table)}.${column}`;
+
+/** What a page's statement reads from: the FROM clause, and the alias whose (workspace_id, occurred_at, seq) the keyset compares. */
+interface ScanSource {
+  from: string;
+  position: string;
+}
+
+/**
+ * `audit_events`, or the customer log's entries joined to it, with the
+ * index named when `hinted`: the entries are read first, in index order, and
+ * each joins its event by primary key (STRAIGHT_JOIN), so that a page stops
+ * at its limit.
+ */
+function sourceOf(index: KeysetIndex, hinted: boolean): ScanSource {
+  const hint = hinted ? ` FORCE INDEX (${index.name})` : "";
+  if (index.table === undefined) return { from: `audit_events AS ${EVENT}${hint}`, position: EVENT };
+  return {
+    from: `${index.table} AS ${ENTRY}${hint} STRAIGHT_JOIN audit_events AS ${EVENT} ON ${EVENT}.workspace_id = ${ENTRY}.workspace_id AND ${EVENT}.seq = ${ENTRY}.seq`,
+    position: ENTRY,
+  };
+}
 
 /** One SELECT on one index, with its WHERE conditions. */
 interface ScanPart {
@@ -260,22 +320,22 @@ const joinsFor = (shape: RowShape, alias: string) => (shape.entries ? ` ${curren
  */
 export function eventPageStatement(query: EventPageQuery, shape: RowShape = WHOLE_EVENT, limit = query.size + 1): PageStatement | null {
   const index = pageIndexFor(query.conditions);
-  const hint = ` FORCE INDEX (${index})`;
-  const parts = scanParts(query.workspaceId, query.conditions).map((part) => withRangeAndPosition(part, query));
+  const { from, position } = sourceOf(index, true);
+  const parts = scanParts(query.workspaceId, query.conditions, position).map((part) => withRangeAndPosition(part, query, position));
   if (parts.length === 0) return null;
   const where = (part: ScanPart) => part.conditions.join(" AND ");
   const newestFirst = (alias: string) => `ORDER BY ${alias}.occurred_at DESC, ${alias}.seq DESC`;
   if (parts.length === 1) {
-    // audit_events comes first in a LEFT JOIN: read in index order, it stops at the limit, and only those rows join.
+    // The scanned table comes first in a LEFT JOIN: read in index order, it stops at the limit, and only those rows join.
     const [part] = parts;
-    const sql = `SELECT ${selectList(shape, EVENT)} FROM audit_events AS ${EVENT}${hint}${joinsFor(shape, EVENT)} WHERE ${where(part)} ${newestFirst(EVENT)} LIMIT ?`;
-    return { sql, params: [...part.params, limit], index };
+    const sql = `SELECT ${selectList(shape, EVENT)} FROM ${from}${joinsFor(shape, EVENT)} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?`;
+    return { sql, params: [...part.params, limit], index: index.name };
   }
   // Several values of one column: each is a keyset scan of its own, merged over at most limit rows each; the page's rows then join.
-  const scan = (part: ScanPart) => `(SELECT ${shape.eventColumns(EVENT)} FROM audit_events AS ${EVENT}${hint} WHERE ${where(part)} ${newestFirst(EVENT)} LIMIT ?)`;
+  const scan = (part: ScanPart) => `(SELECT ${shape.eventColumns(EVENT)} FROM ${from} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?)`;
   const merged = `SELECT * FROM (${parts.map(scan).join(" UNION ALL ")}) AS merged ${newestFirst("merged")} LIMIT ?`;
   const sql = `SELECT ${selectList(shape, "page")} FROM (${merged}) AS page${joinsFor(shape, "page")} ${newestFirst("page")}`;
-  return { sql, params: [...parts.flatMap((part) => [...part.params, limit]), limit], index };
+  return { sql, params: [...parts.flatMap((part) => [...part.params, limit]), limit], index: index.name };
 }
 
 /** An event as search checks it: where it is in the log's order, and the text its terms come from. */
@@ -306,9 +366,9 @@ export function searchTextScanStatement(query: EventPageQuery, limit: number): P
  * with a seq after `afterSeq`, in seq order, with their search text.
  */
 export async function searchTextAfterSeq(database: Queryable, query: EventPageQuery, afterSeq: number, limit: number): Promise<EventSearchText[]> {
-  const { conditions, params } = filterConditions(query);
+  const { from, conditions, params } = filterConditions(query);
   const rows = (await database.query(
-    `SELECT ${selectList(SEARCH_TERMS, EVENT)} FROM audit_events AS ${EVENT} WHERE ${conditions.join(" AND ")} AND ${EVENT}.seq > ? ORDER BY ${EVENT}.seq LIMIT ?`,
+    `SELECT ${selectList(SEARCH_TERMS, EVENT)} FROM ${from} WHERE ${conditions.join(" AND ")} AND ${EVENT}.seq > ? ORDER BY ${EVENT}.seq LIMIT ?`,
     [...params, afterSeq, limit],
   )) as SearchTextRow[];
   return rows.map(searchTextOf);
@@ -317,8 +377,8 @@ export async function searchTextAfterSeq(database: Queryable, query: EventPageQu
 /** The events among `seqs` that the page's log (conditions and range) shows, with their search text, in no order. */
 export async function searchTextOfSeqs(database: Queryable, query: EventPageQuery, seqs: readonly number[]): Promise<EventSearchText[]> {
   if (seqs.length === 0) return [];
-  const { conditions, params } = filterConditions({ ...query, after: null });
-  const rows = (await database.query(`SELECT ${selectList(SEARCH_TERMS, EVENT)} FROM audit_events AS ${EVENT} WHERE ${conditions.join(" AND ")} AND ${EVENT}.seq IN (?)`, [
+  const { from, conditions, params } = filterConditions({ ...query, after: null });
+  const rows = (await database.query(`SELECT ${selectList(SEARCH_TERMS, EVENT)} FROM ${from} WHERE ${conditions.join(" AND ")} AND ${EVENT}.seq IN (?)`, [
     ...params,
     seqs,
   ])) as SearchTextRow[];
@@ -335,48 +395,50 @@ export async function findEventsBySeqs(database: Queryable, workspaceId: string,
   return rows.map(recordWithEntries);
 }
 
-/** The page's conditions, range and position as one conjunction, a condition of several values as IN. */
-function filterConditions(query: EventPageQuery): ScanPart {
-  const base: ScanPart = { conditions: [`${EVENT}.workspace_id = ?`], params: [query.workspaceId] };
+/** The page's source (not hinted), and its conditions, range and position as one conjunction, a condition of several values as IN. */
+function filterConditions(query: EventPageQuery): ScanPart & { from: string } {
+  const { from, position } = sourceOf(pageIndexFor(query.conditions), false);
+  const base: ScanPart = { conditions: [`${position}.workspace_id = ?`], params: [query.workspaceId] };
   for (const condition of query.conditions) {
-    if (condition.values.length === 0) return { conditions: ["FALSE"], params: [] };
-    base.conditions.push(`${EVENT}.${condition.column} IN (?)`);
+    if (condition.values.length === 0) return { from, conditions: ["FALSE"], params: [] };
+    base.conditions.push(`${qualified(condition.table, condition.column)} IN (?)`);
     base.params.push(condition.values);
   }
-  return withRangeAndPosition(base, query);
+  return { from, ...withRangeAndPosition(base, query, position) };
 }
 
-function pageIndexFor(conditions: readonly ColumnCondition[]): string {
-  const fixed = new Set(conditions.map((condition) => condition.column));
-  return PAGE_INDEXES.find((index) => index.columns.every((column) => fixed.has(column)))!.name;
+function pageIndexFor(conditions: readonly ColumnCondition[]): KeysetIndex {
+  const fixed = new Set(conditions.map((condition) => qualified(condition.table, condition.column)));
+  return PAGE_INDEXES.find((index) => index.columns.every((column) => fixed.has(qualified(index.table, column))))!;
 }
 
 /** The conditions as keyset scans: one, or for a condition of several values, one per value (each an equality the index can seek), in value order. */
-function scanParts(workspaceId: string, conditions: readonly ColumnCondition[]): ScanPart[] {
-  let parts: ScanPart[] = [{ conditions: [`${EVENT}.workspace_id = ?`], params: [workspaceId] }];
+function scanParts(workspaceId: string, conditions: readonly ColumnCondition[], position: string): ScanPart[] {
+  let parts: ScanPart[] = [{ conditions: [`${position}.workspace_id = ?`], params: [workspaceId] }];
   for (const condition of conditions) {
-    const comparison = `${EVENT}.${condition.column} = ?`;
+    const comparison = `${qualified(condition.table, condition.column)} = ?`;
     const values = condition.values.length === 1 ? condition.values : [...condition.values].sort();
     parts = parts.flatMap((part) => values.map((value) => ({ conditions: [...part.conditions, comparison], params: [...part.params, value] })));
   }
   return parts;
 }
 
-function withRangeAndPosition(part: ScanPart, query: EventPageQuery): ScanPart {
+/** The part with the page's range and keyset position, compared on `position`'s columns (those of the scanned index). */
+function withRangeAndPosition(part: ScanPart, query: EventPageQuery, position: string): ScanPart {
   const conditions = [...part.conditions];
   const params = [...part.params];
   const { from, to, after } = query;
   if (from) {
-    conditions.push(`${EVENT}.occurred_at >= ?`);
+    conditions.push(`${position}.occurred_at >= ?`);
     params.push(from);
   }
   if (to) {
-    conditions.push(`${EVENT}.occurred_at < ?`);
+    conditions.push(`${position}.occurred_at < ?`);
     params.push(to);
   }
   if (after) {
     // Written out rather than as a row comparison, which MariaDB cannot range-scan.
-    conditions.push(`(${EVENT}.occurred_at < ? OR (${EVENT}.occurred_at = ? AND ${EVENT}.seq < ?))`);
+    conditions.push(`(${position}.occurred_at < ? OR (${position}.occurred_at = ? AND ${position}.seq < ?))`);
     params.push(after.occurredAt, after.occurredAt, after.seq);
   }
   return { conditions, params };
@@ -418,7 +480,19 @@ export async function countEvents(database: Queryable, workspaceId?: string): Pr
   return Number(rows[0].n);
 }
 
-/** Deletes every event of the workspace. */
-export async function deleteEventsOfWorkspace(database: Queryable, workspaceId: string): Promise<void> {
-  await database.query(`DELETE FROM audit_events WHERE workspace_id = ?`, [workspaceId]);
+/** What the database lets delete events: the purge's marker, set on the purge's own connection only while it deletes. */
+const PURGE_MARKER_ON = { sql: "SET @audit_log_purge = 1", values: [] };
+const PURGE_MARKER_OFF = "SET @audit_log_purge = NULL";
+
+/** Deletes every event of the workspace, and its customer logs' entries, as the purge does (see the AppendOnlyEvents migration). */
+export async function deleteEventsOfWorkspace(runner: QueryRunner, workspaceId: string): Promise<void> {
+  try {
+    await runStatements(runner, [
+      PURGE_MARKER_ON,
+      { sql: `DELETE FROM ${CUSTOMER_LOG_TABLE} WHERE workspace_id = ?`, values: [workspaceId] },
+      { sql: `DELETE FROM audit_events WHERE workspace_id = ?`, values: [workspaceId] },
+    ]);
+  } finally {
+    await runner.query(PURGE_MARKER_OFF);
+  }
 }

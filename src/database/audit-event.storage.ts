@@ -83,8 +83,17 @@ export const EVENT_COLUMNS = [
  */
 export interface EventField {
   readonly column: string;
+  /** The table the column is in, when it is not `audit_events`. */
+  readonly table?: typeof CUSTOMER_LOG_TABLE;
   read(event: AuditEventRecord): string | null;
 }
+
+/**
+ * The events of each customer's log, apart from `audit_events`: an event on a
+ * conversation joins the log of the conversation's first customer even when
+ * that customer comes after the event, and an event row never changes.
+ */
+export const CUSTOMER_LOG_TABLE = "customer_log_entries";
 
 export const EVENT_FIELDS = {
   type: { column: "type", read: (event) => event.type },
@@ -92,6 +101,8 @@ export const EVENT_FIELDS = {
   actorId: { column: "actor_id", read: (event) => event.actor.id },
   conversationId: { column: "conversation_id", read: (event) => (event.targets as Partial<AnyTargets>).conversation?.id ?? null },
   customerId: { column: "customer_id", read: (event) => event.customerId },
+  /** The customer whose log holds the event: its customer when recorded, or its conversation's first customer, tied later. A live event has no later tie. */
+  logCustomerId: { column: "customer_id", table: CUSTOMER_LOG_TABLE, read: (event) => event.customerId },
   settingsSection: { column: "settings_section", read: (event) => (event.targets as Partial<AnyTargets>).settings?.section ?? null },
 } satisfies Record<string, EventField>;
 

@@ -45,13 +45,23 @@ function conversationOf(event: AuditEventRecord, context: AppContext): Resolved<
 }
 
 function customerOf(event: AuditEventRecord, context: AppContext): Resolved<Customer | null> {
-  if (!event.customerId) return null;
+  if (!event.customerId) {
+    // Recorded before its conversation had a customer: the customer the directory ties the conversation to now.
+    const conversation = conversationOf(event, context);
+    return conversation instanceof Promise ? conversation.then((found) => customerOfConversation(found, context)) : customerOfConversation(conversation, context);
+  }
   const recorded = targetsOf(event).customer;
   const asRecorded = recorded ? { id: recorded.id, name: recorded.name } : null;
   if (event.current) return event.current.customer ?? asRecorded;
   return authenticated(context)
     .loaders.customer.load(event.customerId)
     .then((current) => current ?? asRecorded);
+}
+
+function customerOfConversation(conversation: Conversation | null, context: AppContext): Resolved<Customer | null> {
+  if (!conversation?.customerId) return null;
+  if (conversation.currentCustomer !== undefined) return conversation.currentCustomer;
+  return authenticated(context).loaders.customer.load(conversation.customerId);
 }
 
 function subjectUserOf(event: AuditEventRecord, context: AppContext): Resolved<User | null> {
@@ -77,9 +87,7 @@ export class ActorResolver {
 export class ConversationResolver {
   @FieldResolver(() => Customer, { nullable: true })
   customer(@Root() conversation: Conversation, @Ctx() context: AppContext): Resolved<Customer | null> {
-    if (!conversation.customerId) return null;
-    if (conversation.currentCustomer !== undefined) return conversation.currentCustomer;
-    return authenticated(context).loaders.customer.load(conversation.customerId);
+    return customerOfConversation(conversation, context);
   }
 }
 

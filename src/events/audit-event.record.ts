@@ -125,8 +125,11 @@ export interface StoredFields {
   recordedAt: Date;
   description: string;
   /**
-   * The customer the event belongs to: the one it names, or for an event on a
-   * conversation that names none, the conversation's customer in the directory.
+   * The customer the event was recorded with: the one it names, or for an
+   * event on a conversation that names none, the conversation's customer in
+   * the directory at the time. Never changed after: an event recorded before
+   * its conversation had a customer joins that customer's log through the
+   * log's own entries, not here.
    */
   customerId: string | null;
   /** Set when the event was read with the directory's entries (see {@link CurrentEntries}). */

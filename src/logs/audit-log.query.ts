@@ -12,6 +12,7 @@ import type { LogFilter } from "./log-filter";
 export function eventPageQuery(workspaceId: string, filter: LogFilter, after: CursorPosition | null, size: number): EventPageQuery {
   const conditions = filter.conditions.map((condition) => ({
     column: condition.field.column,
+    table: condition.field.table,
     values: condition.equals !== undefined ? [condition.equals] : [...condition.oneOf.ids],
   }));
   return { workspaceId, conditions, from: filter.from, to: filter.to, after, size };

@@ -72,7 +72,7 @@ export async function workspaceLogFilter(
 
 /** One customer's log: events that belong to the customer, optionally by one user. */
 export function customerLogFilter(customerId: string, userId: string | null | undefined, bounds: PageBounds = NO_BOUNDS): LogFilter {
-  return { conditions: [equals(EVENT_FIELDS.customerId, customerId), ...byUser(userId)], ...bounds };
+  return { conditions: [equals(EVENT_FIELDS.logCustomerId, customerId), ...byUser(userId)], ...bounds };
 }
 
 /** One conversation's log: events on the conversation, of any type, optionally by one user. */

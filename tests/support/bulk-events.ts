@@ -35,7 +35,8 @@ export async function seedBulkEvents(dataSource: DataSource, options: BulkOption
   const start = options.start ?? Date.UTC(2026, 0, 1);
   const span = 180 * 24 * 3600_000;
   const known: { last: number }[] = await dataSource.query(`SELECT last_seq AS last FROM workspaces WHERE id = ?`, [options.workspaceId]);
-  let seq = Number(known[0]?.last ?? 0);
+  const firstSeq = Number(known[0]?.last ?? 0) + 1;
+  let seq = firstSeq - 1;
 
   const customerOfConversation = (conversation: number) => conversation % customers;
   const make = (n: number): NewAuditEvent => {
@@ -103,6 +104,12 @@ export async function seedBulkEvents(dataSource: DataSource, options: BulkOption
       rows,
     );
   }
+  // Each event with a customer in that customer's log, as the recorder files it.
+  await dataSource.query(
+    `INSERT INTO customer_log_entries (workspace_id, seq, customer_id, occurred_at)
+     SELECT workspace_id, seq, customer_id, occurred_at FROM audit_events WHERE workspace_id = ? AND seq >= ? AND customer_id IS NOT NULL`,
+    [options.workspaceId, firstSeq],
+  );
   await dataSource.query(
     `INSERT INTO workspaces (id, last_seq) VALUES (?, ?) ON DUPLICATE KEY UPDATE last_seq = VALUES(last_seq)`,
     [options.workspaceId, seq],
