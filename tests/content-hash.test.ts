@@ -1,5 +1,6 @@
+import { canonicalJson } from "../src/common/canonical-json";
 import { seededRandom } from "../src/common/random";
-import { canonicalJson, contentHash, newEventId } from "../src/database/audit-event.storage";
+import { contentHash, newEventId } from "../src/database/audit-event.storage";
 import type { NewAuditEvent } from "../src/events/audit-event.record";
 
 /** An event with every awkward value: nested arrays and objects, unsorted keys, escapes, undefined, -0. */
@@ -46,6 +47,7 @@ describe("content hashes", () => {
     ["NaN and infinities", { a: Number.NaN, b: Number.POSITIVE_INFINITY }],
     ["an empty object and array", { b: {}, a: [] }],
     ["a bare string", 'quote " and \\ backslash'],
+    ["strings with nothing to escape, controls, lone and paired surrogates", ["plain é", "tab\t", "\u0000\u001f\u007f", "lone \ud800", "\udc00", "pair 😀", "\u2028"]],
     ["null", null],
     ["keys already in order, down to the leaves", { a: [{ b: 1, c: { d: null, e: [new Date(0)] } }], z: "end" }],
     ["keys that are array indexes", { b: { "10": "ten", "9": "nine", x: 1, "01": "zero one" }, a: { "2": 2, "1": 1 } }],

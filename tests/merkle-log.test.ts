@@ -9,7 +9,8 @@ import { AuditEventType } from "../src/events/audit-event.enums";
 import type { AuditEventRecord } from "../src/events/audit-event.record";
 import { CheckpointSigner, checkpointSignedBy } from "../src/integrity/checkpoint";
 import { Checkpointer } from "../src/integrity/checkpointer";
-import { canonicalJson, eventLeafHash, leafData } from "../src/integrity/event-leaf";
+import { canonicalJson } from "../src/common/canonical-json";
+import { eventLeafHash, leafData } from "../src/integrity/event-leaf";
 import {
   consistencyProof,
   EMPTY_ROOT,
@@ -161,6 +162,30 @@ describe("an event's leaf", () => {
     expect(text.startsWith('{"action":"customer.updated","actor":{"id":"u-ana","kind":"USER","name":"Ana Diaz"},"changes":')).toBe(true);
     expect(text).toContain('"occurredAt":"2026-11-01T09:00:00.123Z"');
     expect(text).toContain('"v":1');
+  });
+
+  it("keeps the bytes of the leaves logs already hold, escapes and number forms included", () => {
+    expect(eventLeafHash(event).toString("hex")).toBe("e5bbb8b3f90506d349f4d79d66e07e355d792bc4bdb736758e8673523077de24");
+    const awkward = {
+      ...event,
+      seq: 8,
+      id: "01ESCAPES",
+      type: AuditEventType.SETTINGS,
+      action: "settings.updated",
+      description: 'Ana changed "Refund\\macro"\n\ttwice',
+      actor: { kind: "SYSTEM", id: null, name: "Platform" },
+      targets: { settings: { section: "SHORTCUTS", objectId: null, objectName: "Refund \u2028 macro 😀" } },
+      changes: [{ field: "body", before: null, after: ["\u0000\u001f\u007f", "lone \ud800", 1.5e-7, -0, 1e21, 0.1] }],
+      metadata: { "9": "nine", "10": "ten", b: { "": true, é: false, Z: 1 } },
+      source: null,
+    } as unknown as AuditEventRecord;
+    const text = leafData(awkward).toString("utf8");
+    expect(text).toContain('"after":["\\u0000\\u001f\u007f","lone \\ud800",1.5e-7,0,1e+21,0.1]');
+    expect(text).toContain('"description":"Ana changed \\"Refund\\\\macro\\"\\n\\ttwice"');
+    expect(text).toContain('"metadata":{"10":"ten","9":"nine","b":{"":true,"Z":1,"é":false}}');
+    expect(text).toContain('"objectName":"Refund \u2028 macro 😀"');
+    expect(eventLeafHash(awkward).toString("hex")).toBe("ca0e783fc52e49e2efbbeaddb17b9e1dfbf2938cecc9f4a9466d51d95e48cdca");
+    expect(eventLeafHash(awkward)).toEqual(leafHash(leafData(awkward)));
   });
 
   it("changes with every field the log shows, and not with the directory's current names or the customer it is filed under", () => {

@@ -112,8 +112,8 @@ function recordWithEntries(row: EventWithEntriesRow): AuditEventRecord {
 /** The workspace's stored events whose key the database takes for one of `keys` (each carries its own key as stored). */
 export function findEventsByKeys(transaction: BatchedTransaction, workspaceId: string, keys: readonly string[]): Promise<StoredEvent[]> {
   return transaction.read(
-    { sql: `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`, values: [workspaceId, keys] },
-    (rows) => (rows as AuditEventRow[]).map((row) => ({ event: recordFromRow(row), contentHash: Buffer.from(row.content_hash) })),
+    { sql: `SELECT ${SELECT_EVENT_COLUMNS}, content_hash FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`, values: [workspaceId, keys] },
+    (rows) => (rows as (AuditEventRow & { content_hash: Buffer })[]).map((row) => ({ event: recordFromRow(row), contentHash: Buffer.from(row.content_hash) })),
   );
 }
 

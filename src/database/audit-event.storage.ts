@@ -1,4 +1,5 @@
 import { hash, randomBytes } from "node:crypto";
+import { canonicalJson } from "../common/canonical-json";
 import { ActorKind, AuditEventType, SettingsSection } from "../events/audit-event.enums";
 import type {
   AnyTargets,
@@ -29,12 +30,12 @@ export interface StoredDetails {
   source?: SourceDetails;
 }
 
+/** What {@link recordFromRow} rebuilds an event from: every column but the content hash and search_text. */
 export interface AuditEventRow {
   workspace_id: string;
   seq: number;
   id: string;
   idempotency_key: string;
-  content_hash: Buffer;
   type: AuditEventType;
   action: string;
   occurred_at: Date;
@@ -106,8 +107,13 @@ export const EVENT_FIELDS = {
   settingsSection: { column: "settings_section", read: (event) => (event.targets as Partial<AnyTargets>).settings?.section ?? null },
 } satisfies Record<string, EventField>;
 
-/** Column list for reading whole events. */
-export const SELECT_EVENT_COLUMNS = EVENT_COLUMNS.join(", ");
+/**
+ * Column list for reading whole events: an {@link AuditEventRow}. The content
+ * hash is left out: only the check of a repeated key compares it, and a
+ * binary column costs a Buffer per row to read (the Merkle sequencer reads
+ * every event back).
+ */
+export const SELECT_EVENT_COLUMNS = EVENT_COLUMNS.filter((column) => column !== "content_hash").join(", ");
 
 /** Longest search_text kept: enough for every name and many changed values. */
 const MAX_SEARCH_TEXT = 16_000;
@@ -212,72 +218,6 @@ function conversationFromRow(row: AuditEventRow) {
 export function contentHash(event: NewAuditEvent): Buffer {
   const { idempotencyKey: _key, ...content } = event;
   return hash("sha256", canonicalJson(content), "buffer");
-}
-
-/**
- * JSON with object keys sorted, dates as ISO strings: equal content, equal
- * text. Stored hashes depend on this exact text: keys are sorted as strings
- * (so "10" comes before "9"), properties whose value is undefined are left
- * out, undefined in an array is null. Written directly, in one pass.
- */
-export function canonicalJson(value: unknown): string {
-  return writeCanonical(value ?? null) ?? "null";
-}
-
-/** The JSON of a value; undefined where JSON.stringify leaves a property out. */
-function writeCanonical(value: unknown): string | undefined {
-  switch (typeof value) {
-    case "string":
-      return JSON.stringify(value);
-    case "number":
-      // As JSON.stringify writes numbers: the shortest round-trip form, null for NaN and the infinities.
-      return Number.isFinite(value) ? String(value) : "null";
-    case "boolean":
-      return value ? "true" : "false";
-    case "object": {
-      if (value === null) return "null";
-      if (Array.isArray(value)) {
-        let text = "[";
-        for (let index = 0; index < value.length; index++) {
-          if (index > 0) text += ",";
-          text += writeCanonical(value[index]) ?? "null";
-        }
-        return `${text}]`;
-      }
-      if (value instanceof Date) return JSON.stringify(value);
-      const record = value as Record<string, unknown>;
-      let text = "";
-      for (const key of sortedKeys(record)) {
-        const item = writeCanonical(record[key]);
-        if (item === undefined) continue;
-        text += (text === "" ? "{" : ",") + quotedKey(key) + item;
-      }
-      return text === "" ? "{}" : `${text}}`;
-    }
-    default:
-      return undefined;
-  }
-}
-
-/** `"key":` for the keys events repeat (field names), quoted once; long or many keys are not kept. */
-const QUOTED_KEYS = new Map<string, string>();
-const QUOTED_KEYS_KEPT = 1_024;
-const QUOTED_KEY_LENGTH_KEPT = 64;
-
-function quotedKey(key: string): string {
-  let quoted = QUOTED_KEYS.get(key);
-  if (quoted === undefined) {
-    quoted = `${JSON.stringify(key)}:`;
-    if (QUOTED_KEYS.size < QUOTED_KEYS_KEPT && key.length <= QUOTED_KEY_LENGTH_KEPT) QUOTED_KEYS.set(key, quoted);
-  }
-  return quoted;
-}
-
-/** An object's keys in sorted order; most arrive sorted already. */
-function sortedKeys(record: Record<string, unknown>): string[] {
-  const keys = Object.keys(record);
-  for (let i = 1; i < keys.length; i++) if (keys[i - 1] > keys[i]) return keys.sort();
-  return keys;
 }
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

@@ -1,3 +1,4 @@
+import { canonicalJson } from "../common/canonical-json";
 import type { AuditEventRecord, JsonValue } from "../events/audit-event.record";
 import { leafHash } from "./merkle";
 
@@ -29,31 +30,17 @@ export function leafContent(event: AuditEventRecord): JsonValue {
   };
 }
 
-/**
- * JSON in the RFC 8785 canonical form (JCS) for the values an event holds:
- * object members sorted by their names' UTF-16 code units, no whitespace,
- * strings and numbers as ECMAScript's JSON.stringify writes them; a member
- * whose value is undefined is left out, as JSON.stringify leaves it out.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map((item: unknown) => canonicalJson(item ?? null)).join(",")}]`;
-  const members: string[] = [];
-  const object = value as Record<string, unknown>;
-  for (const name of Object.keys(object).sort()) {
-    const member = object[name];
-    if (member === undefined) continue;
-    members.push(`${JSON.stringify(name)}:${canonicalJson(member)}`);
-  }
-  return `{${members.join(",")}}`;
+/** What an event's leaf hashes: its {@link leafContent} as canonical JSON (RFC 8785), as text. */
+function leafText(event: AuditEventRecord): string {
+  return canonicalJson(leafContent(event));
 }
 
-/** The bytes an event's leaf hashes: its {@link leafContent} as canonical JSON, in UTF-8. */
+/** The bytes an event's leaf hashes: its {@link leafText} in UTF-8. */
 export function leafData(event: AuditEventRecord): Buffer {
-  return Buffer.from(canonicalJson(leafContent(event)), "utf8");
+  return Buffer.from(leafText(event), "utf8");
 }
 
 /** The event's leaf in its workspace's Merkle log: SHA-256(0x00 ‖ {@link leafData}). */
 export function eventLeafHash(event: AuditEventRecord): Buffer {
-  return leafHash(leafData(event));
+  return leafHash(leafText(event));
 }
