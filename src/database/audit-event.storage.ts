@@ -78,9 +78,10 @@ export const EVENT_COLUMNS = [
 ] as const;
 
 /**
- * A column of `audit_events` that log filters compare, and the same value read
- * from an event record as {@link insertValues} stores it: a page's SQL compares
- * the column, a tail's predicate the value (see `logs/log-filter.ts`).
+ * A column that log filters compare (of `audit_events`, or of the customer
+ * log's entries), and the same value read from an event record as it is
+ * stored when the event is recorded: a page's SQL compares the column, a
+ * tail's predicate the value (see `logs/log-filter.ts`).
  */
 export interface EventField {
   readonly column: string;
