@@ -128,6 +128,63 @@ describe("starting the service", () => {
     }
   }, 60_000);
 
+  it("serves as a user that may not UPDATE audit_events: records, files a late tie, pages the customer log", async () => {
+    const database = freshDatabase("appendonly");
+    // The schema first, as its owner.
+    const owner = runService({ PORT: "0", DATABASE_URL: database.url, SEARCH_INDEXING: "false", MERKLE_LOG: "false" });
+    await waitUntilListening(owner);
+    owner.child.kill("SIGTERM");
+    await owner.exited;
+    const user = `audit_rt_${process.pid}`;
+    const password = "runtime-password";
+    const tables: string[] = await withServer(async (connection) => {
+      const [rows] = await connection.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?`, [database.name]);
+      return (rows as { name: string }[]).map((row) => row.name);
+    });
+    expect(tables).toContain("audit_events");
+    await withServer(async (connection) => {
+      await connection.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
+      await connection.query(`GRANT SELECT, INSERT, DELETE ON \`${database.name}\`.* TO '${user}'@'%'`);
+      for (const table of tables.filter((name) => name !== "audit_events")) await connection.query(`GRANT UPDATE ON \`${database.name}\`.\`${table}\` TO '${user}'@'%'`);
+    });
+    try {
+      const runtime = new URL(database.url);
+      runtime.username = user;
+      runtime.password = password;
+      const service = runService({ PORT: "0", DATABASE_URL: runtime.toString(), DATABASE_MIGRATE_URL: database.url });
+      const url = await waitUntilListening(service);
+      try {
+        const producer = await tokenFor(Role.SERVICE);
+        const record = async (customer: { id: string; name: string } | null) => {
+          const input = eventInput(AuditEventType.CONVERSATION, "conversation.updated", { conversation: { id: "c-late" }, customer });
+          const response = await postGraphQL<{ recordAuditEvents: { events: { id: string }[] } }>(`${url}/graphql`, { query: RECORD_EVENTS, variables: { events: [input] } }, { token: producer });
+          expect(response.body.errors).toBeUndefined();
+          return response.body.data!.recordAuditEvents.events[0].id;
+        };
+        const early = await record(null);
+        const tie = await record({ id: "cu-late", name: "Noor" });
+        const page = await postGraphQL<{ customerAuditLog: { edges: { node: { id: string } }[] } }>(
+          `${url}/graphql`,
+          { query: `{ customerAuditLog(customerId: "cu-late") { edges { node { id } } } }` },
+          { token: await tokenFor(Role.ADMIN) },
+        );
+        expect(page.body.errors).toBeUndefined();
+        expect(page.body.data!.customerAuditLog.edges.map((edge) => edge.node.id)).toEqual([tie, early]);
+      } finally {
+        service.child.kill("SIGTERM");
+        await service.exited;
+      }
+      const asService = await mysql.createConnection({ host: TEST_DATABASE.host, port: TEST_DATABASE.port, user, password, database: database.name });
+      try {
+        await expect(asService.query("UPDATE audit_events SET actor_name = 'Someone Else'")).rejects.toThrow(/UPDATE command denied/i);
+      } finally {
+        await asService.end();
+      }
+    } finally {
+      await withServer((connection) => connection.query(`DROP USER IF EXISTS '${user}'@'%'`));
+    }
+  }, 90_000);
+
   it("in development with DEMO_DATA=off leaves the database empty", async () => {
     const database = freshDatabase("nodemo");
     const service = runService({ PORT: "0", DATABASE_URL: database.url, NODE_ENV: "development", DEMO_DATA: "off" });
