@@ -23,9 +23,10 @@ const freshDatabase = (label: string) => {
   return { name, url: url.toString() };
 };
 
-async function withServer<T>(work: (connection: mysql.Connection) => Promise<T>): Promise<T> {
+/** A connection to the test server, as the tests' user or, given `as`, another user on one database. */
+async function withServer<T>(work: (connection: mysql.Connection) => Promise<T>, as?: { user: string; password: string; database: string }): Promise<T> {
   const { host, port, user, password } = TEST_DATABASE;
-  const connection = await mysql.createConnection({ host, port, user, password });
+  const connection = await mysql.createConnection(as ? { host, port, ...as } : { host, port, user, password });
   try {
     return await work(connection);
   } finally {
@@ -116,13 +117,13 @@ describe("starting the service", () => {
         service.child.kill("SIGTERM");
         await service.exited;
       }
-      const asService = await mysql.createConnection({ host: TEST_DATABASE.host, port: TEST_DATABASE.port, user, password, database: database.name });
-      try {
-        await expect(asService.query("CREATE TABLE intruder (id INT)")).rejects.toThrow(/denied/i);
-        await expect(asService.query("ALTER TABLE audit_events ADD COLUMN intruder INT")).rejects.toThrow(/denied/i);
-      } finally {
-        await asService.end();
-      }
+      await withServer(
+        async (asService) => {
+          await expect(asService.query("CREATE TABLE intruder (id INT)")).rejects.toThrow(/denied/i);
+          await expect(asService.query("ALTER TABLE audit_events ADD COLUMN intruder INT")).rejects.toThrow(/denied/i);
+        },
+        { user, password, database: database.name },
+      );
     } finally {
       await withServer((connection) => connection.query(`DROP USER IF EXISTS '${user}'@'%'`));
     }
@@ -174,12 +175,10 @@ describe("starting the service", () => {
         service.child.kill("SIGTERM");
         await service.exited;
       }
-      const asService = await mysql.createConnection({ host: TEST_DATABASE.host, port: TEST_DATABASE.port, user, password, database: database.name });
-      try {
-        await expect(asService.query("UPDATE audit_events SET actor_name = 'Someone Else'")).rejects.toThrow(/UPDATE command denied/i);
-      } finally {
-        await asService.end();
-      }
+      await withServer(
+        (asService) => expect(asService.query("UPDATE audit_events SET actor_name = 'Someone Else'")).rejects.toThrow(/UPDATE command denied/i),
+        { user, password, database: database.name },
+      );
     } finally {
       await withServer((connection) => connection.query(`DROP USER IF EXISTS '${user}'@'%'`));
     }

@@ -20,6 +20,9 @@ import {
 
 type EventOf<T extends AuditEventType> = Extract<AuditEventRecord, { type: T }>;
 
+/** The `customer` of an event on a conversation, as {@link customerOf} resolves it. */
+const CONVERSATION_CUSTOMER = "The conversation's customer: the one the event named, or else the one the directory ties the conversation to.";
+
 /** A field's value, at once when the event was read with the directory's entries, otherwise through the loaders. */
 type Resolved<T> = T | Promise<T>;
 
@@ -114,7 +117,7 @@ export class ConversationEventResolver {
     return conversationOf(event, context);
   }
 
-  @FieldResolver(() => Customer, { nullable: true })
+  @FieldResolver(() => Customer, { nullable: true, description: CONVERSATION_CUSTOMER })
   customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<Customer | null> {
     return customerOf(event, context);
   }
@@ -173,10 +176,7 @@ export class WorkSessionEventResolver {
     return conversationOf(event, context);
   }
 
-  @FieldResolver(() => Customer, {
-    nullable: true,
-    description: "The conversation's customer: the one the event named, or else the one the directory ties the conversation to.",
-  })
+  @FieldResolver(() => Customer, { nullable: true, description: CONVERSATION_CUSTOMER })
   customer(@Root() event: AuditEventRecord, @Ctx() context: AppContext): Resolved<Customer | null> {
     return customerOf(event, context);
   }
