@@ -55,20 +55,50 @@ interface LogSubject {
 }
 
 /**
- * An edge whose cursor is signed only if the client asks for it, and once.
- * A class, not an object literal with a getter: V8 builds such literals
- * far more slowly than class instances, and a page builds one per event.
+ * The cursors of a page's edges, made all at once when the client asks for
+ * the first of them (one AES call signs them all, see CursorCodec), and never
+ * when it asks for none.
  */
-class LazyCursorEdge {
-  private signed: string | undefined;
+class PageCursors {
+  private cursors: string[] | undefined;
 
   constructor(
+    private readonly events: readonly AuditEventRecord[],
+    private readonly encode: (positions: readonly CursorPosition[]) => string[],
+  ) {}
+
+  at(index: number): string {
+    return (this.cursors ??= this.encode(this.events))[index];
+  }
+}
+
+/**
+ * An edge whose cursor comes from its page's {@link PageCursors}. A class,
+ * not an object literal with a getter: V8 builds such literals far more
+ * slowly than class instances, and a page builds one per event.
+ */
+class LazyCursorEdge {
+  constructor(
     readonly node: AuditEventRecord,
-    private readonly encode: (position: CursorPosition) => string,
+    private readonly cursors: PageCursors,
+    private readonly index: number,
   ) {}
 
   get cursor(): string {
-    return (this.signed ??= this.encode(this.node));
+    return this.cursors.at(this.index);
+  }
+}
+
+/** A page's `pageInfo`, whose end cursor is the last edge's, made with the others. */
+class LazyPageInfo {
+  constructor(
+    readonly hasNextPage: boolean,
+    private readonly cursors: PageCursors,
+    private readonly size: number,
+  ) {}
+
+  get endCursor(): string | null {
+    return this.size === 0 ? null : this.cursors.at(this.size - 1);
   }
 }
 
@@ -86,9 +116,9 @@ export class AuditLogService {
     // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
     if (events.length === 0 && subject) await this.requireExisting(subject);
     const encode = this.cursors.encoderFor(principal.workspaceId, logKey);
-    const edges = events.map((node) => new LazyCursorEdge(node, encode));
-    const last = edges[edges.length - 1];
-    return { edges, pageInfo: { hasNextPage: hasMore, endCursor: last ? last.cursor : null }, ignoredSearchWords };
+    const cursors = new PageCursors(events, encode);
+    const edges = events.map((node, index) => new LazyCursorEdge(node, cursors, index));
+    return { edges, pageInfo: new LazyPageInfo(hasMore, cursors, events.length), ignoredSearchWords };
   }
 
   /**
