@@ -1,6 +1,6 @@
 import { ActorKind } from "../events/audit-event.enums";
 import type { AuditEventRecord } from "../events/audit-event.record";
-import { AuditEventRow, CUSTOMER_LOG_TABLE, EVENT_COLUMNS, insertValues, recordFromRow, SELECT_EVENT_COLUMNS } from "./audit-event.storage";
+import { AuditEventRow, CUSTOMER_LOG_TABLE, EVENT_COLUMNS, insertValues, READ_EVENT_COLUMNS, recordFromRow, SELECT_EVENT_COLUMNS } from "./audit-event.storage";
 import { BatchedTransaction, Queryable, runStatements } from "./statements";
 import type { QueryRunner } from "typeorm";
 
@@ -45,7 +45,7 @@ export async function findEventById(database: Queryable, workspaceId: string, id
 const EVENT = "e";
 
 function columnsOf(alias: string): string {
-  return EVENT_COLUMNS.map((column) => `${alias}.${column}`).join(", ");
+  return READ_EVENT_COLUMNS.map((column) => `${alias}.${column}`).join(", ");
 }
 
 function currentEntryJoins(event: string): string {

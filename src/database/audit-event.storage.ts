@@ -109,12 +109,14 @@ export const EVENT_FIELDS = {
 } satisfies Record<string, EventField>;
 
 /**
- * Column list for reading whole events: an {@link AuditEventRow}. The content
+ * Columns for reading whole events: an {@link AuditEventRow}. The content
  * hash is left out: only the check of a repeated key compares it, and a
- * binary column costs a Buffer per row to read (the Merkle sequencer reads
- * every event back).
+ * binary column costs a Buffer per row to read (a log's pages, the live
+ * tail and the Merkle sequencer read events by the thousand).
  */
-export const SELECT_EVENT_COLUMNS = EVENT_COLUMNS.filter((column) => column !== "content_hash").join(", ");
+export const READ_EVENT_COLUMNS: readonly string[] = EVENT_COLUMNS.filter((column) => column !== "content_hash");
+/** {@link READ_EVENT_COLUMNS} as a select list. */
+export const SELECT_EVENT_COLUMNS = READ_EVENT_COLUMNS.join(", ");
 
 /** Longest search_text kept: enough for every name and many changed values. */
 const MAX_SEARCH_TEXT = 16_000;
