@@ -3,6 +3,7 @@ import path from "node:path";
 import { buildSchema, getIntrospectionQuery, GraphQLError, isInterfaceType, isObjectType, Kind, OperationDefinitionNode, parse, valueFromASTUntyped } from "graphql";
 import { AuditEventType } from "../src/events/audit-event.enums";
 import { DEFAULT_OPERATION_LIMITS, OperationLimits } from "../src/config";
+import { checkDocumentLimits } from "../src/common/document-limits";
 import { operationCost, SIZED_FIELD_COORDINATES } from "../src/limits/operation-cost";
 import { useTestDatabase } from "./support/database";
 import { eventInput, RECORD_EVENTS } from "./support/events";
@@ -108,6 +109,29 @@ describe("an operation's cost", () => {
     }
   });
 
+  it("counts the same parsed document again for each page size, batch length and operation it is sent with", () => {
+    // Apollo hands over one parsed document for every request of the same text: its counts are kept by what they depend on.
+    const pages = parse(`${SMALL_PAGE} query Big { workspaceAuditLog(first: 200) { edges { node { id } } } }`);
+    const costOf = (variables: Record<string, unknown>, operationName = "Small") => operationCost(SCHEMA, pages, operationName, variables, DEFAULT_OPERATION_LIMITS).cost;
+    for (let round = 0; round < 2; round++) {
+      expect(costOf({})).toBe(SMALL_PAGE_COST);
+      expect(costOf({ first: 40 })).toBe(1 + 40 * 4 + 1);
+      expect(costOf({ first: 40, unused: [1, 2, 3] })).toBe(1 + 40 * 4 + 1);
+      // Not a number: the page's default size, as the count without a cache takes it.
+      expect(costOf({ first: "40" })).toBe(1 + 50 * 4 + 1);
+      expect(costOf({ first: null })).toBe(1 + 50 * 4 + 1);
+      expect(costOf({}, "Big")).toBe(1 + 200 * 2);
+    }
+    const limits = { ...DEFAULT_OPERATION_LIMITS, maxCost: 500 };
+    expect(operationCost(SCHEMA, pages, "Small", { first: 100 }, limits).cost).toBe(1 + 100 * 4 + 1);
+    expect(() => operationCost(SCHEMA, pages, "Small", { first: 200 }, limits)).toThrow("The operation costs 802 points, over the limit of 500.");
+    expect(() => operationCost(SCHEMA, pages, "Small", { first: 200 }, limits)).toThrow("The operation costs 802 points, over the limit of 500.");
+
+    const batch = parse(`mutation Batch($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { duplicates events { id } } }`);
+    const batchCost = (length: number) => operationCost(SCHEMA, batch, undefined, { e: Array.from({ length }, () => ({})) }, DEFAULT_OPERATION_LIMITS).cost;
+    expect([batchCost(3), batchCost(1_000), batchCost(3)]).toEqual([7, 2_001, 7]);
+  });
+
   it("refuses more aliases, directives or depth than the limits, saying which and how many", () => {
     expect(refusal(aliases(16)).extensions).toMatchObject({ code: "QUERY_TOO_COMPLEX", aliases: 16, limit: 15 });
     expect(cost(aliases(15))).toBe(15);
@@ -117,6 +141,20 @@ describe("an operation's cost", () => {
     const shallow = { ...DEFAULT_OPERATION_LIMITS, maxDepth: 4 };
     expect(refusal(`{ workspaceAuditLog { edges { node { actor { name } } } } }`, shallow).extensions).toMatchObject({ depth: 5, limit: 4 });
     expect(cost(`{ workspaceAuditLog { edges { node { id } } } }`, {}, shallow)).toBe(101);
+  });
+});
+
+describe("a document's limits", () => {
+  it("refuses a document every time it is over the limits it is checked against, even after it passed others", () => {
+    const document = `{ ${"__typename ".repeat(30)}}`;
+    const roomy = { maxTokens: 100, maxDocumentBytes: 10_000 };
+    const tight = { maxTokens: 20, maxDocumentBytes: 10_000 };
+    for (let round = 0; round < 2; round++) {
+      expect(() => checkDocumentLimits(document, roomy)).not.toThrow();
+      expect(() => checkDocumentLimits(document, tight)).toThrow("The document has more than 20 tokens");
+    }
+    const deep = `{ a${"(b: [".repeat(70)}`;
+    for (let round = 0; round < 2; round++) expect(() => checkDocumentLimits(deep, { ...roomy, maxTokens: 1_000 })).toThrow("levels of nested brackets");
   });
 });
 

@@ -13,9 +13,10 @@ export class BoundedMap<K, V> {
   }
 
   /** Sets the value; a new key past the limit pushes out the oldest one. */
-  set(key: K, value: V): void {
+  set(key: K, value: V): this {
     if (!this.entries.has(key) && this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, value);
+    return this;
   }
 
   delete(key: K): void {

@@ -1,5 +1,6 @@
 import { DocumentNode, GraphQLError, Lexer, parse, ParseOptions, Source, TokenKind } from "graphql";
 import type { OperationLimits } from "../config";
+import { BoundedMap } from "./bounded-map";
 import { AppError, BadUserInputError, QueryTooComplexError } from "./errors";
 
 /**
@@ -24,6 +25,8 @@ const CLOSING = new Set<TokenKind>([TokenKind.BRACE_R, TokenKind.BRACKET_R, Toke
  * left for the parser to report.
  */
 export function checkDocumentLimits(source: string, limits: DocumentLimits): void {
+  const passed = passedDocuments.get(limits);
+  if (passed?.has(source)) return;
   // A string's UTF-8 length is at most 3 bytes per UTF-16 unit: most documents need no count.
   if (source.length * 3 > limits.maxDocumentBytes && Buffer.byteLength(source) > limits.maxDocumentBytes) {
     throw new QueryTooComplexError(`The document is larger than ${limits.maxDocumentBytes} bytes; send a smaller one, with values in variables.`, {
@@ -46,8 +49,22 @@ export function checkDocumentLimits(source: string, limits: DocumentLimits): voi
   } catch (error) {
     if (error instanceof AppError) throw error;
     // A syntax error: the parser reports it, in its own words.
+    return;
   }
+  if (source.length > MAX_REMEMBERED_LENGTH) return;
+  if (passed) passed.set(source, true);
+  else passedDocuments.set(limits, new BoundedMap<string, true>(REMEMBERED_DOCUMENTS).set(source, true));
 }
+
+/**
+ * Documents that passed the limits, by the limits they passed: clients send
+ * the same few documents again and again, and lexing one costs more than
+ * looking it up. At most {@link REMEMBERED_DOCUMENTS} of at most
+ * {@link MAX_REMEMBERED_LENGTH} characters each (8 MiB) per set of limits.
+ */
+const passedDocuments = new WeakMap<DocumentLimits, BoundedMap<string, true>>();
+const REMEMBERED_DOCUMENTS = 512;
+const MAX_REMEMBERED_LENGTH = 8_192;
 
 /** Parses a document within the limits; over them, or with a syntax error, throws a GraphQLError with its code. */
 export function parseWithinLimits(source: string, limits: DocumentLimits, options?: ParseOptions): DocumentNode {

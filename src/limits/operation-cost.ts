@@ -82,6 +82,16 @@ export function operationCost(
   variables: Readonly<Record<string, unknown>> | null | undefined,
   limits: OperationLimits,
 ): OperationCost {
+  const sent = variables ?? {};
+  let byDocument = counted.get(limits);
+  if (!byDocument) counted.set(limits, (byDocument = new WeakMap()));
+  let operations = byDocument.get(document);
+  if (!operations) byDocument.set(document, (operations = new Map()));
+  const known = operations.get(operationName ?? "");
+  const key = known && known.reads.map(([name, fallback]) => sizeKey(sent[name] !== undefined ? sent[name] : fallback)).join(",");
+  const cached = known && known.costs.get(key!);
+  if (cached) return cached;
+
   const operation = document.definitions.find(
     (definition): definition is OperationDefinitionNode =>
       definition.kind === Kind.OPERATION_DEFINITION && (!operationName || definition.name?.value === operationName),
@@ -90,7 +100,8 @@ export function operationCost(
   if (!operation || !root) return { cost: 0, kind: null, name: null };
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-  const counter = new Counter(schema, fragments, variableValues(operation.variableDefinitions ?? [], variables ?? {}), limits);
+  const values = new ReadVariables(operation.variableDefinitions ?? [], sent);
+  const counter = new Counter(schema, fragments, values, limits);
   counter.directives += operation.directives?.length ?? 0;
   const cost = counter.selectionCost(operation.selectionSet, root, 1, undefined);
   counter.check("directives", counter.directives, limits.maxDirectives, "directives");
@@ -100,7 +111,49 @@ export function operationCost(
       { cost, limit: limits.maxCost },
     );
   }
-  return { cost, kind: operation.operation, name: operation.name?.value ?? null };
+  const result: OperationCost = { cost, kind: operation.operation, name: operation.name?.value ?? null };
+  // The same variables are read whatever their values: what the first count read keys every later one.
+  const entry = known ?? { reads: values.reads(), costs: new Map<string, OperationCost>() };
+  if (entry.costs.size < MAX_COSTS_PER_OPERATION) entry.costs.set(entry.reads.map(([name, fallback]) => sizeKey(sent[name] !== undefined ? sent[name] : fallback)).join(","), result);
+  operations.set(operationName ?? "", entry);
+  return result;
+}
+
+/**
+ * Operations counted before, by limits and document (Apollo hands over the
+ * same parsed document for the same text): each with the variables its
+ * count read, with their defaults, and its cost by what those held. A log
+ * screen sends the same few documents again and again.
+ */
+const counted = new WeakMap<OperationLimits, WeakMap<DocumentNode, Map<string, { reads: [name: string, fallback: unknown][]; costs: Map<string, OperationCost> }>>>();
+/** Costs kept per operation: one per page size or batch length a client uses. */
+const MAX_COSTS_PER_OPERATION = 64;
+
+/** What of a variable's value a count depends on: a number (a page size), or a list's length (a batch). */
+function sizeKey(value: unknown): string {
+  return typeof value === "number" ? String(value) : Array.isArray(value) ? `#${value.length}` : "-";
+}
+
+/** The operation's variables, as {@link variableValues} gives them, noting which ones the count reads. */
+class ReadVariables {
+  private readonly values: Map<string, unknown>;
+  private readonly defaults: Map<string, unknown>;
+  private readonly read = new Set<string>();
+
+  constructor(definitions: readonly VariableDefinitionNode[], sent: Readonly<Record<string, unknown>>) {
+    this.values = variableValues(definitions, sent);
+    this.defaults = variableValues(definitions, {});
+  }
+
+  get(name: string): unknown {
+    this.read.add(name);
+    return this.values.get(name);
+  }
+
+  /** The variables read so far, each with its default. */
+  reads(): [name: string, fallback: unknown][] {
+    return [...this.read].map((name) => [name, this.defaults.get(name)]);
+  }
 }
 
 /** The values the operation's variables have: those sent, else their defaults. */
@@ -114,8 +167,13 @@ function variableValues(definitions: readonly VariableDefinitionNode[], sent: Re
   return values;
 }
 
+/** Where a count looks a variable's value up. */
+interface VariableLookup {
+  get(name: string): unknown;
+}
+
 /** A literal as a JS value, as far as counting needs it: numbers, lists and variables. */
-function literalValue(node: ValueNode, variables: ReadonlyMap<string, unknown>): unknown {
+function literalValue(node: ValueNode, variables: VariableLookup): unknown {
   switch (node.kind) {
     case Kind.INT:
       return Number(node.value);
@@ -135,7 +193,7 @@ class Counter {
   constructor(
     private readonly schema: GraphQLSchema,
     private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
-    private readonly variables: ReadonlyMap<string, unknown>,
+    private readonly variables: VariableLookup,
     private readonly limits: OperationLimits,
   ) {}
 
