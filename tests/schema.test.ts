@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { graphql, GraphQLInputObjectType, GraphQLResolveInfo, GraphQLSchema, isAbstractType, isInterfaceType, parse } from "graphql";
+import { graphql, GraphQLInputObjectType, GraphQLResolveInfo, GraphQLSchema, isAbstractType, isInterfaceType, isObjectType, parse } from "graphql";
 import { compileQuery, isCompiledQuery } from "graphql-jit";
-import { Arg, buildSchema, Directive, Field, InputType, Int, InterfaceType, ObjectType, Query, Resolver } from "type-graphql";
+import { Arg, Authorized, buildSchema, Ctx, Directive, Field, FieldResolver, InputType, Int, InterfaceType, ObjectType, Query, Resolver, Root } from "type-graphql";
 import { dataSource } from "../ormconfig";
 import { authChecker } from "../src/auth/auth-checker";
+import { applyDirectFieldResolvers, DIRECT_FIELD_RESOLVER } from "../src/common/direct-field-resolvers";
 import { createLogger } from "../src/common/logger";
 import { config } from "../src/config";
 import { AuditEventType } from "../src/events/audit-event.enums";
@@ -131,5 +132,94 @@ describe("applyTypeResolvers", () => {
     const schema = await buildAppSchema(services());
     const abstract = Object.values(schema.getTypeMap()).filter(isAbstractType);
     expect(abstract.map((type) => type.name)).toEqual(["AuditEvent"]);
+  });
+});
+
+@ObjectType("Box")
+class Box {
+  @Field(() => String)
+  label!: string;
+}
+
+@Resolver()
+class BoxQueryResolver {
+  @Query(() => Box)
+  box(): { label: string } {
+    return { label: "b" };
+  }
+}
+
+/** Field resolvers of each kind: called directly (`plain`, `rootOnly`), or kept in type-graphql's wrapper (a role, an argument). */
+@Resolver(() => Box)
+class BoxFieldResolver {
+  @FieldResolver(() => String)
+  plain(@Root() box: Box, @Ctx() context: { suffix: string }): string {
+    return `${box.label}${context.suffix} copied:${box instanceof Box}`;
+  }
+
+  @FieldResolver(() => String)
+  rootOnly(@Root() box: Box): string {
+    return box.label.toUpperCase();
+  }
+
+  @Authorized("ADMIN")
+  @FieldResolver(() => String)
+  guarded(@Root() box: Box): string {
+    return box.label;
+  }
+
+  @FieldResolver(() => String)
+  repeated(@Root() box: Box, @Arg("times", () => Int) times: number): string {
+    return box.label.repeat(times);
+  }
+}
+
+describe("applyDirectFieldResolvers", () => {
+  const build = async () => {
+    const resolvers = [BoxQueryResolver, BoxFieldResolver] as const;
+    const instances = new Map<Function, object>(resolvers.map((resolver) => [resolver, new resolver()]));
+    const built = await buildSchema({ resolvers, container: { get: (resolver: Function) => instances.get(resolver)! }, authChecker, validate: false });
+    return { built, schema: applyDirectFieldResolvers(built, instances) };
+  };
+  const isDirect = (schema: GraphQLSchema, type: string, field: string) => {
+    const found = schema.getType(type);
+    if (!isObjectType(found)) throw new Error(`${type} is not an object type`);
+    return (found.getFields()[field].resolve as { [DIRECT_FIELD_RESOLVER]?: boolean } | undefined)?.[DIRECT_FIELD_RESOLVER] === true;
+  };
+
+  it("calls a method of the parent value and the context directly, with the parent as it is, and keeps the wrapper of one with a role or an argument", async () => {
+    const { built, schema } = await build();
+    expect(["plain", "rootOnly", "guarded", "repeated"].map((field) => isDirect(schema, "Box", field))).toEqual([true, true, false, false]);
+    const source = `{ box { plain rootOnly repeated(times: 2) } }`;
+    // type-graphql copies the parent into an instance of its class; the direct call hands it over as it is.
+    expect(await graphql({ schema: built, source, contextValue: { suffix: "!" } })).toEqual({ data: { box: { plain: "b! copied:true", rootOnly: "B", repeated: "bb" } } });
+    expect(await graphql({ schema, source, contextValue: { suffix: "!" } })).toEqual({ data: { box: { plain: "b! copied:false", rootOnly: "B", repeated: "bb" } } });
+    const compiled = compileQuery(schema, parse(source));
+    if (!isCompiledQuery(compiled)) throw new Error("did not compile");
+    expect(await compiled.query(undefined, { suffix: "?" }, {})).toEqual({ data: { box: { plain: "b? copied:false", rootOnly: "B", repeated: "bb" } } });
+  });
+
+  it("leaves the role check in place", async () => {
+    const { schema } = await build();
+    const result = await graphql({ schema, source: `{ box { guarded } }`, contextValue: { principal: null } });
+    expect(result.data).toBeNull();
+    expect(result.errors?.[0].extensions?.code).toBeDefined();
+  });
+
+  it("calls every field resolver of an event directly in the app's schema", async () => {
+    const schema = await buildAppSchema(createServices(dataSource, config, createLogger("silent")));
+    const eventFields: [string, string][] = [
+      ["Actor", "user"],
+      ["Conversation", "customer"],
+      ["ConversationEvent", "conversation"],
+      ["ConversationEvent", "customer"],
+      ["ConversationEvent", "csat"],
+      ["CustomerEvent", "customer"],
+      ["SettingsEvent", "section"],
+      ["SettingsEvent", "objectName"],
+      ["WorkSessionEvent", "queue"],
+      ["AuthorizationEvent", "subjectUser"],
+    ];
+    expect(eventFields.filter(([type, field]) => !isDirect(schema, type, field))).toEqual([]);
   });
 });

@@ -11,6 +11,7 @@ import { ViewerResolver } from "../auth/viewer.resolver";
 import { DirectoryResolver } from "../directory/directory.resolver";
 import { LiveTailResolver } from "../live-tail/live-tail.resolver";
 import { IntegrityResolver } from "../integrity/integrity.resolver";
+import { applyDirectFieldResolvers } from "../common/direct-field-resolvers";
 import { applyPlainArguments } from "../common/plain-argument";
 import { DateTimeScalar } from "../common/scalars";
 import { applyWellFormedArguments } from "../common/well-formed";
@@ -37,8 +38,10 @@ const RESOLVERS: readonly (readonly [Function, (services: AppServices) => object
  * inputs (see {@link applyOneOf}), arguments declared
  * with `@PlainArg` reach their resolvers as plain values (see
  * {@link applyPlainArguments}), other arguments must be well-formed Unicode
- * (see {@link applyWellFormedArguments}), and interfaces resolve their types
- * without a promise (see {@link applyTypeResolvers}).
+ * (see {@link applyWellFormedArguments}), interfaces resolve their types
+ * without a promise (see {@link applyTypeResolvers}), and field resolvers of
+ * the parent value and the context are called directly (see
+ * {@link applyDirectFieldResolvers}).
  */
 export async function buildAppSchema(services: AppServices): Promise<GraphQLSchema> {
   const instances = new Map(RESOLVERS.map(([resolverClass, make]) => [resolverClass, make(services)]));
@@ -58,7 +61,7 @@ export async function buildAppSchema(services: AppServices): Promise<GraphQLSche
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     pubSub: services.bus.pubSub,
   });
-  return applyTypeResolvers(applyWellFormedArguments(applyPlainArguments(applyOneOf(schema))));
+  return applyTypeResolvers(applyWellFormedArguments(applyPlainArguments(applyOneOf(applyDirectFieldResolvers(schema, instances)))));
 }
 
 /** Type resolvers by interface name; each is called only with values of its own interface. */
