@@ -21,6 +21,8 @@ export interface BenchContext {
   serviceMain: string;
   /** Leaves out the workspace log's search queries (`--skip-search`). */
   skipSearch: boolean;
+  /** The batch sizes part 1 measures (`--batches`); undefined: all of them. */
+  batches?: readonly number[];
   log(line: string): void;
 }
 

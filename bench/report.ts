@@ -28,6 +28,8 @@ export interface BenchResults {
   service?: { checkout: string; commit: string };
   /** The run left out the search queries (`--skip-search`). */
   skipSearch?: true;
+  /** The batch sizes part 1 measured, when `--batches` chose some. */
+  batches?: number[];
   ingest?: IngestResults;
   queries?: QueryResults;
   live?: LiveResults;

@@ -11,6 +11,9 @@
  *     only its results file, since the report describes this checkout's code)
  *   --skip-search leaves out the workspace log's search queries (minutes each at full size):
  *     for comparisons that do not touch search; such a run writes only its results file.
+ *   --batches 100,500 measures only those batch sizes in part 1 (each costs minutes a
+ *     configuration): for the index's and the Merkle log's prices; such a run writes only its
+ *     results file.
  */
 import "reflect-metadata";
 import { randomBytes } from "node:crypto";
@@ -18,7 +21,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import path from "node:path";
 import { BenchContext, Part, PARTS, Size } from "./context";
 import { BenchDatabase, currentCommit, databaseServer, machineFacts, REPOSITORY } from "./database";
-import { runIngest } from "./ingest";
+import { BATCH_SIZES, runIngest } from "./ingest";
 import { runLiveTail } from "./live-tail";
 import { runOverhead } from "./overhead";
 import { SERVICE_MAIN, stopAllProcesses } from "./processes";
@@ -29,7 +32,7 @@ const RUNNERS: Record<Part, (context: BenchContext) => Promise<unknown>> = { ing
 const REPORT = path.join(REPOSITORY, "docs", "performance.md");
 const CITED_RUN = path.join(REPOSITORY, "docs", "performance.json");
 const USAGE =
-  "usage: node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead] [--service <checkout>] [--skip-search] | --report <results>.json";
+  "usage: node dist/bench/run.js [--size full|smoke] [--only ingest,queries,live,overhead] [--service <checkout>] [--skip-search] [--batches 1,100,500] | --report <results>.json";
 
 interface Options {
   size: Size;
@@ -38,6 +41,8 @@ interface Options {
   /** Another checkout whose dist/src/main.js the service processes run. */
   service?: string;
   skipSearch: boolean;
+  /** Part 1's batch sizes, when `--batches` chose some. */
+  batches?: number[];
 }
 
 function log(line: string): void {
@@ -56,6 +61,9 @@ function parseOptions(argv: string[]): Options {
     if (flag === "--size" && (value === "full" || value === "smoke")) options.size = value;
     else if (flag === "--only" && value.split(",").every((part) => PARTS.includes(part as Part))) options.parts = PARTS.filter((part) => value.split(",").includes(part));
     else if (flag === "--report" && value.endsWith(".json")) options.report = value;
+    else if (flag === "--batches" && value.split(",").every((batch) => (BATCH_SIZES as readonly number[]).includes(Number(batch)))) {
+      options.batches = BATCH_SIZES.filter((batch) => value.split(",").map(Number).includes(batch));
+    }
     else if (flag === "--service" && existsSync(serviceMainOf(value))) options.service = path.resolve(value);
     else throw new Error(`${argv[i]}: ${USAGE}${flag === "--service" ? ` (${serviceMainOf(value)} must exist: build that checkout first)` : ""}`);
   }
@@ -94,13 +102,14 @@ async function main(): Promise<number> {
   const machine = await machineFacts(server);
   log(`size ${options.size}, parts ${options.parts.join(", ")}, commit ${machine.commit}${machine.dirty ? " (dirty)" : ""}, ${machine.cores} cores, ${machine.database.version}`);
   const serviceMain = options.service ? serviceMainOf(options.service) : SERVICE_MAIN;
-  const context: BenchContext = { server, secret: randomBytes(48).toString("base64url"), size: options.size, serviceMain, skipSearch: options.skipSearch, log };
+  const context: BenchContext = { server, secret: randomBytes(48).toString("base64url"), size: options.size, serviceMain, skipSearch: options.skipSearch, batches: options.batches, log };
   const results: BenchResults = { format: 1, size: options.size, parts: options.parts, startedAt: started.toISOString(), finishedAt: "", durationMs: 0, machine, failures: [] };
   if (options.service) {
     results.service = { checkout: options.service, commit: currentCommit(options.service) };
     log(`service: ${options.service} at ${results.service.commit}`);
   }
   if (options.skipSearch) results.skipSearch = true;
+  if (options.batches) results.batches = options.batches;
   for (const part of options.parts) {
     const partStarted = Date.now();
     try {
@@ -117,11 +126,12 @@ async function main(): Promise<number> {
   results.finishedAt = new Date().toISOString();
   results.durationMs = Date.now() - started.getTime();
   const serviceSuffix = results.service ? `-service-${results.service.commit}` : "";
-  const jsonFile = path.join(REPOSITORY, "bench", "results", `${results.startedAt.slice(0, 10)}-${machine.commit}${serviceSuffix}${options.skipSearch ? "-no-search" : ""}${options.size === "smoke" ? "-smoke" : ""}.json`);
+  const jsonFile = path.join(REPOSITORY, "bench", "results", `${results.startedAt.slice(0, 10)}-${machine.commit}${serviceSuffix}${options.skipSearch ? "-no-search" : ""}${options.batches ? `-batches-${options.batches.join("-")}` : ""}${options.size === "smoke" ? "-smoke" : ""}.json`);
   mkdirSync(path.dirname(jsonFile), { recursive: true });
   writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
-  if (results.service || results.skipSearch) {
-    log(`wrote ${path.relative(REPOSITORY, jsonFile)} (${results.service ? "another checkout's service" : "no search queries"}: docs/performance.md is left as it is)`);
+  if (results.service || results.skipSearch || results.batches) {
+    const partial = results.service ? "another checkout's service" : results.skipSearch ? "no search queries" : "some batch sizes";
+    log(`wrote ${path.relative(REPOSITORY, jsonFile)} (${partial}: docs/performance.md is left as it is)`);
     return results.failures.length > 0 ? 1 : 0;
   }
   publish(results, jsonFile);
