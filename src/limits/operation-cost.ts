@@ -88,8 +88,7 @@ export function operationCost(
   let operations = byDocument.get(document);
   if (!operations) byDocument.set(document, (operations = new Map()));
   const known = operations.get(operationName ?? "");
-  const key = known && known.reads.map(([name, fallback]) => sizeKey(sent[name] !== undefined ? sent[name] : fallback)).join(",");
-  const cached = known && known.costs.get(key!);
+  const cached = known && known.costs.get(costKey(known.reads, sent));
   if (cached) return cached;
 
   const operation = document.definitions.find(
@@ -114,7 +113,7 @@ export function operationCost(
   const result: OperationCost = { cost, kind: operation.operation, name: operation.name?.value ?? null };
   // The same variables are read whatever their values: what the first count read keys every later one.
   const entry = known ?? { reads: values.reads(), costs: new Map<string, OperationCost>() };
-  if (entry.costs.size < MAX_COSTS_PER_OPERATION) entry.costs.set(entry.reads.map(([name, fallback]) => sizeKey(sent[name] !== undefined ? sent[name] : fallback)).join(","), result);
+  if (entry.costs.size < MAX_COSTS_PER_OPERATION) entry.costs.set(costKey(entry.reads, sent), result);
   operations.set(operationName ?? "", entry);
   return result;
 }
@@ -128,6 +127,11 @@ export function operationCost(
 const counted = new WeakMap<OperationLimits, WeakMap<DocumentNode, Map<string, { reads: [name: string, fallback: unknown][]; costs: Map<string, OperationCost> }>>>();
 /** Costs kept per operation: one per page size or batch length a client uses. */
 const MAX_COSTS_PER_OPERATION = 64;
+
+/** The key of a count among an operation's: what each variable it read holds, as sent or by default. */
+function costKey(reads: readonly [name: string, fallback: unknown][], sent: Readonly<Record<string, unknown>>): string {
+  return reads.map(([name, fallback]) => sizeKey(sent[name] !== undefined ? sent[name] : fallback)).join(",");
+}
 
 /** What of a variable's value a count depends on: a number (a page size), or a list's length (a batch). */
 function sizeKey(value: unknown): string {
