@@ -37,6 +37,8 @@ describe("cursors", () => {
       const positions = [
         { occurredAt: new Date(Date.UTC(1969, 11, 31, 23, 59, 59, 999)), seq: 1 },
         { occurredAt: new Date(Date.UTC(2026, 0, 1)), seq: 2 ** 40 + 3 },
+        // The per-cursor part of the body, "time,seq]", is 5, 28, 18 and 34 bytes long here: every remainder of its base64 groups.
+        { occurredAt: new Date(Date.UTC(2026, 0, 1)), seq: 123 },
         { occurredAt: new Date(8.64e15), seq: Number.MAX_SAFE_INTEGER },
       ];
       const page = codec.encoderFor(workspaceId, log)(positions);

@@ -1,4 +1,5 @@
 import { createCipheriv, createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { BoundedMap } from "../common/bounded-map";
 import { BadUserInputError } from "../common/errors";
 
 /** Where a page ends: the last event's (occurredAt, seq) in the log's order. */
@@ -18,6 +19,9 @@ export interface CursorPayload extends CursorPosition {
 const VERSION = 4;
 /** Bytes of a position as the tag covers it: one AES block, the time and the seq as 64-bit integers. */
 const BLOCK = 16;
+/** Logs whose tag keys are kept (16 bytes each, and the log's name). @default 4096 */
+const LOG_KEYS_KEPT = 4_096;
+const DOT = ".".charCodeAt(0);
 
 /**
  * Opaque, tamper-evident cursors: `<body>.<tag>`, both base64url. The body is
@@ -35,6 +39,7 @@ const BLOCK = 16;
  */
 export class CursorCodec {
   private readonly key: Buffer;
+  private readonly logKeys = new BoundedMap<string, Buffer>(LOG_KEYS_KEPT);
 
   constructor(secret: string) {
     // The token secret also signs tokens: the cursors get a key of their own derived from it.
@@ -53,15 +58,25 @@ export class CursorCodec {
     // The body is JSON.stringify([VERSION, workspaceId, log, time, seq]) with spaces after the log, so that
     // what every cursor of the log shares fills whole base64 groups: it is encoded once, the rest per cursor.
     const shared = `[${VERSION},${JSON.stringify(workspaceId)},${JSON.stringify(log)},`;
-    const sharedBase64 = Buffer.from(shared.padEnd(shared.length + ((3 - (Buffer.byteLength(shared) % 3)) % 3), " ")).toString("base64url");
+    const sharedBase64 = Buffer.from(shared.padEnd(shared.length + ((3 - (Buffer.byteLength(shared) % 3)) % 3), " "), "utf8").toString("base64url");
     const logKey = this.logKey(workspaceId, log);
     return (positions) => {
       const tags = tagsOf(logKey, positions);
-      return positions.map((position, index) => {
-        const rest = `${position.occurredAt.getTime()},${position.seq}]`;
-        const tag = base64url(BLOCK, (at) => tags[index * BLOCK + at]);
-        return `${sharedBase64}${base64url(rest.length, (at) => rest.charCodeAt(at))}.${tag}`;
+      const rests = positions.map((position) => `${position.occurredAt.getTime()},${position.seq}]`);
+      // Every cursor's characters go into one buffer, and each cursor is one string read from it.
+      const perCursor = sharedBase64.length + 1 + base64Length(BLOCK);
+      const text = Buffer.allocUnsafe(rests.reduce((sum, rest) => sum + perCursor + base64Length(rest.length), 0));
+      const ends: number[] = [];
+      let at = 0;
+      rests.forEach((rest, index) => {
+        at += text.write(sharedBase64, at, "latin1");
+        at = writeBase64url(text, at, rest.length, (offset) => rest.charCodeAt(offset));
+        text[at++] = DOT;
+        at = writeBase64url(text, at, BLOCK, (offset) => tags[index * BLOCK + offset]);
+        ends.push(at);
       });
+      const all = text.toString("latin1");
+      return ends.map((end, index) => all.slice(index === 0 ? 0 : ends[index - 1], end));
     };
   }
 
@@ -98,9 +113,15 @@ export class CursorCodec {
     return { occurredAt: payload.occurredAt, seq: payload.seq };
   }
 
-  /** The AES-128 key of one log's tags. */
+  /** The AES-128 key of one log's tags; the keys of the logs read most recently are kept. */
   private logKey(workspaceId: string, log: string): Buffer {
-    return createHmac("sha256", this.key).update(JSON.stringify([workspaceId, log])).digest().subarray(0, 16);
+    const name = JSON.stringify([workspaceId, log]);
+    let key = this.logKeys.get(name);
+    if (!key) {
+      key = createHmac("sha256", this.key).update(name).digest().subarray(0, 16);
+      this.logKeys.set(name, key);
+    }
+    return key;
   }
 }
 
@@ -122,25 +143,32 @@ function writeInt64(buffer: Buffer, value: number, offset: number): void {
   buffer.writeUInt32BE(value - high * 2 ** 32, offset + 4);
 }
 
-const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const BASE64URL = Buffer.from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", "latin1");
+
+/** Characters of `bytes` bytes in base64url without padding. */
+function base64Length(bytes: number): number {
+  return Math.ceil((bytes * 4) / 3);
+}
 
 /**
- * base64url without padding of `length` bytes, read one by one: for the few
- * bytes of each cursor, this costs less than a Buffer and its encoder.
+ * Writes `length` bytes, read one by one, into `text` at `at` as base64url
+ * without padding; returns where the writing ended. For the few bytes of a
+ * cursor's parts, this costs less than a Buffer and its encoder for each.
  */
-function base64url(length: number, byteAt: (index: number) => number): string {
-  let text = "";
+function writeBase64url(text: Buffer, at: number, length: number, byteAt: (index: number) => number): number {
   let index = 0;
   for (; index + 2 < length; index += 3) {
     const group = (byteAt(index) << 16) | (byteAt(index + 1) << 8) | byteAt(index + 2);
-    text += BASE64URL[group >> 18] + BASE64URL[(group >> 12) & 63] + BASE64URL[(group >> 6) & 63] + BASE64URL[group & 63];
+    text[at++] = BASE64URL[group >> 18];
+    text[at++] = BASE64URL[(group >> 12) & 63];
+    text[at++] = BASE64URL[(group >> 6) & 63];
+    text[at++] = BASE64URL[group & 63];
   }
-  if (index + 1 === length) {
-    const group = byteAt(index) << 16;
-    text += BASE64URL[group >> 18] + BASE64URL[(group >> 12) & 63];
-  } else if (index + 2 === length) {
-    const group = (byteAt(index) << 16) | (byteAt(index + 1) << 8);
-    text += BASE64URL[group >> 18] + BASE64URL[(group >> 12) & 63] + BASE64URL[(group >> 6) & 63];
+  if (index < length) {
+    const group = (byteAt(index) << 16) | (index + 1 < length ? byteAt(index + 1) << 8 : 0);
+    text[at++] = BASE64URL[group >> 18];
+    text[at++] = BASE64URL[(group >> 12) & 63];
+    if (index + 1 < length) text[at++] = BASE64URL[(group >> 6) & 63];
   }
-  return text;
+  return at;
 }
