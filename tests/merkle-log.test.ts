@@ -22,7 +22,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from "../src/integrity/merkle";
-import { MerkleSequencer } from "../src/integrity/merkle-sequencer";
+import { MerkleSequencer, READ_CHUNK } from "../src/integrity/merkle-sequencer";
 import { appendLeaves, partialTiles, subtreesFromTiles, Tile, TILE_WIDTH } from "../src/integrity/tiles";
 import { seedBulkEvents } from "./support/bulk-events";
 import { useTestDatabase } from "./support/database";
@@ -284,15 +284,20 @@ describe("the Merkle sequencer", () => {
   });
 
   it("stops before a seq that is missing, and says so, rather than leave a gap in the log", async () => {
-    const workspaceId = "ws-gap";
-    await seedBulkEvents(dataSource, { workspaceId, events: 10, seed: 6 });
-    await new MerkleSequencer(dataSource, logger).catchUp();
-    await seedBulkEvents(dataSource, { workspaceId, events: 10, seed: 7 });
-    await withTriggersDropped(dataSource, () => dataSource.query(`DELETE FROM audit_events WHERE workspace_id = ? AND seq = 14`, [workspaceId]));
-    await expect(new MerkleSequencer(dataSource, logger).catchUp()).rejects.toThrow(`workspace ${workspaceId}: the event of seq 14 is missing; its Merkle log stops at 13`);
-    expect(await treeSize(dataSource, workspaceId)).toBe(13);
-    // Out of the way of the other tests' sweeps.
-    await dataSource.query(`DELETE FROM workspaces WHERE id = ?`, [workspaceId]);
+    // A gap among the first statement's events, and one at its last event (where a short read must not pass for the end).
+    for (const [workspaceId, more, missing] of [
+      ["ws-gap", 10, 14],
+      ["ws-gap-chunk", READ_CHUNK + 10, 10 + READ_CHUNK],
+    ] as const) {
+      await seedBulkEvents(dataSource, { workspaceId, events: 10, seed: 6 });
+      await new MerkleSequencer(dataSource, logger).catchUp();
+      await seedBulkEvents(dataSource, { workspaceId, events: more, seed: 7 });
+      await withTriggersDropped(dataSource, () => dataSource.query(`DELETE FROM audit_events WHERE workspace_id = ? AND seq = ?`, [workspaceId, missing]));
+      await expect(new MerkleSequencer(dataSource, logger).catchUp()).rejects.toThrow(`workspace ${workspaceId}: the event of seq ${missing} is missing; its Merkle log stops at ${missing - 1}`);
+      expect(await treeSize(dataSource, workspaceId)).toBe(missing - 1);
+      // Out of the way of the other tests' sweeps.
+      await dataSource.query(`DELETE FROM workspaces WHERE id = ?`, [workspaceId]);
+    }
   });
 
   it("never appends an event twice when sequencers of two instances run at once", async () => {

@@ -178,6 +178,11 @@ export function recordFromRow(row: AuditEventRow): AuditEventRecord {
   } as AuditEventRecord;
 }
 
+/**
+ * An event's targets as stored. Every object is built with its keys in sorted
+ * order, the order of the canonical JSON its Merkle leaf is written in
+ * (`integrity/event-leaf.ts`): the writer then has nothing to sort.
+ */
 function targetsFromRow(row: AuditEventRow): TargetsByType[AuditEventType] {
   const details = row.details;
   switch (row.type) {
@@ -185,17 +190,17 @@ function targetsFromRow(row: AuditEventRow): TargetsByType[AuditEventType] {
     case AuditEventType.BILLING:
       return { subjectUser: subjectUserFromRow(row) };
     case AuditEventType.CONVERSATION:
-      return { conversation: conversationFromRow(row)!, customer: namedCustomerFromRow(row), subjectUser: subjectUserFromRow(row), csat: details.csat ?? null };
+      return { conversation: conversationFromRow(row)!, csat: details.csat ?? null, customer: namedCustomerFromRow(row), subjectUser: subjectUserFromRow(row) };
     case AuditEventType.CUSTOMER:
       return { customer: { id: row.customer_id!, name: details.customer?.name ?? "" } };
     case AuditEventType.SETTINGS:
-      return { settings: { section: row.settings_section!, objectId: details.settings?.objectId ?? null, objectName: details.settings?.objectName ?? null } };
+      return { settings: { objectId: details.settings?.objectId ?? null, objectName: details.settings?.objectName ?? null, section: row.settings_section! } };
     case AuditEventType.WORK_SESSION:
       return {
-        workSession: details.workSession ?? null,
         conversation: conversationFromRow(row),
         customer: namedCustomerFromRow(row),
         subjectUser: subjectUserFromRow(row),
+        workSession: details.workSession ?? null,
       };
   }
 }
@@ -207,7 +212,7 @@ function namedCustomerFromRow(row: AuditEventRow) {
 
 function subjectUserFromRow(row: AuditEventRow) {
   const recorded = row.details.subjectUser;
-  return row.subject_user_id && recorded ? { id: row.subject_user_id, name: recorded.name, email: recorded.email } : null;
+  return row.subject_user_id && recorded ? { email: recorded.email, id: row.subject_user_id, name: recorded.name } : null;
 }
 
 function conversationFromRow(row: AuditEventRow) {

@@ -12,21 +12,22 @@ export const LEAF_VERSION = 1;
  * conversation tied to a customer later: those change, the event does not.
  */
 export function leafContent(event: AuditEventRecord): JsonValue {
+  // Keys in canonical (sorted) order: the canonical writer then has nothing to sort.
   return {
-    v: LEAF_VERSION,
-    workspaceId: event.workspaceId,
-    seq: event.seq,
-    id: event.id,
-    type: event.type,
     action: event.action,
+    actor: { id: event.actor.id, kind: event.actor.kind, name: event.actor.name },
+    changes: event.changes as unknown as JsonValue,
+    description: event.description,
+    id: event.id,
+    metadata: event.metadata,
     occurredAt: event.occurredAt.toISOString(),
     recordedAt: event.recordedAt.toISOString(),
-    description: event.description,
-    actor: { kind: event.actor.kind, id: event.actor.id, name: event.actor.name },
-    targets: event.targets as unknown as JsonValue,
-    changes: event.changes as unknown as JsonValue,
-    metadata: event.metadata,
+    seq: event.seq,
     source: event.source as unknown as JsonValue,
+    targets: event.targets as unknown as JsonValue,
+    type: event.type,
+    v: LEAF_VERSION,
+    workspaceId: event.workspaceId,
   };
 }
 

@@ -8,6 +8,8 @@ import { appendLeaves, partialTiles } from "./tiles";
 
 /** Leaves one round appends at most. */
 export const MAX_ROUND_LEAVES = 5_000;
+/** Events a round reads in one statement. @default 500 */
+export const READ_CHUNK = 500;
 /** How long a workspace's new events gather before a round, in milliseconds. @default 500 */
 export const ROUND_DELAY_MS = 500;
 /** How often the sequencer looks for workspaces it was not told about, in milliseconds. @default 10000 */
@@ -33,29 +35,49 @@ export class MerkleSequencer extends WorkspaceRounds {
   }
 }
 
+/**
+ * The leaves of the events after the log's `size`, up to a round's worth, in
+ * seq order; `outOfLine` when an event further on is not the next seq (seq is
+ * dense from 1: leaf i is seq i + 1, so an event out of line would be a gap in
+ * the log, and the leaves stop before it). Events are read a chunk at a time
+ * and only their hashes kept: a round's rows never all live at once, which
+ * spares the garbage collector copying thousands of them.
+ */
+async function leavesAfter(runner: QueryRunner, workspaceId: string, size: number): Promise<{ leaves: Buffer[]; outOfLine: boolean }> {
+  const leaves: Buffer[] = [];
+  const last = size + MAX_ROUND_LEAVES;
+  while (leaves.length < MAX_ROUND_LEAVES) {
+    const next = size + 1 + leaves.length;
+    const events = await findEventsInSeqRange(runner, workspaceId, next, last, READ_CHUNK);
+    for (const event of events) {
+      if (event.seq !== size + 1 + leaves.length) return { leaves, outOfLine: true };
+      leaves.push(eventLeafHash(event));
+    }
+    if (events.length < READ_CHUNK) break;
+  }
+  return { leaves, outOfLine: false };
+}
+
 /** One round for a workspace; whether it may have more to append. */
 async function appendRound(runner: QueryRunner, workspaceId: string): Promise<boolean> {
   await ensureTreeRow(runner, workspaceId);
   try {
     await runner.startTransaction("READ COMMITTED");
     const size = await lockTreeSize(runner, workspaceId);
-    const events = await findEventsInSeqRange(runner, workspaceId, size + 1, size + MAX_ROUND_LEAVES, MAX_ROUND_LEAVES);
-    // Seq is dense from 1: leaf i is seq i + 1. An event out of line would be a gap in the log; the round stops before it.
-    let inLine = 0;
-    while (inLine < events.length && events[inLine].seq === size + 1 + inLine) inLine++;
-    if (inLine === 0) {
+    const { leaves, outOfLine } = await leavesAfter(runner, workspaceId, size);
+    if (leaves.length === 0) {
       await runner.commitTransaction();
-      if (events.length === 0) return false;
+      if (!outOfLine) return false;
       // Every seq below a readable one has committed: a seq missing here was removed, and the log cannot go past it.
       throw new Error(`workspace ${workspaceId}: the event of seq ${size + 1} is missing; its Merkle log stops at ${size} (npm run verify names what changed)`);
     }
     const partial = await readTiles(runner, workspaceId, partialTiles(size));
-    const tiles = appendLeaves(size, (at) => partial.get(tileKey(at)) ?? [], events.slice(0, inLine).map(eventLeafHash));
+    const tiles = appendLeaves(size, (at) => partial.get(tileKey(at)) ?? [], leaves);
     await writeTiles(runner, workspaceId, tiles);
-    await setTreeSize(runner, workspaceId, size + inLine);
+    await setTreeSize(runner, workspaceId, size + leaves.length);
     await runner.commitTransaction();
-    // Stopped short of the round's last event: the next round reports the seq missing.
-    return inLine === MAX_ROUND_LEAVES || inLine < events.length;
+    // Stopped short of an event out of line: the next round reports the seq missing.
+    return leaves.length === MAX_ROUND_LEAVES || outOfLine;
   } catch (error) {
     if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
     throw error;
