@@ -1,3 +1,6 @@
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { createExpressHttpServer } from "../src/server/express-http-server";
 import { useTestDatabase } from "./support/database";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
 import { Role, tokenFor } from "./support/tokens";
@@ -86,5 +89,28 @@ describe("HTTP transport", () => {
     const script = /src="(\/graphiql\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
     expect(script).toBeDefined();
     expect((await fetch(`${server.url}${script}`)).headers.get("content-security-policy")).toBe(policy);
+  });
+});
+
+describe("an Express app's HTTP server", () => {
+  it("creates each request and response with the app's prototypes before Express sees them, and Express serves them as usual", async () => {
+    const app = express();
+    app.get("/echo", (req, res) => {
+      res.json({ header: req.get("x-probe"), query: req.query.q });
+    });
+    const server = createExpressHttpServer(app);
+    const arrived: boolean[] = [];
+    // First in line: what Node created, before Express's own handling.
+    server.prependListener("request", (req, res) => arrived.push(Object.getPrototypeOf(req) === app.request, Object.getPrototypeOf(res) === app.response));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/echo?q=1`, { headers: { "x-probe": "yes" } });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ header: "yes", query: "1" });
+      expect(arrived).toEqual([true, true]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

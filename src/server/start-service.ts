@@ -1,4 +1,3 @@
-import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import type { DataSource } from "typeorm";
@@ -13,6 +12,7 @@ import { AppServices, createServices } from "./app-services";
 import { createApollo } from "./apollo";
 import { CompiledExecutor } from "./compiled-execution";
 import { ContextFactory } from "./context";
+import { createExpressHttpServer } from "./express-http-server";
 import { graphiqlRouter } from "./graphiql";
 import { healthRouter } from "./health";
 import { graphqlHttpRouter } from "./http";
@@ -82,7 +82,7 @@ export async function startService({ config, dataSource, logger }: ServiceOption
   app.disable("x-powered-by");
   // An ETag is a hash of the whole body: GraphQL answers would pay it on every request, and no client revalidates them.
   app.disable("etag");
-  const httpServer = http.createServer(app);
+  const httpServer = createExpressHttpServer(app);
   // A client that sends its request slowly holds a socket and a parser: it gets this long for the headers, and for the whole request.
   httpServer.headersTimeout = HEADERS_TIMEOUT_MS;
   httpServer.requestTimeout = RECEIVE_TIMEOUT_MS;
