@@ -1,5 +1,5 @@
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import mysql from "mysql2/promise";
@@ -24,7 +24,8 @@ export class MariadbProcess {
   /** Creates the data directory (about half a second) and starts the server on it. */
   static async start(): Promise<MariadbProcess> {
     const directory = mkdtempSync(path.join(os.tmpdir(), "audit-mariadb-"));
-    const installed = spawnSync(MARIADB_INSTALL_DB.executable, ["--no-defaults", `--datadir=${path.join(directory, "data")}`, "--skip-test-db", ...userOption()], {
+    mkdirSync(path.join(directory, "tmp"));
+    const installed = spawnSync(MARIADB_INSTALL_DB.executable, ["--no-defaults", `--datadir=${path.join(directory, "data")}`, tmpdirOption(directory), "--skip-test-db", ...userOption()], {
       encoding: "utf8",
     });
     if (installed.status !== 0) throw new Error(`mariadb-install-db failed: ${installed.stderr || installed.stdout}`);
@@ -56,6 +57,7 @@ export class MariadbProcess {
         `--socket=${path.join(this.directory, "mysqld.sock")}`,
         `--pid-file=${path.join(this.directory, "mysqld.pid")}`,
         `--log-error=${path.join(this.directory, "error.log")}`,
+        tmpdirOption(this.directory),
         "--skip-grant-tables",
         "--character-set-server=utf8mb4",
         "--collation-server=utf8mb4_unicode_ci",
@@ -107,6 +109,16 @@ export class MariadbProcess {
     await this.kill();
     rmSync(this.directory, { recursive: true, force: true });
   }
+}
+
+/**
+ * The server's own directory for temporary files. On start (and in
+ * mariadb-install-db's bootstrap) mariadbd deletes every `#sql…` file in its
+ * tmpdir as left over from an earlier run: with the default /tmp, those of
+ * the shared server too, whose queries then fail on their temporary tables.
+ */
+function tmpdirOption(directory: string): string {
+  return `--tmpdir=${path.join(directory, "tmp")}`;
 }
 
 /** mariadbd refuses to run as root unless told to. */
