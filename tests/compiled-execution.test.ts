@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import type { GatewayGraphQLRequestContext } from "@apollo/server-gateway-interface";
 import path from "node:path";
 import {
   GraphQLError,
@@ -150,6 +151,26 @@ describe("compiled execution over HTTP, against the demo workspace", () => {
       for (const compiled of compiledAnswers) expect(comparable(compiled)).toEqual(comparable(interpreted));
     },
   );
+
+  it("is handed a response head whose status is its class's accessor, not a getter made for the request (patches/)", async () => {
+    const handed: GatewayGraphQLRequestContext[] = [];
+    const execute = server.executor.execute;
+    server.executor.execute = function (request) {
+      handed.push(request as GatewayGraphQLRequestContext);
+      return execute.call(this, request);
+    };
+    try {
+      const answer = await postGraphQL(server.graphqlUrl, { query: EVENT, variables: { id: "no-such-event" } }, { token: tokens[Role.ADMIN] });
+      expect(answer.body.data?.auditEvent).toBeNull();
+    } finally {
+      server.executor.execute = execute;
+    }
+    expect(handed).toHaveLength(1);
+    const head = handed[0].response!.http!;
+    expect(Object.getOwnPropertyDescriptor(head, "status")).toBeUndefined();
+    expect(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(head), "status")).toMatchObject({ get: expect.any(Function), set: expect.any(Function) });
+    expect(head.status).toBeUndefined();
+  });
 
   it("records through the compiled mutation from its second execution, answering as graphql-js did", async () => {
     const token = await tokenFor(Role.SERVICE, { workspaceId: DEMO_WORKSPACE });

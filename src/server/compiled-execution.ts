@@ -193,6 +193,13 @@ function asGraphQLError(error: GraphQLError): GraphQLError {
  * option; this "gateway" serves one fixed schema and executes with a
  * {@link CompiledExecutor}. Everything before execution (parsing, validation,
  * the context, plugins, error formatting) stays Apollo's own.
+ *
+ * Apollo builds the request it hands over here with a response head whose
+ * `status` was an object literal's getter and setter, made anew for each
+ * request: V8 keeps such accessors in its old generation, so every request
+ * (its result included) outlived the young collections and was promoted.
+ * `patches/@apollo+server+5.5.1.patch` makes that head a class instance;
+ * npm install applies it (figures in docs/performance.md).
  */
 export function compiledExecutionGateway(schema: GraphQLSchema, executor: CompiledExecutor): GatewayInterface {
   return {
