@@ -6,10 +6,12 @@ import { countEvents } from "./database/audit-event.repository";
 import { DatabaseUnavailableError } from "./database/prepare";
 import { closeDatabase, openDatabase } from "./database/setup";
 import { demoAccess, seedDemo } from "./demo/demo-seeder";
+import { applyHeapSettings } from "./server/heap-settings";
 import { startService } from "./server/start-service";
 
 /** config -> database -> schema -> HTTP + WebSocket -> listen; SIGTERM/SIGINT stop it gracefully. */
 async function main(): Promise<void> {
+  applyHeapSettings();
   const logger = createLogger(config.logLevel);
   if (config.auth.jwtSecretIsDefault) {
     logger.warn("AUTH_JWT_SECRET is not set: using the development secret; never do this in production");

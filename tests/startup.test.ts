@@ -1,4 +1,6 @@
-import { readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import mysql from "mysql2/promise";
 import { TokenVerifier } from "../src/auth/tokens";
@@ -59,6 +61,23 @@ describe("starting the service", () => {
     expect(await service.exited).toEqual({ code: 0, signal: null });
     expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.schema_migrations")).toBe(MIGRATION_COUNT);
     expect(await count(database.name, "SELECT COUNT(*) AS n FROM {db}.audit_events")).toBe(0);
+  });
+
+  it("runs with V8's allocation-site pretenuring off, as the command-line flag would set it", async () => {
+    // V8's code-cache tag hashes its flags: the service's, read as it exits, must be that of a process started with the flag.
+    const tagLine = "v8 cached data version tag: ";
+    const printTag = `console.log(${JSON.stringify(tagLine)} + require("node:v8").cachedDataVersionTag())`;
+    const preload = path.join(mkdtempSync(path.join(tmpdir(), "heap-settings-")), "print-tag.js");
+    writeFileSync(preload, `process.on("exit", () => process.stderr.write(${JSON.stringify(tagLine)} + require("node:v8").cachedDataVersionTag() + "\\n"));\n`);
+    const tagOf = (options: string[]) => execFileSync(process.execPath, [...options, "-e", printTag]).toString().trim();
+
+    const service = runService({ PORT: "0", DATABASE_URL: freshDatabase("heap").url }, ["--require", preload]);
+    await waitUntilListening(service);
+    service.child.kill("SIGTERM");
+    expect(await service.exited).toEqual({ code: 0, signal: null });
+    const serviceTag = service.stderr().split("\n").find((line) => line.startsWith(tagLine));
+    expect(serviceTag).toBe(tagOf(["--no-allocation-site-pretenuring"]));
+    expect(serviceTag).not.toBe(tagOf([]));
   });
 
   it("with DB_MIGRATE=false neither creates the database nor migrates", async () => {

@@ -11,9 +11,9 @@ export interface ServiceProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `node dist/src/main.js` with the given environment (on top of a clean one). */
-export function runService(env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, [MAIN], {
+/** Runs `node dist/src/main.js` with the given environment (on top of a clean one), and Node options before the script. */
+export function runService(env: Record<string, string>, nodeOptions: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, [...nodeOptions, MAIN], {
     env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "info", NODE_ENV: "test", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
