@@ -19,6 +19,22 @@ const CUSTOMER_LOG = `query Log($customerId: ID!) { log: customerAuditLog(custom
 const CONVERSATION_LOG = `query Log($conversationId: ID!) { log: conversationAuditLog(conversationId: $conversationId, first: 200) { edges { ${NODE} } } }`;
 const WORKSPACE_TAIL = `subscription Tail { tail: workspaceAuditEvents { ${NODE} } }`;
 
+/** What a log screen shows of each event (the selection the bench measures). */
+const SCREEN_FIELDS = `fragment Screen on AuditEvent {
+  id type action occurredAt description
+  actor { kind id name user { name } }
+  changes { field before after }
+  ... on ConversationEvent { conversation { id subject customer { name } } csat { rating } }
+  ... on CustomerEvent { customer { name } }
+  ... on SettingsEvent { section objectName }
+}`;
+const screenPage = (more = "") => `query Screen($first: Int) { log: workspaceAuditLog(first: $first) { edges { node { ...Screen ${more} } } } }\n${SCREEN_FIELDS}`;
+/** The parts a screen leaves out, asked for the way a client might: through a named fragment inside an inline one, and under an alias. */
+const PARTS_FRAGMENT = `fragment Parts on AuditEvent {
+  when: recordedAt metadata actor { user { email } }
+  ... on AuthorizationEvent { subjectUser { name email } }
+}`;
+
 type Node = Record<string, unknown> & { id: string };
 interface LogData {
   log: { edges: { node: Node }[] };
@@ -130,6 +146,45 @@ describe("the names a log's page shows", () => {
     expect(statements).toHaveLength(expectedStatements);
     expect(statements[statements.length - 1]).toMatch(/audit_events AS e\b/);
     for (const node of nodes) expect(node).toEqual(delivered.get(node.id));
+  });
+
+  it("are read with only what the operation can show: a screen's page reads no recorded time, metadata, email or subject user", async () => {
+    let screen: Node[] = [];
+    const [statement] = await statementsDuring(dataSource, async () => {
+      screen = await page(screenPage(), { first: 200 });
+    });
+    expect(statement).not.toMatch(/\b(e\.recorded_at|e\.metadata|actor_user\.email|subject_user)\b/);
+    expect(screen).toHaveLength(delivered.size);
+    // Each field the screen shows is what a page that reads every part shows (where a customer event's customer is `customerOfEvent`).
+    const full = new Map((await page(WORKSPACE_LOG, { first: 200 })).map((node) => [node.id, node]));
+    const shownAs = (shape: unknown, from: unknown): unknown => {
+      if (Array.isArray(shape)) return shape.map((item, index) => shownAs(item, (from as unknown[])[index]));
+      if (shape === null || typeof shape !== "object" || from === null) return from;
+      const source = from as Record<string, unknown>;
+      return Object.fromEntries(Object.entries(shape).map(([key, value]) => [key, shownAs(value, key === "customer" && source.type === "CUSTOMER" ? source.customerOfEvent : source[key])]));
+    };
+    for (const node of screen) expect(node).toEqual(shownAs(node, full.get(node.id)));
+  });
+
+  it("read a part the operation asks for wherever it asks, through fragments and aliases", async () => {
+    let nodes: Node[] = [];
+    const [statement] = await statementsDuring(dataSource, async () => {
+      nodes = await page(`${screenPage("... on AuditEvent { ...Parts }")}\n${PARTS_FRAGMENT}`, { first: 200 });
+    });
+    expect(statement).toMatch(/\be\.recorded_at\b/);
+    expect(statement).toMatch(/\be\.metadata\b/);
+    expect(statement).toMatch(/\bactor_user\.email\b/);
+    expect(statement).toMatch(/JOIN users AS subject_user\b/);
+    expect(nodes).toHaveLength(delivered.size);
+    for (const node of nodes) {
+      const whole = delivered.get(node.id)!;
+      expect(node.when).toBe(whole.recordedAt);
+      expect(node.metadata).toEqual(whole.metadata);
+      expect((node.actor as { user: { email: unknown } | null }).user?.email).toEqual((whole.actor as { user: { email: unknown } | null }).user?.email);
+      if (whole.type === "AUTHORIZATION") expect(node.subjectUser).toEqual(whole.subjectUser && { name: (whole.subjectUser as { name: string }).name, email: (whole.subjectUser as { email: string }).email });
+    }
+    expect(nodes.some((node) => (node.actor as { user: { email: unknown } | null }).user?.email)).toBe(true);
+    expect(nodes.some((node) => node.type === "AUTHORIZATION" && node.subjectUser)).toBe(true);
   });
 
   it("follow a rename recorded through another instance on the next page this one reads", async () => {

@@ -26,7 +26,7 @@ export interface StoredEvent {
 /** One event of the workspace by id, with the directory's entries for what it mentions, or null. */
 export async function findEventById(database: Queryable, workspaceId: string, id: string): Promise<AuditEventRecord | null> {
   const rows = (await database.query(
-    `SELECT ${columnsOf(EVENT)}, ${CURRENT_ENTRY_COLUMNS} FROM audit_events AS ${EVENT} ${currentEntryJoins(EVENT)} WHERE ${EVENT}.id = ? AND ${EVENT}.workspace_id = ?`,
+    `SELECT ${columnsOf(EVENT)}, ${currentEntryColumns()} FROM audit_events AS ${EVENT} ${currentEntryJoins(EVENT)} WHERE ${EVENT}.id = ? AND ${EVENT}.workspace_id = ?`,
     [id, workspaceId],
   )) as EventWithEntriesRow[];
   return rows.length > 0 ? recordWithEntries(rows[0]) : null;
@@ -44,32 +44,61 @@ export async function findEventById(database: Queryable, workspaceId: string, id
 /** The alias of `audit_events` in a statement that joins the directory. */
 const EVENT = "e";
 
-function columnsOf(alias: string): string {
-  return READ_EVENT_COLUMNS.map((column) => `${alias}.${column}`).join(", ");
+/**
+ * What a page's operation may show of its events beyond what every page
+ * reads. A part no field of the operation can show is not read: its columns
+ * come back NULL (a non-null field asked for regardless fails the request
+ * rather than show a wrong value), and the user the action applied to is not
+ * joined. A page of a log screen shows none of them, and each column less is
+ * less for the database to send and the driver to parse, on every row.
+ */
+export interface EventParts {
+  recordedAt: boolean;
+  metadata: boolean;
+  /** The user the action applied to, as the directory holds them now. */
+  subjectUser: boolean;
+  /** The email addresses of the acting user and of the user the action applied to, as the directory holds them now. */
+  emails: boolean;
 }
 
-function currentEntryJoins(event: string): string {
+/** Every part: what an event read by id, or by the live tail, carries. */
+export const EVERY_EVENT_PART: Readonly<EventParts> = { recordedAt: true, metadata: true, subjectUser: true, emails: true };
+
+/** The event's columns that a part covers. */
+const PART_COLUMNS: Partial<Record<string, keyof EventParts>> = { recorded_at: "recordedAt", metadata: "metadata" };
+
+function columnsOf(alias: string, parts: Readonly<EventParts> = EVERY_EVENT_PART): string {
+  return READ_EVENT_COLUMNS.map((column) => {
+    const part = PART_COLUMNS[column];
+    return part && !parts[part] ? `NULL AS ${column}` : `${alias}.${column}`;
+  }).join(", ");
+}
+
+function currentEntryJoins(event: string, parts: Readonly<EventParts> = EVERY_EVENT_PART): string {
   return [
     `LEFT JOIN users AS actor_user ON actor_user.workspace_id = ${event}.workspace_id AND ${event}.actor_kind = '${ActorKind.USER}' AND actor_user.id = ${event}.actor_id`,
     `LEFT JOIN conversations AS conversation ON conversation.workspace_id = ${event}.workspace_id AND conversation.id = ${event}.conversation_id`,
     `LEFT JOIN customers AS conversation_customer ON conversation_customer.workspace_id = ${event}.workspace_id AND conversation_customer.id = conversation.customer_id`,
     `LEFT JOIN customers AS customer ON customer.workspace_id = ${event}.workspace_id AND customer.id = ${event}.customer_id`,
-    `LEFT JOIN users AS subject_user ON subject_user.workspace_id = ${event}.workspace_id AND subject_user.id = ${event}.subject_user_id`,
+    ...(parts.subjectUser ? [`LEFT JOIN users AS subject_user ON subject_user.workspace_id = ${event}.workspace_id AND subject_user.id = ${event}.subject_user_id`] : []),
   ].join(" ");
 }
 
 /** The joined entries' columns; a name is NOT NULL in its table, so a null name means no entry. */
-const CURRENT_ENTRY_COLUMNS = [
-  "actor_user.name AS current_actor_name",
-  "actor_user.email AS current_actor_email",
-  "conversation.id AS current_conversation_id",
-  "conversation.subject AS current_conversation_subject",
-  "conversation.customer_id AS current_conversation_customer_id",
-  "conversation_customer.name AS current_conversation_customer_name",
-  "customer.name AS current_customer_name",
-  "subject_user.name AS current_subject_user_name",
-  "subject_user.email AS current_subject_user_email",
-].join(", ");
+function currentEntryColumns(parts: Readonly<EventParts> = EVERY_EVENT_PART): string {
+  const subjectUser = parts.subjectUser;
+  return [
+    "actor_user.name AS current_actor_name",
+    `${parts.emails ? "actor_user.email" : "NULL"} AS current_actor_email`,
+    "conversation.id AS current_conversation_id",
+    "conversation.subject AS current_conversation_subject",
+    "conversation.customer_id AS current_conversation_customer_id",
+    "conversation_customer.name AS current_conversation_customer_name",
+    "customer.name AS current_customer_name",
+    `${subjectUser ? "subject_user.name" : "NULL"} AS current_subject_user_name`,
+    `${subjectUser && parts.emails ? "subject_user.email" : "NULL"} AS current_subject_user_email`,
+  ].join(", ");
+}
 
 interface EventWithEntriesRow extends AuditEventRow {
   current_actor_name: string | null;
@@ -212,6 +241,8 @@ export interface EventPageQuery {
   after: KeysetPosition | null;
   /** Events in the page. */
   size: number;
+  /** What the page's events must carry besides what every page reads; absent: every part. */
+  parts?: Readonly<EventParts>;
 }
 
 /** The one statement of a page, as sent. */
@@ -291,26 +322,29 @@ interface ScanPart {
  * no value covers no event: such a page is empty without asking.
  */
 export async function findEventPage(database: Queryable, query: EventPageQuery): Promise<EventPage> {
-  const statement = eventPageStatement(query);
+  const statement = eventPageStatement(query, wholeEvent(query.parts));
   if (!statement) return { events: [], hasMore: false };
   const rows = (await database.query(statement.sql, statement.params)) as EventWithEntriesRow[];
   const events = (rows.length > query.size ? rows.slice(0, query.size) : rows).map(recordWithEntries);
   return { events, hasMore: rows.length > query.size };
 }
 
-/** What a statement reads of each event: columns of `audit_events`, and whether the directory's entries join. */
+/** What a statement reads of each event: columns of `audit_events`, and the parts the directory's entries join for (null: none join). */
 interface RowShape {
   eventColumns(alias: string): string;
-  entries: boolean;
+  entries: Readonly<EventParts> | null;
 }
 
-/** The whole event, with the directory's entries for what it mentions. */
-const WHOLE_EVENT: RowShape = { eventColumns: columnsOf, entries: true };
-/** What search checks an event by: its position and its words. */
-const SEARCH_TERMS: RowShape = { eventColumns: (alias) => `${alias}.seq, ${alias}.occurred_at, ${alias}.search_text`, entries: false };
+/** The event with the given parts, and the directory's entries for what it mentions. */
+function wholeEvent(parts: Readonly<EventParts> = EVERY_EVENT_PART): RowShape {
+  return { eventColumns: (alias) => columnsOf(alias, parts), entries: parts };
+}
 
-const selectList = (shape: RowShape, alias: string) => (shape.entries ? `${shape.eventColumns(alias)}, ${CURRENT_ENTRY_COLUMNS}` : shape.eventColumns(alias));
-const joinsFor = (shape: RowShape, alias: string) => (shape.entries ? ` ${currentEntryJoins(alias)}` : "");
+/** What search checks an event by: its position and its words. */
+const SEARCH_TERMS: RowShape = { eventColumns: (alias) => `${alias}.seq, ${alias}.occurred_at, ${alias}.search_text`, entries: null };
+
+const selectList = (shape: RowShape, alias: string) => (shape.entries ? `${shape.eventColumns(alias)}, ${currentEntryColumns(shape.entries)}` : shape.eventColumns(alias));
+const joinsFor = (shape: RowShape, alias: string) => (shape.entries ? ` ${currentEntryJoins(alias, shape.entries)}` : "");
 
 /**
  * The statement {@link findEventPage} sends (one more row than the page, to
@@ -318,7 +352,7 @@ const joinsFor = (shape: RowShape, alias: string) => (shape.entries ? ` ${curren
  * named in the SQL so that the plan does not depend on the optimizer's
  * statistics.
  */
-export function eventPageStatement(query: EventPageQuery, shape: RowShape = WHOLE_EVENT, limit = query.size + 1): PageStatement | null {
+export function eventPageStatement(query: EventPageQuery, shape: RowShape = wholeEvent(query.parts), limit = query.size + 1): PageStatement | null {
   const index = pageIndexFor(query.conditions);
   const { from, position } = sourceOf(index, true);
   const parts = scanParts(query.workspaceId, query.conditions, position).map((part) => withRangeAndPosition(part, query, position));
@@ -385,11 +419,12 @@ export async function searchTextOfSeqs(database: Queryable, query: EventPageQuer
   return rows.map(searchTextOf);
 }
 
-/** The workspace's events with these seqs, whole, with the directory's entries, newest first. */
-export async function findEventsBySeqs(database: Queryable, workspaceId: string, seqs: readonly number[]): Promise<AuditEventRecord[]> {
+/** The workspace's events with these seqs, with the given parts and the directory's entries, newest first. */
+export async function findEventsBySeqs(database: Queryable, workspaceId: string, seqs: readonly number[], parts: Readonly<EventParts> = EVERY_EVENT_PART): Promise<AuditEventRecord[]> {
   if (seqs.length === 0) return [];
+  const shape = wholeEvent(parts);
   const rows = (await database.query(
-    `SELECT ${selectList(WHOLE_EVENT, EVENT)} FROM audit_events AS ${EVENT}${joinsFor(WHOLE_EVENT, EVENT)} WHERE ${EVENT}.workspace_id = ? AND ${EVENT}.seq IN (?) ORDER BY ${EVENT}.occurred_at DESC, ${EVENT}.seq DESC`,
+    `SELECT ${selectList(shape, EVENT)} FROM audit_events AS ${EVENT}${joinsFor(shape, EVENT)} WHERE ${EVENT}.workspace_id = ? AND ${EVENT}.seq IN (?) ORDER BY ${EVENT}.occurred_at DESC, ${EVENT}.seq DESC`,
     [workspaceId, seqs],
   )) as EventWithEntriesRow[];
   return rows.map(recordWithEntries);

@@ -1,4 +1,5 @@
-import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Int, Query, Resolver } from "type-graphql";
+import type { GraphQLResolveInfo } from "graphql";
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Info, Int, Query, Resolver } from "type-graphql";
 import { Role } from "../auth/principal";
 import type { AuditEventRecord } from "../events/audit-event.record";
 import { AuditEvent } from "../events/audit-event.types";
@@ -8,6 +9,7 @@ import type { AuditEventService } from "./audit-event.service";
 import { AuditEventFilter, DateRange } from "./audit-log.inputs";
 import type { AuditLogService } from "./audit-log.service";
 import { AuditEventConnection } from "./audit-log.types";
+import { selectedEventParts } from "./selected-parts";
 
 /**
  * What a customer's and a conversation's log take besides the id. The fields
@@ -52,8 +54,9 @@ export class AuditLogResolver {
     @Arg("first", () => Int, { nullable: true, description: "1 to 200; default 50." }) first: number | null,
     @Arg("after", () => String, { nullable: true }) after: string | null,
     @Ctx() context: AppContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<AuditEventConnection> {
-    const page = await this.logs.page(authenticated(context).principal, { log: "workspace", filter, range, search, first, after });
+    const page = await this.logs.page(authenticated(context).principal, { log: "workspace", filter, range, search, first, after }, selectedEventParts(info));
     noteIgnoredSearchWords(context, page.ignoredSearchWords);
     return page;
   }
@@ -66,8 +69,9 @@ export class AuditLogResolver {
     @Arg("customerId", () => ID) customerId: string,
     @Args() page: ScopedLogPageArgs,
     @Ctx() context: AppContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<AuditEventConnection> {
-    return this.logs.page(authenticated(context).principal, { log: "customer", customerId, ...page });
+    return this.logs.page(authenticated(context).principal, { log: "customer", customerId, ...page }, selectedEventParts(info));
   }
 
   @Authorized(Role.ADMIN, Role.AGENT)
@@ -76,7 +80,8 @@ export class AuditLogResolver {
     @Arg("conversationId", () => ID) conversationId: string,
     @Args() page: ScopedLogPageArgs,
     @Ctx() context: AppContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<AuditEventConnection> {
-    return this.logs.page(authenticated(context).principal, { log: "conversation", conversationId, ...page });
+    return this.logs.page(authenticated(context).principal, { log: "conversation", conversationId, ...page }, selectedEventParts(info));
   }
 }

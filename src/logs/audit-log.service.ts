@@ -1,6 +1,14 @@
 import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
-import { EventPageQuery, eventPageStatement, findEventPage, PageStatement, searchTextScanStatement } from "../database/audit-event.repository";
+import {
+  EventPageQuery,
+  eventPageStatement,
+  EventParts,
+  EVERY_EVENT_PART,
+  findEventPage,
+  PageStatement,
+  searchTextScanStatement,
+} from "../database/audit-event.repository";
 import { conversationExists } from "../database/conversation.repository";
 import { customerExists } from "../database/customer.repository";
 import type { Queryable } from "../database/statements";
@@ -110,8 +118,10 @@ export class AuditLogService {
     private readonly cursors: CursorCodec,
   ) {}
 
-  async page(principal: Principal, request: LogRequest): Promise<LogPage> {
-    const { query, search, logKey, subject, ignoredSearchWords } = await this.plan(principal, request);
+  /** One page of a log; `parts`: what its events must carry besides what every page reads (see {@link EventParts}). */
+  async page(principal: Principal, request: LogRequest, parts: Readonly<EventParts> = EVERY_EVENT_PART): Promise<LogPage> {
+    const { query: planned, search, logKey, subject, ignoredSearchWords } = await this.plan(principal, request);
+    const query = { ...planned, parts };
     const { events, hasMore } = search ? await findSearchPage(this.reads, query, search) : await findEventPage(this.reads, query);
     // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
     if (events.length === 0 && subject) await this.requireExisting(subject);

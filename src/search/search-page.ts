@@ -185,6 +185,7 @@ async function pageOf(database: Queryable, query: EventPageQuery, matches: reado
     database,
     query.workspaceId,
     shown.map((match) => match.seq),
+    query.parts,
   );
   return { events, hasMore: matches.length > query.size };
 }
