@@ -1,5 +1,5 @@
 import { useTestDatabase } from "./support/database";
-import { EVENT_FIELDS, RECORD_EVENTS } from "./support/events";
+import { EVENT_FIELDS, RECORD_EVENTS, SCREEN_EVENT_FRAGMENT } from "./support/events";
 import { fixtureInputs, minutes } from "./support/log-fixture";
 import { postGraphQL, useTestServer } from "./support/server";
 import { statementsDuring } from "./support/statements";
@@ -19,16 +19,7 @@ const CUSTOMER_LOG = `query Log($customerId: ID!) { log: customerAuditLog(custom
 const CONVERSATION_LOG = `query Log($conversationId: ID!) { log: conversationAuditLog(conversationId: $conversationId, first: 200) { edges { ${NODE} } } }`;
 const WORKSPACE_TAIL = `subscription Tail { tail: workspaceAuditEvents { ${NODE} } }`;
 
-/** What a log screen shows of each event (the selection the bench measures). */
-const SCREEN_FIELDS = `fragment Screen on AuditEvent {
-  id type action occurredAt description
-  actor { kind id name user { name } }
-  changes { field before after }
-  ... on ConversationEvent { conversation { id subject customer { name } } csat { rating } }
-  ... on CustomerEvent { customer { name } }
-  ... on SettingsEvent { section objectName }
-}`;
-const screenPage = (more = "") => `query Screen($first: Int) { log: workspaceAuditLog(first: $first) { edges { node { ...Screen ${more} } } } }\n${SCREEN_FIELDS}`;
+const screenPage = (more = "") => `query Screen($first: Int) { log: workspaceAuditLog(first: $first) { edges { node { ...UiEvent ${more} } } } }\n${SCREEN_EVENT_FRAGMENT}`;
 /** The parts a screen leaves out, asked for the way a client might: through a named fragment inside an inline one, and under an alias. */
 const PARTS_FRAGMENT = `fragment Parts on AuditEvent {
   when: recordedAt metadata actor { user { email } }

@@ -6,7 +6,7 @@ import { DEFAULT_OPERATION_LIMITS, OperationLimits } from "../src/config";
 import { checkDocumentLimits } from "../src/common/document-limits";
 import { operationCost, SIZED_FIELD_COORDINATES } from "../src/limits/operation-cost";
 import { useTestDatabase } from "./support/database";
-import { eventInput, RECORD_EVENTS } from "./support/events";
+import { eventInput, RECORD_EVENTS, SCREEN_EVENT_FRAGMENT } from "./support/events";
 import { statementsDuring } from "./support/statements";
 import { errorCodes, GraphQLResponse, postGraphQL, useTestServer } from "./support/server";
 import { Role, tokenFor } from "./support/tokens";
@@ -25,14 +25,7 @@ const SMALL_PAGE_COST = 82;
 /** What a log screen shows of each event, at the largest page. */
 const SCREEN_PAGE = `query Screen { workspaceAuditLog(first: 200) { ...Page } }
 fragment Page on AuditEventConnection { edges { cursor node { ...UiEvent } } pageInfo { hasNextPage endCursor } }
-fragment UiEvent on AuditEvent {
-  id type action occurredAt description
-  actor { kind id name user { name } }
-  changes { field before after }
-  ... on ConversationEvent { conversation { id subject customer { name } } csat { rating } }
-  ... on CustomerEvent { customer { name } }
-  ... on SettingsEvent { section objectName }
-}`;
+${SCREEN_EVENT_FRAGMENT}`;
 const aliases = (count: number) => `{ ${Array.from({ length: count }, (_, n) => `v${n}: viewer { userId }`).join(" ")} }`;
 const directives = (count: number) => `{ viewer { ${"userId @include(if: true) ".repeat(count)}} }`;
 

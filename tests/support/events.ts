@@ -37,6 +37,16 @@ export const EVENT_FIELDS = `
 
 export const AUDIT_EVENT = `query Event($id: ID!) { auditEvent(id: $id) { ${EVENT_FIELDS} } }`;
 
+/** What a log screen shows of each event (the issue's selection, which the bench measures), as the fragment `UiEvent`. */
+export const SCREEN_EVENT_FRAGMENT = `fragment UiEvent on AuditEvent {
+  id type action occurredAt description
+  actor { kind id name user { name } }
+  changes { field before after }
+  ... on ConversationEvent { conversation { id subject customer { name } } csat { rating } }
+  ... on CustomerEvent { customer { name } }
+  ... on SettingsEvent { section objectName }
+}`;
+
 export const ANA = { kind: "USER", id: "u-ana", name: "Ana Diaz" };
 export const VIP_RULE = { kind: "AUTOMATION", id: "rule-vip", name: "Routing rule 'VIP'" };
 export const PLATFORM = { kind: "SYSTEM", id: null, name: "Platform" };
