@@ -322,7 +322,7 @@ interface ScanPart {
  * no value covers no event: such a page is empty without asking.
  */
 export async function findEventPage(database: Queryable, query: EventPageQuery): Promise<EventPage> {
-  const statement = eventPageStatement(query, wholeEvent(query.parts));
+  const statement = eventPageStatement(query);
   if (!statement) return { events: [], hasMore: false };
   const rows = (await database.query(statement.sql, statement.params)) as EventWithEntriesRow[];
   const events = (rows.length > query.size ? rows.slice(0, query.size) : rows).map(recordWithEntries);
