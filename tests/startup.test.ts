@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import mysql from "mysql2/promise";
@@ -67,14 +67,19 @@ describe("starting the service", () => {
     // V8's code-cache tag hashes its flags: the service's, read as it exits, must be that of a process started with the flag.
     const tagLine = "v8 cached data version tag: ";
     const printTag = `console.log(${JSON.stringify(tagLine)} + require("node:v8").cachedDataVersionTag())`;
-    const preload = path.join(mkdtempSync(path.join(tmpdir(), "heap-settings-")), "print-tag.js");
+    const directory = mkdtempSync(path.join(tmpdir(), "heap-settings-"));
+    const preload = path.join(directory, "print-tag.js");
     writeFileSync(preload, `process.on("exit", () => process.stderr.write(${JSON.stringify(tagLine)} + require("node:v8").cachedDataVersionTag() + "\\n"));\n`);
     const tagOf = (options: string[]) => execFileSync(process.execPath, [...options, "-e", printTag]).toString().trim();
 
     const service = runService({ PORT: "0", DATABASE_URL: freshDatabase("heap").url }, ["--require", preload]);
-    await waitUntilListening(service);
-    service.child.kill("SIGTERM");
-    expect(await service.exited).toEqual({ code: 0, signal: null });
+    try {
+      await waitUntilListening(service);
+      service.child.kill("SIGTERM");
+      expect(await service.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
     const serviceTag = service.stderr().split("\n").find((line) => line.startsWith(tagLine));
     expect(serviceTag).toBe(tagOf(["--no-allocation-site-pretenuring"]));
     expect(serviceTag).not.toBe(tagOf([]));

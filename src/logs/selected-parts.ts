@@ -1,14 +1,6 @@
 import { Kind, type FieldNode, type FragmentDefinitionNode, type SelectionSetNode } from "graphql";
 import type { EventParts } from "../database/audit-event.repository";
 
-/** The field names that show each part of an event, wherever they stand in its selection. */
-const FIELDS_OF_PARTS: Readonly<Record<keyof EventParts, string>> = {
-  recordedAt: "recordedAt",
-  metadata: "metadata",
-  subjectUser: "subjectUser",
-  emails: "email",
-};
-
 /** Computed once per field of a parsed document: a client's document is parsed once and its operation runs many times. */
 const partsOfField = new WeakMap<FieldNode, Readonly<EventParts>>();
 
@@ -39,7 +31,8 @@ export function selectedEventParts(info: { fieldNodes: readonly FieldNode[]; fra
     }
   };
   for (const field of info.fieldNodes) collect(field.selectionSet);
-  const parts = Object.fromEntries(Object.entries(FIELDS_OF_PARTS).map(([part, field]) => [part, names.has(field)])) as unknown as EventParts;
+  // Each part by the name of the field that shows it, wherever it stands.
+  const parts: EventParts = { recordedAt: names.has("recordedAt"), metadata: names.has("metadata"), subjectUser: names.has("subjectUser"), emails: names.has("email") };
   if (info.fieldNodes.length === 1) partsOfField.set(first, parts);
   return parts;
 }
