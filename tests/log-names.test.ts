@@ -208,6 +208,62 @@ describe("the names a log's page shows", () => {
     expect(await page(WORKSPACE_LOG, { first: 200 }, other.graphqlUrl)).toEqual([...after.values()]);
   });
 
+  describe("a page filtered by a customer's name", () => {
+    const NAMED_LOG = `query Log($filter: AuditEventFilter, $range: DateRange) { log: workspaceAuditLog(filter: $filter, range: $range, first: 200) { edges { node { id ... on CustomerEvent { customer { id name } } } } } }`;
+    const customerEvent = (key: string, minute: number, customer: { id: string; name: string }) => ({
+      idempotencyKey: `named-${key}`,
+      type: "CUSTOMER",
+      action: "customer.updated",
+      occurredAt: minutes(minute),
+      actor: { kind: "SYSTEM", id: null, name: "Platform" },
+      customer,
+    });
+    /** The page's events' customers, and the statements this instance sent for it: name lookups and page reads. */
+    const namedPage = async (name: string, range?: { from: string }) => {
+      let nodes: Node[] = [];
+      const statements = await statementsDuring(dataSource, async () => {
+        nodes = await page(NAMED_LOG, { filter: { customer: { customerName: name } }, range });
+      });
+      return {
+        customers: nodes.map((node) => (node.customer as { id: string }).id),
+        statements: statements.filter((sql) => /\bFROM customers WHERE\b|\baudit_events AS e\b/.test(sql)).map((sql) => (/\baudit_events AS e\b/.test(sql) ? "page" : "lookup")),
+      };
+    };
+
+    it("asks the name once, then tests what it recalls in the page's own statement, and follows renames on either instance", async () => {
+      await record([customerEvent("nia-1", 200, { id: "cu-nia", name: "Nia Holt" }), customerEvent("nia-2", 201, { id: "cu-nia", name: "Nia Holt" })]);
+      // First read: the name is asked, then the page is read.
+      expect(await namedPage("nia holt")).toEqual({ customers: ["cu-nia", "cu-nia"], statements: ["lookup", "page"] });
+      // Then recalled: one statement, which tests the recalled customers with its rows.
+      const [statement] = await statementsDuring(dataSource, async () => {
+        expect(await namedPage("nia holt")).toEqual({ customers: ["cu-nia", "cu-nia"], statements: ["page"] });
+      });
+      expect(statement).toMatch(/\bFROM customers AS named\b/);
+      // Another spelling is another question: asked, then recalled.
+      expect(await namedPage("NIA HOLT")).toEqual({ customers: ["cu-nia", "cu-nia"], statements: ["lookup", "page"] });
+
+      // Renamed through the other instance, and another customer given the name (in other case): the recalled customer no longer holds.
+      await record([customerEvent("nia-3", 202, { id: "cu-nia", name: "Nia Quinn" }), customerEvent("noa-1", 203, { id: "cu-noa", name: "NIA HOLT" })], service, other.graphqlUrl);
+      expect(await namedPage("nia holt")).toEqual({ customers: ["cu-noa"], statements: ["page", "lookup", "page"] });
+      expect(await namedPage("nia holt")).toEqual({ customers: ["cu-noa"], statements: ["page"] });
+
+      // Renamed through this instance: the name covers no one, and an empty answer is not remembered.
+      await record([customerEvent("noa-2", 204, { id: "cu-noa", name: "Noa Berg" })]);
+      expect(await namedPage("nia holt")).toEqual({ customers: [], statements: ["page", "lookup"] });
+      expect(await namedPage("nia holt")).toEqual({ customers: [], statements: ["lookup"] });
+      expect(await namedPage("nia quinn")).toEqual({ customers: ["cu-nia", "cu-nia", "cu-nia"], statements: ["lookup", "page"] });
+
+      // One more customer given the name, the recalled one keeping it: the recalled customers no longer hold either.
+      await record([customerEvent("ned-1", 205, { id: "cu-ned", name: "Nia Quinn" })], service, other.graphqlUrl);
+      expect(await namedPage("nia quinn")).toEqual({ customers: ["cu-ned", "cu-nia", "cu-nia", "cu-nia"], statements: ["page", "lookup", "page"] });
+
+      // A recalled name whose page is empty cannot tell from its rows: it asks, and reads again only if the answer differs.
+      expect(await namedPage("nia quinn", { from: minutes(10_000) })).toEqual({ customers: [], statements: ["page", "lookup"] });
+      await record([customerEvent("nia-4", 206, { id: "cu-nia", name: "Nia Holt" }), customerEvent("ivo-1", 207, { id: "cu-ivo-2", name: "Nia Quinn" })], service, other.graphqlUrl);
+      expect(await namedPage("nia quinn", { from: minutes(207) })).toEqual({ customers: ["cu-ivo-2"], statements: ["page", "lookup", "page"] });
+    });
+  });
+
   it("fall back to what the event recorded where the directory has no entry", async () => {
     await dataSource.query(`DELETE FROM customers WHERE workspace_id = 'ws-test' AND id = 'cu-ivo'`);
     await dataSource.query(`DELETE FROM conversations WHERE workspace_id = 'ws-test' AND id = 'c-2'`);

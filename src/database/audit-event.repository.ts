@@ -1,6 +1,7 @@
 import { ActorKind } from "../events/audit-event.enums";
 import type { AuditEventRecord } from "../events/audit-event.record";
 import { AuditEventRow, CUSTOMER_LOG_TABLE, EVENT_COLUMNS, insertValues, READ_EVENT_COLUMNS, recordFromRow, SELECT_EVENT_COLUMNS } from "./audit-event.storage";
+import type { CheckExpression } from "./customer.repository";
 import { BatchedTransaction, Queryable, runStatements } from "./statements";
 import type { QueryRunner } from "typeorm";
 
@@ -243,6 +244,8 @@ export interface EventPageQuery {
   size: number;
   /** What the page's events must carry besides what every page reads; absent: every part. */
   parts?: Readonly<EventParts>;
+  /** A premise the page's conditions rest on, tested in the page's own statement (see {@link EventPage.premiseHeld}); absent: none. */
+  premise?: CheckExpression;
 }
 
 /** The one statement of a page, as sent. */
@@ -257,6 +260,11 @@ export interface PageStatement {
 export interface EventPage {
   events: AuditEventRecord[];
   hasMore: boolean;
+  /**
+   * Whether the query's premise held in the snapshot the page was read in;
+   * undefined without a premise, or when the page read no row to carry it.
+   */
+  premiseHeld?: boolean;
 }
 
 /** A keyset index: the columns it holds after workspace_id and before (occurred_at, seq), in its table. */
@@ -324,9 +332,10 @@ interface ScanPart {
 export async function findEventPage(database: Queryable, query: EventPageQuery): Promise<EventPage> {
   const statement = eventPageStatement(query);
   if (!statement) return { events: [], hasMore: false };
-  const rows = (await database.query(statement.sql, statement.params)) as EventWithEntriesRow[];
+  const rows = (await database.query(statement.sql, statement.params)) as (EventWithEntriesRow & { premise_held?: number | string | null })[];
   const events = (rows.length > query.size ? rows.slice(0, query.size) : rows).map(recordWithEntries);
-  return { events, hasMore: rows.length > query.size };
+  const premiseHeld = query.premise && rows.length > 0 ? Number(rows[0].premise_held) === 1 : undefined;
+  return { events, hasMore: rows.length > query.size, premiseHeld };
 }
 
 /** What a statement reads of each event: columns of `audit_events`, and the parts the directory's entries join for (null: none join). */
@@ -359,17 +368,21 @@ export function eventPageStatement(query: EventPageQuery, shape: RowShape = whol
   if (parts.length === 0) return null;
   const where = (part: ScanPart) => part.conditions.join(" AND ");
   const newestFirst = (alias: string) => `ORDER BY ${alias}.occurred_at DESC, ${alias}.seq DESC`;
+  const { premise } = query;
+  // The premise rides on every row of the page; its parameters come first, as its expression does.
+  const premiseColumn = premise ? `, ${premise.sql} AS premise_held` : "";
+  const premiseParams = premise ? premise.params : [];
   if (parts.length === 1) {
     // The scanned table comes first in a LEFT JOIN: read in index order, it stops at the limit, and only those rows join.
     const [part] = parts;
-    const sql = `SELECT ${selectList(shape, EVENT)} FROM ${from}${joinsFor(shape, EVENT)} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?`;
-    return { sql, params: [...part.params, limit], index: index.name };
+    const sql = `SELECT ${selectList(shape, EVENT)}${premiseColumn} FROM ${from}${joinsFor(shape, EVENT)} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?`;
+    return { sql, params: [...premiseParams, ...part.params, limit], index: index.name };
   }
   // Several values of one column: each is a keyset scan of its own, merged over at most limit rows each; the page's rows then join.
   const scan = (part: ScanPart) => `(SELECT ${shape.eventColumns(EVENT)} FROM ${from} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?)`;
   const merged = `SELECT * FROM (${parts.map(scan).join(" UNION ALL ")}) AS merged ${newestFirst("merged")} LIMIT ?`;
-  const sql = `SELECT ${selectList(shape, "page")} FROM (${merged}) AS page${joinsFor(shape, "page")} ${newestFirst("page")}`;
-  return { sql, params: [...parts.flatMap((part) => [...part.params, limit]), limit], index: index.name };
+  const sql = `SELECT ${selectList(shape, "page")}${premiseColumn} FROM (${merged}) AS page${joinsFor(shape, "page")} ${newestFirst("page")}`;
+  return { sql, params: [...premiseParams, ...parts.flatMap((part) => [...part.params, limit]), limit], index: index.name };
 }
 
 /** An event as search checks it: where it is in the log's order, and the text its terms come from. */

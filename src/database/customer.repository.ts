@@ -91,6 +91,25 @@ export async function findCustomerNames(
   return found;
 }
 
+/** A test in SQL, with its parameters, to stand in a statement's select list. */
+export interface CheckExpression {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * Whether `name` covers exactly the customers `ids` now (1 or 0), as an
+ * expression of a statement's select list: so that a statement that relies
+ * on an earlier answer of {@link findCustomerNames} tells, in the same
+ * snapshot as its own rows, whether that answer still holds. Uncorrelated,
+ * it runs once per statement on `ix_customers_name`.
+ */
+export function customerNameCoversExactly(workspaceId: string, name: string, ids: readonly string[]): CheckExpression {
+  const where = "FROM customers AS named WHERE named.workspace_id = ? AND named.name = ?";
+  if (ids.length === 0) return { sql: `(SELECT COUNT(*) = 0 ${where})`, params: [workspaceId, name] };
+  return { sql: `(SELECT COUNT(*) = ? AND COALESCE(SUM(named.id IN (?)), 0) = ? ${where})`, params: [ids.length, ids, ids.length, workspaceId, name] };
+}
+
 /** Deletes every customer of the workspace. */
 export async function deleteCustomersOfWorkspace(database: Queryable, workspaceId: string): Promise<void> {
   await database.query(`DELETE FROM customers WHERE workspace_id = ?`, [workspaceId]);

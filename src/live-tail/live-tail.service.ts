@@ -82,7 +82,7 @@ export class LiveTailService {
     if (principal.role !== Role.ADMIN) throw new ForbiddenError();
     const afterSeq = this.resumePoint(principal, after);
     const workspaceId = principal.workspaceId;
-    const logFilter = await workspaceLogFilter(filter, (name) => customersNamed(this.dataSource, workspaceId, name));
+    const logFilter = await workspaceLogFilter(filter, async (name) => ({ ids: await customersNamed(this.dataSource, workspaceId, name), recalled: false }));
     return this.open(principal, afterSeq, "workspace", logFilter, (seq) =>
       findEventsAfterSeq(this.dataSource, workspaceId, seq, REPLAY_PAGE),
     );

@@ -12,13 +12,13 @@ import {
 import { conversationExists } from "../database/conversation.repository";
 import { customerExists } from "../database/customer.repository";
 import type { Queryable } from "../database/statements";
-import { customersNamed } from "../directory/customer-names";
+import { customersNamed, RememberedCustomerNames } from "../directory/customer-names";
 import type { AuditEventRecord } from "../events/audit-event.record";
 import type { AuditEventFilter, DateRange } from "./audit-log.inputs";
 import { eventPageQuery } from "./audit-log.query";
 import type { AuditEventConnection } from "./audit-log.types";
 import type { CursorCodec, CursorPosition } from "./cursor";
-import { conversationLogFilter, customerLogFilter, LogFilter, workspaceLogFilter } from "./log-filter";
+import { conversationLogFilter, CustomerNameLookup, customerLogFilter, CustomersNamed, customersNamedIn, LogFilter, workspaceLogFilter } from "./log-filter";
 import { findSearchPage, SEARCH_LIMITS } from "../search/search-page";
 import { MIN_WORD_LENGTH, ParsedSearch, parseSearch } from "../search/search-terms";
 
@@ -116,13 +116,23 @@ export class AuditLogService {
     /** Where reads run: the read gate (src/database/read-gate.ts). */
     private readonly reads: Queryable,
     private readonly cursors: CursorCodec,
+    /** The customers of the names pages were filtered by (see {@link RememberedCustomerNames}). */
+    private readonly names = new RememberedCustomerNames(),
   ) {}
 
   /** One page of a log; `parts`: what its events must carry besides what every page reads (see {@link EventParts}). */
   async page(principal: Principal, request: LogRequest, parts: Readonly<EventParts> = EVERY_EVENT_PART): Promise<LogPage> {
-    const { query: planned, search, logKey, subject, ignoredSearchWords } = await this.plan(principal, request);
-    const query = { ...planned, parts };
-    const { events, hasMore } = search ? await findSearchPage(this.reads, query, search) : await findEventPage(this.reads, query);
+    let plan = await this.plan(principal, request, true);
+    const { search, logKey, subject, ignoredSearchWords } = plan;
+    let read = search ? await findSearchPage(this.reads, { ...plan.query, parts }, search) : await findEventPage(this.reads, { ...plan.query, parts });
+    if (plan.query.premise && read.premiseHeld !== true) {
+      // The name's recalled customers no longer hold, or the page read no row to tell: ask, and read again if they differ.
+      const recalled = plan.named!.ids;
+      plan = await this.plan(principal, request, false);
+      const asked = plan.named!.ids;
+      if (asked.size !== recalled.size || [...asked].some((id) => !recalled.has(id))) read = await findEventPage(this.reads, { ...plan.query, parts });
+    }
+    const { events, hasMore } = read;
     // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
     if (events.length === 0 && subject) await this.requireExisting(subject);
     const encode = this.cursors.encoderFor(principal.workspaceId, logKey);
@@ -137,7 +147,7 @@ export class AuditLogService {
    * empty without asking (a customer filter naming no customer).
    */
   async pageQuery(principal: Principal, request: LogRequest): Promise<(Omit<PagePlan, "query"> & { query: PageStatement }) | null> {
-    const plan = await this.plan(principal, request);
+    const plan = await this.plan(principal, request, true);
     const statement = plan.search ? searchTextScanStatement(plan.query, SEARCH_LIMITS.sampleEvents) : eventPageStatement(plan.query);
     return statement ? { ...plan, query: statement } : null;
   }
@@ -145,9 +155,11 @@ export class AuditLogService {
   /**
    * What a page asks, after every check and lookup. `subject` is the
    * customer or conversation the log is of, whose existence an empty page
-   * must check.
+   * must check. With `recall`, a customer name filtered on without a search
+   * takes the customers it covered when last asked, which the page's
+   * statement then tests; otherwise the name is asked now, and remembered.
    */
-  private async plan(principal: Principal, request: LogRequest): Promise<PagePlan> {
+  private async plan(principal: Principal, request: LogRequest, recall: boolean): Promise<PagePlan> {
     this.authorize(principal, request);
     const logKey = logKeyOf(request);
     const invalid: InvalidInput[] = [];
@@ -177,9 +189,22 @@ export class AuditLogService {
       subject = { exists: conversationExists, noun: "Conversation", workspaceId, id: request.conversationId };
       filter = conversationLogFilter(request.conversationId, request.userId, bounds);
     } else {
-      filter = await workspaceLogFilter(request.filter, (name) => customersNamed(this.reads, workspaceId, name), bounds);
+      // A search reads in steps of its own, which do not carry the test: it asks.
+      filter = await workspaceLogFilter(request.filter, this.customerNameLookup(workspaceId, recall && bounds.search === null), bounds);
     }
-    return { query: eventPageQuery(workspaceId, filter, after, pageSize), search: filter.search, logKey, subject, ignoredSearchWords };
+    const named = customersNamedIn(filter);
+    return { query: eventPageQuery(workspaceId, filter, after, pageSize), named, search: filter.search, logKey, subject, ignoredSearchWords };
+  }
+
+  /** Asks which customers a name covers and remembers the answer; with `recall`, takes the remembered answer where there is one. */
+  private customerNameLookup(workspaceId: string, recall: boolean): CustomerNameLookup {
+    return async (name) => {
+      const recalled = recall ? this.names.recall(workspaceId, name) : undefined;
+      if (recalled) return { ids: new Set(recalled), recalled: true };
+      const ids = await customersNamed(this.reads, workspaceId, name);
+      this.names.remember(workspaceId, name, ids);
+      return { ids, recalled: false };
+    };
   }
 
   /** The workspace log is for admins; the customer and conversation logs for admins and agents. */
@@ -196,6 +221,8 @@ export class AuditLogService {
 
 interface PagePlan {
   query: EventPageQuery;
+  /** The filter's customer name and the customers it stands for; null without one. */
+  named: CustomersNamed | null;
   /** The search's words; null without a search. */
   search: readonly string[] | null;
   logKey: string;

@@ -25,6 +25,12 @@ export interface CustomersNamed {
   /** The name as filtered on, trimmed. */
   readonly name: string;
   ids: ReadonlySet<string>;
+  /**
+   * True when `ids` are what the name covered when last asked, not asked
+   * now: a page must test them in its own statement (see
+   * `RememberedCustomerNames`).
+   */
+  readonly recalled?: boolean;
 }
 
 /** One condition on one field: equal to a value, or one of the customers a name currently covers. */
@@ -52,8 +58,14 @@ export interface PageBounds {
 
 const NO_BOUNDS: PageBounds = { from: null, to: null, search: null };
 
-/** The ids of the customers a name covers now, asked of the directory in one query. */
-export type CustomerNameLookup = (name: string) => Promise<ReadonlySet<string>>;
+/** What a name lookup answers: the ids of the customers a name covers, asked now or recalled (see {@link CustomersNamed.recalled}). */
+export interface CustomerNameAnswer {
+  ids: ReadonlySet<string>;
+  recalled: boolean;
+}
+
+/** The customers a name covers, asked of the directory in one query, or recalled. */
+export type CustomerNameLookup = (name: string) => Promise<CustomerNameAnswer>;
 
 const equals = (field: EventField, value: string): Condition => ({ field, equals: value });
 const ofType = (type: AuditEventType) => equals(EVENT_FIELDS.type, type);
@@ -94,7 +106,8 @@ async function workspaceConditions(filter: AuditEventFilter | null | undefined, 
   if (filter.settings) return [equals(EVENT_FIELDS.settingsSection, filter.settings.section), ...byUser(filter.settings.userId)];
   if (filter.customer) {
     const name = filter.customer.customerName.trim();
-    const named: CustomersNamed = { name, ids: await lookup(name) };
+    const { ids, recalled } = await lookup(name);
+    const named: CustomersNamed = { name, ids, recalled };
     return [{ field: EVENT_FIELDS.customerId, oneOf: named }, ofType(AuditEventType.CUSTOMER), ...byUser(filter.customer.userId)];
   }
   // graphql-js's oneOf check lets no other shape through.
