@@ -48,6 +48,18 @@ describe("the Merkle tree (RFC 6962)", () => {
   const leaves = data.map(leafHash);
   const subtrees = inMemorySubtrees(leaves);
 
+  it("hashes a node as SHA-256(0x01 ‖ left ‖ right), each result its own buffer", () => {
+    const reference = (left: Buffer, right: Buffer) => createHash("sha256").update(Buffer.from([1])).update(left).update(right).digest();
+    const first = nodeHash(leaves[0], leaves[1]);
+    const second = nodeHash(leaves[2], leaves[3]);
+    expect(first).toEqual(reference(leaves[0], leaves[1]));
+    expect(second).toEqual(reference(leaves[2], leaves[3]));
+    // Inputs of other lengths (a proof's entries come from outside) are hashed as they are.
+    const short = Buffer.from("short");
+    expect(nodeHash(short, leaves[0])).toEqual(reference(short, leaves[0]));
+    expect(nodeHash(leaves[0], leaves[1])).toEqual(first);
+  });
+
   it("has the RFC's root for every size", async () => {
     expect(await treeRoot(subtrees, 0)).toEqual(EMPTY_ROOT);
     for (let size = 1; size <= data.length; size++) expect(await treeRoot(subtrees, size)).toEqual(referenceRoot(data.slice(0, size)));

@@ -23,8 +23,15 @@ export function leafHash(data: Buffer | string): Buffer {
   return typeof data === "string" ? hash("sha256", `\u0000${data}`, "buffer") : hash("sha256", Buffer.concat([LEAF_PREFIX, data]), "buffer");
 }
 
+/** Where a node's input is written before it is hashed: a Buffer.concat per node costs as much as its hash. */
+const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_BYTES);
+NODE_INPUT[0] = 1;
+
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return hash("sha256", Buffer.concat([NODE_PREFIX, left, right]), "buffer");
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) return hash("sha256", Buffer.concat([NODE_PREFIX, left, right]), "buffer");
+  left.copy(NODE_INPUT, 1);
+  right.copy(NODE_INPUT, 1 + HASH_BYTES);
+  return hash("sha256", NODE_INPUT, "buffer");
 }
 
 /** The root of a tree with no leaf. */
