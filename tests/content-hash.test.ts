@@ -1,5 +1,6 @@
 import { canonicalJson } from "../src/common/canonical-json";
 import { seededRandom } from "../src/common/random";
+import { sha256 } from "../src/common/sha256";
 import { contentHash, newEventId } from "../src/database/audit-event.storage";
 import type { NewAuditEvent } from "../src/events/audit-event.record";
 
@@ -35,6 +36,16 @@ const reference = (value: unknown): string => {
   }
   return JSON.stringify(value ?? null);
 };
+
+describe("SHA-256", () => {
+  it("gives the standard digests of text (as UTF-8) and of bytes, 32 bytes each", () => {
+    // FIPS 180-2's "abc" example; "é" is hashed as its two UTF-8 bytes.
+    expect(sha256("abc").toString("hex")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect(sha256(Buffer.from("abc")).equals(sha256("abc"))).toBe(true);
+    expect(sha256("é").equals(sha256(Buffer.from([0xc3, 0xa9])))).toBe(true);
+    expect(sha256("").toString("hex")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  });
+});
 
 describe("content hashes", () => {
   it("keep the value stored events were hashed with (a change would turn every repeat into a conflict)", () => {

@@ -1,5 +1,6 @@
-import { hash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { canonicalJson } from "../common/canonical-json";
+import { sha256 } from "../common/sha256";
 import { ActorKind, AuditEventType, SettingsSection } from "../events/audit-event.enums";
 import type {
   AnyTargets,
@@ -225,7 +226,7 @@ function conversationFromRow(row: AuditEventRow) {
  */
 export function contentHash(event: NewAuditEvent): Buffer {
   const { idempotencyKey: _key, ...content } = event;
-  return hash("sha256", canonicalJson(content), "buffer");
+  return sha256(canonicalJson(content));
 }
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

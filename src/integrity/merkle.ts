@@ -6,21 +6,22 @@
  * are here; where the hashes come from is the caller's (tiles in the
  * database, or leaves in memory).
  */
-import { createHash, hash } from "node:crypto";
+import { createHash } from "node:crypto";
+import { sha256 } from "../common/sha256";
 
 export const HASH_BYTES = 32;
 const LEAF_PREFIX = Buffer.from([0]);
 const NODE_PREFIX = Buffer.from([1]);
 
 /*
- * One-shot hashes (crypto.hash) rather than a Hash object per leaf and node:
- * the sequencer hashes two per event, and for inputs this short the object
- * costs more than the hashing.
+ * One-shot hashes (see ../common/sha256.ts) rather than a Hash object per
+ * leaf and node: the sequencer hashes two per event, and for inputs this
+ * short the object costs more than the hashing.
  */
 
 /** The leaf hash of `data`; data given as text is hashed as its UTF-8 bytes, without a Buffer made of it first. */
 export function leafHash(data: Buffer | string): Buffer {
-  return typeof data === "string" ? hash("sha256", `\u0000${data}`, "buffer") : hash("sha256", Buffer.concat([LEAF_PREFIX, data]), "buffer");
+  return sha256(typeof data === "string" ? `\u0000${data}` : Buffer.concat([LEAF_PREFIX, data]));
 }
 
 /** Where a node's input is written before it is hashed: a Buffer.concat per node costs as much as its hash. */
@@ -28,10 +29,10 @@ const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_BYTES);
 NODE_INPUT[0] = 1;
 
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) return hash("sha256", Buffer.concat([NODE_PREFIX, left, right]), "buffer");
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) return sha256(Buffer.concat([NODE_PREFIX, left, right]));
   left.copy(NODE_INPUT, 1);
   right.copy(NODE_INPUT, 1 + HASH_BYTES);
-  return hash("sha256", NODE_INPUT, "buffer");
+  return sha256(NODE_INPUT);
 }
 
 /** The root of a tree with no leaf. */
