@@ -6,7 +6,6 @@
  * are here; where the hashes come from is the caller's (tiles in the
  * database, or leaves in memory).
  */
-import { createHash } from "node:crypto";
 import { sha256 } from "../common/sha256";
 
 export const HASH_BYTES = 32;
@@ -36,7 +35,7 @@ export function nodeHash(left: Buffer, right: Buffer): Buffer {
 }
 
 /** The root of a tree with no leaf. */
-export const EMPTY_ROOT = createHash("sha256").digest();
+export const EMPTY_ROOT = sha256("");
 
 /** The hash of a complete subtree: 2^height leaves from leaf index × 2^height. */
 export type SubtreeHashes = (height: number, index: number) => Promise<Buffer>;
