@@ -1,5 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger } from "../src/common/logger";
 import { config } from "../src/config";
@@ -38,9 +40,9 @@ describe("tamper evidence", () => {
   };
   const eventAt = async (workspaceId: string, seq: number) => (await findEventsInSeqRange(dataSource, workspaceId, seq, seq, 1))[0];
   const verify = (workspaceId: string) => verifyWorkspace(dataSource, workspaceId, signer.publicKey);
-  const cli = (workspaceId: string) =>
-    spawnSync(process.execPath, [VERIFY_CLI, "--workspace", workspaceId], {
-      env: { PATH: process.env.PATH ?? "", DATABASE_URL: TEST_DATABASE.url, NODE_ENV: "test", LOG_LEVEL: "silent" },
+  const cli = (workspaceId: string, options: { args?: string[]; env?: Record<string, string> } = {}) =>
+    spawnSync(process.execPath, [VERIFY_CLI, "--workspace", workspaceId, ...(options.args ?? [])], {
+      env: { PATH: process.env.PATH ?? "", DATABASE_URL: TEST_DATABASE.url, NODE_ENV: "test", LOG_LEVEL: "silent", ...options.env },
       encoding: "utf8",
     });
 
@@ -63,6 +65,31 @@ describe("tamper evidence", () => {
     for (const [older, newer] of [[checkpoints[0], checkpoints[1]], [checkpoints[0], checkpoints[2]], [checkpoints[1], checkpoints[2]]]) {
       const proof = await consistencyProof(subtrees, older.treeSize, newer.treeSize);
       expect(verifyConsistency(older.treeSize, newer.treeSize, older.rootHash, newer.rootHash, proof)).toBe(true);
+    }
+  });
+
+  it("verifies in production with the database's variables and a public key file alone", async () => {
+    const workspaceId = await loggedWorkspace("ws-audited");
+    const directory = mkdtempSync(path.join(tmpdir(), "audit-verify-"));
+    try {
+      const keyFile = path.join(directory, "public-key.pem");
+      writeFileSync(keyFile, signer.publicKey.export({ type: "spki", format: "pem" }));
+      // No token secret, issuer, audience or signing key: the service's own variables are not the auditor's.
+      const production = { NODE_ENV: "production" };
+      const run = cli(workspaceId, { args: ["--public-key", keyFile], env: production });
+      expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({
+        status: 0,
+        stdout: `workspace ${workspaceId}: 600 events, 600 in the Merkle log, 3 checkpoints: verified\n`,
+        stderr: "",
+      });
+      const withoutKey = cli(workspaceId, { env: production });
+      expect({ status: withoutKey.status, stdout: withoutKey.stdout }).toEqual({ status: 1, stdout: "" });
+      expect(withoutKey.stderr).toMatch(/^Configuration error: AUDIT_SIGNING_KEY must be .*\(required when NODE_ENV=production\)\.\n$/);
+      const badDatabase = cli(workspaceId, { args: ["--public-key", keyFile], env: { ...production, DATABASE_URL: "postgres://somewhere/else" } });
+      expect({ status: badDatabase.status, stdout: badDatabase.stdout }).toEqual({ status: 1, stdout: "" });
+      expect(badDatabase.stderr).toMatch(/^Configuration error: DATABASE_URL must be /);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
     }
   });
 

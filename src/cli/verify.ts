@@ -2,8 +2,10 @@ import "reflect-metadata";
 import { createPublicKey, KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { dataSource } from "../../ormconfig";
-import { config } from "../config";
+import { DataSource } from "typeorm";
+import { loadDatabaseConfig, loadIntegrityConfig } from "../config/config";
+import { fromProcessEnv } from "../config/process-env";
+import { dataSourceOptions } from "../database/data-source-options";
 import { connect, DatabaseUnavailableError } from "../database/prepare";
 import { CheckpointSigner } from "../integrity/checkpoint";
 import { verifyWorkspace } from "../integrity/verifier";
@@ -15,6 +17,10 @@ const USAGE = "usage: npm run verify -- --workspace <id> [--public-key <file.pem
  * from its rows and checks every checkpoint against it and the public key
  * (AUDIT_SIGNING_KEY's, or the one in --public-key). Exit 0 when everything
  * verifies; 1 naming the first event and the first checkpoint that do not.
+ * It reads the database's variables and, without --public-key,
+ * AUDIT_SIGNING_KEY: none of the service's others, so that an auditor sets
+ * only what verifying needs. Its DataSource is therefore its own, made as the
+ * project's is, without migrations: it only reads.
  */
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { workspace: { type: "string" }, "public-key": { type: "string" } }, strict: true });
@@ -24,8 +30,10 @@ async function main(): Promise<number> {
   }
   const publicKey: KeyObject = values["public-key"]
     ? createPublicKey(readFileSync(values["public-key"], "utf8"))
-    : new CheckpointSigner(config.integrity.signingKey).publicKey;
-  await connect(dataSource, config.database);
+    : new CheckpointSigner(fromProcessEnv(loadIntegrityConfig).signingKey).publicKey;
+  const database = fromProcessEnv(loadDatabaseConfig);
+  const dataSource = new DataSource(dataSourceOptions(database, []));
+  await connect(dataSource, database);
   try {
     const report = await verifyWorkspace(dataSource, values.workspace, publicKey);
     const summary = `workspace ${report.workspaceId}: ${report.events} events, ${report.leavesInLog} in the Merkle log, ${report.checkpoints} checkpoints`;

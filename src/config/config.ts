@@ -265,6 +265,20 @@ export function loadConfig(env: Env): AppConfig {
   };
 }
 
+/**
+ * The database's variables alone (DATABASE_URL, DB_*), for a tool that needs
+ * nothing else of the service's: `npm run verify`, run by whoever audits a
+ * workspace, sets no token secret, port or budget.
+ */
+export function loadDatabaseConfig(env: Env): DatabaseConfig {
+  return databaseConfig(env);
+}
+
+/** The checkpoints' signing key alone (AUDIT_SIGNING_KEY), read as the service reads it. */
+export function loadIntegrityConfig(env: Env): IntegrityConfig {
+  return integrityConfig(env, oneOf(env, "NODE_ENV", NODE_ENVS, "development") === "production");
+}
+
 function rateLimits(env: Env, maxCost: number): RateLimitConfig {
   const budget = (prefix: string, fallback: BudgetConfig): BudgetConfig => {
     // A bucket smaller than the largest operation would refuse that operation for ever.

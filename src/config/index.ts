@@ -1,19 +1,10 @@
-import { AppConfig, ConfigError, loadConfig } from "./config";
+import { AppConfig, loadConfig } from "./config";
+import { fromProcessEnv } from "./process-env";
 
 export * from "./config";
 
 /**
- * The configuration of this process. This module is the only reader of
+ * The configuration of this process. This folder is the only reader of
  * `process.env`: a bad variable stops the process here with one line naming it.
  */
-export const config: AppConfig = loadProcessConfig();
-
-function loadProcessConfig(): AppConfig {
-  try {
-    return loadConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`Configuration error: ${error.variable} must be ${error.expected}.\n`);
-    process.exit(1);
-  }
-}
+export const config: AppConfig = fromProcessEnv(loadConfig);

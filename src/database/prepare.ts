@@ -1,6 +1,6 @@
 import mysql from "mysql2/promise";
 import type { DataSource } from "typeorm";
-import { DatabaseConfig, maskDatabaseUrl } from "../config";
+import { DatabaseConfig, maskDatabaseUrl } from "../config/config";
 
 /** The database server could not be reached or refused the credentials. */
 export class DatabaseUnavailableError extends Error {
