@@ -93,6 +93,40 @@ describe("tamper evidence", () => {
     }
   });
 
+  it("refuses a key file that is not an Ed25519 public key, and a workspace it holds nothing of, without calling either verified", async () => {
+    const workspaceId = await loggedWorkspace("ws-keyfiles");
+    const directory = mkdtempSync(path.join(tmpdir(), "audit-verify-"));
+    try {
+      const write = (name: string, text: string | Buffer) => {
+        writeFileSync(path.join(directory, name), text);
+        return path.join(directory, name);
+      };
+      const expected = "an Ed25519 public key in PEM (SPKI), as auditLogSigningKey's publicKeyPem.\n";
+      const cases: [string[], string][] = [
+        [["--public-key", write("not-a-key.pem", "hello\n")], `--public-key: ${path.join(directory, "not-a-key.pem")} is not ${expected}`],
+        [
+          ["--public-key", write("rsa.pem", generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }))],
+          `--public-key: ${path.join(directory, "rsa.pem")} holds an rsa key, not ${expected}`,
+        ],
+        [["--public-key", path.join(directory, "missing.pem")], `--public-key: cannot read ${path.join(directory, "missing.pem")} (ENOENT); it must be ${expected}`],
+      ];
+      for (const [args, stderr] of cases) {
+        const run = cli(workspaceId, { args });
+        expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 2, stdout: "", stderr });
+      }
+      const unknown = cli("ws-never-recorded");
+      expect({ status: unknown.status, stdout: unknown.stdout, stderr: unknown.stderr }).toEqual({
+        status: 2,
+        stdout: "",
+        stderr: "workspace ws-never-recorded: the database holds no event, no Merkle log and no checkpoint of it: nothing to verify (is the id right?)\n",
+      });
+      // The same workspace and key file verify once the key is the signer's.
+      expect(cli(workspaceId, { args: ["--public-key", write("signer.pem", signer.publicKey.export({ type: "spki", format: "pem" }))] }).status).toBe(0);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it("names an event one field of which was changed", async () => {
     const workspaceId = await loggedWorkspace("ws-changed");
     const target = await eventAt(workspaceId, 300);

@@ -16,7 +16,10 @@ const USAGE = "usage: npm run verify -- --workspace <id> [--public-key <file.pem
  * `npm run verify -- --workspace W`: recomputes the workspace's Merkle log
  * from its rows and checks every checkpoint against it and the public key
  * (AUDIT_SIGNING_KEY's, or the one in --public-key). Exit 0 when everything
- * verifies; 1 naming the first event and the first checkpoint that do not.
+ * verifies; 1 naming the first event and the first checkpoint that do not;
+ * 2 when it could not verify: a wrong argument, a key file that is not an
+ * Ed25519 public key, a workspace of which the database holds nothing (a
+ * mistyped id would otherwise pass as verified), the database unreachable.
  * It reads the database's variables and, without --public-key,
  * AUDIT_SIGNING_KEY: none of the service's others, so that an auditor sets
  * only what verifying needs. Its DataSource is therefore its own, made as the
@@ -29,13 +32,17 @@ async function main(): Promise<number> {
     return 2;
   }
   const publicKey: KeyObject = values["public-key"]
-    ? createPublicKey(readFileSync(values["public-key"], "utf8"))
+    ? publicKeyFrom(values["public-key"])
     : new CheckpointSigner(fromProcessEnv(loadIntegrityConfig).signingKey).publicKey;
   const database = fromProcessEnv(loadDatabaseConfig);
   const dataSource = new DataSource(dataSourceOptions(database, []));
   await connect(dataSource, database);
   try {
     const report = await verifyWorkspace(dataSource, values.workspace, publicKey);
+    if (report.events === 0 && report.leavesInLog === 0 && report.checkpoints === 0) {
+      process.stderr.write(`workspace ${report.workspaceId}: the database holds no event, no Merkle log and no checkpoint of it: nothing to verify (is the id right?)\n`);
+      return 2;
+    }
     const summary = `workspace ${report.workspaceId}: ${report.events} events, ${report.leavesInLog} in the Merkle log, ${report.checkpoints} checkpoints`;
     if (report.findings.length === 0) {
       process.stdout.write(`${summary}: verified\n`);
@@ -46,6 +53,25 @@ async function main(): Promise<number> {
   } finally {
     await dataSource.destroy();
   }
+}
+
+/** The Ed25519 public key in a PEM file (SPKI, as `auditLogSigningKey { publicKeyPem }` gives it). */
+function publicKeyFrom(file: string): KeyObject {
+  const expected = "an Ed25519 public key in PEM (SPKI), as auditLogSigningKey's publicKeyPem";
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(`--public-key: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "error"}); it must be ${expected}.`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(text);
+  } catch {
+    throw new Error(`--public-key: ${file} is not ${expected}.`);
+  }
+  if (key.asymmetricKeyType !== "ed25519") throw new Error(`--public-key: ${file} holds an ${key.asymmetricKeyType ?? "unknown"} key, not ${expected}.`);
+  return key;
 }
 
 main().then(
