@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -98,10 +98,12 @@ describe("proofs of the Merkle log in the API", () => {
     const key = (await ask<{ auditLogSigningKey: { publicKeyPem: string } }>(SIGNING_KEY)).body.data!.auditLogSigningKey.publicKeyPem;
     const folder = mkdtempSync(path.join(os.tmpdir(), "audit-proof-"));
     try {
-      const check = (proofJson: unknown) => {
-        writeFileSync(path.join(folder, "proof.json"), JSON.stringify(proofJson));
-        writeFileSync(path.join(folder, "key.pem"), key);
-        return spawnSync(process.execPath, [CHECK_PROOF, path.join(folder, "proof.json"), path.join(folder, "key.pem")], { encoding: "utf8" });
+      const proofFile = path.join(folder, "proof.json");
+      const keyFile = path.join(folder, "key.pem");
+      const check = (proofJson: unknown, options: { proofText?: string; keyText?: string | Buffer } = {}) => {
+        writeFileSync(proofFile, options.proofText ?? JSON.stringify(proofJson));
+        writeFileSync(keyFile, options.keyText ?? key);
+        return spawnSync(process.execPath, [CHECK_PROOF, proofFile, keyFile], { encoding: "utf8" });
       };
       const good = check(body);
       expect({ status: good.status, stdout: good.stdout }).toEqual({
@@ -112,6 +114,22 @@ describe("proofs of the Merkle log in the API", () => {
       expect({ status: changed.status, stdout: changed.stdout }).toEqual({ status: 1, stdout: "NOT verified: the event's leaf and audit path do not lead to the checkpoint's root\n" });
       const resigned = check({ ...proof, checkpoint: { ...proof.checkpoint, treeSize: 299 } });
       expect(resigned.stdout).toBe("NOT verified: the checkpoint's signature does not verify with the public key\n");
+
+      // Input that cannot be checked proves nothing either way: exit 2, one line saying what is wrong.
+      const rsaKey = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" });
+      const unusable: [string, ReturnType<typeof check>, string][] = [
+        ["not JSON", check(null, { proofText: "proof: yes" }), `${proofFile} is not JSON`],
+        ["a response with errors", check({ errors: [{ message: "Forbidden." }], data: null }), `${proofFile} is a response without a proof: Forbidden.`],
+        ["a proof without its path", check({ ...proof, auditPath: undefined }), `${proofFile} is not an inclusion proof: auditPath is missing or not a list of strings`],
+        ["a checkpoint without its size", check({ ...proof, checkpoint: { ...proof.checkpoint, treeSize: "300" } }), `${proofFile} is not an inclusion proof: checkpoint.treeSize is missing or not a whole number`],
+        ["a key file that is not a key", check(body, { keyText: "not a key" }), `${keyFile} is not a public key in PEM (SPKI), as auditLogSigningKey's publicKeyPem`],
+        ["an RSA key", check(body, { keyText: rsaKey }), `${keyFile} holds an rsa key, not the log's Ed25519 key`],
+      ];
+      for (const [what, run, reason] of unusable) {
+        expect({ what, status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ what, status: 2, stdout: "", stderr: `cannot check: ${reason}\n` });
+      }
+      const unreadable = spawnSync(process.execPath, [CHECK_PROOF, path.join(folder, "missing.json"), keyFile], { encoding: "utf8" });
+      expect({ status: unreadable.status, stderr: unreadable.stderr }).toEqual({ status: 2, stderr: `cannot check: the proof file ${path.join(folder, "missing.json")} cannot be read (ENOENT)\n` });
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
