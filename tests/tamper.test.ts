@@ -40,6 +40,14 @@ describe("tamper evidence", () => {
   };
   const eventAt = async (workspaceId: string, seq: number) => (await findEventsInSeqRange(dataSource, workspaceId, seq, seq, 1))[0];
   const verify = (workspaceId: string) => verifyWorkspace(dataSource, workspaceId, signer.publicKey);
+  /** The key files the command is given, in a folder of this file's own. */
+  const keyFolder = mkdtempSync(path.join(tmpdir(), "audit-verify-"));
+  afterAll(() => rmSync(keyFolder, { recursive: true, force: true }));
+  const keyFile = (name: string, text: string | Buffer) => {
+    writeFileSync(path.join(keyFolder, name), text);
+    return path.join(keyFolder, name);
+  };
+  const signerKeyFile = () => keyFile("signer.pem", signer.publicKey.export({ type: "spki", format: "pem" }));
   const cli = (workspaceId: string, options: { args?: string[]; env?: Record<string, string> } = {}) =>
     spawnSync(process.execPath, [VERIFY_CLI, "--workspace", workspaceId, ...(options.args ?? [])], {
       env: { PATH: process.env.PATH ?? "", DATABASE_URL: TEST_DATABASE.url, NODE_ENV: "test", LOG_LEVEL: "silent", ...options.env },
@@ -70,61 +78,47 @@ describe("tamper evidence", () => {
 
   it("verifies in production with the database's variables and a public key file alone", async () => {
     const workspaceId = await loggedWorkspace("ws-audited");
-    const directory = mkdtempSync(path.join(tmpdir(), "audit-verify-"));
-    try {
-      const keyFile = path.join(directory, "public-key.pem");
-      writeFileSync(keyFile, signer.publicKey.export({ type: "spki", format: "pem" }));
-      // No token secret, issuer, audience or signing key: the service's own variables are not the auditor's.
-      const production = { NODE_ENV: "production" };
-      const run = cli(workspaceId, { args: ["--public-key", keyFile], env: production });
-      expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({
-        status: 0,
-        stdout: `workspace ${workspaceId}: 600 events, 600 in the Merkle log, 3 checkpoints: verified\n`,
-        stderr: "",
-      });
-      const withoutKey = cli(workspaceId, { env: production });
-      expect({ status: withoutKey.status, stdout: withoutKey.stdout }).toEqual({ status: 1, stdout: "" });
-      expect(withoutKey.stderr).toMatch(/^Configuration error: AUDIT_SIGNING_KEY must be .*\(required when NODE_ENV=production\)\.\n$/);
-      const badDatabase = cli(workspaceId, { args: ["--public-key", keyFile], env: { ...production, DATABASE_URL: "postgres://somewhere/else" } });
-      expect({ status: badDatabase.status, stdout: badDatabase.stdout }).toEqual({ status: 1, stdout: "" });
-      expect(badDatabase.stderr).toMatch(/^Configuration error: DATABASE_URL must be /);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+    const signerKey = signerKeyFile();
+    // No token secret, issuer, audience or signing key: the service's own variables are not the auditor's.
+    const production = { NODE_ENV: "production" };
+    const run = cli(workspaceId, { args: ["--public-key", signerKey], env: production });
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({
+      status: 0,
+      stdout: `workspace ${workspaceId}: 600 events, 600 in the Merkle log, 3 checkpoints: verified\n`,
+      stderr: "",
+    });
+    const withoutKey = cli(workspaceId, { env: production });
+    expect({ status: withoutKey.status, stdout: withoutKey.stdout }).toEqual({ status: 1, stdout: "" });
+    expect(withoutKey.stderr).toMatch(/^Configuration error: AUDIT_SIGNING_KEY must be .*\(required when NODE_ENV=production\)\.\n$/);
+    const badDatabase = cli(workspaceId, { args: ["--public-key", signerKey], env: { ...production, DATABASE_URL: "postgres://somewhere/else" } });
+    expect({ status: badDatabase.status, stdout: badDatabase.stdout }).toEqual({ status: 1, stdout: "" });
+    expect(badDatabase.stderr).toMatch(/^Configuration error: DATABASE_URL must be /);
   });
 
   it("refuses a key file that is not an Ed25519 public key, and a workspace it holds nothing of, without calling either verified", async () => {
     const workspaceId = await loggedWorkspace("ws-keyfiles");
-    const directory = mkdtempSync(path.join(tmpdir(), "audit-verify-"));
-    try {
-      const write = (name: string, text: string | Buffer) => {
-        writeFileSync(path.join(directory, name), text);
-        return path.join(directory, name);
-      };
-      const expected = "an Ed25519 public key in PEM (SPKI), as auditLogSigningKey's publicKeyPem.\n";
-      const cases: [string[], string][] = [
-        [["--public-key", write("not-a-key.pem", "hello\n")], `--public-key: ${path.join(directory, "not-a-key.pem")} is not ${expected}`],
-        [
-          ["--public-key", write("rsa.pem", generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }))],
-          `--public-key: ${path.join(directory, "rsa.pem")} holds an rsa key, not ${expected}`,
-        ],
-        [["--public-key", path.join(directory, "missing.pem")], `--public-key: cannot read ${path.join(directory, "missing.pem")} (ENOENT); it must be ${expected}`],
-      ];
-      for (const [args, stderr] of cases) {
-        const run = cli(workspaceId, { args });
-        expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 2, stdout: "", stderr });
-      }
-      const unknown = cli("ws-never-recorded");
-      expect({ status: unknown.status, stdout: unknown.stdout, stderr: unknown.stderr }).toEqual({
-        status: 2,
-        stdout: "",
-        stderr: "workspace ws-never-recorded: the database holds no event, no Merkle log and no checkpoint of it: nothing to verify (is the id right?)\n",
-      });
-      // The same workspace and key file verify once the key is the signer's.
-      expect(cli(workspaceId, { args: ["--public-key", write("signer.pem", signer.publicKey.export({ type: "spki", format: "pem" }))] }).status).toBe(0);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
+    const expected = "an Ed25519 public key in PEM (SPKI), as auditLogSigningKey's publicKeyPem.\n";
+    const missing = path.join(keyFolder, "missing.pem");
+    const cases: [string[], string][] = [
+      [["--public-key", keyFile("not-a-key.pem", "hello\n")], `--public-key: ${path.join(keyFolder, "not-a-key.pem")} is not ${expected}`],
+      [
+        ["--public-key", keyFile("rsa.pem", generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }))],
+        `--public-key: ${path.join(keyFolder, "rsa.pem")} holds an rsa key, not ${expected}`,
+      ],
+      [["--public-key", missing], `--public-key: cannot read ${missing} (ENOENT); it must be ${expected}`],
+    ];
+    for (const [args, stderr] of cases) {
+      const run = cli(workspaceId, { args });
+      expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 2, stdout: "", stderr });
     }
+    const unknown = cli("ws-never-recorded");
+    expect({ status: unknown.status, stdout: unknown.stdout, stderr: unknown.stderr }).toEqual({
+      status: 2,
+      stdout: "",
+      stderr: "workspace ws-never-recorded: the database holds no event, no Merkle log and no checkpoint of it: nothing to verify (is the id right?)\n",
+    });
+    // The same workspace verifies once the key file is the signer's.
+    expect(cli(workspaceId, { args: ["--public-key", signerKeyFile()] }).status).toBe(0);
   });
 
   it("names an event one field of which was changed", async () => {

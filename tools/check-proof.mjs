@@ -50,7 +50,7 @@ function proofIn(text) {
   if (Array.isArray(parsed?.errors) && !parsed?.data?.auditEventInclusionProof) {
     return unusable(`${proofFile} is a response without a proof: ${parsed.errors.map((error) => error?.message).join("; ")}`);
   }
-  const problem = (value, path) => `${proofFile} is not an inclusion proof: ${path} is missing or not ${value}`;
+  const problem = (expected, path) => `${proofFile} is not an inclusion proof: ${path} is missing or not ${expected}`;
   const isString = (value) => typeof value === "string";
   const isSize = (value) => Number.isSafeInteger(value) && value >= 0;
   const fields = [
