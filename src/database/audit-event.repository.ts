@@ -30,7 +30,7 @@ export async function findEventById(database: Queryable, workspaceId: string, id
     `SELECT ${columnsOf(EVENT)}, ${currentEntryColumns()} FROM audit_events AS ${EVENT} ${currentEntryJoins(EVENT)} WHERE ${EVENT}.id = ? AND ${EVENT}.workspace_id = ?`,
     [id, workspaceId],
   )) as EventWithEntriesRow[];
-  return rows.length > 0 ? recordWithEntries(rows[0]) : null;
+  return rows.length > 0 ? recordWithEntries(rows[0], workspaceId) : null;
 }
 
 /*
@@ -68,58 +68,91 @@ export const EVERY_EVENT_PART: Readonly<EventParts> = { recordedAt: true, metada
 /** The event's columns that a part covers. */
 const PART_COLUMNS: Partial<Record<string, keyof EventParts>> = { recorded_at: "recordedAt", metadata: "metadata" };
 
-function columnsOf(alias: string, parts: Readonly<EventParts> = EVERY_EVENT_PART): string {
-  return READ_EVENT_COLUMNS.map((column) => {
-    const part = PART_COLUMNS[column];
-    return part && !parts[part] ? `NULL AS ${column}` : `${alias}.${column}`;
-  }).join(", ");
+/**
+ * SQL text that depends only on an alias and the parts, built once per pair:
+ * every page would otherwise build the same select list and joins again.
+ */
+function builtOncePerParts(build: (alias: string, parts: Readonly<EventParts>) => string): (alias: string, parts?: Readonly<EventParts>) => string {
+  const built = new Map<string, string>();
+  return (alias, parts = EVERY_EVENT_PART) => {
+    const key = `${alias}:${+parts.recordedAt}${+parts.metadata}${+parts.subjectUser}${+parts.emails}`;
+    let text = built.get(key);
+    if (text === undefined) built.set(key, (text = build(alias, parts)));
+    return text;
+  };
 }
 
-function currentEntryJoins(event: string, parts: Readonly<EventParts> = EVERY_EVENT_PART): string {
-  return [
+/**
+ * The event's columns with the given parts. A column no part asks for is not
+ * in the list at all (rather than sent back as NULL): each column costs the
+ * driver a definition to read per statement and a value to parse per row.
+ * Nor is `workspace_id`: every statement reads one workspace, and the reader
+ * knows which (see {@link recordWithEntries}).
+ */
+const columnsOf = builtOncePerParts((alias, parts) =>
+  READ_EVENT_COLUMNS.filter((column) => {
+    const part = PART_COLUMNS[column];
+    return column !== "workspace_id" && (part === undefined || parts[part]);
+  })
+    .map((column) => `${alias}.${column}`)
+    .join(", "),
+);
+
+const currentEntryJoins = builtOncePerParts((event, parts) =>
+  [
     `LEFT JOIN users AS actor_user ON actor_user.workspace_id = ${event}.workspace_id AND ${event}.actor_kind = '${ActorKind.USER}' AND actor_user.id = ${event}.actor_id`,
     `LEFT JOIN conversations AS conversation ON conversation.workspace_id = ${event}.workspace_id AND conversation.id = ${event}.conversation_id`,
     `LEFT JOIN customers AS conversation_customer ON conversation_customer.workspace_id = ${event}.workspace_id AND conversation_customer.id = conversation.customer_id`,
     `LEFT JOIN customers AS customer ON customer.workspace_id = ${event}.workspace_id AND customer.id = ${event}.customer_id`,
     ...(parts.subjectUser ? [`LEFT JOIN users AS subject_user ON subject_user.workspace_id = ${event}.workspace_id AND subject_user.id = ${event}.subject_user_id`] : []),
-  ].join(" ");
-}
+  ].join(" "),
+);
 
-/** The joined entries' columns; a name is NOT NULL in its table, so a null name means no entry. */
-function currentEntryColumns(parts: Readonly<EventParts> = EVERY_EVENT_PART): string {
-  const subjectUser = parts.subjectUser;
-  return [
+/** The joined entries' columns (those of the parts asked for); a name is NOT NULL in its table, so a null name means no entry. */
+const currentEntryColumns = (parts?: Readonly<EventParts>) => entryColumnsByParts("", parts);
+const entryColumnsByParts = builtOncePerParts((_alias, parts) =>
+  [
     "actor_user.name AS current_actor_name",
-    `${parts.emails ? "actor_user.email" : "NULL"} AS current_actor_email`,
+    ...(parts.emails ? ["actor_user.email AS current_actor_email"] : []),
     "conversation.id AS current_conversation_id",
     "conversation.subject AS current_conversation_subject",
     "conversation.customer_id AS current_conversation_customer_id",
     "conversation_customer.name AS current_conversation_customer_name",
     "customer.name AS current_customer_name",
-    `${subjectUser ? "subject_user.name" : "NULL"} AS current_subject_user_name`,
-    `${subjectUser && parts.emails ? "subject_user.email" : "NULL"} AS current_subject_user_email`,
-  ].join(", ");
-}
+    ...(parts.subjectUser ? ["subject_user.name AS current_subject_user_name"] : []),
+    ...(parts.subjectUser && parts.emails ? ["subject_user.email AS current_subject_user_email"] : []),
+  ].join(", "),
+);
 
-interface EventWithEntriesRow extends AuditEventRow {
+/**
+ * A row read with the directory's entries: the event's columns but
+ * `workspace_id`, and those of parts left out, and the entries' columns of the
+ * parts asked for (see {@link columnsOf}).
+ */
+interface EventWithEntriesRow extends Omit<AuditEventRow, "workspace_id" | "recorded_at" | "metadata"> {
+  recorded_at?: Date;
+  metadata?: AuditEventRow["metadata"];
   current_actor_name: string | null;
-  current_actor_email: string | null;
+  current_actor_email?: string | null;
   current_conversation_id: string | null;
   current_conversation_subject: string | null;
   current_conversation_customer_id: string | null;
   current_conversation_customer_name: string | null;
   current_customer_name: string | null;
-  current_subject_user_name: string | null;
-  current_subject_user_email: string | null;
+  current_subject_user_name?: string | null;
+  current_subject_user_email?: string | null;
 }
 
-function recordWithEntries(row: EventWithEntriesRow): AuditEventRecord {
-  const event = recordFromRow(row);
+/** The event of a row of `workspaceId`'s, with the directory's entries it was read with. */
+function recordWithEntries(row: EventWithEntriesRow, workspaceId: string): AuditEventRecord {
+  // A part left out leaves its fields unset; no field that could show them is asked for.
+  const event = recordFromRow(row as Omit<AuditEventRow, "workspace_id">, workspaceId);
   const { actor } = event;
   if (actor.kind === ActorKind.USER && actor.id !== null) {
-    actor.current = row.current_actor_name === null ? null : { id: actor.id, name: row.current_actor_name, email: row.current_actor_email };
+    actor.current = row.current_actor_name === null ? null : { id: actor.id, name: row.current_actor_name, email: row.current_actor_email ?? null };
   }
   const conversationCustomerId = row.current_conversation_customer_id;
+  const subjectUserName = row.current_subject_user_name ?? null;
   event.current = {
     conversation:
       row.current_conversation_id === null
@@ -131,10 +164,7 @@ function recordWithEntries(row: EventWithEntriesRow): AuditEventRecord {
             customer: conversationCustomerId === null || row.current_conversation_customer_name === null ? null : { id: conversationCustomerId, name: row.current_conversation_customer_name },
           },
     customer: row.customer_id === null || row.current_customer_name === null ? null : { id: row.customer_id, name: row.current_customer_name },
-    subjectUser:
-      row.subject_user_id === null || row.current_subject_user_name === null
-        ? null
-        : { id: row.subject_user_id, name: row.current_subject_user_name, email: row.current_subject_user_email },
+    subjectUser: row.subject_user_id === null || subjectUserName === null ? null : { id: row.subject_user_id, name: subjectUserName, email: row.current_subject_user_email ?? null },
   };
   return event;
 }
@@ -143,7 +173,7 @@ function recordWithEntries(row: EventWithEntriesRow): AuditEventRecord {
 export function findEventsByKeys(transaction: BatchedTransaction, workspaceId: string, keys: readonly string[]): Promise<StoredEvent[]> {
   return transaction.read(
     { sql: `SELECT ${SELECT_EVENT_COLUMNS}, content_hash FROM audit_events WHERE workspace_id = ? AND idempotency_key IN (?)`, values: [workspaceId, keys] },
-    (rows) => (rows as (AuditEventRow & { content_hash: Buffer })[]).map((row) => ({ event: recordFromRow(row), contentHash: Buffer.from(row.content_hash) })),
+    (rows) => (rows as (AuditEventRow & { content_hash: Buffer })[]).map((row) => ({ event: recordFromRow(row, row.workspace_id), contentHash: Buffer.from(row.content_hash) })),
   );
 }
 
@@ -333,7 +363,7 @@ export async function findEventPage(database: Queryable, query: EventPageQuery):
   const statement = eventPageStatement(query);
   if (!statement) return { events: [], hasMore: false };
   const rows = (await database.query(statement.sql, statement.params)) as (EventWithEntriesRow & { premise_held?: number | string | null })[];
-  const events = (rows.length > query.size ? rows.slice(0, query.size) : rows).map(recordWithEntries);
+  const events = (rows.length > query.size ? rows.slice(0, query.size) : rows).map((row) => recordWithEntries(row, query.workspaceId));
   const premiseHeld = query.premise && rows.length > 0 ? Number(rows[0].premise_held) === 1 : undefined;
   return { events, hasMore: rows.length > query.size, premiseHeld };
 }
@@ -379,7 +409,8 @@ export function eventPageStatement(query: EventPageQuery, shape: RowShape = whol
     return { sql, params: [...premiseParams, ...part.params, limit], index: index.name };
   }
   // Several values of one column: each is a keyset scan of its own, merged over at most limit rows each; the page's rows then join.
-  const scan = (part: ScanPart) => `(SELECT ${shape.eventColumns(EVENT)} FROM ${from} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?)`;
+  // Each scan carries its rows' workspace, which the joins compare.
+  const scan = (part: ScanPart) => `(SELECT ${EVENT}.workspace_id, ${shape.eventColumns(EVENT)} FROM ${from} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?)`;
   const merged = `SELECT * FROM (${parts.map(scan).join(" UNION ALL ")}) AS merged ${newestFirst("merged")} LIMIT ?`;
   const sql = `SELECT ${selectList(shape, "page")}${premiseColumn} FROM (${merged}) AS page${joinsFor(shape, "page")} ${newestFirst("page")}`;
   return { sql, params: [...premiseParams, ...parts.flatMap((part) => [...part.params, limit]), limit], index: index.name };
@@ -440,7 +471,7 @@ export async function findEventsBySeqs(database: Queryable, workspaceId: string,
     `SELECT ${selectList(shape, EVENT)} FROM audit_events AS ${EVENT}${joinsFor(shape, EVENT)} WHERE ${EVENT}.workspace_id = ? AND ${EVENT}.seq IN (?) ORDER BY ${EVENT}.occurred_at DESC, ${EVENT}.seq DESC`,
     [workspaceId, seqs],
   )) as EventWithEntriesRow[];
-  return rows.map(recordWithEntries);
+  return rows.map((row) => recordWithEntries(row, workspaceId));
 }
 
 /** The page's source (not hinted), and its conditions, range and position as one conjunction, a condition of several values as IN. */
@@ -508,7 +539,7 @@ export async function findEventsAfterSeq(
         afterSeq,
         limit,
       ]))) as AuditEventRow[];
-  return rows.map(recordFromRow);
+  return rows.map((row) => recordFromRow(row, workspaceId));
 }
 
 /** Up to `limit` of the workspace's events with a seq from `fromSeq` to `toSeq`, in seq order. */
@@ -517,7 +548,7 @@ export async function findEventsInSeqRange(database: Queryable, workspaceId: str
     `SELECT ${SELECT_EVENT_COLUMNS} FROM audit_events WHERE workspace_id = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?`,
     [workspaceId, fromSeq, toSeq, limit],
   )) as AuditEventRow[];
-  return rows.map(recordFromRow);
+  return rows.map((row) => recordFromRow(row, workspaceId));
 }
 
 /** How many events the workspace holds; without one, all workspaces together. */

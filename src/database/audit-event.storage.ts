@@ -158,10 +158,16 @@ export function insertValues(event: AuditEventRecord, contentHash: Buffer): unkn
   ];
 }
 
-/** Rebuilds the stored event from its row. */
-export function recordFromRow(row: AuditEventRow): AuditEventRecord {
+/** A row's columns but its workspace. */
+type StoredColumns = Omit<AuditEventRow, "workspace_id">;
+
+/**
+ * Rebuilds the stored event from its row, of `workspaceId`'s (a statement that
+ * reads one workspace's rows need not send their workspace back).
+ */
+export function recordFromRow(row: StoredColumns, workspaceId: string): AuditEventRecord {
   return {
-    workspaceId: row.workspace_id,
+    workspaceId,
     seq: Number(row.seq),
     id: row.id,
     idempotencyKey: row.idempotency_key,
@@ -184,7 +190,7 @@ export function recordFromRow(row: AuditEventRow): AuditEventRecord {
  * order, the order of the canonical JSON its Merkle leaf is written in
  * (`integrity/event-leaf.ts`): the writer then has nothing to sort.
  */
-function targetsFromRow(row: AuditEventRow): TargetsByType[AuditEventType] {
+function targetsFromRow(row: StoredColumns): TargetsByType[AuditEventType] {
   const details = row.details;
   switch (row.type) {
     case AuditEventType.AUTHORIZATION:
@@ -207,16 +213,16 @@ function targetsFromRow(row: AuditEventRow): TargetsByType[AuditEventType] {
 }
 
 /** Only a customer the event itself named; a customer taken from the directory is in customer_id alone. */
-function namedCustomerFromRow(row: AuditEventRow) {
+function namedCustomerFromRow(row: StoredColumns) {
   return row.customer_id && row.details.customer ? { id: row.customer_id, name: row.details.customer.name } : null;
 }
 
-function subjectUserFromRow(row: AuditEventRow) {
+function subjectUserFromRow(row: StoredColumns) {
   const recorded = row.details.subjectUser;
   return row.subject_user_id && recorded ? { email: recorded.email, id: row.subject_user_id, name: recorded.name } : null;
 }
 
-function conversationFromRow(row: AuditEventRow) {
+function conversationFromRow(row: StoredColumns) {
   return row.conversation_id ? { id: row.conversation_id, subject: row.details.conversation?.subject ?? null } : null;
 }
 
