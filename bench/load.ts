@@ -53,17 +53,58 @@ export interface LoadResult {
   perSecond: number;
 }
 
+/** What one stretch of load did: the latencies of the operations that succeeded, and the rest. */
+interface LoadSamples {
+  latencies: number[];
+  errors: number;
+  firstError?: string;
+  elapsedMs: number;
+}
+
+interface LoopOptions {
+  concurrency: number;
+  operations: number;
+  maxMs: number;
+  run(index: number, worker: number): Promise<unknown>;
+}
+
 /**
  * `concurrency` workers, each starting its next operation when the previous
  * one ended, until `operations` were started or `maxMs` passed. `index`
  * counts operations across workers; a throw counts as an error.
  */
-export async function closedLoop(options: {
-  concurrency: number;
-  operations: number;
-  maxMs: number;
-  run(index: number, worker: number): Promise<unknown>;
-}): Promise<LoadResult> {
+export async function closedLoop(options: LoopOptions): Promise<LoadResult> {
+  return loadResult(await loop(options));
+}
+
+/**
+ * Two loads measured side by side: `rounds` blocks of each, taking turns
+ * (the first load first in even rounds, the second in odd ones), each
+ * block a {@link closedLoop} of its share of `operations` and `maxMs`; each
+ * load's latencies are pooled over its blocks. The machine's speed drifts
+ * from one minute to the next: two loads measured one after the other each
+ * see their own stretch of it, two measured in turns see the same.
+ */
+export async function alternatedLoops(options: Omit<LoopOptions, "run"> & { rounds: number; runs: [LoopOptions["run"], LoopOptions["run"]] }): Promise<[LoadResult, LoadResult]> {
+  const pooled: [LoadSamples, LoadSamples] = [
+    { latencies: [], errors: 0, elapsedMs: 0 },
+    { latencies: [], errors: 0, elapsedMs: 0 },
+  ];
+  const block = { concurrency: options.concurrency, operations: Math.ceil(options.operations / options.rounds), maxMs: options.maxMs / options.rounds };
+  for (let round = 0; round < options.rounds; round++) {
+    for (const side of round % 2 === 0 ? [0, 1] : [1, 0]) {
+      const samples = await loop({ ...block, run: options.runs[side] });
+      const into = pooled[side];
+      into.latencies.push(...samples.latencies);
+      into.errors += samples.errors;
+      into.firstError ??= samples.firstError;
+      into.elapsedMs += samples.elapsedMs;
+    }
+  }
+  return [loadResult(pooled[0]), loadResult(pooled[1])];
+}
+
+async function loop(options: LoopOptions): Promise<LoadSamples> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
@@ -83,7 +124,10 @@ export async function closedLoop(options: {
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, (_, id) => worker(id)));
-  const elapsedMs = monotonicMs() - started;
+  return { latencies, errors, ...(firstError ? { firstError } : {}), elapsedMs: monotonicMs() - started };
+}
+
+function loadResult({ latencies, errors, firstError, elapsedMs }: LoadSamples): LoadResult {
   return { latency: summarize(latencies), completed: latencies.length, errors, ...(firstError ? { firstError } : {}), elapsedMs: round(elapsedMs), perSecond: round((latencies.length / elapsedMs) * 1000, 1) };
 }
 

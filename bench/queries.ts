@@ -7,7 +7,7 @@ import { FairnessResults, runFairness } from "./fairness";
 import { conversationId, customerId, customerName, makeEvent, toInput, userId, WorkspacePlan, workspacePlan } from "./events";
 import { RECORD_EVENTS, untilIndexed } from "./ingest";
 import { IntegrityResults, measureIntegrity } from "./integrity";
-import { closedLoop, GraphQLHttpClient, LoadResult, monotonicMs, operationBody, round } from "./load";
+import { alternatedLoops, closedLoop, GraphQLHttpClient, LoadResult, monotonicMs, operationBody, round } from "./load";
 import { ServiceProcess } from "./processes";
 
 /**
@@ -20,8 +20,8 @@ import { ServiceProcess } from "./processes";
 const PAGE_SIZE = 50;
 const WORKSPACE = "ws-large";
 const SIZES = {
-  full: { events: 2_000_000, deepPage: 100, searchDeepPage: 20, requests: 1_000, warmup: 20, serviceWarmupMs: 30_000, maxMs: 20_000 },
-  smoke: { events: 40_000, deepPage: 10, searchDeepPage: 3, requests: 30, warmup: 3, serviceWarmupMs: 1_000, maxMs: 1_000 },
+  full: { events: 2_000_000, deepPage: 100, searchDeepPage: 20, requests: 1_000, rounds: 10, warmup: 20, serviceWarmupMs: 30_000, maxMs: 20_000 },
+  smoke: { events: 40_000, deepPage: 10, searchDeepPage: 3, requests: 30, rounds: 3, warmup: 3, serviceWarmupMs: 1_000, maxMs: 1_000 },
 };
 
 /**
@@ -140,6 +140,8 @@ export interface QueryResults {
   pageSize: number;
   deepPage: number;
   requestsPerMeasurement: number;
+  /** Blocks a page's HTTP and raw loads took turns in (absent from runs that measured one after the other). */
+  alternatedBlocks?: number;
   queries: QueryResult[];
   /** One token flooding while another reads and a producer records (absent in runs before it was measured). */
   fairness?: FairnessResults;
@@ -268,6 +270,13 @@ export async function runQueries(context: BenchContext): Promise<QueryResults> {
       await closedLoop({ concurrency, operations: size.warmup, maxMs: size.maxMs, run });
       return closedLoop({ concurrency, operations: size.requests, maxMs: size.maxMs, run });
     };
+    // A page and its raw statement take turns in blocks (see alternatedLoops). A search stays one load after the other:
+    // its raw FULLTEXT statement takes seconds, and a block would hold one or two of them.
+    const measurePair = async (spec: QuerySpec, concurrency: number, http: () => Promise<unknown>, raw: () => Promise<unknown>) => {
+      if (spec.search) return [await measure(concurrency, http), await measure(concurrency, raw)] as const;
+      for (const run of [http, raw]) await closedLoop({ concurrency, operations: size.warmup, maxMs: size.maxMs, run });
+      return alternatedLoops({ concurrency, operations: size.requests, maxMs: size.maxMs, rounds: size.rounds, runs: [http, raw] });
+    };
     const queries: QueryResult[] = [];
     for (const spec of all) {
       const scans = await spec.raw(pool);
@@ -282,8 +291,12 @@ export async function runQueries(context: BenchContext): Promise<QueryResults> {
         const raw = rawPage(scans, boundary, PAGE_SIZE + 1, spec.names);
         const body = operationBody(spec.query, { ...spec.variables, first: PAGE_SIZE, ...(after ? { after } : {}) });
         for (const concurrency of [1, 8]) {
-          const http = await measure(concurrency, () => client.expectData(body, adminToken));
-          const rawLoad = await measure(concurrency, () => pool.query(raw.sql, raw.params));
+          const [http, rawLoad] = await measurePair(
+            spec,
+            concurrency,
+            () => client.expectData(body, adminToken),
+            () => pool.query(raw.sql, raw.params),
+          );
           measurements.push({ page, concurrency, http, raw: rawLoad });
           context.log(`queries: ${spec.name}, page ${page}, c=${concurrency}: HTTP p50 ${http.latency.p50} / p95 ${http.latency.p95} ms, raw p50 ${rawLoad.latency.p50} / p95 ${rawLoad.latency.p95} ms${http.errors ? `, ${http.errors} errors: ${http.firstError}` : ""}`);
         }
@@ -302,7 +315,7 @@ export async function runQueries(context: BenchContext): Promise<QueryResults> {
       events: (call) => Array.from({ length: 10 }, (_, k) => toInput(makeEvent(largest, call * 10 + k, new Date(), "fairness"))),
     });
     const integrity = await measureIntegrity(context, { graphqlUrl: service.graphqlUrl, pool, workspace: WORKSPACE, requests: size.requests, warmup: size.warmup, maxMs: size.maxMs * 3 });
-    return { dataset, ...(search ? { search } : {}), pageSize: PAGE_SIZE, deepPage: size.deepPage, requestsPerMeasurement: size.requests, queries, fairness, integrity };
+    return { dataset, ...(search ? { search } : {}), pageSize: PAGE_SIZE, deepPage: size.deepPage, requestsPerMeasurement: size.requests, alternatedBlocks: size.rounds, queries, fairness, integrity };
   } finally {
     await service.stop();
     await database.drop();

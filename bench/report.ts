@@ -336,7 +336,7 @@ function querySection(queries: QueryResults): string[] {
     "## 2. Queries",
     "",
     `Dataset: ${number(d.events)} events over 12 months in ${d.workspaces} workspaces (the largest, where every query runs, holds ${number(d.largestWorkspaceEvents)}), loaded in ${number(d.elapsedMs / 1000, 1)} s. ` +
-      `Pages of ${queries.pageSize}, ADMIN token, ${number(queries.requestsPerMeasurement)} requests per measurement after a warm-up; page ${queries.deepPage} is reached by following endCursor. ` +
+      `Pages of ${queries.pageSize}, ADMIN token, ${number(queries.requestsPerMeasurement)} requests per measurement after a warm-up${queries.alternatedBlocks ? `, a page's HTTP and raw loads taking turns in ${queries.alternatedBlocks} blocks each (a search's one after the other)` : ""}; page ${queries.deepPage} is reached by following endCursor. ` +
       "Each page selects what a log screen shows: the event, who acted by their current name, the conversation's subject and its customer's name, the customer's name, the settings section; the row marked 'event columns only' selects no names. " +
       `Raw: the same page as a keyset SELECT through mysql2, joined by primary key with the directory rows that supply the names, in one statement; as many connections as HTTP clients. Latencies in ms.`,
     ...(queries.search ? ["", searchParagraph(queries.search)] : []),
