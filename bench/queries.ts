@@ -266,15 +266,16 @@ export async function runQueries(context: BenchContext): Promise<QueryResults> {
       const body = operationBody(spec.query, { ...spec.variables, first: PAGE_SIZE });
       await closedLoop({ concurrency: 4, operations: Number.MAX_SAFE_INTEGER, maxMs: size.serviceWarmupMs / all.length, run: () => client.expectData(body, adminToken) });
     }
+    const warmUp = (concurrency: number, run: () => Promise<unknown>) => closedLoop({ concurrency, operations: size.warmup, maxMs: size.maxMs, run });
     const measure = async (concurrency: number, run: () => Promise<unknown>) => {
-      await closedLoop({ concurrency, operations: size.warmup, maxMs: size.maxMs, run });
+      await warmUp(concurrency, run);
       return closedLoop({ concurrency, operations: size.requests, maxMs: size.maxMs, run });
     };
     // A page and its raw statement take turns in blocks (see alternatedLoops). A search stays one load after the other:
     // its raw FULLTEXT statement takes seconds, and a block would hold one or two of them.
     const measurePair = async (spec: QuerySpec, concurrency: number, http: () => Promise<unknown>, raw: () => Promise<unknown>) => {
       if (spec.search) return [await measure(concurrency, http), await measure(concurrency, raw)] as const;
-      for (const run of [http, raw]) await closedLoop({ concurrency, operations: size.warmup, maxMs: size.maxMs, run });
+      for (const run of [http, raw]) await warmUp(concurrency, run);
       return alternatedLoops({ concurrency, operations: size.requests, maxMs: size.maxMs, rounds: size.rounds, runs: [http, raw] });
     };
     const queries: QueryResult[] = [];

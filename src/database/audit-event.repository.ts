@@ -48,9 +48,9 @@ const EVENT = "e";
 /**
  * What a page's operation may show of its events beyond what every page
  * reads. A part no field of the operation can show is not read: its columns
- * come back NULL (a non-null field asked for regardless fails the request
- * rather than show a wrong value), and the user the action applied to is not
- * joined. A page of a log screen shows none of them, and each column less is
+ * are not selected and its fields stay unset (a non-null field asked for
+ * regardless fails the request rather than show a wrong value), and the user
+ * the action applied to is not joined. A page of a log screen shows none of them, and each column less is
  * less for the database to send and the driver to parse, on every row.
  */
 export interface EventParts {
