@@ -42,6 +42,8 @@ describe("cursors", () => {
         { occurredAt: new Date(8.64e15), seq: Number.MAX_SAFE_INTEGER },
       ];
       const page = codec.encoderFor(workspaceId, log)(positions);
+      // The log's cipher is kept between calls, and carries nothing from one call to the next.
+      expect(codec.encoderFor(workspaceId, log)([...positions].reverse())).toEqual([...page].reverse());
       positions.forEach((position, index) => {
         const payload = { workspaceId, log, ...position };
         expect(page[index]).toBe(codec.encode(payload));

@@ -1,4 +1,4 @@
-import { createCipheriv, createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { Cipher, createCipheriv, createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import { BoundedMap } from "../common/bounded-map";
 import { BadUserInputError } from "../common/errors";
 
@@ -19,9 +19,15 @@ export interface CursorPayload extends CursorPosition {
 const VERSION = 4;
 /** Bytes of a position as the tag covers it: one AES block, the time and the seq as 64-bit integers. */
 const BLOCK = 16;
-/** Logs whose tag keys are kept (16 bytes each, and the log's name). @default 4096 */
-const LOG_KEYS_KEPT = 4_096;
+/** Logs whose tag ciphers are kept (an OpenSSL cipher context each, and the log's name). @default 4096 */
+const LOG_CIPHERS_KEPT = 4_096;
 const DOT = ".".charCodeAt(0);
+const COMMA = ",".charCodeAt(0);
+const CLOSE = "]".charCodeAt(0);
+const ZERO = "0".charCodeAt(0);
+const MINUS = "-".charCodeAt(0);
+/** Most bytes of a position's own part of the body, `${time},${seq}]`: two safe integers (a sign and up to 16 digits each), a comma and a bracket. */
+const MAX_REST_BYTES = 36;
 
 /**
  * Opaque, tamper-evident cursors: `<body>.<tag>`, both base64url. The body is
@@ -33,13 +39,13 @@ const DOT = ".".charCodeAt(0);
  * another log or workspace, or anything else is BAD_USER_INPUT.
  *
  * Why not an HMAC per cursor: a page carries a cursor on each of its edges,
- * and an HMAC object per cursor was a large share of a page's CPU; one log
- * key per page and one AES call for all its positions cost far less (see
- * docs/performance.md, "Figures behind choices in the code").
+ * and an HMAC object per cursor was a large share of a page's CPU; one
+ * cipher per log, kept, and one AES call for all a page's positions cost far
+ * less (see docs/performance.md, "Figures behind choices in the code").
  */
 export class CursorCodec {
   private readonly key: Buffer;
-  private readonly logKeys = new BoundedMap<string, Buffer>(LOG_KEYS_KEPT);
+  private readonly logCiphers = new BoundedMap<string, Cipher>(LOG_CIPHERS_KEPT);
 
   constructor(secret: string) {
     // The token secret also signs tokens: the cursors get a key of their own derived from it.
@@ -51,31 +57,37 @@ export class CursorCodec {
   }
 
   /**
-   * Encodes positions of one log: the log's key is derived once, and every
-   * tag of the call comes from one AES call.
+   * Encodes positions of one log: the log's cipher is looked up once, and
+   * every tag of the call comes from one AES call.
    */
   encoderFor(workspaceId: string, log: string): (positions: readonly CursorPosition[]) => string[] {
     // The body is JSON.stringify([VERSION, workspaceId, log, time, seq]) with spaces after the log, so that
     // what every cursor of the log shares fills whole base64 groups: it is encoded once, the rest per cursor.
     const shared = `[${VERSION},${JSON.stringify(workspaceId)},${JSON.stringify(log)},`;
-    const sharedBase64 = Buffer.from(shared.padEnd(shared.length + ((3 - (Buffer.byteLength(shared) % 3)) % 3), " "), "utf8").toString("base64url");
-    const logKey = this.logKey(workspaceId, log);
+    const sharedBase64 = Buffer.from(Buffer.from(shared.padEnd(shared.length + ((3 - (Buffer.byteLength(shared) % 3)) % 3), " "), "utf8").toString("base64url"), "latin1");
+    const cipher = this.logCipher(workspaceId, log);
     return (positions) => {
-      const tags = tagsOf(logKey, positions);
-      const rests = positions.map((position) => `${position.occurredAt.getTime()},${position.seq}]`);
+      const tags = tagsOf(cipher, positions);
       // Every cursor's characters go into one buffer, and each cursor is one string read from it.
-      const perCursor = sharedBase64.length + 1 + base64Length(BLOCK);
-      const text = Buffer.allocUnsafe(rests.reduce((sum, rest) => sum + perCursor + base64Length(rest.length), 0));
-      const ends: number[] = [];
+      const perCursor = sharedBase64.length + base64Length(MAX_REST_BYTES) + 1 + base64Length(BLOCK);
+      const text = Buffer.allocUnsafe(positions.length * perCursor);
+      const rest = Buffer.allocUnsafe(MAX_REST_BYTES);
+      const ends: number[] = new Array(positions.length);
       let at = 0;
-      rests.forEach((rest, index) => {
-        at += text.write(sharedBase64, at, "latin1");
-        at = writeBase64url(text, at, rest.length, (offset) => rest.charCodeAt(offset));
+      for (let index = 0; index < positions.length; index++) {
+        const position = positions[index];
+        at += sharedBase64.copy(text, at);
+        // `${time},${seq}]`: both safe integers, written as digits without a string between.
+        let length = writeDigits(rest, 0, position.occurredAt.getTime());
+        rest[length++] = COMMA;
+        length = writeDigits(rest, length, position.seq);
+        rest[length++] = CLOSE;
+        at = writeBase64url(text, at, rest, 0, length);
         text[at++] = DOT;
-        at = writeBase64url(text, at, BLOCK, (offset) => tags[index * BLOCK + offset]);
-        ends.push(at);
-      });
-      const all = text.toString("latin1");
+        at = writeBase64url(text, at, tags, index * BLOCK, BLOCK);
+        ends[index] = at;
+      }
+      const all = text.toString("latin1", 0, at);
       return ends.map((end, index) => all.slice(index === 0 ? 0 : ends[index - 1], end));
     };
   }
@@ -97,7 +109,7 @@ export class CursorCodec {
       throw invalid();
     }
     const payload = { workspaceId, log, occurredAt: new Date(time as number), seq: seq as number };
-    const expected = tagsOf(this.logKey(workspaceId, log), [payload]);
+    const expected = tagsOf(this.logCipher(workspaceId, log), [payload]);
     const given = Buffer.from(tag, "base64url");
     // base64url decoding skips what is not base64url: the text must be the expected tag's, character for character.
     if (given.length !== BLOCK || given.toString("base64url") !== tag || !timingSafeEqual(given, expected)) throw invalid();
@@ -113,27 +125,32 @@ export class CursorCodec {
     return { occurredAt: payload.occurredAt, seq: payload.seq };
   }
 
-  /** The AES-128 key of one log's tags; the keys of the logs read most recently are kept. */
-  private logKey(workspaceId: string, log: string): Buffer {
+  /**
+   * The AES-128 cipher of one log's tags, keyed with the first 16 bytes of
+   * HMAC-SHA-256 of the workspace and the log; those of the logs read most
+   * recently are kept. ECB without padding holds nothing between calls: each
+   * whole block in is its tag out, so one cipher serves every call.
+   */
+  private logCipher(workspaceId: string, log: string): Cipher {
     const name = JSON.stringify([workspaceId, log]);
-    let key = this.logKeys.get(name);
-    if (!key) {
-      key = createHmac("sha256", this.key).update(name).digest().subarray(0, 16);
-      this.logKeys.set(name, key);
+    let cipher = this.logCiphers.get(name);
+    if (!cipher) {
+      const key = createHmac("sha256", this.key).update(name).digest().subarray(0, 16);
+      cipher = createCipheriv("aes-128-ecb", key, null).setAutoPadding(false);
+      this.logCiphers.set(name, cipher);
     }
-    return key;
+    return cipher;
   }
 }
 
 /** The tags of positions, one block each, in order: AES-128 of each position's block, in one call. */
-function tagsOf(logKey: Buffer, positions: readonly CursorPosition[]): Buffer {
+function tagsOf(cipher: Cipher, positions: readonly CursorPosition[]): Buffer {
   const blocks = Buffer.allocUnsafe(positions.length * BLOCK);
   positions.forEach((position, index) => {
     writeInt64(blocks, position.occurredAt.getTime(), index * BLOCK);
     writeInt64(blocks, position.seq, index * BLOCK + 8);
   });
-  const cipher = createCipheriv("aes-128-ecb", logKey, null).setAutoPadding(false);
-  return Buffer.concat([cipher.update(blocks), cipher.final()]);
+  return cipher.update(blocks);
 }
 
 /** A safe integer as a 64-bit two's complement big-endian integer, without a BigInt. */
@@ -151,24 +168,38 @@ function base64Length(bytes: number): number {
 }
 
 /**
- * Writes `length` bytes, read one by one, into `text` at `at` as base64url
- * without padding; returns where the writing ended. For the few bytes of a
- * cursor's parts, this costs less than a Buffer and its encoder for each.
+ * Writes `length` bytes of `bytes` from `from` into `text` at `at` as
+ * base64url without padding; returns where the writing ended. For the few
+ * bytes of a cursor's parts, this costs less than a Buffer and its encoder
+ * for each.
  */
-function writeBase64url(text: Buffer, at: number, length: number, byteAt: (index: number) => number): number {
-  let index = 0;
-  for (; index + 2 < length; index += 3) {
-    const group = (byteAt(index) << 16) | (byteAt(index + 1) << 8) | byteAt(index + 2);
+function writeBase64url(text: Buffer, at: number, bytes: Buffer, from: number, length: number): number {
+  const end = from + length;
+  let index = from;
+  for (; index + 2 < end; index += 3) {
+    const group = (bytes[index] << 16) | (bytes[index + 1] << 8) | bytes[index + 2];
     text[at++] = BASE64URL[group >> 18];
     text[at++] = BASE64URL[(group >> 12) & 63];
     text[at++] = BASE64URL[(group >> 6) & 63];
     text[at++] = BASE64URL[group & 63];
   }
-  if (index < length) {
-    const group = (byteAt(index) << 16) | (index + 1 < length ? byteAt(index + 1) << 8 : 0);
+  if (index < end) {
+    const group = (bytes[index] << 16) | (index + 1 < end ? bytes[index + 1] << 8 : 0);
     text[at++] = BASE64URL[group >> 18];
     text[at++] = BASE64URL[(group >> 12) & 63];
-    if (index + 1 < length) text[at++] = BASE64URL[(group >> 6) & 63];
+    if (index + 1 < end) text[at++] = BASE64URL[(group >> 6) & 63];
   }
   return at;
+}
+
+/** Writes a safe integer in decimal, as `String(value)` would, into `bytes` at `at`; returns where it ends. */
+function writeDigits(bytes: Buffer, at: number, value: number): number {
+  if (value < 0) {
+    bytes[at] = MINUS;
+    return writeDigits(bytes, at + 1, -value);
+  }
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  for (let index = at + digits - 1, rest = value; index >= at; index--, rest = Math.floor(rest / 10)) bytes[index] = ZERO + (rest % 10);
+  return at + digits;
 }
