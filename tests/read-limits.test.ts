@@ -1,10 +1,12 @@
 import { ServiceUnavailableError } from "../src/common/errors";
 import { config } from "../src/config";
 import { AuditEventType } from "../src/events/audit-event.enums";
+import { QueryFailedError } from "typeorm";
 import { useTestDatabase } from "./support/database";
 import { eventInput, RECORD_EVENTS } from "./support/events";
 import { until } from "./support/live";
 import { errorCodes, postGraphQL, useTestServer } from "./support/server";
+import { statementsDuring } from "./support/statements";
 import { Role, tokenFor } from "./support/tokens";
 import { createTestWsClient } from "./support/ws-client";
 
@@ -38,6 +40,25 @@ describe("reads' share of the pool, their time limit, and the wait for a connect
     await expect(read).rejects.toThrow(/longer than 1 s and was stopped/);
     // Stopped by the server, long before the statement would have ended.
     expect(Date.now() - started).toBeLessThan(4_000);
+    expect(server.services.reads.load).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it("fails a read the database refuses as TypeORM's QueryFailedError with the driver's code, tells it to the logger, and gives its connection back", async () => {
+    const failing = "SELECT id FROM no_such_table";
+    let answer: unknown;
+    // More failures than the pool has connections: each one's connection must have come back.
+    const attempts = Array.from({ length: config.database.poolSize + 2 }, (_, index) => index);
+    const statements = await statementsDuring(dataSource, async () => {
+      for (const _attempt of attempts) {
+        const read = server.services.reads.query(failing);
+        await expect(read).rejects.toBeInstanceOf(QueryFailedError);
+        await expect(read).rejects.toMatchObject({ code: "ER_NO_SUCH_TABLE", query: expect.stringContaining(failing) });
+      }
+      answer = await server.services.reads.query("SELECT ? AS answer", [42]);
+    });
+    expect(answer).toEqual([{ answer: 42 }]);
+    expect(statements).toHaveLength(attempts.length + 1);
+    expect(statements.every((statement) => statement.endsWith(failing) || statement.endsWith("SELECT ? AS answer"))).toBe(true);
     expect(server.services.reads.load).toEqual({ running: 0, waiting: 0 });
   });
 

@@ -83,16 +83,23 @@ function builtOncePerParts(build: (alias: string, parts: Readonly<EventParts>) =
 }
 
 /**
+ * Columns an event read with the directory's entries never carries: every
+ * such statement reads one workspace, and the reader knows which (see
+ * {@link recordWithEntries}); and no field shows the idempotency key, which
+ * only recording compares.
+ */
+const NEVER_WITH_ENTRIES = new Set(["workspace_id", "idempotency_key"]);
+
+/**
  * The event's columns with the given parts. A column no part asks for is not
  * in the list at all (rather than sent back as NULL): each column costs the
  * driver a definition to read per statement and a value to parse per row.
- * Nor is `workspace_id`: every statement reads one workspace, and the reader
- * knows which (see {@link recordWithEntries}).
+ * Nor are those of {@link NEVER_WITH_ENTRIES}.
  */
 const columnsOf = builtOncePerParts((alias, parts) =>
   READ_EVENT_COLUMNS.filter((column) => {
     const part = PART_COLUMNS[column];
-    return column !== "workspace_id" && (part === undefined || parts[part]);
+    return !NEVER_WITH_ENTRIES.has(column) && (part === undefined || parts[part]);
   })
     .map((column) => `${alias}.${column}`)
     .join(", "),
@@ -125,11 +132,12 @@ const entryColumnsByParts = builtOncePerParts((_alias, parts) =>
 );
 
 /**
- * A row read with the directory's entries: the event's columns but
- * `workspace_id`, and those of parts left out, and the entries' columns of the
- * parts asked for (see {@link columnsOf}).
+ * A row read with the directory's entries: the event's columns but those of
+ * {@link NEVER_WITH_ENTRIES} and of parts left out, and the entries' columns
+ * of the parts asked for (see {@link columnsOf}).
  */
-interface EventWithEntriesRow extends Omit<AuditEventRow, "workspace_id" | "recorded_at" | "metadata"> {
+interface EventWithEntriesRow extends Omit<AuditEventRow, "workspace_id" | "idempotency_key" | "recorded_at" | "metadata"> {
+  idempotency_key?: string;
   recorded_at?: Date;
   metadata?: AuditEventRow["metadata"];
   current_actor_name: string | null;
@@ -145,7 +153,7 @@ interface EventWithEntriesRow extends Omit<AuditEventRow, "workspace_id" | "reco
 
 /** The event of a row of `workspaceId`'s, with the directory's entries it was read with. */
 function recordWithEntries(row: EventWithEntriesRow, workspaceId: string): AuditEventRecord {
-  // A part left out leaves its fields unset; no field that could show them is asked for.
+  // A part left out leaves its fields unset; no field that could show them is asked for. Nor does a field show the idempotency key.
   const event = recordFromRow(row as Omit<AuditEventRow, "workspace_id">, workspaceId);
   const { actor } = event;
   if (actor.kind === ActorKind.USER && actor.id !== null) {

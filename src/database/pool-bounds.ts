@@ -1,4 +1,4 @@
-import type { DataSource } from "typeorm";
+import { QueryFailedError, type DataSource } from "typeorm";
 import type { MysqlDriver } from "typeorm/driver/mysql/MysqlDriver";
 
 /** The code of the error a pool connection's wait ends with (see {@link boundPool}). */
@@ -111,6 +111,41 @@ function boundAnswers(connection: CallbackConnection, timeoutMs: number): void {
       callback(error, ...results);
     });
   };
+}
+
+/**
+ * Runs one statement on a connection of the DataSource's pool, as
+ * `DataSource.query` does (a connection taken and given back, the pool's
+ * bounds applied, the statement told to the DataSource's logger, a failure
+ * thrown as TypeORM's QueryFailedError), without the query runner TypeORM
+ * builds around each statement: its connect and release, its subscriber
+ * broadcasts, and a copy of the rows, each a step of its own. A log's page is one statement, and those steps
+ * were a measurable share of its CPU (docs/performance.md, "Figures behind
+ * choices in the code"). Without a mysql2 pool, `DataSource.query` runs it.
+ */
+export function pooledStatement(dataSource: DataSource): (sql: string, values?: unknown[]) => Promise<unknown> {
+  const pool = poolOf(dataSource);
+  if (!pool) return (sql, values) => dataSource.query(sql, values);
+  const logger = () => dataSource.logger;
+  return (sql, values) =>
+    new Promise((resolve, reject) => {
+      const fail = (error: Error) => {
+        logger().logQueryError(error, sql, values);
+        reject(new QueryFailedError(sql, values, error));
+      };
+      pool.getConnection((waitError, connection) => {
+        if (!connection) {
+          fail(waitError ?? new Error("the pool gave no connection"));
+          return;
+        }
+        logger().logQuery(sql, values);
+        connection.query(sql, values, (error, rows) => {
+          connection.release();
+          if (error) fail(error);
+          else resolve(rows);
+        });
+      });
+    });
 }
 
 function poolOf(dataSource: DataSource): CallbackPool | undefined {

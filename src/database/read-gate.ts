@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import { ServiceUnavailableError } from "../common/errors";
+import { pooledStatement } from "./pool-bounds";
 import type { Queryable } from "./statements";
 
 /**
@@ -18,10 +19,15 @@ export class ReadGate implements Queryable {
   /** The statement with the server's time limit on it, once the server has said which it is. */
   private limited: Promise<(sql: string) => string> | undefined;
 
+  /** Runs a statement on the DataSource's pool (see {@link pooledStatement}). */
+  private readonly run: (sql: string, values?: unknown[]) => Promise<unknown>;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly options: ReadGateOptions,
-  ) {}
+  ) {
+    this.run = pooledStatement(dataSource);
+  }
 
   /** Reads running now, and reads waiting for a slot. */
   get load(): { running: number; waiting: number } {
@@ -32,7 +38,7 @@ export class ReadGate implements Queryable {
     const limited = await (this.limited ??= this.timeLimit());
     await this.acquire();
     try {
-      return await this.dataSource.query(limited(sql), values);
+      return await this.run(limited(sql), values);
     } catch (error) {
       if (isStatementTimeout(error)) {
         this.options.onStatementTimeout?.();
