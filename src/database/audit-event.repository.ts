@@ -1,9 +1,12 @@
 import { ActorKind } from "../events/audit-event.enums";
 import type { AuditEventRecord } from "../events/audit-event.record";
 import { AuditEventRow, CUSTOMER_LOG_TABLE, EVENT_COLUMNS, insertValues, READ_EVENT_COLUMNS, recordFromRow, SELECT_EVENT_COLUMNS } from "./audit-event.storage";
+import type { ConversationEntry } from "./conversation.repository";
 import type { CheckExpression } from "./customer.repository";
+import type { EntryIds } from "./directory-entries.repository";
 import { BatchedTransaction, Queryable, runStatements } from "./statements";
 import type { QueryRunner } from "typeorm";
+import type { UserEntry } from "./user.repository";
 
 /**
  * `audit_events`: the statements of the write path, the logs' pages, the
@@ -34,12 +37,14 @@ export async function findEventById(database: Queryable, workspaceId: string, id
 }
 
 /*
- * The directory's entries for what an event mentions, joined to the event by
- * primary key in the statement that reads it: the acting user, the
+ * The directory's entries for what an event mentions: the acting user, the
  * conversation and the customer the directory ties it to, the event's
- * customer, and the user the action applied to. A page of a log thus reads
- * the names it shows in its one statement, always as the directory holds
- * them at that moment, whichever instance recorded them.
+ * customer, and the user the action applied to. An event read by id, and a
+ * search's page, join them by primary key in the statement that reads the
+ * events. A log's page reads instead the workspace's last seq, and takes
+ * the entries from a DirectoryEntrySource, which keeps them in memory for
+ * that version of the directory: either way as the directory holds them at
+ * that statement or later, whichever instance recorded them.
  */
 
 /** The alias of `audit_events` in a statement that joins the directory. */
@@ -284,7 +289,29 @@ export interface EventPageQuery {
   parts?: Readonly<EventParts>;
   /** A premise the page's conditions rest on, tested in the page's own statement (see {@link EventPage.premiseHeld}); absent: none. */
   premise?: CheckExpression;
+  /** Where the page's events get the directory's entries when not joined in its statement; absent: joined. */
+  entries?: DirectoryEntrySource;
 }
+
+/** The directory's entries of a page's events, by id; null: the directory holds none. */
+export interface DirectoryEntryLookup {
+  user(id: string): UserEntry | null;
+  customerName(id: string): string | null;
+  conversation(id: string): ConversationEntry | null;
+}
+
+/**
+ * Entries of the directory kept outside the page's statement (see
+ * `directory/entry-cache.ts`). `version` is the workspace's last seq as the
+ * page's statement read it: the entries given are the directory's at that
+ * version or later, read through `database` where not kept.
+ */
+export interface DirectoryEntrySource {
+  entriesFor(database: Queryable, workspaceId: string, version: number, ids: EntryIds): Promise<DirectoryEntryLookup>;
+}
+
+/** The workspace's last seq, read in a page's statement (the subquery reads one row, once). */
+const DIRECTORY_VERSION = "(SELECT last_seq FROM workspaces WHERE id = ?) AS directory_version";
 
 /** The one statement of a page, as sent. */
 export interface PageStatement {
@@ -371,9 +398,51 @@ export async function findEventPage(database: Queryable, query: EventPageQuery):
   const statement = eventPageStatement(query);
   if (!statement) return { events: [], hasMore: false };
   const rows = (await database.query(statement.sql, statement.params)) as (EventWithEntriesRow & { premise_held?: number | string | null })[];
+  if (query.entries && rows.length > 0) await addKeptEntries(database, query.workspaceId, rows, query.entries, query.parts ?? EVERY_EVENT_PART);
   const events = (rows.length > query.size ? rows.slice(0, query.size) : rows).map((row) => recordWithEntries(row, query.workspaceId));
   const premiseHeld = query.premise && rows.length > 0 ? Number(rows[0].premise_held) === 1 : undefined;
   return { events, hasMore: rows.length > query.size, premiseHeld };
+}
+
+/**
+ * Gives rows read without the directory's joins the entries' columns those
+ * joins would have read (see {@link entryColumnsByParts}), from `source`, at
+ * the version the rows carry.
+ */
+async function addKeptEntries(
+  database: Queryable,
+  workspaceId: string,
+  rows: (EventWithEntriesRow & { directory_version?: number | string | null })[],
+  source: DirectoryEntrySource,
+  parts: Readonly<EventParts>,
+): Promise<void> {
+  const users = new Set<string>();
+  const customers = new Set<string>();
+  const conversations = new Set<string>();
+  for (const row of rows) {
+    if (row.actor_kind === ActorKind.USER && row.actor_id !== null) users.add(row.actor_id);
+    if (parts.subjectUser && row.subject_user_id !== null) users.add(row.subject_user_id);
+    if (row.customer_id !== null) customers.add(row.customer_id);
+    if (row.conversation_id !== null) conversations.add(row.conversation_id);
+  }
+  const version = Number(rows[0].directory_version ?? 0);
+  const entries = await source.entriesFor(database, workspaceId, version, { users: [...users], customers: [...customers], conversations: [...conversations] });
+  for (const row of rows) {
+    const actor = row.actor_kind === ActorKind.USER && row.actor_id !== null ? entries.user(row.actor_id) : null;
+    row.current_actor_name = actor?.name ?? null;
+    if (parts.emails) row.current_actor_email = actor?.email ?? null;
+    const conversation = row.conversation_id === null ? null : entries.conversation(row.conversation_id);
+    row.current_conversation_id = conversation?.id ?? null;
+    row.current_conversation_subject = conversation?.subject ?? null;
+    row.current_conversation_customer_id = conversation?.customerId ?? null;
+    row.current_conversation_customer_name = conversation?.customerId ? entries.customerName(conversation.customerId) : null;
+    row.current_customer_name = row.customer_id === null ? null : entries.customerName(row.customer_id);
+    if (parts.subjectUser) {
+      const subject = row.subject_user_id === null ? null : entries.user(row.subject_user_id);
+      row.current_subject_user_name = subject?.name ?? null;
+      if (parts.emails) row.current_subject_user_email = subject?.email ?? null;
+    }
+  }
 }
 
 /** What a statement reads of each event: columns of `audit_events`, and the parts the directory's entries join for (null: none join). */
@@ -407,21 +476,25 @@ export function eventPageStatement(query: EventPageQuery, shape: RowShape = whol
   const where = (part: ScanPart) => part.conditions.join(" AND ");
   const newestFirst = (alias: string) => `ORDER BY ${alias}.occurred_at DESC, ${alias}.seq DESC`;
   const { premise } = query;
-  // The premise rides on every row of the page; its parameters come first, as its expression does.
+  // With the entries kept apart, the page reads the version they must be of instead of joining them (see DirectoryEntrySource).
+  const kept = query.entries !== undefined && shape.entries !== null;
+  const rowColumns = (alias: string) => (kept ? `${shape.eventColumns(alias)}, ${DIRECTORY_VERSION}` : selectList(shape, alias));
+  const joins = (alias: string) => (kept ? "" : joinsFor(shape, alias));
+  // The version and the premise ride on every row of the page; their parameters come first, as their expressions do.
   const premiseColumn = premise ? `, ${premise.sql} AS premise_held` : "";
-  const premiseParams = premise ? premise.params : [];
+  const columnParams = [...(kept ? [query.workspaceId] : []), ...(premise ? premise.params : [])];
   if (parts.length === 1) {
     // The scanned table comes first in a LEFT JOIN: read in index order, it stops at the limit, and only those rows join.
     const [part] = parts;
-    const sql = `SELECT ${selectList(shape, EVENT)}${premiseColumn} FROM ${from}${joinsFor(shape, EVENT)} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?`;
-    return { sql, params: [...premiseParams, ...part.params, limit], index: index.name };
+    const sql = `SELECT ${rowColumns(EVENT)}${premiseColumn} FROM ${from}${joins(EVENT)} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?`;
+    return { sql, params: [...columnParams, ...part.params, limit], index: index.name };
   }
   // Several values of one column: each is a keyset scan of its own, merged over at most limit rows each; the page's rows then join.
   // Each scan carries its rows' workspace, which the joins compare.
   const scan = (part: ScanPart) => `(SELECT ${EVENT}.workspace_id, ${shape.eventColumns(EVENT)} FROM ${from} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?)`;
   const merged = `SELECT * FROM (${parts.map(scan).join(" UNION ALL ")}) AS merged ${newestFirst("merged")} LIMIT ?`;
-  const sql = `SELECT ${selectList(shape, "page")}${premiseColumn} FROM (${merged}) AS page${joinsFor(shape, "page")} ${newestFirst("page")}`;
-  return { sql, params: [...premiseParams, ...parts.flatMap((part) => [...part.params, limit]), limit], index: index.name };
+  const sql = `SELECT ${rowColumns("page")}${premiseColumn} FROM (${merged}) AS page${joins("page")} ${newestFirst("page")}`;
+  return { sql, params: [...columnParams, ...parts.flatMap((part) => [...part.params, limit]), limit], index: index.name };
 }
 
 /** An event as search checks it: where it is in the log's order, and the text its terms come from. */

@@ -13,6 +13,7 @@ import { conversationExists } from "../database/conversation.repository";
 import { customerExists } from "../database/customer.repository";
 import type { Queryable } from "../database/statements";
 import { customersNamed, RememberedCustomerNames } from "../directory/customer-names";
+import { DirectoryEntryCache } from "../directory/entry-cache";
 import type { AuditEventRecord } from "../events/audit-event.record";
 import type { AuditEventFilter, DateRange } from "./audit-log.inputs";
 import { eventPageQuery } from "./audit-log.query";
@@ -118,6 +119,8 @@ export class AuditLogService {
     private readonly cursors: CursorCodec,
     /** The customers of the names pages were filtered by (see {@link RememberedCustomerNames}). */
     private readonly names = new RememberedCustomerNames(),
+    /** The directory's entries pages show, kept between pages (see {@link DirectoryEntryCache}). */
+    private readonly entries = new DirectoryEntryCache(),
   ) {}
 
   /** One page of a log; `parts`: what its events must carry besides what every page reads (see {@link EventParts}). */
@@ -193,7 +196,8 @@ export class AuditLogService {
       filter = await workspaceLogFilter(request.filter, this.customerNameLookup(workspaceId, recall && bounds.search === null), bounds);
     }
     const named = customersNamedIn(filter);
-    return { query: eventPageQuery(workspaceId, filter, after, pageSize), named, search: filter.search, logKey, subject, ignoredSearchWords };
+    const query = { ...eventPageQuery(workspaceId, filter, after, pageSize), entries: this.entries };
+    return { query, named, search: filter.search, logKey, subject, ignoredSearchWords };
   }
 
   /** Asks which customers a name covers and remembers the answer; with `recall`, takes the remembered answer where there is one. */

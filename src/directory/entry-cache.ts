@@ -1,0 +1,143 @@
+import type { DirectoryEntryLookup, DirectoryEntrySource } from "../database/audit-event.repository";
+import type { ConversationEntry } from "../database/conversation.repository";
+import { EntryIds, findDirectoryEntries } from "../database/directory-entries.repository";
+import type { Queryable } from "../database/statements";
+import type { UserEntry } from "../database/user.repository";
+
+/** Entries kept across all workspaces (users, customers and conversations each count one). @default 100000 */
+export const DEFAULT_MAX_KEPT_ENTRIES = 100_000;
+
+/** One workspace's entries by id; null: the directory holds no entry for the id. */
+class Entries {
+  readonly users = new Map<string, UserEntry | null>();
+  readonly customers = new Map<string, string | null>();
+  readonly conversations = new Map<string, ConversationEntry | null>();
+
+  get size(): number {
+    return this.users.size + this.customers.size + this.conversations.size;
+  }
+
+  addAll(other: Entries): void {
+    for (const [id, entry] of other.users) this.users.set(id, entry);
+    for (const [id, name] of other.customers) this.customers.set(id, name);
+    for (const [id, entry] of other.conversations) this.conversations.set(id, entry);
+  }
+}
+
+/** A workspace's kept entries, valid for one version of its directory. */
+interface Kept {
+  /** The workspace's last seq when the entries were kept: no event, and so no directory change, came after it. */
+  version: number;
+  entries: Entries;
+}
+
+/**
+ * The directory's entries that log pages show (users' names and emails,
+ * customers' names, conversations' subjects and customers), kept in memory
+ * so that a page's statement reads its events without joining the
+ * directory: those joins were most of what a page cost the database.
+ *
+ * Only recording changes the directory, in the transaction that takes the
+ * workspace's next seqs. Each workspace's entries are kept with the last seq
+ * they are valid for, and a page reads the workspace's last seq in its own
+ * statement: a page that reads the same seq shows the kept entries; a page
+ * that reads another (an event recorded since, on any instance) drops them
+ * and reads what it needs. An id not kept is read with the others a page
+ * lacks, in one statement. So a page shows the directory as it is at the
+ * page's own statement or later, never earlier, whichever instance recorded
+ * the change, and costs one round trip, or two.
+ *
+ * Memory: at most `maxEntries` entries across workspaces (each about 230
+ * bytes of heap with a short id and name: about 23 MB at the default); past
+ * it the workspaces read least recently are dropped first.
+ */
+export class DirectoryEntryCache implements DirectoryEntrySource {
+  /** By workspace, least recently read first. */
+  private readonly workspaces = new Map<string, Kept>();
+  private entryCount = 0;
+
+  constructor(private readonly maxEntries = DEFAULT_MAX_KEPT_ENTRIES) {}
+
+  /** Entries kept now, across workspaces. */
+  get size(): number {
+    return this.entryCount;
+  }
+
+  async entriesFor(database: Queryable, workspaceId: string, version: number, ids: EntryIds): Promise<DirectoryEntryLookup> {
+    const kept = this.keptFor(workspaceId, version);
+    const { entries } = kept;
+    const customers = new Set(ids.customers);
+    for (const id of ids.conversations) {
+      const conversation = entries.conversations.get(id);
+      if (conversation?.customerId) customers.add(conversation.customerId);
+    }
+    const missing: EntryIds = {
+      users: ids.users.filter((id) => !entries.users.has(id)),
+      customers: [...customers].filter((id) => !entries.customers.has(id)),
+      conversations: ids.conversations.filter((id) => !entries.conversations.has(id)),
+    };
+    if (missing.users.length + missing.customers.length + missing.conversations.length === 0) return lookupOf(entries);
+    const read = await readEntries(database, workspaceId, missing);
+    this.keep(workspaceId, kept, read);
+    return lookupOf(read, entries);
+  }
+
+  /** The workspace's kept entries for `version`, made the most recently read; those of another version are dropped. */
+  private keptFor(workspaceId: string, version: number): Kept {
+    let kept = this.workspaces.get(workspaceId);
+    if (kept) this.drop(workspaceId);
+    if (!kept || kept.version !== version) kept = { version, entries: new Entries() };
+    this.workspaces.set(workspaceId, kept);
+    this.entryCount += kept.entries.size;
+    return kept;
+  }
+
+  /** Adds what a page read to the workspace's kept entries, if they are still the kept ones, within the bound. */
+  private keep(workspaceId: string, kept: Kept, read: Entries): void {
+    if (this.workspaces.get(workspaceId) !== kept || read.size > this.maxEntries) return;
+    for (const [other] of this.workspaces) {
+      if (this.entryCount + read.size <= this.maxEntries) break;
+      if (other !== workspaceId) this.drop(other);
+    }
+    if (this.entryCount + read.size > this.maxEntries) {
+      // This workspace alone fills the bound: it starts over with what the page read.
+      this.entryCount -= kept.entries.size;
+      kept.entries = new Entries();
+    }
+    kept.entries.addAll(read);
+    this.entryCount += read.size;
+  }
+
+  private drop(workspaceId: string): void {
+    const kept = this.workspaces.get(workspaceId);
+    if (!kept) return;
+    this.workspaces.delete(workspaceId);
+    this.entryCount -= kept.entries.size;
+  }
+}
+
+/** The entries of `ids` as the directory holds them now, an id it does not hold as null. */
+async function readEntries(database: Queryable, workspaceId: string, ids: EntryIds): Promise<Entries> {
+  const found = await findDirectoryEntries(database, workspaceId, ids);
+  const read = new Entries();
+  for (const id of ids.users) read.users.set(id, null);
+  for (const id of ids.customers) read.customers.set(id, null);
+  for (const id of ids.conversations) read.conversations.set(id, null);
+  for (const user of found.users) read.users.set(user.id, user);
+  for (const customer of found.customers) read.customers.set(customer.id, customer.name);
+  for (const { customerName, ...conversation } of found.conversations) {
+    read.conversations.set(conversation.id, conversation);
+    // Read with the conversation, in the same statement: the customer it is tied to now.
+    if (conversation.customerId !== null) read.customers.set(conversation.customerId, customerName);
+  }
+  return read;
+}
+
+/** Looks in `first`, then in `then`. */
+function lookupOf(first: Entries, then?: Entries): DirectoryEntryLookup {
+  return {
+    user: (id) => first.users.get(id) ?? then?.users.get(id) ?? null,
+    customerName: (id) => first.customers.get(id) ?? then?.customers.get(id) ?? null,
+    conversation: (id) => first.conversations.get(id) ?? then?.conversations.get(id) ?? null,
+  };
+}

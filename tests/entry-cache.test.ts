@@ -1,0 +1,89 @@
+import type { EntryIds } from "../src/database/directory-entries.repository";
+import { DirectoryEntryCache } from "../src/directory/entry-cache";
+import { useTestDatabase } from "./support/database";
+import { statementsDuring } from "./support/statements";
+
+const WORKSPACE = "ws-kept";
+const OTHER = "ws-kept-other";
+const NONE: EntryIds = { users: [], customers: [], conversations: [] };
+
+describe("the directory's entries kept for log pages", () => {
+  const dataSource = useTestDatabase();
+
+  beforeAll(async () => {
+    for (const workspace of [WORKSPACE, OTHER]) {
+      await dataSource.query(`INSERT INTO users (workspace_id, id, name, email, name_occurred_at) VALUES (?, 'u-1', ?, 'ana@example.com', NOW(3))`, [workspace, `Ana of ${workspace}`]);
+      await dataSource.query(`INSERT INTO customers (workspace_id, id, name, name_occurred_at) VALUES (?, 'cu-1', ?, NOW(3)), (?, 'cu-2', 'Ben', NOW(3))`, [
+        workspace,
+        `Zoë of ${workspace}`,
+        workspace,
+      ]);
+      await dataSource.query(`INSERT INTO conversations (workspace_id, id, subject, subject_occurred_at, customer_id, customer_occurred_at) VALUES (?, 'c-1', 'Refund', NOW(3), 'cu-1', NOW(3))`, [
+        workspace,
+      ]);
+    }
+  });
+
+  /** The entries for `ids` at `version`, and the statements it took. */
+  const read = async (cache: DirectoryEntryCache, workspaceId: string, version: number, ids: Partial<EntryIds>) => {
+    let entries!: Awaited<ReturnType<DirectoryEntryCache["entriesFor"]>>;
+    const statements = await statementsDuring(dataSource, async () => {
+      entries = await cache.entriesFor(dataSource, workspaceId, version, { ...NONE, ...ids });
+    });
+    return { entries, statements: statements.length };
+  };
+
+  it("reads what it does not keep in one statement, then answers from memory while the version holds", async () => {
+    const cache = new DirectoryEntryCache();
+    const first = await read(cache, WORKSPACE, 7, { users: ["u-1", "u-gone"], customers: ["cu-2"], conversations: ["c-1", "c-gone"] });
+    expect(first.statements).toBe(1);
+    expect(first.entries.user("u-1")).toEqual({ id: "u-1", name: `Ana of ${WORKSPACE}`, email: "ana@example.com" });
+    expect(first.entries.user("u-gone")).toBeNull();
+    expect(first.entries.customerName("cu-2")).toBe("Ben");
+    expect(first.entries.conversation("c-1")).toEqual({ id: "c-1", subject: "Refund", customerId: "cu-1" });
+    expect(first.entries.conversation("c-gone")).toBeNull();
+    // The conversation's customer is read with it.
+    expect(first.entries.customerName("cu-1")).toBe(`Zoë of ${WORKSPACE}`);
+
+    // An id the directory does not hold is remembered as such too.
+    const again = await read(cache, WORKSPACE, 7, { users: ["u-1", "u-gone"], customers: ["cu-1", "cu-2"], conversations: ["c-1", "c-gone"] });
+    expect(again.statements).toBe(0);
+    expect(again.entries.customerName("cu-1")).toBe(`Zoë of ${WORKSPACE}`);
+    expect(again.entries.user("u-gone")).toBeNull();
+  });
+
+  it("reads again at another version, and never gives one workspace's entries to another", async () => {
+    const cache = new DirectoryEntryCache();
+    await read(cache, WORKSPACE, 1, { customers: ["cu-1"] });
+    await dataSource.query(`UPDATE customers SET name = 'Zoë Park-Lee' WHERE workspace_id = ? AND id = 'cu-1'`, [WORKSPACE]);
+    // The same version: what was kept (only recording changes the directory, and it moves the version).
+    expect((await read(cache, WORKSPACE, 1, { customers: ["cu-1"] })).entries.customerName("cu-1")).toBe(`Zoë of ${WORKSPACE}`);
+    const moved = await read(cache, WORKSPACE, 2, { customers: ["cu-1"] });
+    expect(moved.statements).toBe(1);
+    expect(moved.entries.customerName("cu-1")).toBe("Zoë Park-Lee");
+    const other = await read(cache, OTHER, 2, { customers: ["cu-1"] });
+    expect(other.statements).toBe(1);
+    expect(other.entries.customerName("cu-1")).toBe(`Zoë of ${OTHER}`);
+    await dataSource.query(`UPDATE customers SET name = ? WHERE workspace_id = ? AND id = 'cu-1'`, [`Zoë of ${WORKSPACE}`, WORKSPACE]);
+  });
+
+  it("keeps at most its bound of entries, dropping the workspace read least recently first", async () => {
+    const cache = new DirectoryEntryCache(4);
+    const ids = { users: ["u-1"], customers: ["cu-2"], conversations: ["c-1"] };
+    // c-1 with its customer cu-1: four entries each.
+    await read(cache, WORKSPACE, 1, ids);
+    expect(cache.size).toBe(4);
+    await read(cache, OTHER, 1, ids);
+    expect(cache.size).toBe(4);
+    expect((await read(cache, OTHER, 1, ids)).statements).toBe(0);
+    expect((await read(cache, WORKSPACE, 1, ids)).statements).toBe(1);
+
+    // A page that needs more than the bound still gets all its entries; the workspace starts over within it.
+    const small = new DirectoryEntryCache(2);
+    const big = await read(small, WORKSPACE, 1, ids);
+    expect(big.entries.user("u-1")?.name).toBe(`Ana of ${WORKSPACE}`);
+    expect(big.entries.customerName("cu-1")).toBe(`Zoë of ${WORKSPACE}`);
+    expect(big.entries.conversation("c-1")?.subject).toBe("Refund");
+    expect(small.size).toBeLessThanOrEqual(2);
+  });
+});
