@@ -1,4 +1,8 @@
+import { createLogger } from "../src/common/logger";
 import type { EntryIds } from "../src/database/directory-entries.repository";
+import type { AuditEventRecord } from "../src/events/audit-event.record";
+import { createEventBus } from "../src/live-tail/event-bus";
+import { AuditEventPublisher } from "../src/recording/event-publisher";
 import { DirectoryEntryCache } from "../src/directory/entry-cache";
 import { useTestDatabase } from "./support/database";
 import { statementsDuring } from "./support/statements";
@@ -65,6 +69,35 @@ describe("the directory's entries kept for log pages", () => {
     expect(other.statements).toBe(1);
     expect(other.entries.customerName("cu-1")).toBe(`Zoë of ${OTHER}`);
     await dataSource.query(`UPDATE customers SET name = ? WHERE workspace_id = ? AND id = 'cu-1'`, [`Zoë of ${WORKSPACE}`, WORKSPACE]);
+  });
+
+  it("forgets what this instance's stored events mention when they follow the kept version, and moves to theirs", async () => {
+    const cache = new DirectoryEntryCache();
+    const bus = createEventBus({ logger: createLogger("silent") });
+    // As the services wire it: the recorder's publisher tells the cache of each commit's events.
+    const publisher = new AuditEventPublisher(bus.pubSub, [(notice) => cache.eventsStored(notice)]);
+    /** A stored event as the recorder publishes it: what the entries need of it is its seq and what it mentions. */
+    const stored = (seq: number, targets: Record<string, unknown>, actorId: string | null = null) =>
+      ({ workspaceId: WORKSPACE, seq, actor: { kind: actorId ? "USER" : "SYSTEM", id: actorId, name: "Someone" }, targets }) as unknown as AuditEventRecord;
+    const ids = { users: ["u-1"], customers: ["cu-2"], conversations: ["c-1"] };
+    try {
+      expect((await read(cache, WORKSPACE, 10, ids)).statements).toBe(1);
+      // Seqs 11 and 12 follow 10: the customer and the user they mention are forgotten, the rest kept for version 12.
+      publisher.publish([stored(11, { customer: { id: "cu-2", name: "Ben" } }), stored(12, {}, "u-1")]);
+      expect(cache.size).toBe(2);
+      const next = await read(cache, WORKSPACE, 12, ids);
+      expect(next.statements).toBe(1);
+      expect(next.entries.customerName("cu-2")).toBe("Ben");
+      expect(cache.size).toBe(4);
+      expect((await read(cache, WORKSPACE, 12, ids)).statements).toBe(0);
+      // Events that do not follow the kept version (13 came from elsewhere) change nothing; the page's version then tells.
+      publisher.publish([stored(14, { conversation: { id: "c-1", subject: "Refund" } })]);
+      expect(cache.size).toBe(4);
+      expect((await read(cache, WORKSPACE, 12, ids)).statements).toBe(0);
+      expect((await read(cache, WORKSPACE, 14, ids)).statements).toBe(1);
+    } finally {
+      await bus.close();
+    }
   });
 
   it("keeps at most its bound of entries, dropping the workspace read least recently first", async () => {

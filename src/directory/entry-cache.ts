@@ -3,9 +3,14 @@ import type { ConversationEntry } from "../database/conversation.repository";
 import { EntryIds, findDirectoryEntries } from "../database/directory-entries.repository";
 import type { Queryable } from "../database/statements";
 import type { UserEntry } from "../database/user.repository";
+import { ActorKind } from "../events/audit-event.enums";
+import { targetsOf } from "../events/audit-event.record";
+import type { StoredNotice } from "../recording/event-publisher";
 
 /** Entries kept across all workspaces (users, customers and conversations each count one). @default 100000 */
 export const DEFAULT_MAX_KEPT_ENTRIES = 100_000;
+/** Workspaces whose entries are kept, whatever their entries. @default 10000 */
+export const MAX_KEPT_WORKSPACES = 10_000;
 
 /** One workspace's entries by id; null: the directory holds no entry for the id. */
 class Entries {
@@ -15,6 +20,19 @@ class Entries {
 
   get size(): number {
     return this.users.size + this.customers.size + this.conversations.size;
+  }
+
+  /** Forgets the entries of what the events mention, as their recording wrote it to the directory; returns how many were kept. */
+  forgetMentions(notice: StoredNotice): number {
+    const before = this.size;
+    for (const event of notice.events) {
+      const targets = targetsOf(event);
+      if (event.actor.kind === ActorKind.USER && event.actor.id) this.users.delete(event.actor.id);
+      if (targets.subjectUser) this.users.delete(targets.subjectUser.id);
+      if (targets.customer) this.customers.delete(targets.customer.id);
+      if (targets.conversation) this.conversations.delete(targets.conversation.id);
+    }
+    return before - this.size;
   }
 
   addAll(other: Entries): void {
@@ -47,6 +65,13 @@ interface Kept {
  * page's own statement or later, never earlier, whichever instance recorded
  * the change, and costs one round trip, or two.
  *
+ * This instance's recorder keeps the kept entries current without that
+ * second round trip ({@link eventsStored}): events that follow the kept
+ * version forget the entries they mention, which their recording may have
+ * changed, and move the kept version to their last seq. Events that do not
+ * follow it (another instance's came between) change nothing: the next
+ * page's version tells.
+ *
  * Memory: at most `maxEntries` entries across workspaces (each about 230
  * bytes of heap with a short id and name: about 23 MB at the default); past
  * it the workspaces read least recently are dropped first.
@@ -56,7 +81,10 @@ export class DirectoryEntryCache implements DirectoryEntrySource {
   private readonly workspaces = new Map<string, Kept>();
   private entryCount = 0;
 
-  constructor(private readonly maxEntries = DEFAULT_MAX_KEPT_ENTRIES) {}
+  constructor(
+    /** Entries kept across all workspaces. @default DEFAULT_MAX_KEPT_ENTRIES */
+    private readonly maxEntries = DEFAULT_MAX_KEPT_ENTRIES,
+  ) {}
 
   /** Entries kept now, across workspaces. */
   get size(): number {
@@ -78,23 +106,37 @@ export class DirectoryEntryCache implements DirectoryEntrySource {
     };
     if (missing.users.length + missing.customers.length + missing.conversations.length === 0) return lookupOf(entries);
     const read = await readEntries(database, workspaceId, missing);
-    this.keep(workspaceId, kept, read);
+    this.keep(workspaceId, kept, entries, version, read);
     return lookupOf(read, entries);
   }
 
   /** The workspace's kept entries for `version`, made the most recently read; those of another version are dropped. */
   private keptFor(workspaceId: string, version: number): Kept {
     let kept = this.workspaces.get(workspaceId);
-    if (kept) this.drop(workspaceId);
-    if (!kept || kept.version !== version) kept = { version, entries: new Entries() };
+    if (kept) {
+      // Made the most recently read.
+      this.workspaces.delete(workspaceId);
+      this.workspaces.set(workspaceId, kept);
+      if (kept.version !== version) {
+        this.entryCount -= kept.entries.size;
+        kept.entries = new Entries();
+        kept.version = version;
+      }
+      return kept;
+    }
+    kept = { version, entries: new Entries() };
+    if (this.workspaces.size >= MAX_KEPT_WORKSPACES) this.drop(this.workspaces.keys().next().value!);
     this.workspaces.set(workspaceId, kept);
-    this.entryCount += kept.entries.size;
     return kept;
   }
 
-  /** Adds what a page read to the workspace's kept entries, if they are still the kept ones, within the bound. */
-  private keep(workspaceId: string, kept: Kept, read: Entries): void {
-    if (this.workspaces.get(workspaceId) !== kept || read.size > this.maxEntries) return;
+  /**
+   * Adds what a page read to the workspace's kept entries, if they are still
+   * those the page started from, at its version, within the bound. A notice
+   * of events stored meanwhile moved the version: what the page read may be older.
+   */
+  private keep(workspaceId: string, kept: Kept, entries: Entries, version: number, read: Entries): void {
+    if (this.workspaces.get(workspaceId) !== kept || kept.entries !== entries || kept.version !== version || read.size > this.maxEntries) return;
     for (const [other] of this.workspaces) {
       if (this.entryCount + read.size <= this.maxEntries) break;
       if (other !== workspaceId) this.drop(other);
@@ -106,6 +148,19 @@ export class DirectoryEntryCache implements DirectoryEntrySource {
     }
     kept.entries.addAll(read);
     this.entryCount += read.size;
+  }
+
+  /**
+   * Events this instance stored in a workspace, in seq order, told once
+   * their transaction committed: if they follow the kept version, what they
+   * mention is forgotten and the version moves to theirs.
+   */
+  eventsStored(notice: StoredNotice): void {
+    const kept = this.workspaces.get(notice.workspaceId);
+    const events = notice.events;
+    if (!kept || events.length === 0 || events[0].seq !== kept.version + 1) return;
+    this.entryCount -= kept.entries.forgetMentions(notice);
+    kept.version = events[events.length - 1].seq;
   }
 
   private drop(workspaceId: string): void {

@@ -20,12 +20,16 @@ export function workspaceTopic(workspaceId: string): string {
 }
 
 /**
- * Hands newly stored events to the live tails. The recorder calls it after
- * the transaction commits, never before. Over Redis a notice is JSON:
+ * Hands newly stored events to the live tails, and to this instance's
+ * `listeners` (the kept directory entries). The recorder calls it after the
+ * transaction commits, never before. Over Redis a notice is JSON:
  * {@link reviveRecord} restores its dates.
  */
 export class AuditEventPublisher {
-  constructor(private readonly pubSub: PubSub<AuditEventTopics>) {}
+  constructor(
+    private readonly pubSub: PubSub<AuditEventTopics>,
+    private readonly listeners: readonly ((notice: StoredNotice) => void)[] = [],
+  ) {}
 
   publish(events: readonly AuditEventRecord[]): void {
     const byWorkspace = new Map<string, AuditEventRecord[]>();
@@ -35,7 +39,9 @@ export class AuditEventPublisher {
       byWorkspace.set(event.workspaceId, list);
     }
     for (const [workspaceId, stored] of byWorkspace) {
-      this.pubSub.publish(WORKSPACE_EVENTS, workspaceId, { workspaceId, events: stored });
+      const notice = { workspaceId, events: stored };
+      for (const listener of this.listeners) listener(notice);
+      this.pubSub.publish(WORKSPACE_EVENTS, workspaceId, notice);
     }
   }
 }

@@ -4,6 +4,8 @@ import type { Logger } from "../common/logger";
 import type { AppConfig } from "../config";
 import { ReadGate } from "../database/read-gate";
 import { ServiceMetrics } from "../metrics/service-metrics";
+import { RememberedCustomerNames } from "../directory/customer-names";
+import { DirectoryEntryCache } from "../directory/entry-cache";
 import { DirectoryService } from "../directory/directory.service";
 import { IntegrityService } from "../integrity/integrity.service";
 import { CostBudgets, createCostBudgets } from "../limits/cost-budget";
@@ -37,7 +39,9 @@ export interface AppServices {
 
 export function createServices(dataSource: DataSource, config: AppConfig, logger: Logger): AppServices {
   const bus = createEventBus({ redisUrl: config.redisUrl, logger });
-  const publisher = new AuditEventPublisher(bus.pubSub);
+  // The directory's entries log pages show, kept: this instance's recordings keep them current.
+  const entries = new DirectoryEntryCache();
+  const publisher = new AuditEventPublisher(bus.pubSub, [(notice) => entries.eventsStored(notice)]);
   // Cursors are signed with a key derived from the token secret: no second secret to manage.
   const cursors = new CursorCodec(config.auth.jwtSecret);
   const background = new BackgroundThread(
@@ -63,7 +67,7 @@ export function createServices(dataSource: DataSource, config: AppConfig, logger
     directory,
     recorder: new AuditRecorder(dataSource, directory, publisher, background, metrics),
     events: new AuditEventService(reads),
-    logs: new AuditLogService(reads, cursors),
+    logs: new AuditLogService(reads, cursors, new RememberedCustomerNames(), entries),
     liveTail: new LiveTailService(dataSource, bus, cursors, logger),
     background,
     integrity: new IntegrityService(reads, config.integrity.signingKey),
