@@ -119,9 +119,10 @@ function boundAnswers(connection: CallbackConnection, timeoutMs: number): void {
  * bounds applied, the statement told to the DataSource's logger, a failure
  * thrown as TypeORM's QueryFailedError), without the query runner TypeORM
  * builds around each statement: its connect and release, its subscriber
- * broadcasts, and a copy of the rows, each a step of its own. A log's page is one statement, and those steps
- * were a measurable share of its CPU (docs/performance.md, "Figures behind
- * choices in the code"). Without a mysql2 pool, `DataSource.query` runs it.
+ * broadcasts, and a copy of the rows, each a step of its own. A log's page
+ * is one statement, and those steps were a measurable share of its CPU
+ * (docs/performance.md, "Figures behind choices in the code"). Without a
+ * mysql2 pool, `DataSource.query` runs it.
  */
 export function pooledStatement(dataSource: DataSource): (sql: string, values?: unknown[]) => Promise<unknown> {
   const pool = poolOf(dataSource);

@@ -20,9 +20,10 @@ export function workspaceTopic(workspaceId: string): string {
 }
 
 /**
- * Hands newly stored events to the live tails, and to this instance's
- * `listeners` (the kept directory entries). The recorder calls it after the
- * transaction commits, never before. Over Redis a notice is JSON:
+ * Hands newly stored events to the live tails, then to this instance's
+ * `listeners` (the kept directory entries), which must not throw: the
+ * recorder calls it after the transaction commits, never before, and its
+ * call has stored the events. Over Redis a notice is JSON:
  * {@link reviveRecord} restores its dates.
  */
 export class AuditEventPublisher {
@@ -40,8 +41,8 @@ export class AuditEventPublisher {
     }
     for (const [workspaceId, stored] of byWorkspace) {
       const notice = { workspaceId, events: stored };
-      for (const listener of this.listeners) listener(notice);
       this.pubSub.publish(WORKSPACE_EVENTS, workspaceId, notice);
+      for (const listener of this.listeners) listener(notice);
     }
   }
 }
