@@ -4,8 +4,13 @@ import { EntryIds, findDirectoryEntries } from "../database/directory-entries.re
 import type { Queryable } from "../database/statements";
 import type { UserEntry } from "../database/user.repository";
 import { ActorKind } from "../events/audit-event.enums";
-import { targetsOf } from "../events/audit-event.record";
-import type { StoredNotice } from "../recording/event-publisher";
+import { type AuditEventRecord, targetsOf } from "../events/audit-event.record";
+
+/** Events one transaction stored in one workspace, in seq order (the recorder's "events stored" notice). */
+export interface StoredEvents {
+  workspaceId: string;
+  events: readonly AuditEventRecord[];
+}
 
 /** Entries kept across all workspaces (users, customers and conversations each count one). @default 100000 */
 export const DEFAULT_MAX_KEPT_ENTRIES = 100_000;
@@ -23,7 +28,7 @@ class Entries {
   }
 
   /** Forgets the entries of what the events mention, as their recording wrote it to the directory; returns how many were kept. */
-  forgetMentions(notice: StoredNotice): number {
+  forgetMentions(notice: StoredEvents): number {
     const before = this.size;
     for (const event of notice.events) {
       const targets = targetsOf(event);
@@ -155,7 +160,7 @@ export class DirectoryEntryCache implements DirectoryEntrySource {
    * their transaction committed: if they follow the kept version, what they
    * mention is forgotten and the version moves to theirs.
    */
-  eventsStored(notice: StoredNotice): void {
+  eventsStored(notice: StoredEvents): void {
     const kept = this.workspaces.get(notice.workspaceId);
     const events = notice.events;
     if (!kept || events.length === 0 || events[0].seq !== kept.version + 1) return;
