@@ -43,8 +43,9 @@ export async function findEventById(database: Queryable, workspaceId: string, id
  * search's page, join them by primary key in the statement that reads the
  * events. A log's page reads instead the workspace's last seq, and takes
  * the entries from a DirectoryEntrySource, which keeps them in memory for
- * that version of the directory: either way as the directory holds them at
- * that statement or later, whichever instance recorded them.
+ * that version of the directory (see {@link findEventPage}): either way as
+ * the directory holds them at that statement or later, whichever instance
+ * recorded them.
  */
 
 /** The alias of `audit_events` in a statement that joins the directory. */
@@ -54,9 +55,10 @@ const EVENT = "e";
  * What a page's operation may show of its events beyond what every page
  * reads. A part no field of the operation can show is not read: its columns
  * are not selected and its fields stay unset (a non-null field asked for
- * regardless fails the request rather than show a wrong value), and the user
- * the action applied to is not joined. A page of a log screen shows none of them, and each column less is
- * less for the database to send and the driver to parse, on every row.
+ * regardless fails the request rather than show a wrong value), and the
+ * directory's entry of the user the action applied to is not looked up. A
+ * page of a log screen shows none of them, and each column less is less for
+ * the database to send and the driver to parse, on every row.
  */
 export interface EventParts {
   recordedAt: boolean;
@@ -289,8 +291,6 @@ export interface EventPageQuery {
   parts?: Readonly<EventParts>;
   /** A premise the page's conditions rest on, tested in the page's own statement (see {@link EventPage.premiseHeld}); absent: none. */
   premise?: CheckExpression;
-  /** Where the page's events get the directory's entries when not joined in its statement; absent: joined. */
-  entries?: DirectoryEntrySource;
 }
 
 /** The directory's entries of a page's events, by id; null: the directory holds none. */
@@ -390,15 +390,16 @@ interface ScanPart {
  * One page of a log, with the directory's entries for what its events
  * mention. Every page is a keyset scan, newest first, on an index whose
  * equality columns the conditions fix and that ends in (occurred_at, seq):
- * no OFFSET, no filesort. Each event read joins its entries by primary key.
- * One row past the page tells whether older events follow. A condition with
+ * no OFFSET, no filesort. The statement reads the workspace's last seq
+ * with the events, and `entries` gives the directory's entries at that
+ * version or later. One row past the page tells whether older events follow. A condition with
  * no value covers no event: such a page is empty without asking.
  */
-export async function findEventPage(database: Queryable, query: EventPageQuery): Promise<EventPage> {
+export async function findEventPage(database: Queryable, query: EventPageQuery, entries: DirectoryEntrySource): Promise<EventPage> {
   const statement = eventPageStatement(query);
   if (!statement) return { events: [], hasMore: false };
   const rows = (await database.query(statement.sql, statement.params)) as (EventWithEntriesRow & { premise_held?: number | string | null })[];
-  if (query.entries && rows.length > 0) await addKeptEntries(database, query.workspaceId, rows, query.entries, query.parts ?? EVERY_EVENT_PART);
+  if (rows.length > 0) await addKeptEntries(database, query.workspaceId, rows, entries, query.parts ?? EVERY_EVENT_PART);
   const events = (rows.length > query.size ? rows.slice(0, query.size) : rows).map((row) => recordWithEntries(row, query.workspaceId));
   const premiseHeld = query.premise && rows.length > 0 ? Number(rows[0].premise_held) === 1 : undefined;
   return { events, hasMore: rows.length > query.size, premiseHeld };
@@ -476,24 +477,21 @@ export function eventPageStatement(query: EventPageQuery, shape: RowShape = whol
   const where = (part: ScanPart) => part.conditions.join(" AND ");
   const newestFirst = (alias: string) => `ORDER BY ${alias}.occurred_at DESC, ${alias}.seq DESC`;
   const { premise } = query;
-  // With the entries kept apart, the page reads the version they must be of instead of joining them (see DirectoryEntrySource).
-  const kept = query.entries !== undefined && shape.entries !== null;
-  const rowColumns = (alias: string) => (kept ? `${shape.eventColumns(alias)}, ${DIRECTORY_VERSION}` : selectList(shape, alias));
-  const joins = (alias: string) => (kept ? "" : joinsFor(shape, alias));
+  // Whole events join no entries: they read the version of the directory their entries must be of (see DirectoryEntrySource).
+  const whole = shape.entries !== null;
+  const rowColumns = (alias: string) => (whole ? `${shape.eventColumns(alias)}, ${DIRECTORY_VERSION}` : shape.eventColumns(alias));
   // The version and the premise ride on every row of the page; their parameters come first, as their expressions do.
   const premiseColumn = premise ? `, ${premise.sql} AS premise_held` : "";
-  const columnParams = [...(kept ? [query.workspaceId] : []), ...(premise ? premise.params : [])];
+  const columnParams = [...(whole ? [query.workspaceId] : []), ...(premise ? premise.params : [])];
   if (parts.length === 1) {
-    // The scanned table comes first in a LEFT JOIN: read in index order, it stops at the limit, and only those rows join.
     const [part] = parts;
-    const sql = `SELECT ${rowColumns(EVENT)}${premiseColumn} FROM ${from}${joins(EVENT)} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?`;
+    const sql = `SELECT ${rowColumns(EVENT)}${premiseColumn} FROM ${from} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?`;
     return { sql, params: [...columnParams, ...part.params, limit], index: index.name };
   }
-  // Several values of one column: each is a keyset scan of its own, merged over at most limit rows each; the page's rows then join.
-  // Each scan carries its rows' workspace, which the joins compare.
-  const scan = (part: ScanPart) => `(SELECT ${EVENT}.workspace_id, ${shape.eventColumns(EVENT)} FROM ${from} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?)`;
+  // Several values of one column: each is a keyset scan of its own, merged over at most limit rows each.
+  const scan = (part: ScanPart) => `(SELECT ${shape.eventColumns(EVENT)} FROM ${from} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?)`;
   const merged = `SELECT * FROM (${parts.map(scan).join(" UNION ALL ")}) AS merged ${newestFirst("merged")} LIMIT ?`;
-  const sql = `SELECT ${rowColumns("page")}${premiseColumn} FROM (${merged}) AS page${joins("page")} ${newestFirst("page")}`;
+  const sql = `SELECT ${rowColumns("page")}${premiseColumn} FROM (${merged}) AS page ${newestFirst("page")}`;
   return { sql, params: [...columnParams, ...parts.flatMap((part) => [...part.params, limit]), limit], index: index.name };
 }
 

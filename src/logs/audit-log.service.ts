@@ -127,13 +127,13 @@ export class AuditLogService {
   async page(principal: Principal, request: LogRequest, parts: Readonly<EventParts> = EVERY_EVENT_PART): Promise<LogPage> {
     let plan = await this.plan(principal, request, true);
     const { search, logKey, subject, ignoredSearchWords } = plan;
-    let read = search ? await findSearchPage(this.reads, { ...plan.query, parts }, search) : await findEventPage(this.reads, { ...plan.query, parts });
+    let read = search ? await findSearchPage(this.reads, { ...plan.query, parts }, search) : await findEventPage(this.reads, { ...plan.query, parts }, this.entries);
     if (plan.query.premise && read.premiseHeld !== true) {
       // The name's recalled customers no longer hold, or the page read no row to tell: ask, and read again if they differ.
       const recalled = plan.named!.ids;
       plan = await this.plan(principal, request, false);
       const asked = plan.named!.ids;
-      if (asked.size !== recalled.size || [...asked].some((id) => !recalled.has(id))) read = await findEventPage(this.reads, { ...plan.query, parts });
+      if (asked.size !== recalled.size || [...asked].some((id) => !recalled.has(id))) read = await findEventPage(this.reads, { ...plan.query, parts }, this.entries);
     }
     const { events, hasMore } = read;
     // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
@@ -196,8 +196,7 @@ export class AuditLogService {
       filter = await workspaceLogFilter(request.filter, this.customerNameLookup(workspaceId, recall && bounds.search === null), bounds);
     }
     const named = customersNamedIn(filter);
-    const query = { ...eventPageQuery(workspaceId, filter, after, pageSize), entries: this.entries };
-    return { query, named, search: filter.search, logKey, subject, ignoredSearchWords };
+    return { query: eventPageQuery(workspaceId, filter, after, pageSize), named, search: filter.search, logKey, subject, ignoredSearchWords };
   }
 
   /** Asks which customers a name covers and remembers the answer; with `recall`, takes the remembered answer where there is one. */
