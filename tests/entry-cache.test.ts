@@ -4,6 +4,7 @@ import type { AuditEventRecord } from "../src/events/audit-event.record";
 import { createEventBus } from "../src/live-tail/event-bus";
 import { AuditEventPublisher } from "../src/recording/event-publisher";
 import { DirectoryEntryCache } from "../src/directory/entry-cache";
+import { entryChangesOf, readEntryChanges, shareEntryChanges } from "../src/directory/entry-changes";
 import { useTestDatabase } from "./support/database";
 import { statementsDuring } from "./support/statements";
 
@@ -73,9 +74,10 @@ describe("the directory's entries kept for log pages", () => {
 
   it("forgets what this instance's stored events mention when they follow the kept version, and moves to theirs", async () => {
     const cache = new DirectoryEntryCache();
-    const bus = createEventBus({ logger: createLogger("silent") });
+    const logger = createLogger("silent");
+    const bus = createEventBus({ logger });
     // As the services wire it: the recorder's publisher tells the cache of each commit's events.
-    const publisher = new AuditEventPublisher(bus.pubSub, [(notice) => cache.eventsStored(notice)]);
+    const publisher = new AuditEventPublisher(bus.pubSub, [shareEntryChanges(cache, bus, logger)]);
     /** A stored event as the recorder publishes it: what the entries need of it is its seq and what it mentions. */
     const stored = (seq: number, targets: Record<string, unknown>, actorId: string | null = null) =>
       ({ workspaceId: WORKSPACE, seq, actor: { kind: actorId ? "USER" : "SYSTEM", id: actorId, name: "Someone" }, targets }) as unknown as AuditEventRecord;
@@ -98,6 +100,57 @@ describe("the directory's entries kept for log pages", () => {
     } finally {
       await bus.close();
     }
+  });
+
+  it("takes changes told by another instance as its own, and only when they follow the kept version", async () => {
+    const cache = new DirectoryEntryCache();
+    const ids = { users: ["u-1"], customers: ["cu-2"], conversations: ["c-1"] };
+    await read(cache, WORKSPACE, 20, ids);
+    const changes = { workspaceId: WORKSPACE, firstSeq: 21, lastSeq: 25, users: [], customers: ["cu-2"], conversations: [] };
+    // Told late, after a page read version 26: nothing changes.
+    cache.entriesChanged({ ...changes, firstSeq: 19, lastSeq: 20 });
+    expect(cache.keptVersion(WORKSPACE)).toBe(20);
+    cache.entriesChanged(changes);
+    expect(cache.keptVersion(WORKSPACE)).toBe(25);
+    expect(cache.size).toBe(3);
+    // Told again (the same message twice): nothing more.
+    cache.entriesChanged(changes);
+    expect(cache.keptVersion(WORKSPACE)).toBe(25);
+    expect(cache.keptVersion(OTHER)).toBeUndefined();
+  });
+
+  it("tells what stored events may change: their seqs and each entry they mention once", () => {
+    const stored = (seq: number, targets: Record<string, unknown>, actorId: string | null = null) =>
+      ({ workspaceId: WORKSPACE, seq, actor: { kind: actorId ? "USER" : "AUTOMATION", id: actorId ?? "rule-1", name: "Someone" }, targets }) as unknown as AuditEventRecord;
+    const events = [
+      stored(3, { conversation: { id: "c-1" }, customer: { id: "cu-1", name: "Zoë" } }, "u-1"),
+      stored(4, { subjectUser: { id: "u-2", name: "Ben" } }, "u-1"),
+      // An automation's id is no user's.
+      stored(5, { customer: { id: "cu-1", name: "Zoë" } }),
+    ];
+    expect(entryChangesOf({ workspaceId: WORKSPACE, events })).toEqual({
+      workspaceId: WORKSPACE,
+      firstSeq: 3,
+      lastSeq: 5,
+      users: ["u-1", "u-2"],
+      customers: ["cu-1"],
+      conversations: ["c-1"],
+    });
+    expect(entryChangesOf({ workspaceId: WORKSPACE, events: [] })).toBeNull();
+  });
+
+  it.each([
+    ["nothing", null],
+    ["a string", "changes"],
+    ["no workspace", { firstSeq: 1, lastSeq: 1, users: [], customers: [], conversations: [] }],
+    ["a seq as text", { workspaceId: WORKSPACE, firstSeq: "1", lastSeq: 1, users: [], customers: [], conversations: [] }],
+    ["seq 0", { workspaceId: WORKSPACE, firstSeq: 0, lastSeq: 1, users: [], customers: [], conversations: [] }],
+    ["seqs backwards", { workspaceId: WORKSPACE, firstSeq: 5, lastSeq: 4, users: [], customers: [], conversations: [] }],
+    ["a fractional seq", { workspaceId: WORKSPACE, firstSeq: 1.5, lastSeq: 2, users: [], customers: [], conversations: [] }],
+    ["an id that is no string", { workspaceId: WORKSPACE, firstSeq: 1, lastSeq: 1, users: [7], customers: [], conversations: [] }],
+    ["a missing list", { workspaceId: WORKSPACE, firstSeq: 1, lastSeq: 1, users: [], customers: [] }],
+  ])("refuses a message from another instance that is not a change: %s", (_name, message) => {
+    expect(readEntryChanges(message)).toBeNull();
   });
 
   it("keeps at most its bound of entries, dropping the workspace read least recently first", async () => {

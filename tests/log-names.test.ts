@@ -1,6 +1,6 @@
 import { useTestDatabase } from "./support/database";
 import { EVENT_FIELDS, RECORD_EVENTS, SCREEN_EVENT_FRAGMENT } from "./support/events";
-import { fixtureInputs, minutes } from "./support/log-fixture";
+import { customerUpdate, fixtureInputs, minutes } from "./support/log-fixture";
 import { postGraphQL, useTestServer } from "./support/server";
 import { statementsDuring } from "./support/statements";
 import { OTHER_WORKSPACE, Role, tokenFor } from "./support/tokens";
@@ -31,11 +31,6 @@ const PARTS_FRAGMENT = `fragment Parts on AuditEvent {
 type Node = Record<string, unknown> & { id: string };
 interface LogData {
   log: { edges: { node: Node }[] };
-}
-
-/** A system's update of a customer, which gives the customer the name it carries. */
-function customerUpdate(idempotencyKey: string, minute: number, customer: { id: string; name: string }): Record<string, unknown> {
-  return { idempotencyKey, type: "CUSTOMER", action: "customer.updated", occurredAt: minutes(minute), actor: { kind: "SYSTEM", id: null, name: "Platform" }, customer };
 }
 
 /** Later events that rename a user, a customer, a conversation and a subject user. */

@@ -3,14 +3,7 @@ import type { ConversationEntry } from "../database/conversation.repository";
 import { EntryIds, findDirectoryEntries } from "../database/directory-entries.repository";
 import type { Queryable } from "../database/statements";
 import type { UserEntry } from "../database/user.repository";
-import { ActorKind } from "../events/audit-event.enums";
-import { type AuditEventRecord, targetsOf } from "../events/audit-event.record";
-
-/** Events one transaction stored in one workspace, in seq order (the recorder's "events stored" notice). */
-export interface StoredEvents {
-  workspaceId: string;
-  events: readonly AuditEventRecord[];
-}
+import type { EntryChanges } from "./entry-changes";
 
 /** Entries kept across all workspaces (users, customers and conversations each count one). @default 100000 */
 export const DEFAULT_MAX_KEPT_ENTRIES = 100_000;
@@ -27,16 +20,12 @@ class Entries {
     return this.users.size + this.customers.size + this.conversations.size;
   }
 
-  /** Forgets the entries of what the events mention, as their recording wrote it to the directory; returns how many were kept. */
-  forgetMentions(notice: StoredEvents): number {
+  /** Forgets the entries that changes mention; returns how many were kept. */
+  forget(changes: EntryChanges): number {
     const before = this.size;
-    for (const event of notice.events) {
-      const targets = targetsOf(event);
-      if (event.actor.kind === ActorKind.USER && event.actor.id) this.users.delete(event.actor.id);
-      if (targets.subjectUser) this.users.delete(targets.subjectUser.id);
-      if (targets.customer) this.customers.delete(targets.customer.id);
-      if (targets.conversation) this.conversations.delete(targets.conversation.id);
-    }
+    for (const id of changes.users) this.users.delete(id);
+    for (const id of changes.customers) this.customers.delete(id);
+    for (const id of changes.conversations) this.conversations.delete(id);
     return before - this.size;
   }
 
@@ -70,12 +59,12 @@ interface Kept {
  * page's own statement or later, never earlier, whichever instance recorded
  * the change, and costs one round trip, or two.
  *
- * This instance's recorder keeps the kept entries current without that
- * second round trip ({@link eventsStored}): events that follow the kept
- * version forget the entries they mention, which their recording may have
- * changed, and move the kept version to their last seq. Events that do not
- * follow it (another instance's came between) change nothing: the next
- * page's version tells.
+ * Recordings keep the kept entries current without that second round trip
+ * ({@link entriesChanged}): events that follow the kept version forget the
+ * entries they mention, which their recording may have changed, and move
+ * the kept version to their last seq. This instance's recorder tells at
+ * once; other instances' recordings are told through Redis
+ * (`shareEntryChanges`), and until one arrives the version tells.
  *
  * Memory: at most `maxEntries` entries across workspaces (each about 230
  * bytes of heap with a short id and name: about 23 MB at the default); past
@@ -156,16 +145,22 @@ export class DirectoryEntryCache implements DirectoryEntrySource {
   }
 
   /**
-   * Events this instance stored in a workspace, in seq order, told once
-   * their transaction committed: if they follow the kept version, what they
-   * mention is forgotten and the version moves to theirs.
+   * Events stored in a workspace, told once their transaction committed, by
+   * this instance's recorder or another's: if they follow the kept version,
+   * the entries they mention are forgotten and the version moves to their
+   * last seq. Changes that do not follow it (told late, out of order, or
+   * with others missed) change nothing: the next page's version tells.
    */
-  eventsStored(notice: StoredEvents): void {
-    const kept = this.workspaces.get(notice.workspaceId);
-    const events = notice.events;
-    if (!kept || events.length === 0 || events[0].seq !== kept.version + 1) return;
-    this.entryCount -= kept.entries.forgetMentions(notice);
-    kept.version = events[events.length - 1].seq;
+  entriesChanged(changes: EntryChanges): void {
+    const kept = this.workspaces.get(changes.workspaceId);
+    if (!kept || changes.firstSeq !== kept.version + 1) return;
+    this.entryCount -= kept.entries.forget(changes);
+    kept.version = changes.lastSeq;
+  }
+
+  /** The version of the workspace's directory its kept entries are valid for; undefined when none are kept. */
+  keptVersion(workspaceId: string): number | undefined {
+    return this.workspaces.get(workspaceId)?.version;
   }
 
   private drop(workspaceId: string): void {

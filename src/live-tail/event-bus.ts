@@ -1,4 +1,5 @@
 import { createPubSub, PubSub } from "@graphql-yoga/subscription";
+import { randomUUID } from "node:crypto";
 import Redis from "ioredis";
 import { settleWithin } from "../common/deadline";
 import type { Logger } from "../common/logger";
@@ -24,6 +25,13 @@ export interface EventBus {
   redisAnswers(): Promise<boolean | null>;
   /** Called whenever the bus (re)connects after losing its link, so listeners can catch up. */
   onReconnect(listener: () => void): void;
+  /**
+   * Sends `message` to every other instance listening on `channel`, as
+   * JSON, never back to this one; in process there is no other instance.
+   */
+  broadcast(channel: string, message: unknown): void;
+  /** Calls `listener` with each message another instance broadcast on `channel`; its channel is not a topic. */
+  onBroadcast(channel: string, listener: (message: unknown) => void): void;
   /** Topics this process is subscribed to (Redis channels, or local listeners). */
   subscribedTopics(): number;
   close(): Promise<void>;
@@ -63,6 +71,14 @@ class LocalEventBus implements EventBus {
     // An in-process bus never loses its link.
   }
 
+  broadcast(): void {
+    // No other instance hears an in-process bus.
+  }
+
+  onBroadcast(): void {
+    // Nor does any other instance broadcast on it.
+  }
+
   subscribedTopics(): number {
     return this.counts.size;
   }
@@ -86,6 +102,9 @@ class RedisEventBus implements EventBus {
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<(event: CustomEvent) => void>>();
   private readonly reconnectListeners: (() => void)[] = [];
+  /** Broadcast channels' listeners; their messages carry the sender, so that this instance skips its own. */
+  private readonly broadcastListeners = new Map<string, ((message: unknown) => void)[]>();
+  private readonly instanceId = randomUUID();
   readonly target: TopicTarget;
   readonly pubSub: PubSub<AuditEventTopics>;
 
@@ -108,7 +127,8 @@ class RedisEventBus implements EventBus {
     });
     this.subscriber.on("message", (channel: string, message: string) => {
       const listeners = this.listeners.get(channel);
-      if (!listeners) return;
+      const broadcastListeners = this.broadcastListeners.get(channel);
+      if (!listeners && !broadcastListeners) return;
       let detail: unknown;
       try {
         detail = JSON.parse(message);
@@ -116,7 +136,10 @@ class RedisEventBus implements EventBus {
         this.logger.warn({ err: error, channel }, "unreadable message on redis");
         return;
       }
-      for (const listener of listeners) listener(new CustomEvent(channel, { detail }));
+      for (const listener of listeners ?? []) listener(new CustomEvent(channel, { detail }));
+      const broadcast = detail as { from?: unknown; message?: unknown } | null;
+      if (!broadcastListeners || broadcast?.from === this.instanceId) return;
+      for (const listener of broadcastListeners) listener(broadcast?.message);
     });
     this.target = {
       addEventListener: (topic, listener) => {
@@ -144,6 +167,22 @@ class RedisEventBus implements EventBus {
       },
     };
     this.pubSub = createPubSub<AuditEventTopics>({ eventTarget: this.target as unknown as EventTarget });
+  }
+
+  broadcast(channel: string, message: unknown): void {
+    this.publisher
+      .publish(channel, JSON.stringify({ from: this.instanceId, message }))
+      .catch((error: Error) => this.logger.warn({ err: error, channel }, "redis broadcast failed"));
+  }
+
+  onBroadcast(channel: string, listener: (message: unknown) => void): void {
+    const listeners = this.broadcastListeners.get(channel);
+    if (listeners) {
+      listeners.push(listener);
+      return;
+    }
+    this.broadcastListeners.set(channel, [listener]);
+    this.subscriber.subscribe(channel).catch((error: Error) => this.logger.warn({ err: error, channel }, "redis subscribe failed"));
   }
 
   redisAnswers(): Promise<boolean> {

@@ -6,6 +6,7 @@ import { ReadGate } from "../database/read-gate";
 import { ServiceMetrics } from "../metrics/service-metrics";
 import { RememberedCustomerNames } from "../directory/customer-names";
 import { DirectoryEntryCache } from "../directory/entry-cache";
+import { shareEntryChanges } from "../directory/entry-changes";
 import { DirectoryService } from "../directory/directory.service";
 import { IntegrityService } from "../integrity/integrity.service";
 import { CostBudgets, createCostBudgets } from "../limits/cost-budget";
@@ -33,15 +34,17 @@ export interface AppServices {
   budgets: CostBudgets;
   /** Where the logs, search and the directory's reads run: a share of the pool, each statement time-limited. */
   reads: ReadGate;
+  /** The directory's entries log pages show, kept in memory per version of a workspace's directory. */
+  entries: DirectoryEntryCache;
   /** What the service counts for Prometheus (served on METRICS_PORT). */
   metrics: ServiceMetrics;
 }
 
 export function createServices(dataSource: DataSource, config: AppConfig, logger: Logger): AppServices {
   const bus = createEventBus({ redisUrl: config.redisUrl, logger });
-  // The directory's entries log pages show, kept: this instance's recordings keep them current.
+  // The directory's entries log pages show, kept current by every instance's recordings.
   const entries = new DirectoryEntryCache();
-  const publisher = new AuditEventPublisher(bus.pubSub, [(notice) => entries.eventsStored(notice)]);
+  const publisher = new AuditEventPublisher(bus.pubSub, [shareEntryChanges(entries, bus, logger)]);
   // Cursors are signed with a key derived from the token secret: no second secret to manage.
   const cursors = new CursorCodec(config.auth.jwtSecret);
   const background = new BackgroundThread(
@@ -73,6 +76,7 @@ export function createServices(dataSource: DataSource, config: AppConfig, logger
     integrity: new IntegrityService(reads, config.integrity.signingKey),
     budgets: createCostBudgets(config.rateLimits, { redisUrl: config.redisUrl, logger }),
     reads,
+    entries,
     metrics,
   };
 }

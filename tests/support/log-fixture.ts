@@ -41,6 +41,11 @@ function event(minute: number, type: string, action: string, actor: EventInput, 
   };
 }
 
+/** A system's update of a customer, which gives the customer the name it carries. */
+export function customerUpdate(idempotencyKey: string, minute: number, customer: { id: string; name: string }): EventInput {
+  return { idempotencyKey, type: "CUSTOMER", action: "customer.updated", occurredAt: minutes(minute), actor: { kind: "SYSTEM", id: null, name: "Platform" }, customer };
+}
+
 /** The events, in the order they are recorded (one call). */
 export function fixtureInputs(): EventInput[] {
   return [

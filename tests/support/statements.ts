@@ -22,11 +22,16 @@ export function statementsOf(roundTrips: readonly string[]): string[] {
  * connections it marks) run on their own schedule and are left out.
  */
 export async function roundTripsDuring(dataSource: DataSource, work: () => Promise<unknown>): Promise<string[]> {
-  const queries: string[] = [];
+  return (await queriesDuring(dataSource, work)).map(({ query }) => query);
+}
+
+/** As {@link roundTripsDuring}, with each query's parameters. */
+export async function queriesDuring(dataSource: DataSource, work: () => Promise<unknown>): Promise<{ query: string; parameters: unknown[] }[]> {
+  const queries: { query: string; parameters: unknown[] }[] = [];
   const logger = dataSource.logger;
   const original = logger.logQuery.bind(logger);
   logger.logQuery = (query, parameters, queryRunner) => {
-    if (!queryRunner?.data?.[BACKGROUND_JOB]) queries.push(query);
+    if (!queryRunner?.data?.[BACKGROUND_JOB]) queries.push({ query, parameters: Array.isArray(parameters) ? parameters : [] });
     return original(query, parameters, queryRunner);
   };
   try {
