@@ -1,6 +1,7 @@
 import { Principal, Role } from "../src/auth/principal";
 import type { LogRequest } from "../src/logs/audit-log.service";
 import { createLogger } from "../src/common/logger";
+import { keptRowsStatement } from "../src/database/audit-event.repository";
 import { directoryEntriesStatement } from "../src/database/directory-entries.repository";
 import { postingBlocksStatement, termsWithPrefixStatement } from "../src/database/search-postings.repository";
 import { SearchIndexer } from "../src/search/search-indexer";
@@ -101,6 +102,13 @@ describe("query plans on 50,000 events", () => {
       const event = joins.shift()!;
       expect(event).toMatchObject({ table: "e", key: "PRIMARY", type: "eq_ref" });
     }
+  });
+
+  it("reads the events' rows a page lacks by primary key", async () => {
+    const plan: PlanRow[] = await dataSource.query(`EXPLAIN ${keptRowsStatement}`, [WORKSPACE, [1, 500, 20_000]]);
+    expect(plan).toHaveLength(1);
+    expect(plan[0]).toMatchObject({ table: "e", key: "PRIMARY", type: "range" });
+    expect(Number(plan[0].rows)).toBeLessThanOrEqual(3);
   });
 
   it("reads the directory's entries a page lacks by primary key, the three tables' in one statement", async () => {

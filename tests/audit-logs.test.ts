@@ -535,7 +535,7 @@ describe("the three logs", () => {
         }
       }`;
 
-    it("reads a page of 200 with its users, customers and conversations in as many statements as a page of 10: two, then one once their entries are kept", async () => {
+    it("reads a page of 200 with its users, customers and conversations in as many statements as a page of 10: three, then one once their rows and entries are kept", async () => {
       // Enough events for a page of 200 with many distinct users, customers and conversations.
       const events = Array.from({ length: 200 }, (_, n) => ({
         idempotencyKey: `n-plus-one-${n}`,
@@ -558,9 +558,9 @@ describe("the three logs", () => {
         expect(response.body.data!.log.edges).toHaveLength(first);
         return statements.length;
       };
-      // The page's statement, and one read of the directory's entries it mentions and this instance does not keep yet.
-      expect(await countFor(10)).toBe(2);
-      expect(await countFor(200)).toBe(2);
+      // The page's statement (its events' keys), one read of the rows and one of the directory's entries this instance does not keep yet.
+      expect(await countFor(10)).toBe(3);
+      expect(await countFor(200)).toBe(3);
       // Kept since, and current while no event is recorded: the page's statement alone.
       expect(await countFor(200)).toBe(1);
       expect(await countFor(10)).toBe(1);

@@ -7,6 +7,7 @@ import type { EntryIds } from "./directory-entries.repository";
 import { BatchedTransaction, Queryable, runStatements } from "./statements";
 import type { QueryRunner } from "typeorm";
 import type { UserEntry } from "./user.repository";
+import { BoundedMap } from "../common/bounded-map";
 
 /**
  * `audit_events`: the statements of the write path, the logs' pages, the
@@ -390,33 +391,126 @@ interface ScanPart {
  * One page of a log, with the directory's entries for what its events
  * mention. Every page is a keyset scan, newest first, on an index whose
  * equality columns the conditions fix and that ends in (occurred_at, seq):
- * no OFFSET, no filesort. The statement reads the workspace's last seq
- * with the events, and `entries` gives the directory's entries at that
- * version or later. One row past the page tells whether older events follow. A condition with
- * no value covers no event: such a page is empty without asking.
+ * no OFFSET, no filesort. The page's statement reads where each event is
+ * and which it is (seq, id, occurred_at), with the workspace's last seq;
+ * the events' rows come from `rows`, and those it does not keep are read by
+ * primary key in one more statement; `entries` gives the directory's
+ * entries at that version or later. One row past the page tells whether
+ * older events follow. A condition with no value covers no event: such a
+ * page is empty without asking.
  */
-export async function findEventPage(database: Queryable, query: EventPageQuery, entries: DirectoryEntrySource): Promise<EventPage> {
-  const statement = eventPageStatement(query);
+export async function findEventPage(database: Queryable, query: EventPageQuery, entries: DirectoryEntrySource, rows: KeptEventRows): Promise<EventPage> {
+  const statement = eventPageKeysStatement(query);
   if (!statement) return { events: [], hasMore: false };
-  const rows = (await database.query(statement.sql, statement.params)) as (EventWithEntriesRow & { premise_held?: number | string | null })[];
-  if (rows.length > 0) await addKeptEntries(database, query.workspaceId, rows, entries, query.parts ?? EVERY_EVENT_PART);
-  const events = (rows.length > query.size ? rows.slice(0, query.size) : rows).map((row) => recordWithEntries(row, query.workspaceId));
-  const premiseHeld = query.premise && rows.length > 0 ? Number(rows[0].premise_held) === 1 : undefined;
-  return { events, hasMore: rows.length > query.size, premiseHeld };
+  const keys = (await database.query(statement.sql, statement.params)) as PageKeyRow[];
+  const shown = keys.length > query.size ? keys.slice(0, query.size) : keys;
+  const page = await rows.rowsOf(database, query.workspaceId, shown);
+  const parts = query.parts ?? EVERY_EVENT_PART;
+  const lookup = page.length > 0 ? await keptEntriesOf(database, query.workspaceId, Number(keys[0].directory_version ?? 0), page, entries, parts) : null;
+  const events = page.map((row) => recordWithKeptEntries(row, query.workspaceId, lookup!, parts));
+  const premiseHeld = query.premise && keys.length > 0 ? Number(keys[0].premise_held) === 1 : undefined;
+  return { events, hasMore: keys.length > query.size, premiseHeld };
 }
 
+/** The statement {@link findEventPage} sends first; null when it sends none. */
+export function eventPageKeysStatement(query: EventPageQuery): PageStatement | null {
+  return eventPageStatement(query, EVENT_KEYS);
+}
+
+/** What a page's statement reads of each event: where it is in the log, and which event it is (its entries' version rides along). */
+const EVENT_KEYS: RowShape = { eventColumns: (alias) => `${alias}.seq, ${alias}.id, ${alias}.occurred_at`, entries: EVERY_EVENT_PART };
+
+/** A row of a page's statement: an event's keys, and what rides on every row. */
+interface PageKeyRow {
+  seq: number | string;
+  id: string;
+  occurred_at: Date;
+  directory_version?: number | string | null;
+  premise_held?: number | string | null;
+}
+
+/** An event's row as {@link KeptEventRows} keeps it: every column a page may show, of every part. */
+export type KeptRow = Omit<EventWithEntriesRow, `current_${string}`>;
+
+/** Rows kept across all workspaces. @default 20000 */
+export const DEFAULT_MAX_KEPT_ROWS = 20_000;
+
 /**
- * Gives rows read without the directory's joins the entries' columns those
- * joins would have read (see {@link entryColumnsByParts}), from `source`, at
- * the version the rows carry.
+ * Events' rows that pages showed, kept in memory by workspace and seq, so
+ * that a page's statement reads only the keys of its events and the driver
+ * parses only those: the rows' other columns (descriptions, details,
+ * changes) were most of what a page cost the driver, and, for a log whose
+ * events lie apart (a conversation's), the database's reads of them.
+ *
+ * A stored event never changes: the database refuses an UPDATE of
+ * `audit_events` (see the AppendOnlyEvents migration), and the purge deletes
+ * whole workspaces, whose events then no page's statement finds. A row is
+ * kept with its event's id, and served only for that id: a workspace
+ * recorded anew from seq 1 (the demo's reset) takes new ids.
+ *
+ * Memory: at most `maxRows` rows across workspaces (about 1.2 KB of heap
+ * each with the bench's events: about 25 MB at the default); past it the
+ * rows kept first are dropped first.
  */
-async function addKeptEntries(
+export class KeptEventRows {
+  private readonly rows: BoundedMap<string, KeptRow>;
+
+  constructor(
+    /** Rows kept across all workspaces. @default DEFAULT_MAX_KEPT_ROWS */
+    maxRows = DEFAULT_MAX_KEPT_ROWS,
+  ) {
+    this.rows = new BoundedMap(maxRows);
+  }
+
+  /** Rows kept now. */
+  get size(): number {
+    return this.rows.size;
+  }
+
+  /**
+   * The rows of the events `keys` name, in their order; those not kept are
+   * read in one statement and kept. The rows are shared between pages: read,
+   * never changed. An event gone meanwhile (purged) is left out.
+   */
+  async rowsOf(database: Queryable, workspaceId: string, keys: readonly PageKeyRow[]): Promise<readonly KeptRow[]> {
+    const found: (KeptRow | undefined)[] = keys.map((key) => {
+      const row = this.rows.get(rowKey(workspaceId, key.seq));
+      return row?.id === key.id ? row : undefined;
+    });
+    const missing = keys.filter((_key, position) => found[position] === undefined);
+    if (missing.length > 0) {
+      const read = await findRowsBySeqs(database, workspaceId, missing.map((key) => Number(key.seq)));
+      const bySeq = new Map(read.map((row) => [Number(row.seq), row]));
+      keys.forEach((key, position) => {
+        const row = found[position] ?? bySeq.get(Number(key.seq));
+        if (found[position] !== undefined || row?.id !== key.id) return;
+        found[position] = row;
+        this.rows.set(rowKey(workspaceId, key.seq), row);
+      });
+    }
+    return found.filter((row) => row !== undefined);
+  }
+}
+
+const rowKey = (workspaceId: string, seq: number | string) => `${workspaceId}\n${seq}`;
+
+/** The workspace's events with these seqs, every column a page may show, by primary key, in no order. */
+async function findRowsBySeqs(database: Queryable, workspaceId: string, seqs: readonly number[]): Promise<KeptRow[]> {
+  return (await database.query(keptRowsStatement, [workspaceId, seqs])) as KeptRow[];
+}
+
+/** The statement {@link KeptEventRows} reads the rows it lacks with. */
+export const keptRowsStatement = `SELECT ${columnsOf(EVENT)} FROM audit_events AS ${EVENT} WHERE ${EVENT}.workspace_id = ? AND ${EVENT}.seq IN (?)`;
+
+/** The directory's entries of what `rows` mention (the users' only of the parts asked for), from `source`, at `version` (the workspace's last seq, as the page's statement read it). */
+function keptEntriesOf(
   database: Queryable,
   workspaceId: string,
-  rows: (EventWithEntriesRow & { directory_version?: number | string | null })[],
+  version: number,
+  rows: readonly KeptRow[],
   source: DirectoryEntrySource,
   parts: Readonly<EventParts>,
-): Promise<void> {
+): Promise<DirectoryEntryLookup> {
   const users = new Set<string>();
   const customers = new Set<string>();
   const conversations = new Set<string>();
@@ -426,24 +520,40 @@ async function addKeptEntries(
     if (row.customer_id !== null) customers.add(row.customer_id);
     if (row.conversation_id !== null) conversations.add(row.conversation_id);
   }
-  const version = Number(rows[0].directory_version ?? 0);
-  const entries = await source.entriesFor(database, workspaceId, version, { users: [...users], customers: [...customers], conversations: [...conversations] });
-  for (const row of rows) {
-    const actor = row.actor_kind === ActorKind.USER && row.actor_id !== null ? entries.user(row.actor_id) : null;
-    row.current_actor_name = actor?.name ?? null;
-    if (parts.emails) row.current_actor_email = actor?.email ?? null;
-    const conversation = row.conversation_id === null ? null : entries.conversation(row.conversation_id);
-    row.current_conversation_id = conversation?.id ?? null;
-    row.current_conversation_subject = conversation?.subject ?? null;
-    row.current_conversation_customer_id = conversation?.customerId ?? null;
-    row.current_conversation_customer_name = conversation?.customerId ? entries.customerName(conversation.customerId) : null;
-    row.current_customer_name = row.customer_id === null ? null : entries.customerName(row.customer_id);
-    if (parts.subjectUser) {
-      const subject = row.subject_user_id === null ? null : entries.user(row.subject_user_id);
-      row.current_subject_user_name = subject?.name ?? null;
-      if (parts.emails) row.current_subject_user_email = subject?.email ?? null;
-    }
+  return source.entriesFor(database, workspaceId, version, { users: [...users], customers: [...customers], conversations: [...conversations] });
+}
+
+/**
+ * The event of a kept row of `workspaceId`'s, with the directory's entries
+ * from `entries`: what {@link recordWithEntries} makes of a row that joined
+ * them. The row itself is left as it is.
+ */
+function recordWithKeptEntries(row: KeptRow, workspaceId: string, entries: DirectoryEntryLookup, parts: Readonly<EventParts>): AuditEventRecord {
+  const event = recordFromRow(row as Omit<AuditEventRow, "workspace_id">, workspaceId);
+  const { actor } = event;
+  if (actor.kind === ActorKind.USER && actor.id !== null) {
+    const user = entries.user(actor.id);
+    actor.current = user === null ? null : { id: actor.id, name: user.name, email: parts.emails ? user.email : null };
   }
+  const conversation = row.conversation_id === null ? null : entries.conversation(row.conversation_id);
+  const conversationCustomerId = conversation?.customerId ?? null;
+  const conversationCustomerName = conversationCustomerId === null ? null : entries.customerName(conversationCustomerId);
+  const customerName = row.customer_id === null ? null : entries.customerName(row.customer_id);
+  const subjectUser = parts.subjectUser && row.subject_user_id !== null ? entries.user(row.subject_user_id) : null;
+  event.current = {
+    conversation:
+      conversation === null
+        ? null
+        : {
+            id: conversation.id,
+            subject: conversation.subject,
+            customerId: conversationCustomerId,
+            customer: conversationCustomerId === null || conversationCustomerName === null ? null : { id: conversationCustomerId, name: conversationCustomerName },
+          },
+    customer: row.customer_id === null || customerName === null ? null : { id: row.customer_id, name: customerName },
+    subjectUser: row.subject_user_id === null || subjectUser === null ? null : { id: row.subject_user_id, name: subjectUser.name, email: parts.emails ? subjectUser.email : null },
+  };
+  return event;
 }
 
 /** What a statement reads of each event: columns of `audit_events`, and the parts the directory's entries join for (null: none join). */

@@ -2,10 +2,11 @@ import { Principal, Role } from "../auth/principal";
 import { BadUserInputError, ForbiddenError, InvalidInput, NotFoundError } from "../common/errors";
 import {
   EventPageQuery,
-  eventPageStatement,
+  eventPageKeysStatement,
   EventParts,
   EVERY_EVENT_PART,
   findEventPage,
+  KeptEventRows,
   PageStatement,
   searchTextScanStatement,
 } from "../database/audit-event.repository";
@@ -121,19 +122,21 @@ export class AuditLogService {
     private readonly names = new RememberedCustomerNames(),
     /** The directory's entries pages show, kept between pages (see {@link DirectoryEntryCache}). */
     private readonly entries = new DirectoryEntryCache(),
+    /** The events' rows pages showed (see {@link KeptEventRows}). */
+    private readonly rows = new KeptEventRows(),
   ) {}
 
   /** One page of a log; `parts`: what its events must carry besides what every page reads (see {@link EventParts}). */
   async page(principal: Principal, request: LogRequest, parts: Readonly<EventParts> = EVERY_EVENT_PART): Promise<LogPage> {
     let plan = await this.plan(principal, request, true);
     const { search, logKey, subject, ignoredSearchWords } = plan;
-    let read = search ? await findSearchPage(this.reads, { ...plan.query, parts }, search) : await findEventPage(this.reads, { ...plan.query, parts }, this.entries);
+    let read = search ? await findSearchPage(this.reads, { ...plan.query, parts }, search) : await findEventPage(this.reads, { ...plan.query, parts }, this.entries, this.rows);
     if (plan.query.premise && read.premiseHeld !== true) {
       // The name's recalled customers no longer hold, or the page read no row to tell: ask, and read again if they differ.
       const recalled = plan.named!.ids;
       plan = await this.plan(principal, request, false);
       const asked = plan.named!.ids;
-      if (asked.size !== recalled.size || [...asked].some((id) => !recalled.has(id))) read = await findEventPage(this.reads, { ...plan.query, parts }, this.entries);
+      if (asked.size !== recalled.size || [...asked].some((id) => !recalled.has(id))) read = await findEventPage(this.reads, { ...plan.query, parts }, this.entries, this.rows);
     }
     const { events, hasMore } = read;
     // A page with events proves its customer or conversation exists in the workspace; only an empty one needs asking.
@@ -151,7 +154,7 @@ export class AuditLogService {
    */
   async pageQuery(principal: Principal, request: LogRequest): Promise<(Omit<PagePlan, "query"> & { query: PageStatement }) | null> {
     const plan = await this.plan(principal, request, true);
-    const statement = plan.search ? searchTextScanStatement(plan.query, SEARCH_LIMITS.sampleEvents) : eventPageStatement(plan.query);
+    const statement = plan.search ? searchTextScanStatement(plan.query, SEARCH_LIMITS.sampleEvents) : eventPageKeysStatement(plan.query);
     return statement ? { ...plan, query: statement } : null;
   }
 
