@@ -446,7 +446,10 @@ export const DEFAULT_MAX_KEPT_ROWS = 20_000;
  * `audit_events` (see the AppendOnlyEvents migration), and the purge deletes
  * whole workspaces, whose events then no page's statement finds. A row is
  * kept with its event's id, and served only for that id: a workspace
- * recorded anew from seq 1 (the demo's reset) takes new ids.
+ * recorded anew from seq 1 (the demo's reset) takes new ids. A row changed
+ * around the database's refusal (its trigger dropped) shows once its kept
+ * copy is dropped; the Merkle log's verification reads the database and
+ * names it either way (docs/integrity.md).
  *
  * Memory: at most `maxRows` rows across workspaces (about 1.2 KB of heap
  * each with the bench's events: about 25 MB at the default); past it the
