@@ -404,12 +404,13 @@ export async function findEventPage(database: Queryable, query: EventPageQuery, 
   if (!statement) return { events: [], hasMore: false };
   const keys = (await database.query(statement.sql, statement.params)) as PageKeyRow[];
   const shown = keys.length > query.size ? keys.slice(0, query.size) : keys;
-  const page = await rows.rowsOf(database, query.workspaceId, shown);
-  const parts = query.parts ?? EVERY_EVENT_PART;
-  const lookup = page.length > 0 ? await keptEntriesOf(database, query.workspaceId, Number(keys[0].directory_version ?? 0), page, entries, parts) : null;
-  const events = page.map((row) => recordWithKeptEntries(row, query.workspaceId, lookup!, parts));
+  const hasMore = keys.length > query.size;
   const premiseHeld = query.premise && keys.length > 0 ? Number(keys[0].premise_held) === 1 : undefined;
-  return { events, hasMore: keys.length > query.size, premiseHeld };
+  const page = await rows.rowsOf(database, query.workspaceId, shown);
+  if (page.length === 0) return { events: [], hasMore, premiseHeld };
+  const parts = query.parts ?? EVERY_EVENT_PART;
+  const lookup = await keptEntriesOf(database, query.workspaceId, Number(keys[0].directory_version ?? 0), page, entries, parts);
+  return { events: page.map((row) => recordWithKeptEntries(row, query.workspaceId, lookup, parts)), hasMore, premiseHeld };
 }
 
 /** The statement {@link findEventPage} sends first; null when it sends none. */
@@ -417,8 +418,8 @@ export function eventPageKeysStatement(query: EventPageQuery): PageStatement | n
   return eventPageStatement(query, EVENT_KEYS);
 }
 
-/** What a page's statement reads of each event: where it is in the log, and which event it is (its entries' version rides along). */
-const EVENT_KEYS: RowShape = { eventColumns: (alias) => `${alias}.seq, ${alias}.id, ${alias}.occurred_at`, entries: EVERY_EVENT_PART };
+/** What a page's statement reads of each event: where it is in the log, and which event it is; with the directory's version. */
+const EVENT_KEYS: RowShape = { eventColumns: (alias) => `${alias}.seq, ${alias}.id, ${alias}.occurred_at`, entries: null, version: true };
 
 /** A row of a page's statement: an event's keys, and what rides on every row. */
 interface PageKeyRow {
@@ -485,8 +486,8 @@ export class KeptEventRows {
       const read = await findRowsBySeqs(database, workspaceId, missing.map((key) => Number(key.seq)));
       const bySeq = new Map(read.map((row) => [Number(row.seq), row]));
       keys.forEach((key, position) => {
-        const row = found[position] ?? bySeq.get(Number(key.seq));
-        if (found[position] !== undefined || row?.id !== key.id) return;
+        const row = found[position] === undefined ? bySeq.get(Number(key.seq)) : undefined;
+        if (row === undefined || row.id !== key.id) return;
         found[position] = row;
         this.rows.set(rowKey(workspaceId, key.seq), row);
       });
@@ -563,6 +564,8 @@ function recordWithKeptEntries(row: KeptRow, workspaceId: string, entries: Direc
 interface RowShape {
   eventColumns(alias: string): string;
   entries: Readonly<EventParts> | null;
+  /** Whether each row carries the directory's version, which the entries kept for a page must be of (see DirectoryEntrySource). */
+  version?: boolean;
 }
 
 /** The event with the given parts, and the directory's entries for what it mentions. */
@@ -577,12 +580,13 @@ const selectList = (shape: RowShape, alias: string) => (shape.entries ? `${shape
 const joinsFor = (shape: RowShape, alias: string) => (shape.entries ? ` ${currentEntryJoins(alias, shape.entries)}` : "");
 
 /**
- * The statement {@link findEventPage} sends (one more row than the page, to
- * tell whether older events follow); null when it sends none. The index is
- * named in the SQL so that the plan does not depend on the optimizer's
- * statistics.
+ * A keyset scan of a page's log reading `shape` of each event (one more
+ * row than the page, to tell whether older events follow): the statement
+ * {@link findEventPage} sends first, and search's scans; null when it sends
+ * none. The index is named in the SQL so that the plan does not depend on
+ * the optimizer's statistics.
  */
-export function eventPageStatement(query: EventPageQuery, shape: RowShape = wholeEvent(query.parts), limit = query.size + 1): PageStatement | null {
+function eventPageStatement(query: EventPageQuery, shape: RowShape, limit = query.size + 1): PageStatement | null {
   const index = pageIndexFor(query.conditions);
   const { from, position } = sourceOf(index, true);
   const parts = scanParts(query.workspaceId, query.conditions, position).map((part) => withRangeAndPosition(part, query, position));
@@ -590,12 +594,11 @@ export function eventPageStatement(query: EventPageQuery, shape: RowShape = whol
   const where = (part: ScanPart) => part.conditions.join(" AND ");
   const newestFirst = (alias: string) => `ORDER BY ${alias}.occurred_at DESC, ${alias}.seq DESC`;
   const { premise } = query;
-  // Whole events join no entries: they read the version of the directory their entries must be of (see DirectoryEntrySource).
-  const whole = shape.entries !== null;
-  const rowColumns = (alias: string) => (whole ? `${shape.eventColumns(alias)}, ${DIRECTORY_VERSION}` : shape.eventColumns(alias));
+  const versioned = shape.version === true;
+  const rowColumns = (alias: string) => (versioned ? `${shape.eventColumns(alias)}, ${DIRECTORY_VERSION}` : shape.eventColumns(alias));
   // The version and the premise ride on every row of the page; their parameters come first, as their expressions do.
   const premiseColumn = premise ? `, ${premise.sql} AS premise_held` : "";
-  const columnParams = [...(whole ? [query.workspaceId] : []), ...(premise ? premise.params : [])];
+  const columnParams = [...(versioned ? [query.workspaceId] : []), ...(premise ? premise.params : [])];
   if (parts.length === 1) {
     const [part] = parts;
     const sql = `SELECT ${rowColumns(EVENT)}${premiseColumn} FROM ${from} WHERE ${where(part)} ${newestFirst(position)} LIMIT ?`;
