@@ -3,7 +3,7 @@ import type { ConversationEntry } from "../database/conversation.repository";
 import { EntryIds, findDirectoryEntries } from "../database/directory-entries.repository";
 import type { Queryable } from "../database/statements";
 import type { UserEntry } from "../database/user.repository";
-import type { EntryChanges } from "./entry-changes";
+import type { ChangedEntries, EntryChanges } from "./entry-changes";
 
 /** Entries kept across all workspaces (users, customers and conversations each count one). @default 100000 */
 export const DEFAULT_MAX_KEPT_ENTRIES = 100_000;
@@ -70,7 +70,7 @@ interface Kept {
  * bytes of heap with a short id and name: about 23 MB at the default); past
  * it the workspaces read least recently are dropped first.
  */
-export class DirectoryEntryCache implements DirectoryEntrySource {
+export class DirectoryEntryCache implements DirectoryEntrySource, ChangedEntries {
   /** By workspace, least recently read first. */
   private readonly workspaces = new Map<string, Kept>();
   private entryCount = 0;

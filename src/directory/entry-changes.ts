@@ -1,7 +1,6 @@
 import type { Logger } from "../common/logger";
 import { ActorKind } from "../events/audit-event.enums";
 import { type AuditEventRecord, targetsOf } from "../events/audit-event.record";
-import type { DirectoryEntryCache } from "./entry-cache";
 
 /** Events one transaction stored in one workspace, in seq order (the recorder's "events stored" notice). */
 export interface StoredEvents {
@@ -54,6 +53,11 @@ export function readEntryChanges(message: unknown): EntryChanges | null {
 /** Where the changes go between instances. @default "DIRECTORY_ENTRIES_CHANGED" */
 export const ENTRY_CHANGES_CHANNEL = "DIRECTORY_ENTRIES_CHANGED";
 
+/** What keeps entries and takes their changes: the kept directory entries (`DirectoryEntryCache`). */
+export interface ChangedEntries {
+  entriesChanged(changes: EntryChanges): void;
+}
+
 /** What sharing needs of the instances' bus. */
 export interface InstanceChannels {
   /** Sends `message` to every other instance listening on `channel`. */
@@ -69,7 +73,7 @@ export interface InstanceChannels {
  * other instances are applied as they arrive. A lost or late message costs
  * a page one more statement, never a stale name: pages read the version.
  */
-export function shareEntryChanges(entries: DirectoryEntryCache, channels: InstanceChannels, logger: Logger): (stored: StoredEvents) => void {
+export function shareEntryChanges(entries: ChangedEntries, channels: InstanceChannels, logger: Logger): (stored: StoredEvents) => void {
   channels.onBroadcast(ENTRY_CHANGES_CHANNEL, (message) => {
     const changes = readEntryChanges(message);
     if (changes) entries.entriesChanged(changes);
