@@ -54,12 +54,14 @@ const EVENT = "e";
 
 /**
  * What a page's operation may show of its events beyond what every page
- * reads. A part no field of the operation can show is not read: its columns
- * are not selected and its fields stay unset (a non-null field asked for
- * regardless fails the request rather than show a wrong value), and the
- * directory's entry of the user the action applied to is not looked up. A
- * page of a log screen shows none of them, and each column less is less for
- * the database to send and the driver to parse, on every row.
+ * reads. A part no field of the operation can show is left out: the
+ * directory's entry of the user the action applied to is not looked up, nor
+ * are emails set. A search's page does not read its columns either (its
+ * fields stay unset; a non-null field asked for regardless fails the
+ * request rather than show a wrong value): each column less is less for the
+ * database to send and the driver to parse, on every row. A log's page
+ * reads every column once, into the rows it keeps ({@link KeptEventRows}),
+ * so that any later page may show them.
  */
 export interface EventParts {
   recordedAt: boolean;
