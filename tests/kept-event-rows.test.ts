@@ -60,6 +60,8 @@ describe("the events' rows kept for log pages", () => {
     const read = await rowsOf(rows, OTHER, other);
     expect(read.statements).toBe(1);
     expect(read.read.map((row) => row.id)).toEqual(other.map((key) => key.id));
+    // Each workspace's rows are kept side by side: the first workspace's are still there.
+    expect((await rowsOf(rows, WORKSPACE, keys)).statements).toBe(0);
   });
 
   it("gives a row only for its event's id: a workspace recorded anew from seq 1 shows its new events", async () => {

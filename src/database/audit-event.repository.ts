@@ -163,26 +163,57 @@ interface EventWithEntriesRow extends Omit<AuditEventRow, "workspace_id" | "idem
 
 /** The event of a row of `workspaceId`'s, with the directory's entries it was read with. */
 function recordWithEntries(row: EventWithEntriesRow, workspaceId: string): AuditEventRecord {
+  const subjectUserName = row.current_subject_user_name ?? null;
+  return recordWithCurrent(row, workspaceId, {
+    actorUser: row.current_actor_name === null ? null : { name: row.current_actor_name, email: row.current_actor_email ?? null },
+    conversation:
+      row.current_conversation_id === null ? null : { id: row.current_conversation_id, subject: row.current_conversation_subject, customerId: row.current_conversation_customer_id },
+    conversationCustomerName: row.current_conversation_customer_name,
+    customerName: row.current_customer_name,
+    subjectUser: subjectUserName === null ? null : { name: subjectUserName, email: row.current_subject_user_email ?? null },
+    emails: true,
+  });
+}
+
+/**
+ * What the directory holds of what an event mentions, wherever it was read
+ * from: null where it holds no entry, or where no field asked for shows it.
+ */
+interface CurrentEntries {
+  /** The acting user's entry, when the actor is a user. */
+  actorUser: { name: string; email: string | null } | null;
+  conversation: ConversationEntry | null;
+  /** The name of the customer the directory ties the conversation to. */
+  conversationCustomerName: string | null;
+  /** The name of the event's own customer. */
+  customerName: string | null;
+  subjectUser: { name: string; email: string | null } | null;
+  /** Whether the users' emails are shown (else left null). */
+  emails: boolean;
+}
+
+/** The event of a row of `workspaceId`'s, with the directory's current entries; the row itself is left as it is. */
+function recordWithCurrent(row: KeptRow, workspaceId: string, current: CurrentEntries): AuditEventRecord {
   // A part left out leaves its fields unset; no field that could show them is asked for. Nor does a field show the idempotency key.
   const event = recordFromRow(row as Omit<AuditEventRow, "workspace_id">, workspaceId);
   const { actor } = event;
+  const { actorUser, conversation, conversationCustomerName, customerName, subjectUser, emails } = current;
   if (actor.kind === ActorKind.USER && actor.id !== null) {
-    actor.current = row.current_actor_name === null ? null : { id: actor.id, name: row.current_actor_name, email: row.current_actor_email ?? null };
+    actor.current = actorUser === null ? null : { id: actor.id, name: actorUser.name, email: emails ? actorUser.email : null };
   }
-  const conversationCustomerId = row.current_conversation_customer_id;
-  const subjectUserName = row.current_subject_user_name ?? null;
+  const conversationCustomerId = conversation?.customerId ?? null;
   event.current = {
     conversation:
-      row.current_conversation_id === null
+      conversation === null
         ? null
         : {
-            id: row.current_conversation_id,
-            subject: row.current_conversation_subject,
+            id: conversation.id,
+            subject: conversation.subject,
             customerId: conversationCustomerId,
-            customer: conversationCustomerId === null || row.current_conversation_customer_name === null ? null : { id: conversationCustomerId, name: row.current_conversation_customer_name },
+            customer: conversationCustomerId === null || conversationCustomerName === null ? null : { id: conversationCustomerId, name: conversationCustomerName },
           },
-    customer: row.customer_id === null || row.current_customer_name === null ? null : { id: row.customer_id, name: row.current_customer_name },
-    subjectUser: row.subject_user_id === null || subjectUserName === null ? null : { id: row.subject_user_id, name: subjectUserName, email: row.current_subject_user_email ?? null },
+    customer: row.customer_id === null || customerName === null ? null : { id: row.customer_id, name: customerName },
+    subjectUser: row.subject_user_id === null || subjectUser === null ? null : { id: row.subject_user_id, name: subjectUser.name, email: emails ? subjectUser.email : null },
   };
   return event;
 }
@@ -529,37 +560,17 @@ function keptEntriesOf(
   return source.entriesFor(database, workspaceId, version, { users: [...users], customers: [...customers], conversations: [...conversations] });
 }
 
-/**
- * The event of a kept row of `workspaceId`'s, with the directory's entries
- * from `entries`: what {@link recordWithEntries} makes of a row that joined
- * them. The row itself is left as it is.
- */
+/** The event of a kept row of `workspaceId`'s, with the directory's entries from `entries`: what {@link recordWithEntries} makes of a row that joined them. */
 function recordWithKeptEntries(row: KeptRow, workspaceId: string, entries: DirectoryEntryLookup, parts: Readonly<EventParts>): AuditEventRecord {
-  const event = recordFromRow(row as Omit<AuditEventRow, "workspace_id">, workspaceId);
-  const { actor } = event;
-  if (actor.kind === ActorKind.USER && actor.id !== null) {
-    const user = entries.user(actor.id);
-    actor.current = user === null ? null : { id: actor.id, name: user.name, email: parts.emails ? user.email : null };
-  }
   const conversation = row.conversation_id === null ? null : entries.conversation(row.conversation_id);
-  const conversationCustomerId = conversation?.customerId ?? null;
-  const conversationCustomerName = conversationCustomerId === null ? null : entries.customerName(conversationCustomerId);
-  const customerName = row.customer_id === null ? null : entries.customerName(row.customer_id);
-  const subjectUser = parts.subjectUser && row.subject_user_id !== null ? entries.user(row.subject_user_id) : null;
-  event.current = {
-    conversation:
-      conversation === null
-        ? null
-        : {
-            id: conversation.id,
-            subject: conversation.subject,
-            customerId: conversationCustomerId,
-            customer: conversationCustomerId === null || conversationCustomerName === null ? null : { id: conversationCustomerId, name: conversationCustomerName },
-          },
-    customer: row.customer_id === null || customerName === null ? null : { id: row.customer_id, name: customerName },
-    subjectUser: row.subject_user_id === null || subjectUser === null ? null : { id: row.subject_user_id, name: subjectUser.name, email: parts.emails ? subjectUser.email : null },
-  };
-  return event;
+  return recordWithCurrent(row, workspaceId, {
+    actorUser: row.actor_kind === ActorKind.USER && row.actor_id !== null ? entries.user(row.actor_id) : null,
+    conversation,
+    conversationCustomerName: conversation?.customerId ? entries.customerName(conversation.customerId) : null,
+    customerName: row.customer_id === null ? null : entries.customerName(row.customer_id),
+    subjectUser: parts.subjectUser && row.subject_user_id !== null ? entries.user(row.subject_user_id) : null,
+    emails: parts.emails,
+  });
 }
 
 /** What a statement reads of each event: columns of `audit_events`, and the parts the directory's entries join for (null: none join). */

@@ -127,8 +127,9 @@ export class CursorCodec {
 
   /**
    * The AES-128 cipher of one log's tags, keyed with the first 16 bytes of
-   * HMAC-SHA-256 of the workspace and the log; those of the logs read most
-   * recently are kept. ECB without padding holds nothing between calls: each
+   * HMAC-SHA-256 of the workspace and the log; kept for up to
+   * LOG_CIPHERS_KEPT logs, the one kept first dropped first. ECB without
+   * padding holds nothing between calls: each
    * whole block in is its tag out, so one cipher serves every call.
    */
   private logCipher(workspaceId: string, log: string): Cipher {
